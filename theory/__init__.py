@@ -1,0 +1,100 @@
+"""Reward -> policy maps of finite MDPs (*The Policy Cliff*, Xu 2025, arXiv:2507.20150).
+
+Where optimal actions tie, an arbitrarily small reward change flips the policy (Props 2.9,
+2.10, 3.2, 4.6); entropy or KL regularization makes the map Lipschitz (Prop 4.7).
+
+==============================  ================================================  ===========
+name                            what                                              paper
+==============================  ================================================  ===========
+:class:`TabularMDP`             validated (P, R, gamma)                           §2.1
+:func:`optimal_q`               Q* by value iteration, certified error            §2.1
+:func:`optimal_actions`         argmax sets A*(s) with a tie tolerance            §2.1
+:func:`action_gap`              smallest best-vs-second-best gap                  Thm 2.7
+:func:`soft_optimal_policy`     entropy / KL-regularized policy                   Prop 4.7, §3.3
+:func:`effective_reward`        sum_k w_k(s) R_k(s, a)                            §4, Lemma 4.2
+:func:`inverse_bellman`         the reward whose Q* is a given Q                  Prop 2.9
+:func:`cliff_witness`           a tie-breaking perturbation and its TV jump       Props 2.9-3.2
+:mod:`theory.bounds`            the bounds as functions                           Props 2.4, 4.7
+:mod:`theory.symbolic`          the bounds as sympy expressions
+:mod:`theory.strategies`        hypothesis strategies for property-based tests
+==============================  ================================================  ===========
+"""
+
+from theory.actions import (
+    action_gap,
+    argmax_mask,
+    greedy_policy,
+    optimal_actions,
+    uniform_argmax_policy,
+)
+from theory.bounds import (
+    cliff_tv_jump,
+    greedy_stability_radius,
+    q_lipschitz_bound,
+    soft_hard_value_gap_bound,
+    soft_policy_regret_bound,
+    soft_policy_tv_bound,
+    soft_policy_tv_span_bound,
+    softmax_tv_bound,
+)
+from theory.distances import max_total_variation, reward_distance, reward_span, total_variation
+from theory.effective_reward import effective_reward, effective_reward_lipschitz_constant
+from theory.evaluation import policy_q, policy_value
+from theory.inverse import CliffWitness, cliff_witness, inverse_bellman
+from theory.mdp import TabularMDP
+from theory.shaping import potential_shaping
+from theory.soft import (
+    kl_regularized_bandit_policy,
+    soft_optimal_policy,
+    soft_optimal_q,
+    soft_value,
+    soft_value_iteration,
+)
+from theory.softmax import local_softmax_constant, softmax, softmax_jacobian
+from theory.value_iteration import (
+    ConvergenceError,
+    ValueIterationResult,
+    optimal_q,
+    value_iteration,
+)
+
+__all__ = [
+    "CliffWitness",
+    "ConvergenceError",
+    "TabularMDP",
+    "ValueIterationResult",
+    "action_gap",
+    "argmax_mask",
+    "cliff_tv_jump",
+    "cliff_witness",
+    "effective_reward",
+    "effective_reward_lipschitz_constant",
+    "greedy_policy",
+    "greedy_stability_radius",
+    "inverse_bellman",
+    "kl_regularized_bandit_policy",
+    "local_softmax_constant",
+    "max_total_variation",
+    "optimal_actions",
+    "optimal_q",
+    "policy_q",
+    "policy_value",
+    "potential_shaping",
+    "q_lipschitz_bound",
+    "reward_distance",
+    "reward_span",
+    "soft_hard_value_gap_bound",
+    "soft_optimal_policy",
+    "soft_optimal_q",
+    "soft_policy_regret_bound",
+    "soft_policy_tv_bound",
+    "soft_policy_tv_span_bound",
+    "soft_value",
+    "soft_value_iteration",
+    "softmax",
+    "softmax_jacobian",
+    "softmax_tv_bound",
+    "total_variation",
+    "uniform_argmax_policy",
+    "value_iteration",
+]

@@ -1,0 +1,228 @@
+"""Entropy- and KL-regularized (soft) optimal policies of finite MDPs.
+
+With temperature ``alpha > 0`` and an optional reference policy ``pi_ref`` the soft Bellman
+operator is
+
+    (T Q)(s, a) = R(s, a) + gamma * sum_s' P(s'|s, a) V(s'),
+    V(s) = alpha * log sum_a pi_ref(a|s) exp(Q(s, a) / alpha),
+
+and the soft-optimal policy is ``pi(a|s) = pi_ref(a|s) exp((Q(s, a) - V(s)) / alpha)``.
+Without a reference the weights ``pi_ref`` are all 1 (entropy regularization,
+Xu 2025, Prop 4.7); with one it is the KL-regularized objective of RLHF
+``E[sum_t gamma^t (R - beta KL(pi || pi_ref))]`` (Xu 2025, §3.3), whose bandit case has the closed
+form ``pi ∝ pi_ref exp(r / beta)`` (Rafailov et al. 2023, §4). Either operator is a
+gamma-contraction in the sup norm (Geist, Scherrer & Pietquin 2019), so the certified error of
+:mod:`theory.value_iteration` applies. Log-sum-exp is evaluated with max-subtraction.
+
+References
+----------
+.. [1] X. Xu, "The Policy Cliff", arXiv:2507.20150, 2025, Prop 4.7, Lemma C.2, §3.3.
+.. [2] M. Geist, B. Scherrer, O. Pietquin, "A Theory of Regularized Markov Decision
+   Processes", ICML 2019.
+.. [3] R. Rafailov et al., "Direct Preference Optimization", NeurIPS 2023, §4.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from theory._validation import as_float_array, check_positive, check_simplex
+from theory.mdp import TabularMDP
+from theory.value_iteration import (
+    DEFAULT_TOL,
+    ConvergenceError,
+    ValueIterationResult,
+    default_max_iter,
+    iterate_to_fixed_point,
+    rewards_for,
+)
+
+__all__ = [
+    "kl_regularized_bandit_policy",
+    "soft_optimal_policy",
+    "soft_optimal_q",
+    "soft_value",
+    "soft_value_iteration",
+]
+
+
+def _log_reference(reference: np.ndarray | None, n_states: int, n_actions: int) -> np.ndarray:
+    """log pi_ref of shape (S, A) (0 without a reference, -inf where pi_ref is 0)."""
+    if reference is None:
+        return np.zeros((n_states, n_actions))
+    ref = as_float_array("reference", reference)
+    if ref.shape == (n_actions,):
+        ref = np.broadcast_to(ref, (n_states, n_actions))
+    if ref.shape != (n_states, n_actions):
+        raise ValueError(
+            f"reference must have shape (A,) or (S, A) = ({n_states}, {n_actions}); got {ref.shape}"
+        )
+    check_simplex("reference", ref, axis=-1)
+    with np.errstate(divide="ignore"):
+        return np.log(np.clip(ref, 0.0, None))
+
+
+def soft_value(q: np.ndarray, alpha: float, log_reference: np.ndarray | float = 0.0) -> np.ndarray:
+    """``alpha * log sum_a exp(q/alpha + log_reference)`` over the last axis, computed stably."""
+    z = q / alpha + log_reference
+    m = np.max(z, axis=-1, keepdims=True)
+    return alpha * (m[..., 0] + np.log(np.sum(np.exp(z - m), axis=-1)))
+
+
+def soft_value_iteration(
+    mdp: TabularMDP,
+    alpha: float,
+    reference: np.ndarray | None = None,
+    *,
+    tol: float = DEFAULT_TOL,
+    max_iter: int | None = None,
+    rewards: np.ndarray | None = None,
+) -> ValueIterationResult:
+    """Soft value iteration for the regularized optimal Q (see the module docstring).
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+    alpha : float
+        Temperature (entropy weight; the KL weight ``beta`` when ``reference`` is given), > 0.
+    reference : array_like, shape (A,) or (S, A), optional
+        Reference policy for KL regularization (rows on the simplex; zeros allowed).
+    tol, max_iter, rewards
+        As in :func:`theory.value_iteration.value_iteration`.
+
+    Returns
+    -------
+    ValueIterationResult
+        ``q`` is the soft Q; ``success`` and ``error_bound`` certify it.
+    """
+    if not isinstance(mdp, TabularMDP):
+        raise TypeError(f"mdp must be a TabularMDP; got {type(mdp).__name__}")
+    alpha = check_positive("alpha", alpha)
+    tol = check_positive("tol", tol)
+    R = rewards_for(mdp, rewards)
+    log_ref = _log_reference(reference, mdp.n_states, mdp.n_actions)
+    if max_iter is None:
+        scale = float(np.max(np.abs(R), initial=0.0)) + alpha * math.log(mdp.n_actions)
+        max_iter = default_max_iter(mdp.gamma, tol, scale)
+    elif int(max_iter) < 1:
+        raise ValueError(f"max_iter must be >= 1; got {max_iter!r}")
+
+    def backup(q: np.ndarray) -> np.ndarray:
+        return R + mdp.gamma * mdp.expected_next(soft_value(q, alpha, log_ref))
+
+    return iterate_to_fixed_point(backup, np.zeros_like(R), mdp.gamma, tol, int(max_iter))
+
+
+def soft_optimal_q(
+    mdp: TabularMDP,
+    alpha: float,
+    reference: np.ndarray | None = None,
+    *,
+    tol: float = DEFAULT_TOL,
+    max_iter: int | None = None,
+    rewards: np.ndarray | None = None,
+) -> np.ndarray:
+    """The soft-optimal Q (shape (..., S, A)); raises :class:`ConvergenceError` if not reached."""
+    result = soft_value_iteration(
+        mdp, alpha, reference, tol=tol, max_iter=max_iter, rewards=rewards
+    )
+    if not result.success:
+        raise ConvergenceError(f"soft_optimal_q: {result.message} ({result.summary()})")
+    return result.q
+
+
+def soft_optimal_policy(
+    mdp: TabularMDP,
+    alpha: float,
+    reference: np.ndarray | None = None,
+    *,
+    tol: float = DEFAULT_TOL,
+    max_iter: int | None = None,
+    rewards: np.ndarray | None = None,
+) -> np.ndarray:
+    """The entropy- or KL-regularized soft-optimal policy ``pi(a|s)``, shape (..., S, A).
+
+    ``pi = softmax(Q_alpha / alpha)`` without ``reference`` (Xu 2025, Prop 4.7) and
+    ``pi ∝ reference * exp(Q_beta / beta)`` with one (the KL-regularized case, §3.3).
+    Each row is a probability vector. By Prop 4.7 the map from rewards to this policy is
+    Lipschitz: ``d_TV <= ||dR||_inf / (2 alpha (1 - gamma))``
+    (:func:`theory.bounds.soft_policy_tv_bound`).
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+    alpha : float
+        Temperature > 0.
+    reference : array_like, shape (A,) or (S, A), optional
+        Reference policy (KL regularization).
+    tol : float, default 1e-10
+        Certified sup-norm error of the soft Q; the policy's error is at most ``tol/alpha`` in
+        the sup norm of its log (Lemma C.2).
+    max_iter : int, optional
+    rewards : array_like, shape (..., S, A), optional
+        A batch of rewards solved at once with ``mdp.P`` and ``mdp.gamma``.
+
+    Raises
+    ------
+    ConvergenceError
+        If the soft value iteration did not reach ``tol``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory import TabularMDP
+    >>> bandit = TabularMDP(np.ones((1, 2, 1)), np.array([[1.0, 0.0]]), gamma=0.0)
+    >>> np.round(soft_optimal_policy(bandit, alpha=1.0), 4)
+    array([[0.7311, 0.2689]])
+    """
+    q = soft_optimal_q(mdp, alpha, reference, tol=tol, max_iter=max_iter, rewards=rewards)
+    log_ref = _log_reference(reference, mdp.n_states, mdp.n_actions)
+    z = q / alpha + log_ref
+    z = z - np.max(z, axis=-1, keepdims=True)
+    pi = np.exp(z)
+    return pi / pi.sum(axis=-1, keepdims=True)
+
+
+def kl_regularized_bandit_policy(
+    rewards: np.ndarray, reference: np.ndarray, beta: float
+) -> np.ndarray:
+    """Closed form ``pi ∝ reference * exp(rewards / beta)`` of ``max E_pi[r] - beta KL(pi||ref)``.
+
+    The bandit (one-step) case of KL-regularized RLHF (Rafailov et al. 2023, §4; Xu 2025,
+    §3.3). As ``beta -> 0`` it tends to ``reference`` conditioned on the argmax set (not the
+    uniform distribution on it); as ``beta -> inf`` to ``reference``.
+
+    Parameters
+    ----------
+    rewards : array_like, shape (..., A)
+    reference : array_like, shape (A,) or (..., A)
+        Probability vector(s).
+    beta : float
+        KL weight > 0.
+
+    Returns
+    -------
+    ndarray, shape (..., A)
+
+    Examples
+    --------
+    >>> np.round(kl_regularized_bandit_policy([1, 1, .5, 1], [.1, .3, .4, .2], 0.01), 4)
+    array([0.1667, 0.5   , 0.    , 0.3333])
+    """
+    r = as_float_array("rewards", rewards)
+    ref = as_float_array("reference", reference)
+    if r.ndim < 1:
+        raise ValueError(f"rewards must have at least one dimension; got shape {r.shape}")
+    if ref.shape[-1] != r.shape[-1]:
+        raise ValueError(
+            f"reference must have {r.shape[-1]} actions to match rewards; got shape {ref.shape}"
+        )
+    check_simplex("reference", ref, axis=-1)
+    beta = check_positive("beta", beta)
+    with np.errstate(divide="ignore"):
+        z = r / beta + np.log(np.clip(ref, 0.0, None))
+    z = z - np.max(z, axis=-1, keepdims=True)
+    pi = np.exp(z)
+    return pi / pi.sum(axis=-1, keepdims=True)
