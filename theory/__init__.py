@@ -30,6 +30,7 @@ from theory.actions import (
 from theory.bounds import (
     cliff_tv_jump,
     greedy_stability_radius,
+    incomplete_reward_regret_lower_bound,
     q_lipschitz_bound,
     soft_hard_value_gap_bound,
     soft_policy_regret_bound,
@@ -45,12 +46,18 @@ from theory.mdp import TabularMDP
 from theory.shaping import potential_shaping
 from theory.soft import (
     kl_regularized_bandit_policy,
+    soft_bellman_operator,
     soft_optimal_policy,
     soft_optimal_q,
     soft_value,
     soft_value_iteration,
 )
-from theory.softmax import local_softmax_constant, softmax, softmax_jacobian
+from theory.softmax import (
+    jacobian_inf_to_one_norm,
+    local_softmax_constant,
+    softmax,
+    softmax_jacobian,
+)
 from theory.value_iteration import (
     ConvergenceError,
     ValueIterationResult,
@@ -71,7 +78,9 @@ __all__ = [
     "effective_reward_lipschitz_constant",
     "greedy_policy",
     "greedy_stability_radius",
+    "incomplete_reward_regret_lower_bound",
     "inverse_bellman",
+    "jacobian_inf_to_one_norm",
     "kl_regularized_bandit_policy",
     "local_softmax_constant",
     "max_total_variation",
@@ -83,6 +92,7 @@ __all__ = [
     "q_lipschitz_bound",
     "reward_distance",
     "reward_span",
+    "soft_bellman_operator",
     "soft_hard_value_gap_bound",
     "soft_optimal_policy",
     "soft_optimal_q",

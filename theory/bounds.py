@@ -14,6 +14,7 @@ function                                  bound                                 
 :func:`soft_hard_value_gap_bound`         ``0 <= Q*_alpha - Q* <= gamma alpha log|A| / (1-gamma)`` [derived, checked]
 :func:`soft_policy_regret_bound`          ``0 <= V* - V^{pi_alpha} <= alpha log|A| / (1-gamma)`` [derived]
 :func:`cliff_tv_jump`                     ``d_TV = (m-1)/m`` at an m-way tie               Prop 2.10
+:func:`incomplete_reward_regret_lower_bound` ``regret >= mu(s0) A`` for a clever slacker     Prop 3.1 [derived]
 ========================================  ==============================================  ==================
 
 References
@@ -30,6 +31,7 @@ from theory._validation import check_gamma, check_nonnegative, check_positive
 __all__ = [
     "cliff_tv_jump",
     "greedy_stability_radius",
+    "incomplete_reward_regret_lower_bound",
     "q_lipschitz_bound",
     "soft_hard_value_gap_bound",
     "soft_policy_regret_bound",
@@ -116,3 +118,18 @@ def _log_actions_term(alpha: float, gamma: float, n_actions: int) -> float:
     if not isinstance(n_actions, int) or n_actions < 1:
         raise ValueError(f"n_actions must be a positive integer; got {n_actions!r}")
     return check_positive("alpha", alpha) * math.log(n_actions) / (1.0 - check_gamma(gamma))
+
+
+def incomplete_reward_regret_lower_bound(advantage: float, reach_probability: float) -> float:
+    """Prop 3.1, quantified [derived]: ``V*_true(mu) - V^{pi_train}_true(mu) >= mu(s0) * A``.
+
+    If ``pi_train`` is optimal for ``R_train``, ``a2`` is tied with its choice at ``s0`` and the
+    missing reward gives ``a2`` the advantage ``A = A^{pi_train}_{R_missing}(s0, a2) > 0``, policy
+    improvement at ``s0`` gains at least ``A`` there; weighting by ``mu(s0)`` (the probability
+    that the start distribution is ``s0``) lower-bounds the regret for ``R_true``.
+    """
+    a = check_nonnegative("advantage", advantage)
+    p = check_nonnegative("reach_probability", reach_probability)
+    if p > 1.0:
+        raise ValueError(f"reach_probability must be in [0, 1]; got {reach_probability!r}")
+    return a * p

@@ -13,7 +13,8 @@ __all__ = ["max_total_variation", "reward_distance", "reward_span", "total_varia
 
 
 def total_variation(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """``½ sum_a |p(a) - q(a)|`` over the last axis; shape ``p.shape[:-1]``.
+    """``½ sum_a |p(a) - q(a)|`` over the last axis; ``p`` and ``q`` broadcast (e.g. a batch
+    of policies (N, S, A) against one policy (S, A)).
 
     Examples
     --------
@@ -22,8 +23,14 @@ def total_variation(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """
     p = as_float_array("p", p)
     q = as_float_array("q", q)
-    if p.shape != q.shape:
-        raise ValueError(f"p and q must have the same shape; got {p.shape} and {q.shape}")
+    if p.ndim == 0 or q.ndim == 0 or p.shape[-1] != q.shape[-1]:
+        raise ValueError(
+            f"p and q must share their last (action) axis; got {p.shape} and {q.shape}"
+        )
+    try:
+        np.broadcast_shapes(p.shape, q.shape)
+    except ValueError as exc:
+        raise ValueError(f"p and q must broadcast; got {p.shape} and {q.shape}") from exc
     return 0.5 * np.abs(p - q).sum(axis=-1)
 
 

@@ -48,7 +48,7 @@ def inverse_bellman(Q: np.ndarray, P: np.ndarray, gamma: float) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> inverse_bellman(np.array([[2.0, 1.0]]), np.ones((1, 2, 1)), 0.5)
-    array([[ 1., -0.]])
+    array([[1., 0.]])
     """
     Q = as_float_array("Q", Q)
     gamma = check_gamma(gamma)

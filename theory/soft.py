@@ -41,6 +41,7 @@ from theory.value_iteration import (
 
 __all__ = [
     "kl_regularized_bandit_policy",
+    "soft_bellman_operator",
     "soft_optimal_policy",
     "soft_optimal_q",
     "soft_value",
@@ -48,20 +49,36 @@ __all__ = [
 ]
 
 
-def _log_reference(reference: np.ndarray | None, n_states: int, n_actions: int) -> np.ndarray:
-    """log pi_ref of shape (S, A) (0 without a reference, -inf where pi_ref is 0)."""
+def _log_weights(
+    reference: np.ndarray | None, available: np.ndarray | None, n_states: int, n_actions: int
+) -> np.ndarray:
+    """log of the base weights: pi_ref (KL case) or 1 (entropy case), -inf where excluded."""
     if reference is None:
-        return np.zeros((n_states, n_actions))
-    ref = as_float_array("reference", reference)
-    if ref.shape == (n_actions,):
-        ref = np.broadcast_to(ref, (n_states, n_actions))
-    if ref.shape != (n_states, n_actions):
-        raise ValueError(
-            f"reference must have shape (A,) or (S, A) = ({n_states}, {n_actions}); got {ref.shape}"
-        )
-    check_simplex("reference", ref, axis=-1)
-    with np.errstate(divide="ignore"):
-        return np.log(np.clip(ref, 0.0, None))
+        log_w = np.zeros((n_states, n_actions))
+    else:
+        ref = as_float_array("reference", reference)
+        if ref.shape == (n_actions,):
+            ref = np.broadcast_to(ref, (n_states, n_actions))
+        if ref.shape != (n_states, n_actions):
+            raise ValueError(
+                f"reference must have shape (A,) or (S, A) = ({n_states}, {n_actions}); "
+                f"got {ref.shape}"
+            )
+        check_simplex("reference", ref, axis=-1)
+        with np.errstate(divide="ignore"):
+            log_w = np.log(np.clip(ref, 0.0, None))
+    if available is not None:
+        mask = np.asarray(available)
+        if mask.dtype != bool or mask.shape != (n_states, n_actions):
+            raise ValueError(
+                f"available must be a boolean array of shape (S, A) = ({n_states}, {n_actions}); "
+                f"got dtype {mask.dtype} and shape {mask.shape}"
+            )
+        log_w = np.where(mask, log_w, -np.inf)
+    if np.any(np.all(np.isneginf(log_w), axis=-1)):
+        s = int(np.flatnonzero(np.all(np.isneginf(log_w), axis=-1))[0])
+        raise ValueError(f"state {s} has no action with positive reference weight / available")
+    return log_w
 
 
 def soft_value(q: np.ndarray, alpha: float, log_reference: np.ndarray | float = 0.0) -> np.ndarray:
@@ -76,6 +93,7 @@ def soft_value_iteration(
     alpha: float,
     reference: np.ndarray | None = None,
     *,
+    available: np.ndarray | None = None,
     tol: float = DEFAULT_TOL,
     max_iter: int | None = None,
     rewards: np.ndarray | None = None,
@@ -89,6 +107,9 @@ def soft_value_iteration(
         Temperature (entropy weight; the KL weight ``beta`` when ``reference`` is given), > 0.
     reference : array_like, shape (A,) or (S, A), optional
         Reference policy for KL regularization (rows on the simplex; zeros allowed).
+    available : bool array, shape (S, A), optional
+        State-dependent action sets (e.g. a vocabulary mask): unavailable actions get
+        probability 0 and do not count in the entropy. Default: all actions.
     tol, max_iter, rewards
         As in :func:`theory.value_iteration.value_iteration`.
 
@@ -102,7 +123,7 @@ def soft_value_iteration(
     alpha = check_positive("alpha", alpha)
     tol = check_positive("tol", tol)
     R = rewards_for(mdp, rewards)
-    log_ref = _log_reference(reference, mdp.n_states, mdp.n_actions)
+    log_w = _log_weights(reference, available, mdp.n_states, mdp.n_actions)
     if max_iter is None:
         scale = float(np.max(np.abs(R), initial=0.0)) + alpha * math.log(mdp.n_actions)
         max_iter = default_max_iter(mdp.gamma, tol, scale)
@@ -110,9 +131,35 @@ def soft_value_iteration(
         raise ValueError(f"max_iter must be >= 1; got {max_iter!r}")
 
     def backup(q: np.ndarray) -> np.ndarray:
-        return R + mdp.gamma * mdp.expected_next(soft_value(q, alpha, log_ref))
+        return _soft_backup(mdp, R, q, alpha, log_w)
 
     return iterate_to_fixed_point(backup, np.zeros_like(R), mdp.gamma, tol, int(max_iter))
+
+
+def _soft_backup(
+    mdp: TabularMDP, R: np.ndarray, q: np.ndarray, alpha: float, log_w: np.ndarray
+) -> np.ndarray:
+    return R + mdp.gamma * mdp.expected_next(soft_value(q, alpha, log_w))
+
+
+def soft_bellman_operator(
+    mdp: TabularMDP,
+    q: np.ndarray,
+    alpha: float,
+    reference: np.ndarray | None = None,
+    *,
+    available: np.ndarray | None = None,
+) -> np.ndarray:
+    """One application of the soft Bellman operator ``T Q`` (a gamma-contraction, Geist et al. 2019).
+
+    Parameters as in :func:`soft_value_iteration`; ``q`` has shape (..., S, A).
+    """
+    alpha = check_positive("alpha", alpha)
+    q = as_float_array("q", q)
+    if q.shape[-2:] != (mdp.n_states, mdp.n_actions):
+        raise ValueError(f"q must have shape (..., {mdp.n_states}, {mdp.n_actions}); got {q.shape}")
+    log_w = _log_weights(reference, available, mdp.n_states, mdp.n_actions)
+    return _soft_backup(mdp, mdp.R, q, alpha, log_w)
 
 
 def soft_optimal_q(
@@ -120,13 +167,14 @@ def soft_optimal_q(
     alpha: float,
     reference: np.ndarray | None = None,
     *,
+    available: np.ndarray | None = None,
     tol: float = DEFAULT_TOL,
     max_iter: int | None = None,
     rewards: np.ndarray | None = None,
 ) -> np.ndarray:
     """The soft-optimal Q (shape (..., S, A)); raises :class:`ConvergenceError` if not reached."""
     result = soft_value_iteration(
-        mdp, alpha, reference, tol=tol, max_iter=max_iter, rewards=rewards
+        mdp, alpha, reference, available=available, tol=tol, max_iter=max_iter, rewards=rewards
     )
     if not result.success:
         raise ConvergenceError(f"soft_optimal_q: {result.message} ({result.summary()})")
@@ -138,6 +186,7 @@ def soft_optimal_policy(
     alpha: float,
     reference: np.ndarray | None = None,
     *,
+    available: np.ndarray | None = None,
     tol: float = DEFAULT_TOL,
     max_iter: int | None = None,
     rewards: np.ndarray | None = None,
@@ -157,6 +206,8 @@ def soft_optimal_policy(
         Temperature > 0.
     reference : array_like, shape (A,) or (S, A), optional
         Reference policy (KL regularization).
+    available : bool array, shape (S, A), optional
+        State-dependent action sets; see :func:`soft_value_iteration`.
     tol : float, default 1e-10
         Certified sup-norm error of the soft Q; the policy's error is at most ``tol/alpha`` in
         the sup norm of its log (Lemma C.2).
@@ -177,9 +228,10 @@ def soft_optimal_policy(
     >>> np.round(soft_optimal_policy(bandit, alpha=1.0), 4)
     array([[0.7311, 0.2689]])
     """
-    q = soft_optimal_q(mdp, alpha, reference, tol=tol, max_iter=max_iter, rewards=rewards)
-    log_ref = _log_reference(reference, mdp.n_states, mdp.n_actions)
-    z = q / alpha + log_ref
+    q = soft_optimal_q(
+        mdp, alpha, reference, available=available, tol=tol, max_iter=max_iter, rewards=rewards
+    )
+    z = q / alpha + _log_weights(reference, available, mdp.n_states, mdp.n_actions)
     z = z - np.max(z, axis=-1, keepdims=True)
     pi = np.exp(z)
     return pi / pi.sum(axis=-1, keepdims=True)
@@ -215,7 +267,7 @@ def kl_regularized_bandit_policy(
     ref = as_float_array("reference", reference)
     if r.ndim < 1:
         raise ValueError(f"rewards must have at least one dimension; got shape {r.shape}")
-    if ref.shape[-1] != r.shape[-1]:
+    if ref.ndim < 1 or ref.shape[-1] != r.shape[-1]:
         raise ValueError(
             f"reference must have {r.shape[-1]} actions to match rewards; got shape {ref.shape}"
         )

@@ -19,7 +19,7 @@ import numpy as np
 
 from theory._validation import as_float_array, check_positive
 
-__all__ = ["local_softmax_constant", "softmax", "softmax_jacobian"]
+__all__ = ["jacobian_inf_to_one_norm", "local_softmax_constant", "softmax", "softmax_jacobian"]
 
 #: Largest action count for the exact subset search of :func:`local_softmax_constant`.
 MAX_SUBSET_ACTIONS = 22
@@ -68,3 +68,17 @@ def local_softmax_constant(x: np.ndarray, tau: float = 1.0) -> float:
     for pi in p:
         sums = np.concatenate([sums, sums + pi])
     return float(4.0 / tau * np.max(sums * (1.0 - sums)))
+
+
+def jacobian_inf_to_one_norm(x: np.ndarray, tau: float = 1.0) -> float:
+    """``||J||_{inf->1} = max_{v in {-1, 1}^d} ||J v||_1`` by brute force over sign vectors.
+
+    An independent reference for :func:`local_softmax_constant` (``O(2^d d^2)``; ``d <= 22``).
+    """
+    x = as_float_array("x", x, ndim=1)
+    d = x.size
+    if not (1 <= d <= MAX_SUBSET_ACTIONS):
+        raise ValueError(f"x must have 1 to {MAX_SUBSET_ACTIONS} entries; got {d}")
+    J = softmax_jacobian(x, tau)
+    signs = ((np.arange(2**d)[:, None] >> np.arange(d)) & 1) * 2.0 - 1.0
+    return float(np.max(np.abs(signs @ J.T).sum(axis=1)))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from theory.inverse import inverse_bellman
+from theory.generators import planted_tie_mdp, random_mdp
 from theory.mdp import TabularMDP
 
 __all__ = [
@@ -53,14 +53,6 @@ def probability_vectors(draw: st.DrawFn, *, size: int, sparse: bool = True) -> n
     return p / p.sum()
 
 
-def _random_transitions(rng: np.random.Generator, S: int, A: int, sparse: bool) -> np.ndarray:
-    P = rng.dirichlet(np.ones(S), size=(S, A))
-    if sparse:  # deterministic transitions for some (s, a), as in token-concatenation MDPs
-        det = rng.random((S, A)) < 0.3
-        P[det] = np.eye(S)[rng.integers(S, size=int(det.sum()))]
-    return P
-
-
 @st.composite
 def mdps(
     draw: st.DrawFn,
@@ -76,10 +68,10 @@ def mdps(
     S = draw(st.integers(min_states, max_states))
     A = draw(st.integers(min_actions, max_actions))
     gamma = draw(discounts(max_gamma=max_gamma))
-    rng = _rng(draw)
-    P = _random_transitions(rng, S, A, draw(st.booleans()))
-    R = rng.uniform(-reward_scale, reward_scale, size=(S, A))
-    return TabularMDP(P, R, gamma)
+    det = draw(st.sampled_from([0.0, 0.3, 1.0]))  # token MDPs are deterministic
+    return random_mdp(
+        _rng(draw), S, A, gamma, reward_scale=reward_scale, deterministic_fraction=det
+    )
 
 
 @st.composite
@@ -101,15 +93,9 @@ def mdps_with_ties(
     A = draw(st.integers(max(2, min_tie), max(max_actions, min_tie)))
     m = draw(st.integers(min_tie, A))
     gamma = draw(discounts(max_gamma=max_gamma))
-    rng = _rng(draw)
-    P = _random_transitions(rng, S, A, draw(st.booleans()))
-    Q = rng.uniform(-1.0, 1.0, size=(S, A))
-    # Strict maxima with a clear margin everywhere, then the planted tie at `state`.
-    Q[np.arange(S), rng.integers(A, size=S)] = 1.5
-    state = int(rng.integers(S))
-    Q[state] = rng.uniform(-1.0, 1.0, size=A)
-    Q[state, rng.choice(A, size=m, replace=False)] = 1.5
-    return TabularMDP(P, inverse_bellman(Q, P, gamma), gamma), state, m
+    det = draw(st.sampled_from([0.0, 0.3, 1.0]))
+    mdp, state = planted_tie_mdp(_rng(draw), S, A, m, gamma, deterministic_fraction=det)
+    return mdp, state, m
 
 
 @st.composite

@@ -1,0 +1,5 @@
+import sys
+
+from perturbation.cli import main
+
+sys.exit(main())
