@@ -100,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     ls.set_defaults(func=_list)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # e.g. `stability list | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

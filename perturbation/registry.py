@@ -39,7 +39,12 @@ __all__ = [
 ]
 
 #: Modules whose import registers claims (each module adds its own line).
-CLAIM_MODULES: tuple[str, ...] = ("perturbation.policy_cliff",)
+CLAIM_MODULES: tuple[str, ...] = (
+    "perturbation.policy_cliff",
+    "perturbation.lipschitz",
+    "perturbation.counterfactual",
+    "perturbation.causal_minimax",
+)
 
 #: ``--scale`` name -> multiplier of every experiment's instance counts.
 SCALES: dict[str, float] = {"tiny": 0.25, "small": 1.0, "medium": 4.0, "large": 16.0}

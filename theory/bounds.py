@@ -25,6 +25,7 @@ References
 from __future__ import annotations
 
 import math
+import numbers
 
 from theory._validation import check_gamma, check_nonnegative, check_positive
 
@@ -109,13 +110,13 @@ def soft_policy_regret_bound(alpha: float, gamma: float, n_actions: int) -> floa
 
 def cliff_tv_jump(m: int) -> float:
     """Prop 2.10: the uniform-over-argmax policy jumps by ``(m - 1)/m >= ½`` at an m-way tie."""
-    if not isinstance(m, int) or m < 2:
+    if not isinstance(m, numbers.Integral) or m < 2:
         raise ValueError(f"m must be an integer >= 2 (the size of a tie); got {m!r}")
     return (m - 1) / m
 
 
 def _log_actions_term(alpha: float, gamma: float, n_actions: int) -> float:
-    if not isinstance(n_actions, int) or n_actions < 1:
+    if not isinstance(n_actions, numbers.Integral) or n_actions < 1:
         raise ValueError(f"n_actions must be a positive integer; got {n_actions!r}")
     return check_positive("alpha", alpha) * math.log(n_actions) / (1.0 - check_gamma(gamma))
 

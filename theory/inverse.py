@@ -44,6 +44,12 @@ def inverse_bellman(Q: np.ndarray, P: np.ndarray, gamma: float) -> np.ndarray:
     -------
     ndarray, shape of ``Q``
 
+    Raises
+    ------
+    ValueError
+        If ``Q`` is not of shape (..., S, A) matching ``P``, ``P`` is not a transition array,
+        or ``gamma`` is outside [0, 1).
+
     Examples
     --------
     >>> import numpy as np
@@ -54,6 +60,11 @@ def inverse_bellman(Q: np.ndarray, P: np.ndarray, gamma: float) -> np.ndarray:
     gamma = check_gamma(gamma)
     if Q.ndim < 2:
         raise ValueError(f"Q must have shape (..., S, A); got {Q.shape}")
+    P = as_float_array("P", P, ndim=3)
+    if Q.shape[-2:] != P.shape[:2]:
+        raise ValueError(
+            f"Q must have shape (..., S, A) = (..., {P.shape[0]}, {P.shape[1]}) to match P; got {Q.shape}"
+        )
     mdp = TabularMDP(P, np.zeros(Q.shape[-2:]), gamma)
     return Q - gamma * mdp.expected_next(Q.max(axis=-1))
 

@@ -82,7 +82,14 @@ def _log_weights(
 
 
 def soft_value(q: np.ndarray, alpha: float, log_reference: np.ndarray | float = 0.0) -> np.ndarray:
-    """``alpha * log sum_a exp(q/alpha + log_reference)`` over the last axis, computed stably."""
+    """``alpha * log sum_a exp(q/alpha + log_reference)`` over the last axis, computed stably.
+
+    ``log_reference`` may hold ``-inf`` (excluded actions) but not everywhere in a row.
+    """
+    return _soft_value(as_float_array("q", q), check_positive("alpha", alpha), log_reference)
+
+
+def _soft_value(q: np.ndarray, alpha: float, log_reference: np.ndarray | float) -> np.ndarray:
     z = q / alpha + log_reference
     m = np.max(z, axis=-1, keepdims=True)
     return alpha * (m[..., 0] + np.log(np.sum(np.exp(z - m), axis=-1)))
@@ -139,7 +146,7 @@ def soft_value_iteration(
 def _soft_backup(
     mdp: TabularMDP, R: np.ndarray, q: np.ndarray, alpha: float, log_w: np.ndarray
 ) -> np.ndarray:
-    return R + mdp.gamma * mdp.expected_next(soft_value(q, alpha, log_w))
+    return R + mdp.gamma * mdp.expected_next(_soft_value(q, alpha, log_w))
 
 
 def soft_bellman_operator(
@@ -209,8 +216,8 @@ def soft_optimal_policy(
     available : bool array, shape (S, A), optional
         State-dependent action sets; see :func:`soft_value_iteration`.
     tol : float, default 1e-10
-        Certified sup-norm error of the soft Q; the policy's error is at most ``tol/alpha`` in
-        the sup norm of its log (Lemma C.2).
+        Certified sup-norm error of the soft Q; the policy's error is at most ``2 tol/alpha`` in
+        the sup norm of its log (``tol/alpha`` from Q, ``tol/alpha`` from the soft value).
     max_iter : int, optional
     rewards : array_like, shape (..., S, A), optional
         A batch of rewards solved at once with ``mdp.P`` and ``mdp.gamma``.

@@ -119,7 +119,8 @@ def reward_perturbations(
     else:
         d = rng.uniform(-1.0, 1.0, size=shape)
     peak = np.max(np.abs(d))
-    return d * (norm / peak) if peak > 0 else d
+    # (d / peak) is exactly +-1 at the peak, so the norm is exactly `norm` (not off by an ulp)
+    return (d / peak) * norm if peak > 0 else d
 
 
 @st.composite

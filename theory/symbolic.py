@@ -2,7 +2,8 @@
 
 For notebooks (``sympy.latex(BOUNDS["prop-4.7"])``) and for tests that check closed forms
 symbolically. Symbols: ``delta`` (``||dR||_inf``), ``span`` (``sp(dR)``), ``gamma``, ``alpha``
-(temperature), ``g`` (action gap), ``m`` (tie size), ``n_actions``.
+(temperature), ``g`` (action gap), ``m`` (tie size), ``n_actions``, ``advantage`` and
+``reach`` (Prop 3.1's advantage and start probability of s0).
 
 References
 ----------
@@ -25,6 +26,7 @@ delta, span, alpha = sp.symbols("delta span alpha", nonnegative=True)
 gamma = sp.Symbol("gamma", nonnegative=True)
 g = sp.Symbol("g", nonnegative=True)
 m, n_actions = sp.symbols("m n_actions", positive=True, integer=True)
+advantage, reach = sp.symbols("advantage reach", nonnegative=True)
 
 #: Symbols by name.
 SYMBOLS: dict[str, sp.Symbol] = {
@@ -35,6 +37,8 @@ SYMBOLS: dict[str, sp.Symbol] = {
     "g": g,
     "m": m,
     "n_actions": n_actions,
+    "advantage": advantage,
+    "reach": reach,
 }
 
 #: Claim-id suffix -> bound expression (same formulas as :mod:`theory.bounds`).
@@ -47,6 +51,7 @@ BOUNDS: dict[str, sp.Expr] = {
     "soft-hard-gap": gamma * alpha * sp.log(n_actions) / (1 - gamma),
     "soft-regret": alpha * sp.log(n_actions) / (1 - gamma),
     "prop-2.10": (m - 1) / m,
+    "prop-3.1": reach * advantage,
 }
 
 

@@ -3,7 +3,10 @@
 The Bellman optimality operator ``(T_R Q)(s, a) = R(s, a) + gamma * sum_s' P(s'|s, a) max_a' Q(s', a')``
 is a gamma-contraction in the sup norm, so its unique fixed point is Q*_R (Xu, 2025, §2.1).
 The iteration stops when the a-posteriori bound ``||Q_{k+1} - Q*||_inf <= gamma/(1-gamma) *
-||Q_{k+1} - Q_k||_inf`` is below ``tol``; the result reports that bound, never a silent answer.
+||Q_{k+1} - Q_k||_inf`` plus a floating-point allowance ``4 eps_mach max|Q| / (1-gamma)``
+(round-off of each backup, accumulated through the contraction) is below ``tol``; the result
+reports that bound, never a silent answer. A ``tol`` below the allowance is reported as not
+reached rather than claimed.
 
 References
 ----------
@@ -28,6 +31,9 @@ __all__ = ["ConvergenceError", "ValueIterationResult", "optimal_q", "value_itera
 #: Default sup-norm tolerance on Q (spec: "VI run to a residual of 1e-12").
 DEFAULT_TOL = 1e-10
 
+#: Round-off allowance per unit of ``max|Q| / (1 - gamma)``: 4 machine epsilons.
+ROUNDING_FACTOR = 4.0 * np.finfo(np.float64).eps
+
 
 class ConvergenceError(RuntimeError):
     """Raised by the array-returning solvers when the iteration did not reach ``tol``."""
@@ -48,7 +54,7 @@ class ValueIterationResult:
     residual : float
         ``||Q_nit - Q_{nit-1}||_inf``.
     error_bound : float
-        Certified ``||q - Q*||_inf <= gamma/(1-gamma) * residual``.
+        Certified ``||q - Q*||_inf <= gamma/(1-gamma) * residual + 4 eps_mach max|q| / (1-gamma)``.
     tol : float
         The requested tolerance.
     message : str
@@ -88,7 +94,7 @@ def iterate_to_fixed_point(
     """Apply a gamma-contraction ``backup`` from ``q0`` until the certified error is <= tol."""
     q = q0
     ratio = gamma / (1.0 - gamma)
-    residual = math.inf
+    residual = bound = math.inf
     for nit in range(1, max_iter + 1):
         q_next = backup(q)
         residual = float(np.max(np.abs(q_next - q))) if q.size else 0.0
@@ -97,11 +103,15 @@ def iterate_to_fixed_point(
             return ValueIterationResult(
                 q, False, nit, residual, math.inf, tol, "non-finite values (overflow?)"
             )
-        if ratio * residual <= tol:
+        rounding = ROUNDING_FACTOR * float(np.max(np.abs(q), initial=0.0)) / (1.0 - gamma)
+        bound = ratio * residual + rounding
+        if bound <= tol:
             msg = "certified error below tol"
-            return ValueIterationResult(q, True, nit, residual, ratio * residual, tol, msg)
+            return ValueIterationResult(q, True, nit, residual, bound, tol, msg)
     msg = f"max_iter={max_iter} reached before the certified error fell below tol={tol:g}"
-    return ValueIterationResult(q, False, max_iter, residual, ratio * residual, tol, msg)
+    if ratio * residual <= tol:
+        msg += " (tol is below the floating-point allowance 4 eps max|Q|/(1-gamma))"
+    return ValueIterationResult(q, False, max_iter, residual, bound, tol, msg)
 
 
 def rewards_for(mdp: TabularMDP, rewards: np.ndarray | None) -> np.ndarray:

@@ -15,7 +15,12 @@ from typing import Any
 __all__ = ["AREAS", "BenchRow", "best_time", "format_table", "run_benchmark"]
 
 #: Area name -> module implementing ``run(repeats, scale)`` (each module adds its line).
-AREAS: dict[str, str] = {"theory": "perturbation.bench.theory"}
+AREAS: dict[str, str] = {
+    "theory": "perturbation.bench.theory",
+    "counterfactual": "perturbation.bench.counterfactual",
+    "lipschitz": "perturbation.bench.lipschitz",
+    "causal": "perturbation.bench.causal",
+}
 
 
 @dataclass(frozen=True)

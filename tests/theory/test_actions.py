@@ -176,7 +176,7 @@ def tied_mdp_and_direction(draw):
 @PROPERTY
 @given(tied_mdp_and_direction())
 def test_claim_13_optimal_set_only_shrinks_near_a_tie(case):
-    mdp, state, m, unit = case
+    mdp, _, _, unit = case
     sets0 = optimal_actions(mdp)
     g_prime = _suboptimal_gap(optimal_q(mdp), sets0)
     norm = 1.0 if np.isinf(g_prime) else 0.999 * greedy_stability_radius(g_prime, mdp.gamma)
@@ -191,13 +191,13 @@ def test_claim_13_tie_shrinks_and_never_grows_on_a_bandit():
     np.testing.assert_array_equal(sets0, [[True, True, False]])
     radius = greedy_stability_radius(1.0, 0.5)
     assert radius == 0.25
-    shrink = optimal_actions(mdp.with_reward(mdp.R + [[0.0, 0.2, 0.0]]))
+    shrink = optimal_actions(mdp.with_reward(mdp.R + np.array([[0.0, 0.2, 0.0]])))
     np.testing.assert_array_equal(shrink, [[False, True, False]])
-    toward_third = optimal_actions(mdp.with_reward(mdp.R + [[-0.24, -0.24, 0.24]]))
+    toward_third = optimal_actions(mdp.with_reward(mdp.R + np.array([[-0.24, -0.24, 0.24]])))
     np.testing.assert_array_equal(toward_third, [[True, True, False]])
     # at the radius itself (gamma = 0: half the gap) a new action can enter
     bandit = _bandit([1.0, 1.0, 0.0])
-    grown = optimal_actions(bandit.with_reward(bandit.R + [[-0.5, -0.5, 0.5]]))
+    grown = optimal_actions(bandit.with_reward(bandit.R + np.array([[-0.5, -0.5, 0.5]])))
     np.testing.assert_array_equal(grown, [[True, True, True]])
 
 

@@ -29,6 +29,7 @@ from theory import (
     optimal_q,
     reward_distance,
     reward_span,
+    soft_bellman_operator,
     soft_hard_value_gap_bound,
     soft_optimal_policy,
     soft_optimal_q,
@@ -98,6 +99,8 @@ def test_soft_q_is_the_fixed_point_of_the_soft_bellman_operator(case, use_refere
     result = soft_value_iteration(mdp, alpha, ref)
     assert result.success, result.message
     residual = soft_backup(mdp.P, mdp.R, mdp.gamma, result.q, alpha, ref) - result.q
+    assert np.max(np.abs(residual)) <= 2 * result.error_bound + 1e-12
+    residual = soft_bellman_operator(mdp, result.q, alpha, ref) - result.q
     assert np.max(np.abs(residual)) <= 2 * result.error_bound + 1e-12
 
 
@@ -174,18 +177,11 @@ def test_claim_2_soft_operator_contracts_random_q_pairs(case, seed, use_referenc
     rng = np.random.default_rng(seed)
     q1 = rng.normal(scale=3.0, size=(mdp.n_states, mdp.n_actions))
     q2 = q1 + rng.normal(scale=rng.choice([1e-3, 1.0, 10.0]), size=q1.shape)
-    log_ref = (
-        0.0 if ref is None else np.log(np.where(ref > 0, ref, 1.0)) + np.where(ref > 0, 0, -np.inf)
-    )
-
-    def T(q):
-        return mdp.R + mdp.gamma * mdp.expected_next(soft_value(q, alpha, log_ref))
-
-    # the operator built on soft_value agrees with scipy's logsumexp
-    np.testing.assert_allclose(
-        T(q1), soft_backup(mdp.P, mdp.R, mdp.gamma, q1, alpha, ref), atol=1e-10
-    )
-    lhs = np.max(np.abs(T(q1) - T(q2)))
+    t1 = soft_bellman_operator(mdp, q1, alpha, ref)
+    t2 = soft_bellman_operator(mdp, q2, alpha, ref)
+    # the operator agrees with an implementation on scipy's logsumexp
+    np.testing.assert_allclose(t1, soft_backup(mdp.P, mdp.R, mdp.gamma, q1, alpha, ref), atol=1e-10)
+    lhs = np.max(np.abs(t1 - t2))
     assert lhs <= mdp.gamma * np.max(np.abs(q1 - q2)) * (1 + 1e-12) + 1e-12
 
 
@@ -195,11 +191,16 @@ def test_claim_2_contraction_is_attained_by_a_constant_shift(gamma):
     mdp = _two_branches(gamma)
     q = np.array([[0.3, -1.0], [2.0, 0.5], [0.0, 0.0]])
     c = 0.7
+    diff = soft_bellman_operator(mdp, q + c, 0.5) - soft_bellman_operator(mdp, q, 0.5)
+    np.testing.assert_allclose(diff, gamma * c, atol=1e-14)
 
-    def T(q):
-        return mdp.R + mdp.gamma * mdp.expected_next(soft_value(q, 0.5))
 
-    np.testing.assert_allclose(T(q + c) - T(q), gamma * c, atol=1e-14)
+def test_claim_2_soft_operator_accepts_a_batch_of_q():
+    mdp = _two_branches(0.5)
+    qs = np.random.default_rng(0).normal(size=(4, 3, 2))
+    out = soft_bellman_operator(mdp, qs, 0.3)
+    assert out.shape == (4, 3, 2)
+    np.testing.assert_allclose(out[2], soft_bellman_operator(mdp, qs[2], 0.3), atol=1e-15)
 
 
 # --- Claim 6: Prop 4.7, d_TV <= ||dR|| / (2 alpha (1 - gamma)) --------------------------------
@@ -289,11 +290,12 @@ def test_claim_18_bound_attained_as_gamma_tends_to_one(gamma):
     alpha = 1.0
     delta = 1e-3 * alpha * (1 - gamma)  # u = 1e-3: ratio tanh(u)/u = 1 - 3e-7
     mdp = _two_branches(gamma)
-    r0 = soft_value_iteration(mdp, alpha)
+    tol = 1e-11 / (1 - gamma)  # |Q| ~ alpha log 2 / (1 - gamma): float64 cannot certify less
+    r0 = soft_value_iteration(mdp, alpha, tol=tol)
     assert r0.success
     tv = max_total_variation(
-        soft_optimal_policy(mdp, alpha),
-        soft_optimal_policy(mdp, alpha, rewards=_tight_perturbation(delta)),
+        soft_optimal_policy(mdp, alpha, tol=tol),
+        soft_optimal_policy(mdp, alpha, rewards=_tight_perturbation(delta), tol=tol),
     )
     assert tv / soft_policy_tv_bound(delta, alpha, gamma) >= 0.9999
     # and the solver needed ~ log(1/tol)/(1 - gamma) backups
@@ -374,6 +376,21 @@ def test_claim_17_soft_policy_ratio_is_two_to_gamma_over_one_minus_gamma(gamma, 
     assert pi[0, 1] / pi[0, 0] == pytest.approx(expected, rel=1e-8)
 
 
+@PROPERTY
+@given(st.floats(0.0, 0.9), st.sampled_from([1.0, 0.1, 0.01]))
+def test_claim_17_with_state_dependent_action_sets(gamma, tau):
+    # The same MDP with s1's second action removed by `available` instead of a penalty.
+    mdp = _two_branches(gamma)
+    available = np.array([[True, True], [True, False], [True, True]])
+    pi = soft_optimal_policy(mdp, tau, available=available, tol=1e-12)
+    assert pi[1].tolist() == [1.0, 0.0]
+    assert pi[0, 1] / pi[0, 0] == pytest.approx(2.0 ** (gamma / (1 - gamma)), rel=1e-8)
+    q = soft_optimal_q(mdp, tau, available=available, tol=1e-12)
+    # V(s1) = 0 and V(s2) = tau log 2 / (1 - gamma)
+    assert q[0, 0] == pytest.approx(0.0, abs=1e-10)
+    assert q[0, 1] == pytest.approx(gamma * tau * np.log(2) / (1 - gamma), abs=1e-10)
+
+
 @pytest.mark.parametrize("tau", [1.0, 0.1, 0.01])
 def test_claim_17_ratio_two_at_gamma_one_half_for_every_tau(tau):
     mdp = _uneven_branches(0.5, tau)
@@ -419,6 +436,22 @@ def bandit_case(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     r = rng.uniform(-1, 1, size=A)
     return r, draw(probability_vectors(size=A)), draw(ALPHAS), rng
+
+
+@CHEAP_PROPERTY
+@given(
+    st.integers(1, 6).flatmap(
+        lambda A: st.tuples(st.just(A), probability_vectors(size=A, sparse=False))
+    ),
+    st.integers(0, 2**32 - 1),
+)
+def test_claim_19_kl_bandit_small_beta_is_reference_conditioned_on_argmax(case, seed):
+    # rewards on a grid of step 1/2 (ties likely, gaps >= 1/2); beta = 0.01 leaves e^-50 ~ 2e-22
+    A, ref = case
+    r = np.random.default_rng(seed).integers(0, 3, size=A) / 2
+    top = r == r.max()
+    expected = np.where(top, ref, 0.0) / ref[top].sum()
+    np.testing.assert_allclose(kl_regularized_bandit_policy(r, ref, 0.01), expected, atol=1e-15)
 
 
 @CHEAP_PROPERTY
@@ -549,3 +582,63 @@ def test_kl_bandit_scalar_rewards_raise():
 def test_kl_bandit_scalar_reference_raises():
     with pytest.raises(ValueError, match="reference"):
         kl_regularized_bandit_policy([1.0], 1.0, 1.0)
+
+
+def test_available_mask_of_wrong_shape_raises():
+    with pytest.raises(ValueError, match="available must be a boolean array"):
+        soft_optimal_policy(_bandit([1.0, 0.0]), 1.0, available=np.ones((1, 3), dtype=bool))
+
+
+def test_available_mask_not_boolean_raises():
+    with pytest.raises(ValueError, match="available must be a boolean array"):
+        soft_optimal_policy(_bandit([1.0, 0.0]), 1.0, available=np.ones((1, 2)))
+
+
+def test_state_without_available_action_raises():
+    with pytest.raises(ValueError, match="state 0 has no action"):
+        soft_optimal_policy(_bandit([1.0, 0.0]), 1.0, available=np.zeros((1, 2), dtype=bool))
+
+
+def test_available_and_reference_disjoint_raises():
+    with pytest.raises(ValueError, match="state 0 has no action"):
+        soft_optimal_policy(
+            _bandit([1.0, 0.0]), 1.0, [1.0, 0.0], available=np.array([[False, True]])
+        )
+
+
+def test_soft_bellman_operator_q_of_wrong_shape_raises():
+    with pytest.raises(ValueError, match="q must have shape"):
+        soft_bellman_operator(_two_branches(0.5), np.zeros((2, 2)), 1.0)
+
+
+def test_soft_bellman_operator_bad_alpha_raises():
+    with pytest.raises(ValueError, match="alpha"):
+        soft_bellman_operator(_two_branches(0.5), np.zeros((3, 2)), 0.0)
+
+
+@st.composite
+def masked_case(draw):
+    mdp = draw(mdps(min_actions=2))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    mask = rng.random((mdp.n_states, mdp.n_actions)) < 0.6
+    mask[np.arange(mdp.n_states), rng.integers(mdp.n_actions, size=mdp.n_states)] = True
+    return mdp, mask, draw(ALPHAS)
+
+
+@PROPERTY
+@given(masked_case())
+def test_available_actions_restrict_the_log_sum_exp(case):
+    # With 0/1 weights, scipy's logsumexp(b=mask) is the soft value over the available actions.
+    mdp, mask, alpha = case
+    result = soft_value_iteration(mdp, alpha, available=mask)
+    assert result.success
+    ref_backup = soft_backup(mdp.P, mdp.R, mdp.gamma, result.q, alpha, mask.astype(float))
+    assert np.max(np.abs(ref_backup - result.q)) <= 2 * result.error_bound + 1e-12
+    pi = soft_optimal_policy(mdp, alpha, available=mask)
+    assert np.all(pi[~mask] == 0.0)
+    np.testing.assert_allclose(pi.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_soft_value_rejects_nonpositive_alpha():
+    with pytest.raises(ValueError, match="alpha"):
+        soft_value(np.zeros((2, 3)), 0.0)

@@ -1,0 +1,618 @@
+"""The worst-case risk ``h*(S')`` of a stable predictor: exact (discrete) or neural (continuous).
+
+For ``S' ⊆ S`` the stable predictor is ``f_{S'}(x) = E[Y | X_{S'} = x_{S'}, do(X_M = x_M)]``: it
+always receives ``x_M`` (spec ``causal_minimax.md`` §1, the authors' ``NonLinearF(in_dim =
+|S'| + |M|)``). Its worst-case risk replaces each mutable mechanism by a deterministic
+intervention function ``g_j(PA_j)`` (parents of ``X_M`` unchanged, descendants regenerated)::
+
+    h*(S') = max_g E[(Y - f_{S'}(X_{S'}, X_M))^2 | do(X_M = g(PA_M))].
+
+**Discrete SCMs (exact).** ``f_{S'}`` comes from the truncated factorisation with ``X_M``
+fixed; the risk is multilinear in the mutable conditionals, so its maximum over stochastic
+replacements sits at deterministic maps. The maps of all mutable nodes but the last are
+enumerated; for the last one the risk is linear in its indicator table and is maximised per
+parent configuration in closed form (exact, no enumeration).
+
+**Continuous SCMs (neural) [reconstructed].** ``f_{S'}`` is an MLP fitted on exactly
+intervened samples: ``X_M`` drawn from its observational joint law, decoupled from the rest by
+one joint row permutation, then every other node regenerated from its true mechanism with
+noise. The adversary is a bounded function class ``g_j = c_j + B·s_j·tanh(MLP_j(PA_j))``
+(``c_j, s_j`` the observational mean and std of ``X_j``), trained by Adam gradient ascent on
+the squared error over a fixed noise sample. The authors bound ``g`` by a weight-norm penalty
+instead; here the output bound ``B`` is a parameter. The value reported is the risk of the
+learned ``g`` on fresh held-out noise (an unbiased estimate of a lower bound of the sup for
+the fitted predictor), with its standard error.
+
+References
+----------
+.. [1] M. Liu et al., "Which Invariance Should We Transfer? A Causal Minimax Learning
+   Approach", ICML 2023 (arXiv:2107.01876), Alg. 1 (``h*``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from causal.graph import sorted_nodes
+from causal.scm import ContinuousSCM, DiscreteSCM
+
+__all__ = [
+    "NeuralConfig",
+    "WorstCaseRisk",
+    "discrete_predictor",
+    "fit_stable_predictor",
+    "intervened_risk",
+    "worst_case_risk",
+]
+
+MAX_JOINT = 2**22
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorstCaseRisk:
+    """``h*(S')`` with how it was obtained.
+
+    Attributes
+    ----------
+    value : float
+        The worst-case risk (exact, or the held-out estimate for the neural method).
+    subset : frozenset
+        ``S'``.
+    method : str
+        ``"exact"`` or ``"neural"``.
+    stderr : float
+        Monte Carlo standard error (0 for exact).
+    maps : dict or None
+        Exact: a maximising deterministic map per mutable node, ``maps[j][pa] = x_j``.
+    n_maps : int
+        Exact: deterministic map combinations covered. Neural: adversary steps taken.
+    train_value : float
+        Neural: the risk on the optimisation sample (``value`` for exact).
+    success : bool
+        False when the estimate is not finite.
+    message : str
+    """
+
+    value: float
+    subset: frozenset
+    method: str
+    stderr: float = 0.0
+    maps: dict | None = None
+    n_maps: int = 0
+    train_value: float = math.nan
+    success: bool = True
+    message: str = ""
+
+    def summary(self) -> str:
+        """One line: subset, value and method."""
+        s = "{" + ", ".join(map(str, sorted_nodes(self.subset))) + "}"
+        err = f" ± {self.stderr:.2g}" if self.stderr else ""
+        return f"h*({s}) = {self.value:.6g}{err} [{self.method}; {self.message}]"
+
+
+@dataclass(frozen=True)
+class NeuralConfig:
+    """Sizes of the neural ``h*`` estimator (continuous SCMs).
+
+    Attributes
+    ----------
+    n_samples : int
+        Samples to fit ``f_{S'}`` (a fifth held out for early stopping) and to train the
+        adversary.
+    n_eval : int
+        Fresh samples to evaluate the learned adversary.
+    predictor_steps, adversary_steps : int
+        Full-batch Adam steps.
+    hidden, adversary_hidden : int
+        MLP widths (two tanh layers for ``f``, one for ``g``).
+    output_bound : float
+        ``B``: ``|g_j - c_j| <= B s_j`` [reconstructed choice of bounded class].
+    lr_predictor, lr_adversary : float
+    restarts : int
+        Random initialisations of the adversary (the best on the training sample is kept).
+    """
+
+    n_samples: int = 8000
+    n_eval: int = 20000
+    predictor_steps: int = 600
+    adversary_steps: int = 200
+    hidden: int = 16
+    adversary_hidden: int = 16
+    output_bound: float = 1.0
+    lr_predictor: float = 1e-2
+    lr_adversary: float = 2e-2
+    restarts: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("n_samples", "n_eval", "predictor_steps", "hidden", "adversary_hidden"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        for name in ("adversary_steps", "restarts"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be a non-negative integer; got {v!r}")
+        for name in ("output_bound", "lr_predictor", "lr_adversary"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive number; got {v!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact risk on discrete SCMs
+# ---------------------------------------------------------------------------------------------
+
+
+def _axes(scm: DiscreteSCM, v: Hashable) -> list[int]:
+    idx = {u: i for i, u in enumerate(scm.order)}
+    return [idx[p] for p in scm.parents[v]] + [idx[v]]
+
+
+def _loss_tensor(scm: DiscreteSCM, subset: frozenset) -> np.ndarray:
+    """``L(x) = ∏_{v∉M} P(x_v | pa_v) · (y - f_{S'}(x_{S'}, x_M))^2`` over the joint table."""
+    n = len(scm.order)
+    size = math.prod(scm.cards.values())
+    if size > MAX_JOINT:
+        raise ValueError(f"the joint table has {size} > {MAX_JOINT} states; too large for exact")
+    ops: list = []
+    for v in scm.order:
+        if v not in scm.mutable:
+            ops += [scm.cpts[v], _axes(scm, v)]
+    for i, v in enumerate(scm.order):  # all-ones factors make every axis present
+        ops += [np.ones(scm.cards[v]), [i]]
+    p = np.einsum(*ops, list(range(n)), optimize=True)
+    f = _predictor_from_joint(scm, subset, p)
+    yi = scm.order.index(scm.target)
+    shape = [1] * n
+    shape[yi] = scm.cards[scm.target]
+    y = scm.target_values.reshape(shape)
+    return p * (y - f) ** 2
+
+
+def _predictor_from_joint(scm: DiscreteSCM, subset: frozenset, p: np.ndarray) -> np.ndarray:
+    keep = subset | scm.mutable
+    other = tuple(i for i, v in enumerate(scm.order) if v not in keep)
+    yi = scm.order.index(scm.target)
+    shape = [1] * len(scm.order)
+    shape[yi] = scm.cards[scm.target]
+    y = scm.target_values.reshape(shape)
+    num = np.sum(p * y, axis=other, keepdims=True)
+    den = np.sum(p, axis=other, keepdims=True)
+    # configurations with P(x_S' | do x_M) = 0 have probability 0 under every g as well
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def discrete_predictor(scm: DiscreteSCM, subset: Iterable[Hashable]) -> np.ndarray:
+    """The exact stable predictor ``f_{S'}(x_{S'}, x_M)`` as a table.
+
+    Returns an array with one axis per node of ``scm.order`` (size 1 on the axes of nodes
+    outside ``S' ∪ X_M``), from the truncated factorisation with ``X_M`` fixed.
+    """
+    if not isinstance(scm, DiscreteSCM):
+        raise ValueError(f"scm must be a DiscreteSCM; got {type(scm).__name__}")
+    s = scm.check_subset(subset)
+    n = len(scm.order)
+    ops: list = []
+    for v in scm.order:
+        if v not in scm.mutable:
+            ops += [scm.cpts[v], _axes(scm, v)]
+    for i, v in enumerate(scm.order):
+        ops += [np.ones(scm.cards[v]), [i]]
+    return _predictor_from_joint(scm, s, np.einsum(*ops, list(range(n)), optimize=True))
+
+
+def intervened_risk(
+    scm: DiscreteSCM, subset: Iterable[Hashable], interventions: Mapping[Hashable, object]
+) -> float:
+    """``E[(Y - f_{S'})^2]`` when the mutable CPTs are replaced by ``interventions``.
+
+    ``interventions[j]`` is a CPT of the shape of ``scm.cpts[j]`` (deterministic maps are 0/1
+    CPTs; stochastic ones are allowed); mutable nodes not named keep their CPT.
+    """
+    if not isinstance(scm, DiscreteSCM):
+        raise ValueError(f"scm must be a DiscreteSCM; got {type(scm).__name__}")
+    s = scm.check_subset(subset)
+    repl = scm.check_interventions(interventions)
+    loss = _loss_tensor(scm, s)
+    ops: list = [loss, list(range(len(scm.order)))]
+    for j in scm.mutable:
+        ops += [repl.get(j, scm.cpts[j]), _axes(scm, j)]
+    return float(np.einsum(*ops, [], optimize=True))
+
+
+def _deterministic_maps(scm: DiscreteSCM, j: Hashable) -> Iterable[np.ndarray]:
+    """Every deterministic map ``g_j``, as an int array over the parent configurations."""
+    pa_shape = scm.cpts[j].shape[:-1]
+    n_cfg = math.prod(pa_shape)
+    for vals in itertools.product(range(scm.cards[j]), repeat=n_cfg):
+        yield np.array(vals, dtype=int).reshape(pa_shape)
+
+
+def _indicator(scm: DiscreteSCM, j: Hashable, g: np.ndarray) -> np.ndarray:
+    return (np.arange(scm.cards[j]) == g[..., None]).astype(np.float64)
+
+
+def _exact_risk(scm: DiscreteSCM, subset: frozenset, max_maps: int) -> WorstCaseRisk:
+    loss = _loss_tensor(scm, subset)
+    n = len(scm.order)
+    mut = [v for v in scm.order if v in scm.mutable]
+    if not mut:
+        v = float(loss.sum())
+        return WorstCaseRisk(v, subset, "exact", n_maps=1, train_value=v, message="no X_M")
+    counts = [scm.cards[j] ** math.prod(scm.cpts[j].shape[:-1]) for j in mut]
+    n_enum = math.prod(counts[:-1])
+    if n_enum > max_maps:
+        raise ValueError(
+            f"max_maps = {max_maps} is below the {n_enum} map combinations to enumerate"
+        )
+    last = mut[-1]
+    best, best_maps = -math.inf, None
+    for combo in itertools.product(*(list(_deterministic_maps(scm, j)) for j in mut[:-1])):
+        ops: list = [loss, list(range(n))]
+        for j, g in zip(mut[:-1], combo, strict=True):
+            ops += [_indicator(scm, j, g), _axes(scm, j)]
+        c = np.einsum(*ops, _axes(scm, last), optimize=True)  # linear in the last indicator
+        value = float(np.sum(np.max(c, axis=-1)))
+        if value > best:
+            best = value
+            best_maps = {**dict(zip(mut[:-1], combo, strict=True)), last: np.argmax(c, axis=-1)}
+    return WorstCaseRisk(
+        best,
+        subset,
+        "exact",
+        maps=best_maps,
+        n_maps=math.prod(counts),
+        train_value=best,
+        message=f"{n_enum} enumerated × closed-form max over {counts[-1]} maps of {last}",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Neural estimator on continuous SCMs
+# ---------------------------------------------------------------------------------------------
+
+
+class _MLP(torch.nn.Module):
+    """Tanh MLP computed in float32 (speed); inputs and outputs are float64."""
+
+    def __init__(self, d_in: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        mods: list[torch.nn.Module] = []
+        d = d_in
+        for _ in range(layers):
+            mods += [torch.nn.Linear(d, hidden), torch.nn.Tanh()]
+            d = hidden
+        mods.append(torch.nn.Linear(d, 1))
+        self.net = torch.nn.Sequential(*mods)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.float()).squeeze(-1).double()
+
+
+@dataclass(frozen=True)
+class _StablePredictor:
+    """A fitted ``f_{S'}``: columns ``(S' in name order, then X_M in name order)``."""
+
+    columns: tuple
+    mean: torch.Tensor
+    std: torch.Tensor
+    net: torch.nn.Module | None
+    constant: float
+    train_mse: float
+
+    def __call__(self, values: Mapping[Hashable, torch.Tensor]) -> torch.Tensor:
+        if self.net is None:
+            n = next(iter(values.values())).shape[0]
+            return torch.full((n,), self.constant, dtype=torch.float64)
+        x = torch.stack([values[c] for c in self.columns], dim=1)
+        return self.net((x - self.mean) / self.std) + self.constant
+
+    def predict(self, values: Mapping[Hashable, np.ndarray]) -> np.ndarray:
+        """Numpy convenience: ``values`` maps node names to arrays."""
+        with torch.no_grad():
+            t = {c: torch.as_tensor(np.asarray(values[c], dtype=np.float64)) for c in self.columns}
+            if not t:
+                t = {"_": torch.zeros(len(next(iter(values.values()))), dtype=torch.float64)}
+            return self(t).numpy()
+
+
+def _do_sample(
+    scm: ContinuousSCM, n: int, gen: torch.Generator, mutable_values: dict | None = None
+) -> dict:
+    """Exactly intervened sample: X_M from its joint law, decoupled by one row permutation.
+
+    With ``mutable_values`` the ``X_M`` rows are resampled (jointly, with replacement) from
+    those values instead of the model's observational law.
+    """
+    with torch.no_grad():
+        if mutable_values is not None:
+            rows = next(iter(mutable_values.values())).shape[0]
+            idx = torch.randint(rows, (n,), generator=gen)
+            do = {j: mutable_values[j][idx] for j in scm.mutable}
+        else:
+            obs = scm.propagate(scm.noise(n, gen))
+            perm = torch.randperm(n, generator=gen)
+            do = {j: obs[j][perm] for j in scm.mutable}
+        return scm.propagate(scm.noise(n, gen), do=do)
+
+
+def _check_mutable_values(scm: ContinuousSCM, mutable_values: object) -> dict | None:
+    """Validate ``mutable_values``: one finite 1-D array per mutable node, equal lengths."""
+    if mutable_values is None:
+        return None
+    if not isinstance(mutable_values, Mapping):
+        raise ValueError(
+            f"mutable_values must be a mapping node -> array; got {type(mutable_values).__name__}"
+        )
+    if set(mutable_values) != set(scm.mutable):
+        raise ValueError(
+            f"mutable_values must name exactly the mutable nodes "
+            f"{list(sorted_nodes(scm.mutable))}; got {list(sorted_nodes(mutable_values))}"
+        )
+    out = {}
+    for j, v in mutable_values.items():
+        a = np.asarray(v, dtype=np.float64)
+        if a.ndim != 1 or a.size < 2 or not np.all(np.isfinite(a)):
+            raise ValueError(f"mutable_values[{j!r}] must be a finite 1-D array of >= 2 values")
+        out[j] = torch.as_tensor(a.copy())
+    if len({t.shape[0] for t in out.values()}) > 1:
+        raise ValueError("mutable_values arrays must have equal lengths (rows are joint)")
+    return out
+
+
+def fit_stable_predictor(
+    scm: ContinuousSCM,
+    subset: Iterable[Hashable],
+    *,
+    config: NeuralConfig | None = None,
+    seed: int = 0,
+    mutable_values: Mapping[Hashable, object] | None = None,
+) -> _StablePredictor:
+    """Fit ``f_{S'} ≈ E[Y | X_{S'}, do(X_M)]`` by an MLP on exactly intervened samples.
+
+    Inputs are ``X_{S'}`` and ``X_M`` (spec §1: the empty subset still uses ``X_M``),
+    standardised; full-batch Adam on the squared error. Returns a callable on
+    ``{node: tensor}`` (and ``.predict`` on numpy arrays) with its training MSE.
+
+    ``mutable_values`` (``{j: array (m,)}`` for every mutable node, rows joint) sets the law of
+    ``X_M`` in the intervened sample (e.g. the pooled training environments, so that the
+    predictor covers their support); default: the model's observational law. The predictor
+    ``E[Y | x_{S'}, do(x_M)]`` does not depend on that law, only its support does.
+
+    Raises
+    ------
+    ValueError
+        Wrong ``scm`` type, a non-stable subset, malformed ``mutable_values``.
+    """
+    if not isinstance(scm, ContinuousSCM):
+        raise ValueError(f"scm must be a ContinuousSCM; got {type(scm).__name__}")
+    s = scm.check_subset(subset)
+    cfg = config or NeuralConfig()
+    gen = torch.Generator().manual_seed(int(seed))
+    torch.manual_seed(int(seed))
+    data = _do_sample(scm, cfg.n_samples, gen, _check_mutable_values(scm, mutable_values))
+    cols = sorted_nodes(s) + sorted_nodes(scm.mutable)
+    y = data[scm.target]
+    ybar = float(y.mean())
+    if not cols:
+        mse = float(((y - ybar) ** 2).mean())
+        return _StablePredictor((), torch.zeros(0), torch.ones(0), None, ybar, mse)
+    x = torch.stack([data[c] for c in cols], dim=1)
+    mean, std = x.mean(0), x.std(0).clamp_min(1e-12)
+    xs = (x - mean) / std
+    n_val = max(1, cfg.n_samples // 5)  # early stopping on a held-out fifth
+    xt, yt, xv, yv = xs[n_val:], y[n_val:], xs[:n_val], y[:n_val]
+    net = _MLP(len(cols), cfg.hidden, 2)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_predictor)
+    best_val, best_state = math.inf, None
+    for step in range(cfg.predictor_steps):
+        opt.zero_grad()
+        loss = ((net(xt) + ybar - yt) ** 2).mean()
+        loss.backward()
+        opt.step()
+        if step % 20 == 19 or step == cfg.predictor_steps - 1:
+            with torch.no_grad():
+                val = float(((net(xv) + ybar - yv) ** 2).mean())
+            if val < best_val:
+                best_val = val
+                best_state = {k: v.clone() for k, v in net.state_dict().items()}
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.requires_grad_(False)
+    mse = best_val
+    return _StablePredictor(cols, mean, std, net, ybar, mse)
+
+
+class _Adversary(torch.nn.Module):
+    """``g_j = c_j + B s_j tanh(MLP_j(standardised PA_j))`` for every mutable node."""
+
+    def __init__(self, scm: ContinuousSCM, stats: dict, cfg: NeuralConfig) -> None:
+        super().__init__()
+        self.scm, self.stats, self.bound = scm, stats, cfg.output_bound
+        self.nets = torch.nn.ModuleDict()
+        self.keys = {j: f"g{i}" for i, j in enumerate(sorted_nodes(scm.mutable))}
+        for j, key in self.keys.items():
+            k = len(scm.parents[j])
+            self.nets[key] = (
+                _MLP(k, cfg.adversary_hidden, 1)
+                if k
+                else _Constant(torch.randn(1, dtype=torch.float64))
+            )
+
+    def functions(self) -> dict:
+        out = {}
+        for j, key in self.keys.items():
+            c, s = self.stats[j]
+            pm, ps = self.stats[("pa", j)]
+            net = self.nets[key]
+
+            def g(pa: torch.Tensor, net=net, c=c, s=s, pm=pm, ps=ps) -> torch.Tensor:
+                return c + self.bound * s * torch.tanh(net((pa - pm) / ps))
+
+            out[j] = g
+        return out
+
+
+class _Constant(torch.nn.Module):
+    def __init__(self, init: torch.Tensor) -> None:
+        super().__init__()
+        self.theta = torch.nn.Parameter(init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.theta.expand(x.shape[0])
+
+
+def _neural_risk(
+    scm: ContinuousSCM,
+    subset: frozenset,
+    cfg: NeuralConfig,
+    seed: int,
+    predictor: Callable[[Mapping[Hashable, torch.Tensor]], torch.Tensor] | None,
+    mutable_values: dict | None = None,
+) -> WorstCaseRisk:
+    f = predictor or fit_stable_predictor(
+        scm, subset, config=cfg, seed=seed, mutable_values=mutable_values
+    )
+    gen = torch.Generator().manual_seed(int(seed) + 1)
+    torch.manual_seed(int(seed) + 1)
+    with torch.no_grad():
+        obs = scm.propagate(scm.noise(cfg.n_samples, gen))
+    stats: dict = {}
+    for j in scm.mutable:
+        ref = obs[j] if mutable_values is None else mutable_values[j]
+        stats[j] = (float(ref.mean()), float(ref.std().clamp_min(1e-12)))
+        pa = scm.parents[j]
+        if pa:
+            x = torch.stack([obs[p] for p in pa], dim=1)
+            stats[("pa", j)] = (x.mean(0), x.std(0).clamp_min(1e-12))
+        else:
+            stats[("pa", j)] = (torch.zeros(0), torch.ones(0))
+    train_noise = scm.noise(cfg.n_samples, gen)
+    eval_noise = scm.noise(cfg.n_eval, gen)
+
+    def risk(adv: _Adversary, noise: dict) -> torch.Tensor:
+        vals = scm.propagate(noise, interventions=adv.functions())
+        return (vals[scm.target] - f(vals)) ** 2
+
+    best, best_adv = -math.inf, None
+    for _ in range(max(1, cfg.restarts)):
+        adv = _Adversary(scm, stats, cfg)
+        if cfg.adversary_steps and list(adv.parameters()):
+            opt = torch.optim.Adam(adv.parameters(), lr=cfg.lr_adversary)
+            for _ in range(cfg.adversary_steps):
+                opt.zero_grad()
+                (-risk(adv, train_noise).mean()).backward()
+                opt.step()
+        with torch.no_grad():
+            v = float(risk(adv, train_noise).mean())
+        if v > best:
+            best, best_adv = v, adv
+    with torch.no_grad():
+        losses = risk(best_adv, eval_noise)
+    value = float(losses.mean())
+    stderr = float(losses.std()) / math.sqrt(cfg.n_eval)
+    ok = math.isfinite(value)
+    return WorstCaseRisk(
+        value,
+        subset,
+        "neural",
+        stderr=stderr,
+        n_maps=cfg.adversary_steps * max(1, cfg.restarts),
+        train_value=best,
+        success=ok,
+        message=(
+            f"held-out n={cfg.n_eval}, {cfg.restarts} restart(s) × {cfg.adversary_steps} steps"
+            if ok
+            else "non-finite risk estimate"
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# One call for both
+# ---------------------------------------------------------------------------------------------
+
+
+def worst_case_risk(
+    scm: DiscreteSCM | ContinuousSCM,
+    subset: Iterable[Hashable],
+    *,
+    max_maps: int = 2**16,
+    config: NeuralConfig | None = None,
+    predictor: Callable | None = None,
+    seed: int = 0,
+    mutable_values: Mapping[Hashable, object] | None = None,
+) -> WorstCaseRisk:
+    """The worst-case risk ``h*(S')`` of the stable predictor of ``subset``.
+
+    Parameters
+    ----------
+    scm : DiscreteSCM or ContinuousSCM
+        Discrete: exact enumeration. Continuous: the neural estimator.
+    subset : iterable of nodes
+        ``S' ⊆ S`` (stable nodes only).
+    max_maps : int
+        Discrete: most deterministic map combinations to enumerate (raises beyond).
+    config : NeuralConfig, optional
+        Continuous: estimator sizes (ignored, with a warning, for discrete SCMs).
+    predictor : callable, optional
+        Continuous: a known ``f_{S'}`` on ``{node: tensor}`` instead of the fitted one.
+    seed : int
+        Continuous: seeds the samples and the initialisations.
+    mutable_values : mapping node -> array, optional
+        Continuous: the law of ``X_M`` used to fit ``f_{S'}`` (rows resampled jointly) and to
+        centre and scale the adversary's bounded class ``c_j ± B s_j``; default: the model's
+        observational law (see :func:`fit_stable_predictor`).
+
+    Returns
+    -------
+    WorstCaseRisk
+
+    Raises
+    ------
+    ValueError
+        Wrong ``scm`` type, a subset with non-stable nodes, ``max_maps`` too small, malformed
+        ``mutable_values``, a joint table too large.
+
+    Notes
+    -----
+    Exact cost: ``∏_{j≠last} card_j^{|PA_j configs|}`` einsums over the joint table.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> g = nx.DiGraph([("Y", "X1")])
+    >>> scm = DiscreteSCM(g, "Y", set(), {"Y": [0.5, 0.5], "X1": [[0.9, 0.1], [0.1, 0.9]]})
+    >>> round(worst_case_risk(scm, {"X1"}).value, 6)
+    0.09
+    """
+    if isinstance(scm, DiscreteSCM):
+        if config is not None or predictor is not None or mutable_values is not None:
+            warnings.warn(
+                "worst_case_risk: config, predictor and mutable_values are ignored for a "
+                "DiscreteSCM",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        if not isinstance(max_maps, int) or max_maps < 1:
+            raise ValueError(f"max_maps must be a positive integer; got {max_maps!r}")
+        return _exact_risk(scm, scm.check_subset(subset), max_maps)
+    if isinstance(scm, ContinuousSCM):
+        s = scm.check_subset(subset)
+        if config is not None and not isinstance(config, NeuralConfig):
+            raise ValueError(f"config must be a NeuralConfig; got {type(config).__name__}")
+        mv = _check_mutable_values(scm, mutable_values)
+        return _neural_risk(scm, s, config or NeuralConfig(), seed, predictor, mv)
+    raise ValueError(f"scm must be a DiscreteSCM or ContinuousSCM; got {type(scm).__name__}")

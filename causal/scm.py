@@ -1,0 +1,358 @@
+"""Structural causal models over a ``networkx.DiGraph`` with a target and a mutable set.
+
+Two kinds, both validated at construction (acyclic graph, target and mutable nodes exist,
+target not mutable, mechanisms match the parents):
+
+- :class:`DiscreteSCM`: tabular CPTs ``P(X_v | PA_v)`` over finite value sets; the exact
+  worst-case risk enumerates deterministic intervention maps (:mod:`causal.risk`).
+- :class:`ContinuousSCM`: additive-noise mechanisms ``X_v = f_v(PA_v) + sigma_v * N(0, 1)``
+  with ``f_v`` written in torch (so that intervened samples are differentiable in the
+  adversary's parameters); sampling from the observational, ``do`` and shifted versions.
+
+Environments differ only in the mutable factors (spec ``causal_minimax.md`` §1, the
+factorisation ``P^e = P(Y|PA_Y) ∏_{i∈S} P(X_i|PA_i) ∏_{j∈M} P^e(X_j|PA_j)``).
+
+References
+----------
+.. [1] M. Liu et al., "Which Invariance Should We Transfer? A Causal Minimax Learning
+   Approach", ICML 2023 (arXiv:2107.01876), §3.
+.. [2] J. Pearl, *Causality*, 2nd ed., 2009, §3.2 (truncated factorisation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+import torch
+
+from causal.graph import GraphComponents, graph_components, sorted_nodes, validate_setting
+
+__all__ = ["ContinuousSCM", "DiscreteSCM", "Mechanism", "zero_mechanism"]
+
+Intervention = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _topological(graph: nx.DiGraph) -> tuple:
+    return tuple(nx.lexicographical_topological_sort(graph, key=lambda n: str(n)))
+
+
+class _SCMBase:
+    graph: nx.DiGraph
+    target: Hashable
+    mutable: frozenset
+    order: tuple
+    parents: dict
+
+    def _init_graph(
+        self,
+        graph: nx.DiGraph,
+        target: Hashable,
+        mutable: Iterable[Hashable],
+        parents: Mapping[Hashable, Iterable[Hashable]] | None,
+    ) -> None:
+        self.mutable = validate_setting(graph, target, mutable)
+        self.graph = nx.freeze(nx.DiGraph(graph))
+        self.target = target
+        self.order = _topological(self.graph)
+        given = dict(parents or {})
+        unknown = [v for v in given if v not in self.graph]
+        if unknown:
+            raise ValueError(f"parents names nodes {unknown} that are not in graph")
+        self.parents = {}
+        for v in self.order:
+            pa = tuple(given[v]) if v in given else sorted_nodes(self.graph.predecessors(v))
+            if set(pa) != set(self.graph.predecessors(v)) or len(set(pa)) != len(pa):
+                raise ValueError(
+                    f"parents[{v!r}] = {list(pa)} must list the graph's parents "
+                    f"{list(sorted_nodes(self.graph.predecessors(v)))} once each"
+                )
+            self.parents[v] = pa
+
+    @property
+    def components(self) -> GraphComponents:
+        """Stable set, ``X_M^0``, ``K``, ``X*`` and the condition."""
+        return graph_components(self.graph, self.target, self.mutable)
+
+    @property
+    def stable(self) -> frozenset:
+        """The stable set ``S = X \\ X_M``."""
+        return frozenset(self.graph.nodes) - self.mutable - {self.target}
+
+    def check_subset(self, subset: Iterable[Hashable]) -> frozenset:
+        """Validate a candidate subset ``S' ⊆ S``."""
+        if isinstance(subset, str | bytes) or not isinstance(subset, Iterable):
+            raise ValueError(f"subset must be a collection of stable nodes; got {subset!r}")
+        s = frozenset(subset)
+        bad = s - self.stable
+        if bad:
+            raise ValueError(
+                f"subset contains {list(sorted_nodes(bad))}, which are not stable nodes "
+                f"(stable set {list(sorted_nodes(self.stable))})"
+            )
+        return s
+
+
+# ---------------------------------------------------------------------------------------------
+# Discrete SCMs
+# ---------------------------------------------------------------------------------------------
+
+
+class DiscreteSCM(_SCMBase):
+    """A discrete SCM: a DAG, a target ``Y``, a mutable set and one CPT per node.
+
+    Parameters
+    ----------
+    graph : networkx.DiGraph
+        The DAG.
+    target : hashable
+        ``Y``.
+    mutable : iterable of nodes
+        ``X_M``.
+    cpts : mapping node -> array
+        ``cpts[v][pa_1, ..., pa_k, x] = P(X_v = x | PA_v = pa)``, parents in the order
+        ``parents[v]`` (default: the graph's parents in natural name order). Rows must be
+        probability vectors (tolerance 1e-9).
+    parents : mapping node -> sequence, optional
+        Parent order of each CPT.
+    target_values : array_like, optional
+        The numeric value of each state of ``Y`` (default ``0, 1, ..., card - 1``).
+
+    Raises
+    ------
+    ValueError
+        Invalid graph, missing / misshaped / non-stochastic CPTs, bad ``target_values``.
+    """
+
+    def __init__(
+        self,
+        graph: nx.DiGraph,
+        target: Hashable,
+        mutable: Iterable[Hashable],
+        cpts: Mapping[Hashable, object],
+        *,
+        parents: Mapping[Hashable, Iterable[Hashable]] | None = None,
+        target_values: object = None,
+    ) -> None:
+        self._init_graph(graph, target, mutable, parents)
+        if not isinstance(cpts, Mapping):
+            raise ValueError(f"cpts must be a mapping node -> array; got {type(cpts).__name__}")
+        missing = [v for v in self.order if v not in cpts]
+        if missing:
+            raise ValueError(f"cpts lacks the nodes {missing}")
+        extra = [v for v in cpts if v not in self.graph]
+        if extra:
+            raise ValueError(f"cpts names nodes {extra} that are not in graph")
+        self.cpts: dict = {}
+        self.cards: dict = {}
+        for v in self.order:  # topological: parents' cardinalities are known first
+            try:
+                t = np.array(cpts[v], dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"cpts[{v!r}] must be a numeric array") from exc
+            pa = self.parents[v]
+            want = tuple(self.cards[p] for p in pa)
+            if t.ndim != len(pa) + 1 or t.shape[:-1] != want or t.shape[-1] < 1:
+                raise ValueError(
+                    f"cpts[{v!r}] must have shape {(*want, 'card')} (parents {list(pa)}); "
+                    f"got {t.shape}"
+                )
+            if not np.all(np.isfinite(t)) or np.any(t < 0) or np.any(np.abs(t.sum(-1) - 1) > 1e-9):
+                raise ValueError(f"cpts[{v!r}] must hold probability vectors along its last axis")
+            t.setflags(write=False)
+            self.cpts[v] = t
+            self.cards[v] = t.shape[-1]
+        if target_values is None:
+            yv = np.arange(self.cards[target], dtype=np.float64)
+        else:
+            yv = np.array(target_values, dtype=np.float64)
+            if yv.shape != (self.cards[target],) or not np.all(np.isfinite(yv)):
+                raise ValueError(
+                    f"target_values must be {self.cards[target]} finite numbers; got {yv!r}"
+                )
+        yv.setflags(write=False)
+        self.target_values = yv
+
+    def __repr__(self) -> str:
+        return (
+            f"DiscreteSCM(nodes={list(self.order)}, target={self.target!r}, "
+            f"mutable={list(sorted_nodes(self.mutable))})"
+        )
+
+    def sample(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        *,
+        interventions: Mapping[Hashable, object] | None = None,
+    ) -> dict:
+        """``n`` joint samples (ancestral sampling); ``interventions`` replace mutable CPTs.
+
+        ``interventions[j]`` is a CPT of the same shape as ``cpts[j]`` (a deterministic map is
+        a 0/1 CPT); only mutable nodes may be replaced. Returns ``{node: int array (n,)}``.
+        """
+        if not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"n must be a positive integer; got {n!r}")
+        repl = self.check_interventions(interventions)
+        out: dict = {}
+        for v in self.order:
+            cpt = repl.get(v, self.cpts[v])
+            idx = tuple(out[p] for p in self.parents[v])
+            probs = cpt[idx] if idx else np.broadcast_to(cpt, (n, self.cards[v]))
+            u = rng.random(n)[:, None]
+            out[v] = np.minimum((u > np.cumsum(probs, axis=-1)).sum(-1), self.cards[v] - 1)
+        return out
+
+    def check_interventions(self, interventions: Mapping[Hashable, object] | None) -> dict:
+        """Validate replacement CPTs for mutable nodes."""
+        out: dict = {}
+        for j, t in (interventions or {}).items():
+            if j not in self.mutable:
+                raise ValueError(f"interventions may replace mutable nodes only; got {j!r}")
+            arr = np.asarray(t, dtype=np.float64)
+            if arr.shape != self.cpts[j].shape:
+                raise ValueError(
+                    f"interventions[{j!r}] must have shape {self.cpts[j].shape}; got {arr.shape}"
+                )
+            if np.any(arr < 0) or np.any(np.abs(arr.sum(-1) - 1) > 1e-9):
+                raise ValueError(f"interventions[{j!r}] must hold probability vectors")
+            out[j] = arr
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Continuous SCMs
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """``X_v = fn(PA_v) + noise_std * N(0, 1)``.
+
+    Attributes
+    ----------
+    parents : tuple
+        Parent order of the columns passed to ``fn``.
+    fn : callable
+        torch ``(n, len(parents)) -> (n,)`` (float64); for a root it receives an ``(n, 0)``
+        tensor.
+    noise_std : float
+        Standard deviation of the additive Gaussian noise (>= 0).
+    """
+
+    parents: tuple
+    fn: Callable[[torch.Tensor], torch.Tensor] = field(compare=False)
+    noise_std: float = 1.0
+
+
+def zero_mechanism(pa: torch.Tensor) -> torch.Tensor:
+    """``f = 0`` (a root with pure noise)."""
+    return torch.zeros(pa.shape[0], dtype=pa.dtype)
+
+
+class ContinuousSCM(_SCMBase):
+    """An additive-noise SCM with torch mechanisms.
+
+    Parameters
+    ----------
+    graph, target, mutable
+        As for :class:`DiscreteSCM`.
+    mechanisms : mapping node -> Mechanism
+        One per node; ``Mechanism.parents`` must list the graph's parents.
+
+    Raises
+    ------
+    ValueError
+        Invalid graph, missing mechanisms, parents that do not match, negative noise.
+    """
+
+    def __init__(
+        self,
+        graph: nx.DiGraph,
+        target: Hashable,
+        mutable: Iterable[Hashable],
+        mechanisms: Mapping[Hashable, Mechanism],
+    ) -> None:
+        if not isinstance(mechanisms, Mapping):
+            raise ValueError(f"mechanisms must be a mapping; got {type(mechanisms).__name__}")
+        validate_setting(graph, target, mutable)
+        missing = [v for v in graph if v not in mechanisms]
+        if missing:
+            raise ValueError(f"mechanisms lacks the nodes {sorted_nodes(missing)}")
+        for v, m in mechanisms.items():
+            if not isinstance(m, Mechanism):
+                raise ValueError(f"mechanisms[{v!r}] must be a Mechanism; got {m!r}")
+            if not (np.isfinite(m.noise_std) and m.noise_std >= 0):
+                raise ValueError(f"mechanisms[{v!r}].noise_std must be >= 0; got {m.noise_std}")
+        self._init_graph(graph, target, mutable, {v: m.parents for v, m in mechanisms.items()})
+        self.mechanisms = dict(mechanisms)
+
+    def __repr__(self) -> str:
+        return (
+            f"ContinuousSCM(nodes={list(self.order)}, target={self.target!r}, "
+            f"mutable={list(sorted_nodes(self.mutable))})"
+        )
+
+    def noise(self, n: int, generator: torch.Generator) -> dict:
+        """Standard-normal exogenous noise ``{node: (n,) tensor}`` (float64)."""
+        return {v: torch.randn(n, generator=generator, dtype=torch.float64) for v in self.order}
+
+    def propagate(
+        self,
+        noise: Mapping[Hashable, torch.Tensor],
+        *,
+        interventions: Mapping[Hashable, Intervention] | None = None,
+        do: Mapping[Hashable, torch.Tensor] | None = None,
+    ) -> dict:
+        """Compute every node in topological order from fixed exogenous noise.
+
+        ``do[j]`` fixes node ``j`` to given values (its descendants are regenerated);
+        ``interventions[j]`` replaces node ``j`` by a deterministic function of its parents
+        ``g_j(PA_j)`` (torch ``(n, k) -> (n,)``), differentiable if ``g_j`` is.
+        """
+        interventions = interventions or {}
+        do = do or {}
+        n = next(iter(noise.values())).shape[0]
+        out: dict = {}
+        for v in self.order:
+            pa = self.parents[v]
+            cols = (
+                torch.stack([out[p] for p in pa], dim=1)
+                if pa
+                else torch.zeros((n, 0), dtype=torch.float64)
+            )
+            if v in do:
+                out[v] = do[v]
+            elif v in interventions:
+                out[v] = interventions[v](cols)
+            else:
+                m = self.mechanisms[v]
+                out[v] = m.fn(cols) + m.noise_std * noise[v]
+        return out
+
+    def sample(
+        self,
+        n: int,
+        seed: int = 0,
+        *,
+        interventions: Mapping[Hashable, Intervention] | None = None,
+        do: Mapping[Hashable, object] | None = None,
+    ) -> dict:
+        """``n`` samples ``{node: float64 numpy array (n,)}`` of the (intervened) model."""
+        if not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"n must be a positive integer; got {n!r}")
+        for j in list(interventions or {}) + list(do or {}):
+            if j not in self.graph:
+                raise ValueError(f"cannot intervene on {j!r}: not a node of graph")
+            if j == self.target:
+                raise ValueError(f"cannot intervene on the target {j!r}")
+        gen = torch.Generator().manual_seed(int(seed))
+        do_t = {
+            j: torch.as_tensor(np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)).copy())
+            for j, x in (do or {}).items()
+        }
+        with torch.no_grad():
+            vals = self.propagate(self.noise(n, gen), interventions=interventions, do=do_t)
+        return {v: vals[v].numpy().copy() for v in self.order}

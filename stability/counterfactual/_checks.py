@@ -1,0 +1,74 @@
+"""Input checks shared by the public functions of :mod:`stability.counterfactual` (private)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def as_queries(
+    name: str, X: object, d: int | None = None, *, allow_nan: bool = False
+) -> np.ndarray:
+    """``X`` as a float64 ``(n, d)`` array, finite unless ``allow_nan`` (NaN rows only)."""
+    try:
+        arr = np.array(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric (n, d) array; got {type(X).__name__}") from exc
+    if arr.ndim != 2 or arr.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (n, d) with d >= 1; got shape {arr.shape}")
+    if d is not None and arr.shape[1] != d:
+        raise ValueError(f"{name} must have {d} columns; got shape {arr.shape}")
+    finite = np.isfinite(arr)
+    if allow_nan:
+        bad = ~finite & ~np.isnan(arr)
+        partial = np.isnan(arr).any(axis=1) & ~np.isnan(arr).all(axis=1)
+        if bad.any() or partial.any():
+            raise ValueError(f"{name} may hold whole NaN rows only; got inf or a partial NaN row")
+    elif not finite.all():
+        i, j = np.argwhere(~finite)[0]
+        raise ValueError(f"{name} must be finite; entry ({i}, {j}) is {arr[i, j]}")
+    return arr
+
+
+def positive(name: str, value: object) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a positive number; got {value!r}") from exc
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be finite and > 0; got {value!r}")
+    return v
+
+
+def nonnegative(name: str, value: object) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a non-negative number; got {value!r}") from exc
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be finite and >= 0; got {value!r}")
+    return v
+
+
+def positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return int(value)
+
+
+def box_arrays(box: object, d: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``box`` = None or (lo, hi) with scalars or (d,) arrays, lo <= hi."""
+    if box is None:
+        return None
+    try:
+        lo, hi = box  # type: ignore[misc]
+        lo = np.broadcast_to(np.asarray(lo, dtype=np.float64), (d,)).copy()
+        hi = np.broadcast_to(np.asarray(hi, dtype=np.float64), (d,)).copy()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"box must be None or (lo, hi) with scalars or ({d},) arrays; got {box!r}"
+        ) from exc
+    if np.isnan(lo).any() or np.isnan(hi).any() or np.any(lo > hi):
+        raise ValueError(f"box must satisfy lo <= hi everywhere; got lo={lo}, hi={hi}")
+    return lo, hi

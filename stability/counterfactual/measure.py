@@ -1,0 +1,288 @@
+"""The Stability measure of a counterfactual (Hamman et al., ICML 2023) and its relaxation.
+
+For a model ``m`` (the probability of the favourable class), a point ``x``, a number of samples
+``k``, a noise level ``sigma`` and a Lipschitz constant ``gamma_x``:
+
+    R_{k,sigma}(x, m) = (1/k) sum_i [ m(x_i) - gamma_x ||x_i - x||_2 ],   x_i ~ N(x, sigma^2 I_d).
+
+**sigma is a standard deviation** everywhere in this package (the authors' code passes it as
+``stddev``); the paper writes the variance ``sigma^2`` in the subscript.
+
+- :func:`counterfactual_stability` computes R (exact, with an explicit ``gamma_x``), the
+  sample-difference relaxation R-hat (``relaxed=True``), or the *certified* variant (exact R
+  with ``gamma_x`` an upper bound on Lip(m): :func:`lipschitz_upper_bound`, the product of the
+  layers' spectral norms).
+- R-hat = mean_i m(x_i) - mean_i |m(x_i) - m(x)| is the relaxation of the authors' code. As
+  ``|m(x_i) - m(x)| <= Lip(m) ||x_i - x||``, **R-hat >= R on the same samples whenever
+  gamma_x >= Lip(m)**: the relaxation is optimistic and the guarantee of
+  :mod:`stability.counterfactual.guarantee` does not transfer to it.
+- :func:`stability_from_samples` is the same formula on values already computed (any function,
+  probabilities or not); :func:`linear_expected_stability` is the closed form of E[R] and
+  E[R-hat] for a linear m.
+
+References
+----------
+.. [1] F. Hamman, E. Noorani, S. Mishra, D. Magazzeni, S. Dutta, "Robust Counterfactual
+   Explanations for Neural Networks With Probabilistic Guarantees", ICML 2023 (arXiv:2305.11997),
+   definition of Stability [reconstructed from the abstract and the authors' code].
+.. [2] ``shared/specs/counterfactual.md`` §1.2-1.4 and §5 claims 1-8.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.special import gammaln
+from torch import nn
+
+from stability.counterfactual._checks import as_queries, nonnegative, positive, positive_int
+from stability.counterfactual.models import _ProbabilityModel
+
+__all__ = [
+    "counterfactual_stability",
+    "expected_gaussian_norm",
+    "linear_expected_stability",
+    "lipschitz_upper_bound",
+    "stability_from_samples",
+]
+
+#: Query rows per batch: k samples each, so a batch evaluates about CHUNK_SAMPLES points.
+CHUNK_SAMPLES = 1 << 18
+
+
+def stability_from_samples(
+    m_x: np.ndarray,
+    m_samples: np.ndarray,
+    distances: np.ndarray,
+    lipschitz: float | np.ndarray | None = None,
+    *,
+    relaxed: bool = False,
+) -> np.ndarray:
+    """R (or R-hat) from model values already computed at x and at its k samples.
+
+    Parameters
+    ----------
+    m_x : (n,) array
+        m(x) for each query.
+    m_samples : (n, k) array
+        m(x_i) at the samples of each query.
+    distances : (n, k) array
+        ||x_i - x||_2 (only used by the exact measure).
+    lipschitz : float or (n,) array, optional
+        gamma_x of the exact measure; required unless ``relaxed``.
+    relaxed : bool
+        Return R-hat = mean m(x_i) - mean |m(x_i) - m(x)| instead.
+
+    Returns
+    -------
+    (n,) float64 array.
+    """
+    m_x = np.asarray(m_x, dtype=np.float64)
+    m_samples = np.asarray(m_samples, dtype=np.float64)
+    if m_samples.ndim != 2 or m_x.shape != (len(m_samples),):
+        raise ValueError(
+            f"m_samples must be (n, k) and m_x (n,); got {m_samples.shape} and {m_x.shape}"
+        )
+    mean = m_samples.mean(axis=1)
+    if relaxed:
+        return mean - np.abs(m_samples - m_x[:, None]).mean(axis=1)
+    if lipschitz is None:
+        raise ValueError("lipschitz must be given for the exact measure (relaxed=False)")
+    distances = np.asarray(distances, dtype=np.float64)
+    if distances.shape != m_samples.shape:
+        raise ValueError(f"distances must have shape {m_samples.shape}; got {distances.shape}")
+    gam = np.asarray(lipschitz, dtype=np.float64)
+    if np.any(~np.isfinite(gam)) or np.any(gam < 0):
+        raise ValueError(f"lipschitz must be finite and >= 0; got {lipschitz!r}")
+    return mean - gam * distances.mean(axis=1)
+
+
+def _stability_core(
+    model: _ProbabilityModel,
+    X: torch.Tensor,
+    xi: torch.Tensor,
+    sigma: float,
+    gamma: torch.Tensor | None,
+    relaxed: bool,
+) -> torch.Tensor:
+    """R or R-hat of queries X (n, d) with standard normal xi (n, k, d): differentiable in X."""
+    n, k, d = xi.shape
+    pts = (X[:, None, :] + sigma * xi).reshape(n * k, d)
+    ms = model(pts).reshape(n, k)
+    mean = ms.mean(dim=1)
+    if relaxed:
+        return mean - (ms - model(X)[:, None]).abs().mean(dim=1)
+    return mean - gamma * sigma * torch.linalg.vector_norm(xi, dim=2).mean(dim=1)
+
+
+def _rng(seed: Any) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+def counterfactual_stability(
+    model: Any,
+    X: np.ndarray,
+    *,
+    k: int,
+    sigma: float,
+    lipschitz: float | np.ndarray | str | None = None,
+    relaxed: bool = False,
+    seed: int | np.random.Generator | None = None,
+) -> np.ndarray:
+    """Stability R_{k,sigma}(x, m) of each row x of ``X`` (Hamman et al. 2023, Def. of Stability).
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+        ``m(x) = P(y=1|x)`` on an ``(N, d)`` batch; outputs are checked to lie in [0, 1].
+    X : (n, d) array
+        Query points (typically counterfactuals).
+    k : int
+        Samples per query.
+    sigma : float
+        **Standard deviation** of the Gaussian samples ``x_i ~ N(x, sigma^2 I)`` (not the variance).
+    lipschitz : float, (n,) array, "certified" or None
+        gamma_x of the exact measure. ``None`` or ``"certified"`` uses
+        :func:`lipschitz_upper_bound` (the certified variant: then R <= m(x) is guaranteed);
+        ignored (with a warning) when ``relaxed``.
+    relaxed : bool
+        Return the sample-difference relaxation R-hat (optimistic: R-hat >= R on the same
+        samples when gamma_x >= Lip(m)).
+    seed : int, Generator or None
+        Seeds the samples; the same seed gives the same samples for R and R-hat.
+
+    Returns
+    -------
+    (n,) float64 array, one value per row of ``X``.
+
+    Raises
+    ------
+    ValueError
+        Bad shapes, NaN, k < 1, sigma <= 0, a negative Lipschitz constant, a model that does not
+        return probabilities, or ``lipschitz=None`` with a model whose bound is unknown.
+
+    Notes
+    -----
+    Batched: all n*k samples go through the model in chunks of about 2^18 points; memory is
+    O(chunk * d). The samples are ``sigma * xi`` with xi standard normal from
+    ``numpy.random.default_rng(seed)``, drawn query-chunk by query-chunk in row order (the
+    same values as one (n, k, d) draw).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stability.counterfactual import counterfactual_stability, logistic_model
+    >>> m = logistic_model(np.array([2.0, 0.0]), 0.0)
+    >>> r = counterfactual_stability(m, np.array([[1.0, 0.0]]), k=500, sigma=0.1, seed=0)
+    >>> bool(r[0] <= 1 / (1 + np.exp(-2.0)))  # certified R never exceeds m(x)
+    True
+    """
+    X = as_queries("X", X)
+    k = positive_int("k", k)
+    sigma = positive("sigma", sigma)
+    n, d = X.shape
+    pm = _ProbabilityModel(model)
+    gamma = None
+    if relaxed:
+        if lipschitz is not None:
+            warnings.warn(
+                "counterfactual_stability ignores lipschitz when relaxed=True",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    else:
+        if lipschitz is None or (isinstance(lipschitz, str) and lipschitz == "certified"):
+            lipschitz = lipschitz_upper_bound(model)
+        elif isinstance(lipschitz, str):
+            raise ValueError(
+                f"lipschitz must be a number, an array, 'certified' or None; got {lipschitz!r}"
+            )
+        gam = np.asarray(lipschitz, dtype=np.float64)
+        if gam.ndim == 0:
+            gam = np.full(n, nonnegative("lipschitz", float(gam)))
+        if gam.shape != (n,) or np.any(~np.isfinite(gam)) or np.any(gam < 0):
+            raise ValueError(
+                f"lipschitz must be a finite number >= 0 or an array of shape ({n},); got {lipschitz!r}"
+            )
+        gamma = torch.from_numpy(gam)
+    rng = _rng(seed)
+    rows = max(1, CHUNK_SAMPLES // k)
+    out = np.empty(n)
+    with torch.no_grad():
+        for s in range(0, n, rows):
+            xi = torch.from_numpy(rng.standard_normal((min(rows, n - s), k, d)))
+            g = None if gamma is None else gamma[s : s + rows]
+            out[s : s + rows] = _stability_core(
+                pm, torch.from_numpy(X[s : s + rows]), xi, sigma, g, relaxed
+            ).numpy()
+    return out
+
+
+_ONE_LIPSCHITZ = (nn.ReLU, nn.Tanh, nn.Identity, nn.Dropout, nn.Flatten, nn.ReLU6, nn.ELU)
+
+
+def lipschitz_upper_bound(model: nn.Module) -> float:
+    """A certified upper bound on Lip(m) in the L2 norm: the product of the layers' spectral norms.
+
+    Supports ``nn.Sequential`` (nested) of ``Linear``, 1-Lipschitz activations (ReLU, Tanh,
+    LeakyReLU with slope <= 1, ELU, Identity, Dropout in eval mode) and ``Sigmoid`` (factor 1/4).
+    Loose (it ignores where the activations saturate) but sound: with it, R is a true lower
+    bound on m(x) (spec §1.4, "sound option"). The tighter bounds of :mod:`stability.lipschitz`
+    can be passed to :func:`counterfactual_stability` as ``lipschitz=`` instead.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` contains a layer whose Lipschitz constant is not known here.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(
+            f"lipschitz_upper_bound needs a torch nn.Sequential; got {type(model).__name__} "
+            "(pass lipschitz= explicitly for other models)"
+        )
+    return float(_lip(model))
+
+
+def _lip(layer: nn.Module) -> float:
+    if isinstance(layer, nn.Sequential):
+        return math.prod(_lip(sub) for sub in layer)
+    if isinstance(layer, nn.Linear):
+        w = layer.weight.detach().to(torch.float64)
+        return float(torch.linalg.matrix_norm(w, ord=2))
+    if isinstance(layer, nn.Sigmoid):
+        return 0.25
+    if isinstance(layer, nn.LeakyReLU):
+        return max(1.0, abs(layer.negative_slope))
+    if isinstance(layer, _ONE_LIPSCHITZ):
+        return 1.0
+    raise ValueError(
+        f"lipschitz_upper_bound does not know the Lipschitz constant of layer {type(layer).__name__}; "
+        "pass lipschitz= explicitly"
+    )
+
+
+def expected_gaussian_norm(d: int) -> float:
+    """c_d = E||xi||_2 for xi ~ N(0, I_d): sqrt(2) Gamma((d+1)/2) / Gamma(d/2)."""
+    d = positive_int("d", d)
+    return math.sqrt(2.0) * math.exp(gammaln((d + 1) / 2) - gammaln(d / 2))
+
+
+def linear_expected_stability(
+    m_x: float, w_norm: float, sigma: float, d: int, *, relaxed: bool = False
+) -> float:
+    """E[R] or E[R-hat] for a linear model m(y) = w . y + b with gamma_x = ||w||.
+
+    E[R] = m(x) - ||w|| sigma c_d with c_d = sqrt(2) Gamma((d+1)/2)/Gamma(d/2), and
+    E[R-hat] = m(x) - ||w|| sigma sqrt(2/pi) (spec §5 claims 3 and 4; [derived]). They agree at
+    d = 1. ``sigma`` is the standard deviation.
+    """
+    sigma = positive("sigma", sigma)
+    w_norm = nonnegative("w_norm", w_norm)
+    c = math.sqrt(2.0 / math.pi) if relaxed else expected_gaussian_norm(d)
+    return float(m_x) - w_norm * sigma * c

@@ -1,0 +1,180 @@
+"""Binary classifiers as the counterfactual code sees them: ``m(x) = P(y = 1 | x)``.
+
+A model is either a ``torch.nn.Module`` or a plain callable; both map an ``(N, d)`` batch of
+points to ``N`` probabilities of the favourable class (shape ``(N,)`` or ``(N, 1)``). Modules
+are differentiable, so every generator works with them; numpy callables support the measure
+and the metrics but not the gradient-based generators. Outputs are checked: a model that
+returns a value outside ``[0, 1]`` (or NaN) raises ``ValueError``.
+
+Also here: a small MLP trainer (full-batch Adam on binary cross-entropy, float64, seeded) and
+the logistic model ``sigmoid(w . x + b)`` used for closed forms and ROAR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "as_probability_model",
+    "logistic_model",
+    "predict_proba",
+    "train_mlp",
+]
+
+#: Points evaluated per model call (bounds memory when k samples per query are batched).
+CHUNK_ROWS = 1 << 16
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+class _ProbabilityModel:
+    """Uniform view of a model: ``prob(points) -> (N,)`` float64 tensor (private)."""
+
+    def __init__(self, model: Any, check: bool = True) -> None:
+        if isinstance(model, _ProbabilityModel):
+            self.model, self.differentiable, self.check = model.model, model.differentiable, check
+            self.dtype = model.dtype
+            return
+        if not callable(model):
+            raise ValueError(f"model must be a torch module or a callable; got {type(model)!r}")
+        self.model = model
+        self.check = check
+        self.differentiable = isinstance(model, nn.Module)
+        self.dtype = torch.float64
+        if self.differentiable:
+            p = next(iter(model.parameters()), None)
+            if p is not None and p.dtype.is_floating_point:
+                self.dtype = p.dtype
+
+    def __call__(self, points: torch.Tensor) -> torch.Tensor:
+        """Probabilities at ``points`` ``(N, d)``; keeps the autograd graph for modules."""
+        outs = [self._one(points[i : i + CHUNK_ROWS]) for i in range(0, len(points), CHUNK_ROWS)]
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
+
+    def _one(self, pts: torch.Tensor) -> torch.Tensor:
+        if self.differentiable:
+            out = self.model(pts.to(self.dtype))
+        else:
+            out = self.model(pts.detach().cpu().numpy())
+            out = torch.as_tensor(np.asarray(out, dtype=np.float64))
+        if not isinstance(out, torch.Tensor):
+            out = torch.as_tensor(np.asarray(out, dtype=np.float64))
+        if out.ndim == 2 and out.shape[1] == 1:
+            out = out[:, 0]
+        if out.shape != (len(pts),):
+            raise ValueError(
+                f"model must return shape (N,) or (N, 1) for N = {len(pts)} points; "
+                f"got {tuple(out.shape)}"
+            )
+        out = out.to(torch.float64)
+        if self.check:
+            with torch.no_grad():
+                bad = ~torch.isfinite(out) | (out < 0.0) | (out > 1.0)
+                if bool(bad.any()):
+                    v = float(out[bad][0])
+                    raise ValueError(
+                        "model must return probabilities P(y=1|x) in [0, 1]; "
+                        f"got {v!r} (is the last layer a sigmoid?)"
+                    )
+        return out
+
+    def require_gradients(self, who: str) -> None:
+        if not self.differentiable:
+            raise ValueError(
+                f"{who} needs gradients: model must be a torch.nn.Module; got {type(self.model)!r}"
+            )
+
+
+def as_probability_model(model: Any, *, check: bool = True) -> Callable[[torch.Tensor], Any]:
+    """Wrap ``model`` (torch module or callable) as ``points (N, d) tensor -> (N,) float64``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+        Returns ``P(y=1|x)`` for a batch; a callable receives a numpy array.
+    check : bool
+        Raise ``ValueError`` when an output is NaN or outside ``[0, 1]``.
+    """
+    return _ProbabilityModel(model, check)
+
+
+def predict_proba(model: Any, X: np.ndarray) -> np.ndarray:
+    """``m(X)`` as a float64 array of shape ``(n,)`` (rows with NaN give NaN)."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"X must have shape (n, d); got {X.shape}")
+    out = np.full(len(X), np.nan)
+    ok = np.all(np.isfinite(X), axis=1)
+    if ok.any():
+        with torch.no_grad():
+            out[ok] = _ProbabilityModel(model)(torch.from_numpy(X[ok])).numpy()
+    return out
+
+
+def logistic_model(w: np.ndarray, b: float) -> nn.Sequential:
+    """The logistic model ``m(x) = sigmoid(w . x + b)`` as a float64 ``nn.Sequential``."""
+    w = np.asarray(w, dtype=np.float64)
+    if w.ndim != 1 or not np.all(np.isfinite(w)):
+        raise ValueError(f"w must be a finite vector; got shape {w.shape}")
+    lin = nn.Linear(len(w), 1).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(w[None]))
+        lin.bias.fill_(float(b))
+    return nn.Sequential(lin, nn.Sigmoid())
+
+
+def train_mlp(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    hidden: Sequence[int] = (32, 32),
+    activation: str = "relu",
+    epochs: int = 300,
+    lr: float = 0.01,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+) -> nn.Sequential:
+    """Train ``Linear-act-...-Linear-Sigmoid`` by full-batch Adam on binary cross-entropy.
+
+    float64, seeded by ``seed`` (initialisation only; full batch has no other randomness), so
+    a call is deterministic. A few hundred epochs of a 2x32 MLP on 500 points take well under
+    a second on one core.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if X.ndim != 2 or y.shape != (len(X),):
+        raise ValueError(f"X must be (n, d) and y (n,); got {X.shape} and {y.shape}")
+    if not np.all(np.isin(y, (0.0, 1.0))):
+        raise ValueError("y must contain only 0 and 1")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}; got {activation!r}")
+    gen = torch.Generator().manual_seed(int(seed))
+    layers: list[nn.Module] = []
+    width = X.shape[1]
+    for h in (*hidden, 1):
+        lin = nn.Linear(width, h).double()
+        bound = 1.0 / np.sqrt(width)  # torch's default uniform init, from our generator
+        with torch.no_grad():
+            lin.weight.uniform_(-bound, bound, generator=gen)
+            lin.bias.uniform_(-bound, bound, generator=gen)
+        layers += [lin, _ACTIVATIONS[activation]()]
+        width = h
+    layers[-1] = nn.Sigmoid()
+    net = nn.Sequential(*layers)
+    xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = nn.BCELoss()
+    for _ in range(int(epochs)):
+        opt.zero_grad()
+        loss = loss_fn(net(xt)[:, 0], yt)
+        loss.backward()
+        opt.step()
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net

@@ -1,0 +1,21 @@
+"""Certified Lipschitz bounds of neural policies, and Lipschitz-constrained policies.
+
+Upper bounds (:func:`lipschitz_bound`): naive product of spectral norms, LipLT, ECLipsE-Fast,
+ECLipsE, LipSDP-Layer/-Neuron/-Network (cvxpy, certified by an exact Schur-complement check),
+a local bound over a box, and ``auto``. Lower bounds (:func:`lipschitz_lower_bound`): batched
+Jacobian norms and pair-ratio ascent. Spec: ``shared/specs/lipschitz.md``.
+"""
+
+from stability.lipschitz.api import METHODS, lipschitz_bound, lipschitz_lower_bound
+from stability.lipschitz.network import Network, as_network
+from stability.lipschitz.result import LipschitzLowerBound, LipschitzResult
+
+__all__ = [
+    "METHODS",
+    "LipschitzLowerBound",
+    "LipschitzResult",
+    "Network",
+    "as_network",
+    "lipschitz_bound",
+    "lipschitz_lower_bound",
+]

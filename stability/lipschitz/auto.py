@@ -1,0 +1,70 @@
+"""``method="auto"``: the tightest certified method whose estimated time fits a budget.
+
+Order of tightness (spec §9 claim 4 and §5): LipSDP-Neuron ≲ ECLipsE < LipSDP-Layer ≲
+ECLipsE-Fast, LipLT < naive. The cheap closed-form bounds (ECLipsE-Fast where applicable,
+LipLT, naive) always run (milliseconds); then the first of LipSDP-Neuron and ECLipsE whose
+estimated time fits the remaining budget runs. The smallest certified value wins and
+``method`` names it. The time model [reconstructed] is fitted to the spec's CVXOPT timings on a
+loaded 2-core machine (§6: N = 50/100/200 hidden neurons: 0.3/2.0/23 s):
+``t_neuron ≈ 2 s · ((n_0 + N)/104)^3.5``, ECLipsE ``≈ Σ_k 2 s · (2 n_k / 104)^3.5``; with a
+Clarabel-only install both are multiplied by 20.
+"""
+
+from __future__ import annotations
+
+import time
+
+from stability.lipschitz.eclipse import eclipse, eclipse_applicable, eclipse_fast
+from stability.lipschitz.liplt import liplt_bound
+from stability.lipschitz.lipsdp import default_solver, lipsdp
+from stability.lipschitz.naive import naive_bound
+from stability.lipschitz.network import Network
+from stability.lipschitz.result import LipschitzResult
+
+__all__ = ["DEFAULT_BUDGET", "auto_bound", "estimated_seconds"]
+
+#: Time budget (s) when none is given.
+DEFAULT_BUDGET = 10.0
+
+
+def estimated_seconds(net: Network, method: str, solver: str | None = None) -> float:
+    """Rough wall-time estimate of ``lipsdp-neuron`` or ``eclipse`` on ``net`` [reconstructed]."""
+    factor = 1.0 if (solver or default_solver()) == "CVXOPT" else 20.0
+    if method == "lipsdp-neuron":
+        return factor * 2.0 * ((net.dims[0] + net.n_hidden) / 104) ** 3.5 + 0.05
+    if method == "eclipse":
+        return factor * sum(2.0 * (2 * n / 104) ** 3.5 + 0.02 for n in net.dims[1:-1])
+    return 0.0
+
+
+def auto_bound(net: Network, time_budget: float | None = None) -> LipschitzResult:
+    """The smallest certified bound among the methods that fit ``time_budget`` seconds."""
+    start = time.perf_counter()
+    budget = DEFAULT_BUDGET if time_budget is None else float(time_budget)
+    cands: dict[str, float] = {"naive": naive_bound(net), "liplt": liplt_bound(net)}
+    if eclipse_applicable(net):
+        cands["eclipse-fast"] = eclipse_fast(net).value
+    tried = []
+    status = "closed-form"
+    for method in ("lipsdp-neuron", "eclipse"):
+        if method == "eclipse" and not eclipse_applicable(net):
+            continue
+        est = estimated_seconds(net, method)
+        if est <= budget - (time.perf_counter() - start):
+            r = lipsdp(net, "neuron") if method == "lipsdp-neuron" else eclipse(net)
+            tried.append((method, est, r.seconds))
+            if r.certified and r.method == method:
+                cands[method] = r.value
+                status = r.status
+            break
+        tried.append((method, est, None))
+    best = min(cands, key=cands.get)
+    return LipschitzResult(
+        cands[best],
+        best,
+        True,
+        status if best in ("lipsdp-neuron", "eclipse") else "closed-form",
+        time.perf_counter() - start,
+        "auto",
+        {"candidates": cands, "tried": tried, "budget": budget},
+    )

@@ -1,0 +1,343 @@
+"""Feed-forward networks as weight lists with slope-restricted activations.
+
+Every Lipschitz method of :mod:`stability.lipschitz` works on a :class:`Network`:
+``f(x) = W_l φ_{l-1}(W_{l-1} … φ_1(W_1 x + b_1) … + b_{l-1}) + b_l`` with each activation
+``φ_k`` applied elementwise and slope-restricted in ``[alpha_k, beta_k]``
+(``alpha_k <= (φ(a) - φ(b)) / (a - b) <= beta_k``), the setting of LipSDP [1]_ (Eq. (3)).
+
+:func:`as_network` builds one from a torch ``nn.Sequential`` (Linear layers and ReLU,
+LeakyReLU, Tanh, Sigmoid, Softplus, Identity) or from a list of weight matrices with a named
+activation between them. Consecutive Linear layers are merged (their product is exact); a
+leading or trailing activation is wrapped with an identity weight matrix, which leaves ``f``
+unchanged. Anything else is rejected with a ``ValueError`` naming the layer.
+
+References
+----------
+.. [1] M. Fazlyab, A. Robey, H. Hassani, M. Morari, G. Pappas, "Efficient and accurate
+   estimation of Lipschitz constants for deep neural networks", NeurIPS 2019, arXiv:1906.04893.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ACTIVATION_SLOPES", "Network", "as_network"]
+
+#: Activation name -> slope interval ``(alpha, beta)``.
+ACTIVATION_SLOPES: dict[str, tuple[float, float]] = {
+    "relu": (0.0, 1.0),
+    "tanh": (0.0, 1.0),
+    "sigmoid": (0.0, 0.25),
+    "softplus": (0.0, 1.0),
+    "identity": (1.0, 1.0),
+    "linear": (1.0, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class Network:
+    """A feed-forward network ``W_l φ(… φ(W_1 x + b_1) …) + b_l`` in float64.
+
+    Attributes
+    ----------
+    weights : tuple of ndarray
+        ``W_k`` of shape ``(n_k, n_{k-1})``, ``k = 1..l``.
+    biases : tuple of ndarray
+        ``b_k`` of shape ``(n_k,)`` (zeros when absent).
+    slopes : tuple of (float, float)
+        ``(alpha_k, beta_k)`` of the activation after layer ``k``, ``k = 1..l-1``.
+    activations : tuple of str
+        The activation names (for evaluation: ``relu``, ``leaky_relu:<s>``, ``tanh``,
+        ``sigmoid``, ``softplus``, ``identity``, or ``custom`` when only slopes are known).
+    """
+
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+    slopes: tuple[tuple[float, float], ...]
+    activations: tuple[str, ...]
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """``(n_0, n_1, …, n_l)``."""
+        return (self.weights[0].shape[1], *(w.shape[0] for w in self.weights))
+
+    @property
+    def depth(self) -> int:
+        """Number of weight matrices ``l``."""
+        return len(self.weights)
+
+    @property
+    def n_hidden(self) -> int:
+        """Number of hidden neurons ``N = n_1 + … + n_{l-1}``."""
+        return int(sum(self.dims[1:-1]))
+
+    def scaled(self, c: float) -> Network:
+        """The same network with ``W_1`` multiplied by ``c``."""
+        return Network(
+            (self.weights[0] * c, *self.weights[1:]), self.biases, self.slopes, self.activations
+        )
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Evaluate ``f`` on a batch ``x`` of shape ``(m, n_0)`` (numpy, float64)."""
+        h = np.asarray(x, dtype=np.float64)
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = h @ w.T + b
+            if k < self.depth - 1:
+                h = _apply(self.activations[k], h)
+        return h
+
+    def torch_forward(self, x: Any) -> Any:
+        """Evaluate ``f`` on a torch tensor (float64, differentiable)."""
+        import torch
+
+        h = x
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = h @ torch.as_tensor(w, dtype=h.dtype).T + torch.as_tensor(b, dtype=h.dtype)
+            if k < self.depth - 1:
+                h = _apply_torch(self.activations[k], h)
+        return h
+
+
+def _apply(name: str, h: np.ndarray) -> np.ndarray:
+    if name == "relu":
+        return np.maximum(h, 0.0)
+    if name.startswith("leaky_relu:"):
+        s = float(name.split(":")[1])
+        return np.where(h >= 0, h, s * h)
+    if name == "tanh":
+        return np.tanh(h)
+    if name == "sigmoid":
+        return 0.5 * (1.0 + np.tanh(0.5 * h))
+    if name == "softplus":
+        return np.logaddexp(0.0, h)
+    if name in ("identity", "linear"):
+        return h
+    raise ValueError(f"activation {name!r} has slopes only and cannot be evaluated")
+
+
+def _apply_torch(name: str, h: Any) -> Any:
+    import torch
+
+    if name == "relu":
+        return torch.relu(h)
+    if name.startswith("leaky_relu:"):
+        return torch.nn.functional.leaky_relu(h, float(name.split(":")[1]))
+    if name == "tanh":
+        return torch.tanh(h)
+    if name == "sigmoid":
+        return torch.sigmoid(h)
+    if name == "softplus":
+        return torch.nn.functional.softplus(h)
+    if name in ("identity", "linear"):
+        return h
+    raise ValueError(f"activation {name!r} has slopes only and cannot be evaluated")
+
+
+def _slopes_of(activation: Any) -> tuple[str, tuple[float, float]]:
+    """Name and slopes of an activation given as a name or an ``(alpha, beta)`` pair."""
+    if isinstance(activation, str):
+        key = activation.lower().replace("-", "_")
+        if key.startswith("leaky_relu:"):
+            s = float(key.split(":")[1])
+            return key, (min(s, 1.0), max(s, 1.0))
+        if key not in ACTIVATION_SLOPES:
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATION_SLOPES)}, 'leaky_relu:<slope>' or "
+                f"an (alpha, beta) pair; got {activation!r}"
+            )
+        return key, ACTIVATION_SLOPES[key]
+    try:
+        a, b = (float(v) for v in activation)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"activation must be a name or an (alpha, beta) pair; got {activation!r}"
+        ) from None
+    if not (np.isfinite(a) and np.isfinite(b) and a <= b):
+        raise ValueError(f"activation slopes must be finite with alpha <= beta; got {activation!r}")
+    return "custom", (a, b)
+
+
+def _module_slopes(
+    mod: Any, custom: Mapping[str, tuple[float, float]]
+) -> tuple[str, tuple[float, float]] | None:
+    """Slopes of a torch activation module; ``None`` if it is not one we know."""
+    from torch import nn
+
+    cls = type(mod).__name__
+    if cls in custom:
+        a, b = (float(v) for v in custom[cls])
+        return "custom", (a, b)
+    if isinstance(mod, nn.ReLU):
+        return "relu", (0.0, 1.0)
+    if isinstance(mod, nn.LeakyReLU):
+        s = float(mod.negative_slope)
+        return f"leaky_relu:{s!r}", (min(s, 1.0), max(s, 1.0))
+    if isinstance(mod, nn.Tanh):
+        return "tanh", (0.0, 1.0)
+    if isinstance(mod, nn.Sigmoid):
+        return "sigmoid", (0.0, 0.25)
+    if isinstance(mod, nn.Softplus):
+        beta = float(mod.beta)  # softplus_beta(x) = log(1 + e^{beta x}) / beta has slopes (0, 1)
+        return ("softplus" if beta == 1.0 else "custom"), (0.0, 1.0)
+    if isinstance(mod, nn.Identity):
+        return "identity", (1.0, 1.0)
+    return None
+
+
+def _from_sequential(seq: Any, custom: Mapping[str, tuple[float, float]]) -> Network:
+    import torch
+    from torch import nn
+
+    # A sequence of items: ("lin", W, b) or ("act", name, slopes)
+    items: list[tuple] = []
+    for i, mod in enumerate(seq):
+        if isinstance(mod, nn.Linear):
+            w = mod.weight.detach().to(torch.float64).cpu().numpy().copy()
+            b = (
+                mod.bias.detach().to(torch.float64).cpu().numpy().copy()
+                if mod.bias is not None
+                else np.zeros(w.shape[0])
+            )
+            items.append(("lin", w, b))
+            continue
+        if isinstance(mod, nn.Identity):
+            continue
+        found = _module_slopes(mod, custom)
+        if found is None:
+            raise ValueError(
+                f"network: unsupported layer {i} ({type(mod).__name__}); supported are Linear, "
+                "ReLU, LeakyReLU, Tanh, Sigmoid, Softplus and Identity (or pass "
+                f"slopes={{{type(mod).__name__!r}: (alpha, beta)}} for a slope-restricted "
+                "elementwise activation)"
+            )
+        items.append(("act", *found))
+    if not any(it[0] == "lin" for it in items):
+        raise ValueError("network: the nn.Sequential has no Linear layer")
+    return _assemble(items)
+
+
+def _assemble(items: list[tuple]) -> Network:
+    """Merge consecutive Linear layers; wrap a leading/trailing activation with identities."""
+    if items[0][0] == "act":
+        n = None
+        for it in items:
+            if it[0] == "lin":
+                n = it[1].shape[1]
+                break
+        items = [("lin", np.eye(n), np.zeros(n)), *items]
+    if items[-1][0] == "act":
+        n = next(it[1].shape[0] for it in reversed(items) if it[0] == "lin")
+        items = [*items, ("lin", np.eye(n), np.zeros(n))]
+    weights, biases, slopes, names = [], [], [], []
+    prev = None
+    for it in items:
+        if it[0] == "lin":
+            _, w, b = it
+            if prev == "lin":  # merge: W' (W x + b) + b' = (W'W) x + (W'b + b')
+                if w.shape[1] != weights[-1].shape[0]:
+                    raise ValueError(
+                        f"network: Linear layers of shapes {weights[-1].shape} and {w.shape} "
+                        "do not chain"
+                    )
+                biases[-1] = w @ biases[-1] + b
+                weights[-1] = w @ weights[-1]
+            else:
+                if weights and w.shape[1] != weights[-1].shape[0]:
+                    raise ValueError(
+                        f"network: Linear layers of shapes {weights[-1].shape} and {w.shape} "
+                        "do not chain"
+                    )
+                weights.append(w)
+                biases.append(b)
+        else:
+            if prev == "act":
+                raise ValueError(
+                    f"network: two activations in a row ({names[-1]}, {it[1]}); compose them "
+                    "into one module with known slopes"
+                )
+            names.append(it[1])
+            slopes.append(tuple(float(v) for v in it[2]))
+        prev = it[0]
+    return Network(tuple(weights), tuple(biases), tuple(slopes), tuple(names))
+
+
+def as_network(
+    network: Any,
+    activation: Any = None,
+    *,
+    slopes: Mapping[str, tuple[float, float]] | None = None,
+) -> Network:
+    """Parse ``network`` into a :class:`Network`.
+
+    Parameters
+    ----------
+    network : Network, torch.nn.Sequential or sequence of array_like
+        A sequential torch model of ``Linear`` layers and slope-restricted activations, or the
+        weight matrices ``[W_1, …, W_l]`` (``W_k`` of shape ``(n_k, n_{k-1})``, numpy or torch).
+    activation : str or (float, float), optional
+        For a weight list: the activation between the layers, a name of
+        :data:`ACTIVATION_SLOPES` (default ``"relu"``), ``"leaky_relu:<slope>"`` or a slope
+        interval ``(alpha, beta)``. Ignored (must be ``None``) for an ``nn.Sequential``.
+    slopes : mapping of str to (float, float), optional
+        For an ``nn.Sequential``: slope intervals of further activation classes by class name.
+
+    Raises
+    ------
+    ValueError
+        On an unsupported layer (named), non-chaining shapes, non-finite weights, or a bad
+        activation.
+    """
+    if isinstance(network, Network):
+        return network
+    try:
+        from torch import nn
+    except ImportError:  # pragma: no cover - torch is a dependency
+        nn = None
+    if nn is not None and isinstance(network, nn.Module):
+        if activation is not None:
+            raise ValueError(
+                f"activation is only for weight lists; got activation={activation!r} with an nn.Module"
+            )
+        if isinstance(network, nn.Linear):
+            network = nn.Sequential(network)
+        if not isinstance(network, nn.Sequential):
+            raise ValueError(
+                f"network must be an nn.Sequential or a list of weights; got {type(network).__name__}"
+            )
+        net = _from_sequential(network, dict(slopes or {}))
+    else:
+        if isinstance(network, np.ndarray) and network.ndim == 2:
+            network = [network]
+        if not isinstance(network, Sequence) or len(network) == 0:
+            raise ValueError(
+                f"network must be an nn.Sequential or a non-empty list of weight matrices; got {type(network).__name__}"
+            )
+        name, sl = _slopes_of("relu" if activation is None else activation)
+        ws = []
+        for k, w in enumerate(network):
+            if hasattr(w, "detach"):
+                w = w.detach().cpu().numpy()
+            w = np.array(w, dtype=np.float64)
+            if w.ndim != 2 or 0 in w.shape:
+                raise ValueError(
+                    f"network: weight {k} must be a non-empty matrix; got shape {w.shape}"
+                )
+            if k and w.shape[1] != ws[-1].shape[0]:
+                raise ValueError(
+                    f"network: weight {k} of shape {w.shape} does not chain with shape {ws[-1].shape}"
+                )
+            ws.append(w)
+        net = Network(
+            tuple(ws),
+            tuple(np.zeros(w.shape[0]) for w in ws),
+            tuple(sl for _ in ws[:-1]),
+            tuple(name for _ in ws[:-1]),
+        )
+    for k, w in enumerate(net.weights):
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"network: weight {k} has non-finite entries")
+    return net

@@ -1,0 +1,95 @@
+"""The named result of every Lipschitz bound: value, method, certified or not, solver status, time."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["LipschitzLowerBound", "LipschitzResult"]
+
+
+@dataclass(frozen=True)
+class LipschitzResult:
+    """An upper bound on the ℓ2 Lipschitz constant of a network.
+
+    Attributes
+    ----------
+    value : float
+        The bound. When ``certified`` is true it is a proven upper bound (for LipSDP: the value
+        recomputed exactly from the solver's multipliers by the Schur-complement check, not the
+        solver's objective).
+    method : str
+        The method that produced ``value`` (for ``auto``, the method it picked; for a fallback,
+        the method fallen back to).
+    certified : bool
+        Whether ``value`` is a proven upper bound.
+    status : str
+        ``"closed-form"`` for the matrix-norm methods, else the solver status (``"optimal"``,
+        ``"user_limit"``, ...) with a fallback note where one happened.
+    seconds : float
+        Wall time.
+    requested : str
+        The method asked for (differs from ``method`` after ``auto`` or a fallback).
+    details : dict
+        Method-specific extras (solver objective, multipliers, candidates tried by ``auto``).
+    """
+
+    value: float
+    method: str
+    certified: bool
+    status: str
+    seconds: float
+    requested: str = ""
+    details: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def success(self) -> bool:
+        """A finite certified value."""
+        return self.certified and math.isfinite(self.value)
+
+    def summary(self) -> str:
+        """One readable line."""
+        tag = "certified" if self.certified else "NOT certified"
+        via = (
+            f" (asked: {self.requested})"
+            if self.requested and self.requested != self.method
+            else ""
+        )
+        return f"L <= {self.value:.6g} by {self.method}{via}, {tag}, status {self.status}, {self.seconds:.3g} s"
+
+
+@dataclass(frozen=True)
+class LipschitzLowerBound:
+    """A lower bound on the Lipschitz constant, with its witness.
+
+    Attributes
+    ----------
+    value : float
+        ``max(best Jacobian spectral norm, best pair ratio)``.
+    jacobian : float
+        The largest ``||J_f(x)||_2`` over the sampled points.
+    pair_ratio : float
+        The largest ``||f(x) - f(y)|| / ||x - y||`` found (always a valid lower bound).
+    x, y : ndarray
+        The pair attaining ``pair_ratio``.
+    n_evaluations : int
+        Jacobians and pair evaluations spent.
+    seconds : float
+        Wall time.
+    """
+
+    value: float
+    jacobian: float
+    pair_ratio: float
+    x: Any
+    y: Any
+    n_evaluations: int
+    seconds: float
+
+    def summary(self) -> str:
+        """One readable line."""
+        return (
+            f"L >= {self.value:.6g} (Jacobian {self.jacobian:.6g}, pair ratio {self.pair_ratio:.6g}; "
+            f"{self.n_evaluations} evaluations, {self.seconds:.3g} s)"
+        )
