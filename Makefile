@@ -9,6 +9,7 @@ BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
 ARGS    ?=
+AREA    ?= theory
 
 .PHONY: verify test test-slow lint format bench clean
 
@@ -32,7 +33,7 @@ test-slow: $(STAMP)
 	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/pytest -q -m slow $(ARGS)
 
 bench: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/stability bench theory $(ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/stability bench $(AREA) $(ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

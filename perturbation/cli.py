@@ -58,6 +58,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         payload = {"area": args.area, "repeats": args.repeats, "rows": [r.to_dict() for r in rows]}
+        payload.update({r.key: r.speedup for r in rows if getattr(r, "key", None)})
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
     return 0
 
@@ -98,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     ls = sub.add_parser("list", help="list registered claims")
     ls.add_argument("--only", default=None)
     ls.set_defaults(func=_list)
+
+    from perturbation.sweeps.cli import add_parser as add_sweep_parser  # `stability sweep`
+
+    add_sweep_parser(sub)
 
     args = parser.parse_args(argv)
     try:

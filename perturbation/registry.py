@@ -44,6 +44,8 @@ CLAIM_MODULES: tuple[str, ...] = (
     "perturbation.lipschitz",
     "perturbation.counterfactual",
     "perturbation.causal_minimax",
+    "perturbation.decision_boundary",
+    "perturbation.trainers",
 )
 
 #: ``--scale`` name -> multiplier of every experiment's instance counts.

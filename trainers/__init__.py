@@ -1,0 +1,68 @@
+"""Device-agnostic torch trainers and the tasks they train on (CPU here, CUDA where present).
+
+==========================================  ===================================================
+name                                        what
+==========================================  ===================================================
+:mod:`trainers.losses`                      advantages and losses (REINFORCE, PPO-clip, GRPO,
+                                            k3 KL, entropy, PPO-max options, DPO)
+:func:`train_bandit` / :func:`train_bandit_runs`  policy gradient on contextual bandits; N runs
+                                            as one stacked model (:mod:`trainers.batched`)
+:func:`train_ppo`                           PPO with a value head (CartPole, tabular MDPs)
+:func:`train_dpo`                           DPO on preference pairs
+:func:`train_soft_q`                        soft Q-learning / discrete SAC (tabular MDPs)
+:func:`train_dqn`                           DQN, double and dueling (pixel gridworld)
+:func:`train_bc` / :func:`train_classifier`  behavior cloning, seeded MLP classifiers
+                                            (``*_runs``: N seeds as one stacked model)
+:mod:`trainers.tasks`                       contextual bandits, the multi-reward task
+:mod:`trainers.envs`                        gymnasium envs: ``theory.TabularMDP``, pixel grid
+:mod:`trainers.runtime`                     threads, seeding, metrics log, checkpoints
+==========================================  ===================================================
+
+Every trainer takes a frozen config dataclass (fields documented), ``seed`` and ``device``,
+uses one torch thread, logs a metrics table (CSV, progress bar, TensorBoard if installed) and
+returns a frozen result with ``summary()``; checkpoints are a state dict plus the JSON config.
+"""
+
+from trainers.batched import StackedModule
+from trainers.dpo import DPOConfig, train_dpo
+from trainers.dqn import DQNConfig, train_dqn
+from trainers.envs import PixelGridEnv, TabularMDPEnv
+from trainers.policy_gradient import PGConfig, PGResult, train_bandit, train_bandit_runs
+from trainers.ppo import PPOConfig, train_ppo
+from trainers.runtime import load_checkpoint, save_checkpoint
+from trainers.soft_q import SoftQConfig, train_soft_q
+from trainers.supervised import (
+    SupervisedConfig,
+    train_bc,
+    train_bc_runs,
+    train_classifier,
+    train_classifier_runs,
+)
+from trainers.tasks import ContextualBandit, multi_reward_bandit
+
+__all__ = [
+    "ContextualBandit",
+    "DPOConfig",
+    "DQNConfig",
+    "PGConfig",
+    "PGResult",
+    "PPOConfig",
+    "PixelGridEnv",
+    "SoftQConfig",
+    "StackedModule",
+    "SupervisedConfig",
+    "TabularMDPEnv",
+    "load_checkpoint",
+    "multi_reward_bandit",
+    "save_checkpoint",
+    "train_bandit",
+    "train_bandit_runs",
+    "train_bc",
+    "train_bc_runs",
+    "train_classifier",
+    "train_classifier_runs",
+    "train_dpo",
+    "train_dqn",
+    "train_ppo",
+    "train_soft_q",
+]

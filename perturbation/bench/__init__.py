@@ -20,6 +20,9 @@ AREAS: dict[str, str] = {
     "counterfactual": "perturbation.bench.counterfactual",
     "lipschitz": "perturbation.bench.lipschitz",
     "causal": "perturbation.bench.causal",
+    "decision-boundary": "perturbation.bench.decision_boundary",
+    "sweeps": "perturbation.bench.sweeps",
+    "trainers": "perturbation.bench.trainers",
 }
 
 
@@ -36,6 +39,8 @@ class BenchRow:
     baseline_seconds: float
     size: str
     check: str
+    key: str | None = None
+    """Optional: the CLI's JSON also carries ``{key: speedup}`` at its top level."""
 
     @property
     def speedup(self) -> float:

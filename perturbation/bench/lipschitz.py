@@ -4,8 +4,10 @@ ratios to LipSDP-Neuron (value and time) measured in the same run.
 Networks: LipSDP's ``random_weights.mat`` and Gaussian nets in the style of the spec's §5 C
 (input 4, output 1, each ``W`` rescaled to a spectral norm drawn from U(0.4, 1.8); our draw
 order, so values differ from the spec's table). ``check`` gives the value and its ratio to
-LipSDP-Neuron's; ``speedup`` is LipSDP-Neuron's time over the method's. A last row times
-ECLipsE-Fast (certified) on a 20 x 256 network against LipLT (no LipSDP baseline: too large).
+LipSDP-Neuron's; ``speedup`` is LipSDP-Neuron's time over the method's. The last rows time
+ECLipsE-Fast (certified) on a 20 x 256 network against LipLT, and LipSDP-Neuron-FO with a 9 s
+budget on the same network against ECLipsE-Fast (no LipSDP baseline: too large). Single
+thread (``torch.set_num_threads(1)``; set ``OMP_NUM_THREADS=1`` for numpy as well).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from perturbation.bench import BenchRow
 from perturbation.lipschitz import random_weights
 from stability.lipschitz import as_network, lipschitz_bound
 
-METHODS = ("naive", "liplt", "eclipse-fast", "eclipse", "lipsdp-layer")
+METHODS = ("naive", "liplt", "eclipse-fast", "eclipse", "lipsdp-layer", "lipsdp-neuron-fo")
 
 
 def _net_c(layers: int, width: int) -> list[np.ndarray]:
@@ -31,11 +33,11 @@ def _net_c(layers: int, width: int) -> list[np.ndarray]:
     return ws
 
 
-def _timed(ws, method: str, repeats: int):
+def _timed(ws, method: str, repeats: int, **kw):
     best, r = float("inf"), None
     for _ in range(max(1, repeats)):
         t = time.perf_counter()
-        r = lipschitz_bound(ws, method)
+        r = lipschitz_bound(ws, method, **kw)
         best = min(best, time.perf_counter() - t)
     return r, best
 
@@ -51,12 +53,15 @@ def run(repeats: int = 3, scale: str = "small") -> list[BenchRow]:
         "5x20": _net_c(5, 20),
     }
     if scale in ("medium", "large"):
-        nets.update({"2x100": _net_c(2, 100), "5x50": _net_c(5, 50)})
+        nets.update({"2x100": _net_c(2, 100), "5x50": _net_c(5, 50), "10x20": _net_c(10, 20)})
+    if scale == "large":  # LipSDP-Neuron: ~10 s and ~130 s
+        nets.update({"2x200": _net_c(2, 200), "10x50": _net_c(10, 50)})
     rows = []
     for name, ws in nets.items():
         neuron, t_neuron = _timed(ws, "lipsdp-neuron", 1)
         for m in METHODS:
-            r, t = _timed(ws, m, repeats if m in ("naive", "liplt", "eclipse-fast") else 1)
+            fast = m in ("naive", "liplt", "eclipse-fast", "lipsdp-neuron-fo")
+            r, t = _timed(ws, m, repeats if fast else 1)
             rows.append(
                 BenchRow(
                     m,
@@ -78,6 +83,19 @@ def run(repeats: int = 3, scale: str = "small") -> list[BenchRow]:
             t_lt,
             f"20x{big[1].shape[0]}",
             f"L={r_fast.value:.4g} vs LipLT {r_lt.value:.4g}, cert={r_fast.certified}",
+        )
+    )
+    budget = 9.0 if scale != "tiny" else 1.0
+    r_fo, t_fo = _timed(big, "lipsdp-neuron-fo", 1, time_budget=budget)
+    rows.append(
+        BenchRow(
+            "lipsdp-neuron-fo",
+            t_fo,
+            "eclipse-fast",
+            t_fast,
+            f"20x{big[1].shape[0]}",
+            f"L={r_fo.value:.4g} vs ECLipsE-Fast {r_fast.value:.4g} "
+            f"(/Fast={r_fo.value / r_fast.value:.3f}), budget {budget:g} s, cert={r_fo.certified}",
         )
     )
     return rows

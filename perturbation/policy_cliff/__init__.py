@@ -6,7 +6,7 @@ reports its worst instance: for an upper bound the instance with the largest mea
 ratio, for a tightness claim the smallest, for an identity the largest deviation.
 
 Instances come from :mod:`theory.generators` with generators seeded by ``(seed, claim)``;
-counts scale with ``--scale``. Soft solves use value-iteration tolerance ``1e-12`` so that
+counts scale with ``--scale``. Soft solves use value-iteration tolerance ``1e-11`` so that
 solver error (at most ``tol/alpha`` in log-probabilities) stays far below every tolerance
 stated here.
 """

@@ -15,6 +15,7 @@ from stability.lipschitz.local import local_bound
 from stability.lipschitz.lower import lower_bound
 from stability.lipschitz.naive import naive_bound
 from stability.lipschitz.network import as_network
+from stability.lipschitz.neuron_fo import neuron_fo
 from stability.lipschitz.result import LipschitzLowerBound, LipschitzResult
 
 __all__ = ["METHODS", "lipschitz_bound", "lipschitz_lower_bound"]
@@ -27,6 +28,7 @@ METHODS = (
     "lipsdp-layer",
     "lipsdp-neuron",
     "lipsdp-network",
+    "lipsdp-neuron-fo",
     "local",
     "auto",
 )
@@ -54,7 +56,8 @@ def lipschitz_bound(
     activation : str or (float, float), optional
         For a weight list: the activation between layers (default ``"relu"``).
     time_budget : float, optional
-        Seconds for ``"auto"`` (default 10 s); ignored (with a warning) by other methods.
+        Seconds for ``"auto"`` (default 10 s) and for ``"lipsdp-neuron-fo"`` (default: its
+        iteration limit); ignored (with a warning) by other methods.
     box : (array_like, array_like), optional
         ``(lo, hi)`` of the state box; required by ``"local"``.
     solver : str, optional
@@ -85,7 +88,7 @@ def lipschitz_bound(
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     if time_budget is not None and not time_budget > 0:
         raise ValueError(f"time_budget must be positive; got {time_budget!r}")
-    if time_budget is not None and method != "auto":
+    if time_budget is not None and method not in ("auto", "lipsdp-neuron-fo"):
         warnings.warn(f"method {method!r} does not use time_budget", RuntimeWarning, stacklevel=2)
     if method == "local" and box is None:
         raise ValueError("method 'local' needs box=(lo, hi)")
@@ -98,6 +101,8 @@ def lipschitz_bound(
         return eclipse_fast(net)
     if method == "eclipse":
         return eclipse(net, solver=solver)
+    if method == "lipsdp-neuron-fo":
+        return neuron_fo(net, time_budget=time_budget)
     if method.startswith("lipsdp-"):
         return lipsdp(net, method.removeprefix("lipsdp-"), solver=solver, on_failure=on_failure)
     if method == "local":

@@ -2,8 +2,9 @@
 
 Order of tightness (spec §9 claim 4 and §5): LipSDP-Neuron ≲ ECLipsE < LipSDP-Layer ≲
 ECLipsE-Fast, LipLT < naive. The cheap closed-form bounds (ECLipsE-Fast where applicable,
-LipLT, naive) always run (milliseconds); then the first of LipSDP-Neuron and ECLipsE whose
-estimated time fits the remaining budget runs. The smallest certified value wins and
+LipLT, naive) always run (milliseconds); then the first of LipSDP-Neuron, LipSDP-Neuron-FO
+(:mod:`stability.lipschitz.neuron_fo`, given 90% of the remaining budget; it runs whenever at
+least 10 ms remain) and ECLipsE whose estimated time fits the remaining budget runs. The smallest certified value wins and
 ``method`` names it. The time model [reconstructed] is fitted to the spec's CVXOPT timings on a
 loaded 2-core machine (§6: N = 50/100/200 hidden neurons: 0.3/2.0/23 s):
 ``t_neuron ≈ 2 s · ((n_0 + N)/104)^3.5``, ECLipsE ``≈ Σ_k 2 s · (2 n_k / 104)^3.5``; with a
@@ -19,6 +20,7 @@ from stability.lipschitz.liplt import liplt_bound
 from stability.lipschitz.lipsdp import default_solver, lipsdp
 from stability.lipschitz.naive import naive_bound
 from stability.lipschitz.network import Network
+from stability.lipschitz.neuron_fo import neuron_fo
 from stability.lipschitz.result import LipschitzResult
 
 __all__ = ["DEFAULT_BUDGET", "auto_bound", "estimated_seconds"]
@@ -34,6 +36,8 @@ def estimated_seconds(net: Network, method: str, solver: str | None = None) -> f
         return factor * 2.0 * ((net.dims[0] + net.n_hidden) / 104) ** 3.5 + 0.05
     if method == "eclipse":
         return factor * sum(2.0 * (2 * n / 104) ** 3.5 + 0.02 for n in net.dims[1:-1])
+    if method == "lipsdp-neuron-fo":  # budgeted: needs only time for a few iterations
+        return 0.01
     return 0.0
 
 
@@ -46,12 +50,18 @@ def auto_bound(net: Network, time_budget: float | None = None) -> LipschitzResul
         cands["eclipse-fast"] = eclipse_fast(net).value
     tried = []
     status = "closed-form"
-    for method in ("lipsdp-neuron", "eclipse"):
+    for method in ("lipsdp-neuron", "lipsdp-neuron-fo", "eclipse"):
         if method == "eclipse" and not eclipse_applicable(net):
             continue
         est = estimated_seconds(net, method)
-        if est <= budget - (time.perf_counter() - start):
-            r = lipsdp(net, "neuron") if method == "lipsdp-neuron" else eclipse(net)
+        left = budget - (time.perf_counter() - start)
+        if est <= left:
+            if method == "lipsdp-neuron":
+                r = lipsdp(net, "neuron")
+            elif method == "lipsdp-neuron-fo":
+                r = neuron_fo(net, time_budget=0.9 * left)
+            else:
+                r = eclipse(net)
             tried.append((method, est, r.seconds))
             if r.certified and r.method == method:
                 cands[method] = r.value
@@ -63,7 +73,7 @@ def auto_bound(net: Network, time_budget: float | None = None) -> LipschitzResul
         cands[best],
         best,
         True,
-        status if best in ("lipsdp-neuron", "eclipse") else "closed-form",
+        status if best in ("lipsdp-neuron", "lipsdp-neuron-fo", "eclipse") else "closed-form",
         time.perf_counter() - start,
         "auto",
         {"candidates": cands, "tried": tried, "budget": budget},

@@ -197,3 +197,54 @@ def test_bad_config_raises():
         NeuralConfig(n_samples=0)
     with pytest.raises(ValueError, match="output_bound"):
         NeuralConfig(output_bound=-1.0)
+
+
+def _bilinear_cfg():
+    return NeuralConfig(n_samples=600, n_eval=600, predictor_steps=60, adversary_steps=10)
+
+
+def test_mutable_values_set_the_do_law_and_adversary_scale():
+    # M drawn from a wide law: the adversary's class c ± B s is centred and scaled on it
+    from causal import fit_stable_predictor
+    from causal.generators import bilinear_scm
+
+    scm = bilinear_scm()
+    wide = {"M": np.linspace(-6.0, 6.0, 200)}
+    f = fit_stable_predictor(scm, {"X1"}, config=_bilinear_cfg(), mutable_values=wide)
+    assert np.isfinite(f.train_mse)
+    r = worst_case_risk(scm, {"X1"}, config=_bilinear_cfg(), mutable_values=wide, predictor=f)
+    assert r.success and r.value > 0
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ([1.0, 2.0], "mapping"),
+        ({"X1": [1.0, 2.0]}, "exactly the mutable"),
+        ({"M": [1.0]}, "1-D array"),
+        ({"M": [1.0, np.nan]}, "1-D array"),
+    ],
+)
+def test_bad_mutable_values_raise(values, match):
+    from causal.generators import bilinear_scm
+
+    with pytest.raises(ValueError, match=match):
+        worst_case_risk(bilinear_scm(), {"X1"}, config=_bilinear_cfg(), mutable_values=values)
+
+
+def test_unequal_mutable_values_raise():
+    import networkx as nx
+
+    from causal import ContinuousSCM, Mechanism
+
+    g = nx.DiGraph([("Y", "A"), ("Y", "B"), ("A", "X1")])
+    zero = Mechanism((), lambda pa: torch.zeros(pa.shape[0], dtype=torch.float64), 1.0)
+    mech = {
+        "Y": zero,
+        "A": Mechanism(("Y",), lambda pa: pa[:, 0], 1.0),
+        "B": Mechanism(("Y",), lambda pa: pa[:, 0], 1.0),
+        "X1": Mechanism(("A",), lambda pa: pa[:, 0], 1.0),
+    }
+    scm = ContinuousSCM(g, "Y", {"A", "B"}, mech)
+    with pytest.raises(ValueError, match="equal lengths"):
+        worst_case_risk(scm, {"X1"}, mutable_values={"A": [1.0, 2.0], "B": [1.0, 2.0, 3.0]})

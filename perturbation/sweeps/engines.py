@@ -1,0 +1,265 @@
+"""Sweep engines: where runs execute. All yield finished run records, chunk by chunk.
+
+- ``inprocess``: in this process; a batched run function receives whole chunks (``max_batch``
+  configurations, default all), a plain one is called run by run.
+- ``joblib``: local worker processes (joblib's ``loky`` backend), one torch/OpenMP thread each;
+  results stream back as they finish (``return_as="generator_unordered"``).
+- ``ray``: Ray tasks (``num_cpus=1``) on the cluster named by ``RAY_ADDRESS``, or on a local
+  instance started (and stopped) for the sweep; an optional dependency (``pip install
+  'policy-stability[cluster]'``).
+
+Every engine runs the same worker function :func:`execute`, which never raises for a failing
+run: the exception (or a malformed or non-finite metric) is recorded in the run's record.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from perturbation.sweeps.grid import RunSpec
+from perturbation.sweeps.store import make_record, utc_now
+
+__all__ = ["ENGINES", "batched", "execute", "is_batched", "resolve_engine"]
+
+#: Accepted values of ``engine`` (``auto`` picks ``inprocess`` or ``joblib``).
+ENGINES: tuple[str, ...] = ("auto", "inprocess", "joblib", "ray")
+
+
+def batched(fn: Callable | None = None, *, max_batch: int | None = None) -> Callable:
+    """Declare a run function as batched: ``fn(configs, seeds) -> list of metrics mappings``.
+
+    A batched function receives a list of configurations and the matching list of seeds and
+    returns one metrics mapping per run, in order (e.g. a trainer that stacks the parameters of
+    many runs into one model). The in-process engine then calls it with chunks of at most
+    ``max_batch`` runs (all pending runs when ``None``); process engines give each worker a
+    chunk. The function object is returned with ``batched = True`` and ``max_batch`` set, so a
+    callable class may instead define those two attributes itself.
+
+    Examples
+    --------
+    >>> @batched(max_batch=64)
+    ... def run(configs, seeds):
+    ...     return [{"loss": c["eps"] * s} for c, s in zip(configs, seeds)]
+    >>> run.batched, run.max_batch
+    (True, 64)
+    """
+    if max_batch is not None and (
+        isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1
+    ):
+        raise ValueError(f"max_batch must be a positive integer or None; got {max_batch!r}")
+
+    def mark(f: Callable) -> Callable:
+        if not callable(f):
+            raise TypeError(f"batched expects a callable; got {f!r}")
+        f.batched = True  # type: ignore[attr-defined]
+        f.max_batch = max_batch  # type: ignore[attr-defined]
+        return f
+
+    return mark if fn is None else mark(fn)
+
+
+def is_batched(run: Callable) -> bool:
+    """Whether ``run`` was declared batched (attribute ``batched is True``)."""
+    return getattr(run, "batched", False) is True
+
+
+def resolve_engine(engine: str, run: Callable) -> str:
+    """The concrete engine for ``engine`` (``auto``: batched -> inprocess, else joblib)."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {list(ENGINES)}; got {engine!r}")
+    if engine == "auto":
+        return "inprocess" if is_batched(run) else "joblib"
+    return engine
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a worker needs besides the run function: provenance and thread policy."""
+
+    device: str
+    code: str
+    engine: str
+    single_thread: bool
+
+
+def _single_thread() -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["MKL_NUM_THREADS"] = "1"
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+def _clean_metrics(out: Any) -> tuple[dict[str, float], str | None]:
+    """Metrics as ``{name: finite float}``, or an error message saying what is wrong."""
+    if not isinstance(out, Mapping):
+        return {}, f"run returned {type(out).__name__}, expected a mapping metric name -> number"
+    if not out:
+        return {}, "run returned no metrics"
+    metrics: dict[str, float] = {}
+    bad: list[str] = []
+    for name, v in out.items():
+        if not isinstance(name, str) or not name:
+            return {}, f"metric name {name!r} is not a non-empty string"
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            return {}, f"metric {name!r} = {v!r} is not a number"
+        if not math.isfinite(x):
+            bad.append(f"{name}={x}")
+        metrics[name] = x
+    if bad:
+        return {}, f"non-finite metrics: {', '.join(bad)}"
+    return metrics, None
+
+
+def execute(
+    run: Callable, configs: Sequence[dict], seeds: Sequence[int], ctx: Context
+) -> list[dict[str, Any]]:
+    """Run ``run`` on the given configurations and seeds; one record per run (never raises).
+
+    ``Exception`` from the run function is recorded as a failed run; ``BaseException``
+    (``KeyboardInterrupt``, ``SystemExit``) propagates and interrupts the sweep.
+    """
+    if ctx.single_thread:
+        _single_thread()
+
+    def record(config: dict, seed: int, out: Any, error: str | None, start: str, sec: float):
+        metrics, bad = ({}, None) if error else _clean_metrics(out)
+        err = error or bad
+        return make_record(
+            config=dict(config),
+            seed=int(seed),
+            status="failed" if err else "ok",
+            metrics=metrics,
+            error=err,
+            device=str(config.get("device", ctx.device)),
+            engine=ctx.engine,
+            started=start,
+            finished=utc_now(),
+            seconds=sec,
+            code=ctx.code,
+        )
+
+    def describe(exc: Exception) -> str:
+        tb = traceback.format_exception(exc)
+        return f"{type(exc).__name__}: {exc}\n{''.join(tb[-3:])}".rstrip()
+
+    if is_batched(run):
+        start, t0 = utc_now(), time.perf_counter()
+        outs: Any = None
+        error = None
+        try:
+            outs = run(list(configs), list(seeds))
+            outs = list(outs) if outs is not None else None
+            if outs is None or len(outs) != len(configs):
+                got = "None" if outs is None else f"{len(outs)} results"
+                error = f"batched run returned {got} for {len(configs)} configurations"
+        except Exception as exc:
+            error = describe(exc)
+        sec = (time.perf_counter() - t0) / max(1, len(configs))
+        recs = [
+            record(c, s, None if error else outs[i], error, start, sec)
+            for i, (c, s) in enumerate(zip(configs, seeds, strict=True))
+        ]
+    else:
+        recs = []
+        for c, s in zip(configs, seeds, strict=True):
+            start, t0 = utc_now(), time.perf_counter()
+            try:
+                out, error = run(dict(c), int(s)), None
+            except Exception as exc:
+                out, error = None, describe(exc)
+            recs.append(record(c, s, out, error, start, time.perf_counter() - t0))
+    if ctx.single_thread:
+        _single_thread()  # torch may have been imported by the run function
+    return recs
+
+
+def _chunks(pending: Sequence[RunSpec], size: int) -> Iterator[list[RunSpec]]:
+    for i in range(0, len(pending), size):
+        yield list(pending[i : i + size])
+
+
+def _chunk_size(run: Callable, n_pending: int, n_workers: int) -> int:
+    if not is_batched(run):
+        return 1
+    cap = getattr(run, "max_batch", None) or n_pending
+    return max(1, min(cap, math.ceil(n_pending / max(1, n_workers))))
+
+
+def run_inprocess(
+    run: Callable, pending: Sequence[RunSpec], ctx: Context, n_jobs: int
+) -> Iterator[list[dict]]:
+    """Execute in this process (batched functions get chunks of ``max_batch``)."""
+    size = _chunk_size(run, len(pending), 1)
+    for chunk in _chunks(pending, size):
+        yield execute(run, [s.config for s in chunk], [s.seed for s in chunk], ctx)
+
+
+def _n_workers(n_jobs: int) -> int:
+    cpus = os.cpu_count() or 1
+    return cpus + 1 + n_jobs if n_jobs < 0 else n_jobs
+
+
+def run_joblib(
+    run: Callable, pending: Sequence[RunSpec], ctx: Context, n_jobs: int
+) -> Iterator[list[dict]]:
+    """Execute in local ``loky`` worker processes, one thread each; yield as runs finish."""
+    from joblib import Parallel, delayed, parallel_config
+
+    size = _chunk_size(run, len(pending), _n_workers(n_jobs))
+    tasks = (
+        delayed(execute)(run, [s.config for s in c], [s.seed for s in c], ctx)
+        for c in _chunks(pending, size)
+    )
+    with parallel_config(backend="loky", n_jobs=n_jobs, inner_max_num_threads=1):
+        yield from Parallel(return_as="generator_unordered")(tasks)
+
+
+def run_ray(
+    run: Callable, pending: Sequence[RunSpec], ctx: Context, n_jobs: int
+) -> Iterator[list[dict]]:
+    """Execute as Ray tasks (``RAY_ADDRESS`` or a local instance); yield as runs finish."""
+    try:
+        import ray
+    except ImportError:
+        raise ImportError(
+            "engine='ray' needs Ray: pip install 'policy-stability[cluster]' (ray>=2.9)"
+        ) from None
+    started_here = False
+    if not ray.is_initialized():
+        opts: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if os.environ.get("RAY_ADDRESS"):
+            ray.init(address=os.environ["RAY_ADDRESS"], **opts)
+        else:
+            ray.init(num_cpus=_n_workers(n_jobs), **opts)
+        started_here = True
+    try:
+        task = ray.remote(num_cpus=1)(execute)
+        run_ref = ray.put(run)
+        size = _chunk_size(run, len(pending), int(ray.available_resources().get("CPU", 1)))
+        waiting = [
+            task.remote(run_ref, [s.config for s in c], [s.seed for s in c], ctx)
+            for c in _chunks(pending, size)
+        ]
+        while waiting:
+            done, waiting = ray.wait(waiting, num_returns=1)
+            yield ray.get(done[0])
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+RUNNERS: dict[str, Callable[..., Iterator[list[dict]]]] = {
+    "inprocess": run_inprocess,
+    "joblib": run_joblib,
+    "ray": run_ray,
+}

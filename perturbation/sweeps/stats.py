@@ -1,0 +1,367 @@
+"""Aggregate scores over seeds with interval estimates, as rliable reports them.
+
+Scores are a ``(runs, tasks)`` matrix (runs are seeds; tasks are, e.g., perturbation magnitudes),
+a 1-D array (one task), or a mapping ``task -> 1-D array of runs`` when tasks have different
+numbers of runs (a failed run leaves a hole). The point estimates follow rliable's ``metrics.py`` [1]_:
+
+- ``iqm``: interquartile mean of all scores pooled, ``scipy.stats.trim_mean(x, 0.25)``: with
+  ``N`` scores, ``floor(N/4)`` are cut from each end and the rest averaged;
+- ``mean``: mean over tasks of the per-task mean over runs;
+- ``median``: median over tasks of the per-task mean over runs;
+- ``optimality_gap``: ``gamma - mean(min(x, gamma))`` over all scores.
+
+Interval estimates use the *stratified* bootstrap of [1]_ (Sec. 4): runs are resampled with
+replacement independently within each task, the statistic is recomputed on each of ``reps``
+resamples, and the percentile interval (the default of rliable's ``get_interval_estimates``)
+or the basic interval is reported. Performance profiles are the run-score distributions of
+[1]_ (Sec. 5): the fraction of runs with score above ``tau``, averaged over tasks.
+
+References
+----------
+.. [1] R. Agarwal, M. Schwarzer, P. S. Castro, A. Courville, M. G. Bellemare, "Deep
+   Reinforcement Learning at the Edge of the Statistical Precipice", NeurIPS 2021
+   (arXiv:2108.13264); code: google-research/rliable (``metrics.py``, ``library.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "STATISTICS",
+    "Interval",
+    "Profile",
+    "bootstrap_ci",
+    "bootstrap_distribution",
+    "iqm",
+    "mean",
+    "median",
+    "optimality_gap",
+    "performance_profile",
+]
+
+#: Names of the built-in (vectorised) statistics.
+STATISTICS: tuple[str, ...] = ("iqm", "mean", "median", "optimality_gap")
+
+Scores = Any  # (runs, tasks) array-like, 1-D array-like (one task), or a mapping task -> runs
+Statistic = str | Callable[[Any], float]
+
+
+def _as_strata(scores: Scores) -> list[np.ndarray]:
+    """Validate scores; return one float64 1-D array per task (each non-empty and finite)."""
+    if isinstance(scores, Mapping):
+        strata = [np.asarray(s, dtype=np.float64) for s in scores.values()]
+        for k, s in zip(scores, strata, strict=True):
+            if s.ndim != 1:
+                raise ValueError(f"scores[{k!r}] must be 1-D (the runs of one task); got {s.shape}")
+    else:
+        try:
+            arr = np.asarray(scores, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"scores must be a (runs, tasks) array, a 1-D array or a mapping task -> runs "
+                f"({exc})"
+            ) from None
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise ValueError(f"scores must be (runs, tasks) or 1-D; got shape {arr.shape}")
+        strata = [arr[:, k] for k in range(arr.shape[1])]
+    if not strata:
+        raise ValueError("scores has no tasks")
+    for k, s in enumerate(strata):
+        if s.size == 0:
+            raise ValueError(f"scores: task {k} has no runs")
+        if not np.all(np.isfinite(s)):
+            raise ValueError(f"scores: task {k} has non-finite values {s[~np.isfinite(s)]}")
+    return strata
+
+
+def _padded(strata: list[np.ndarray]) -> np.ndarray:
+    """``(n_max, tasks)`` with NaN below each task's runs."""
+    n_max = max(s.size for s in strata)
+    out = np.full((n_max, len(strata)), np.nan)
+    for k, s in enumerate(strata):
+        out[: s.size, k] = s
+    return out
+
+
+def _batch_stat(name: str, x: np.ndarray, n_total: int, gamma: float = 1.0) -> np.ndarray:
+    """Statistic ``name`` of each resample ``x[b]`` (``x``: ``(B, n_max, tasks)``, NaN = hole)."""
+    if name == "iqm":
+        flat = np.sort(x.reshape(x.shape[0], -1), axis=1)[:, :n_total]  # NaN sort last
+        cut = int(0.25 * n_total)  # as scipy.stats.trim_mean(x, 0.25)
+        return flat[:, cut : n_total - cut].mean(axis=1)
+    if name in ("mean", "median"):
+        task_means = np.nanmean(x, axis=1)  # (B, tasks)
+        return task_means.mean(axis=1) if name == "mean" else np.median(task_means, axis=1)
+    if name == "optimality_gap":
+        return gamma - np.nanmean(np.minimum(x, gamma).reshape(x.shape[0], -1), axis=1)
+    raise ValueError(f"statistic must be one of {list(STATISTICS)} or a callable; got {name!r}")
+
+
+def _statistic_of(statistic: Statistic, strata: list[np.ndarray]) -> float:
+    if isinstance(statistic, str):
+        x = _padded(strata)[None]
+        return float(_batch_stat(statistic, x, sum(s.size for s in strata))[0])
+    if not callable(statistic):
+        raise ValueError(f"statistic must be a name or a callable; got {statistic!r}")
+    equal = len({s.size for s in strata}) == 1
+    value = float(statistic(np.stack(strata, axis=1) if equal else strata))
+    return value
+
+
+def iqm(scores: Scores) -> float:
+    """Interquartile mean of all scores pooled (rliable ``aggregate_iqm``, Sec. 4 of [1]_).
+
+    ``floor(N/4)`` of the ``N`` scores are cut from each end (``scipy.stats.trim_mean(x,
+    0.25, axis=None)``) and the rest are averaged.
+
+    Examples
+    --------
+    >>> iqm([1.0, 2.0, 3.0, 4.0, 100.0])  # drops 1 and 100
+    3.0
+    """
+    return _statistic_of("iqm", _as_strata(scores))
+
+
+def mean(scores: Scores) -> float:
+    """Mean over tasks of the per-task mean over runs (rliable ``aggregate_mean``)."""
+    return _statistic_of("mean", _as_strata(scores))
+
+
+def median(scores: Scores) -> float:
+    """Median over tasks of the per-task mean over runs (rliable ``aggregate_median``)."""
+    return _statistic_of("median", _as_strata(scores))
+
+
+def optimality_gap(scores: Scores, gamma: float = 1.0) -> float:
+    """``gamma - mean(min(x, gamma))`` over all scores (rliable ``aggregate_optimality_gap``)."""
+    strata = _as_strata(scores)
+    x = _padded(strata)[None]
+    return float(_batch_stat("optimality_gap", x, sum(s.size for s in strata), gamma)[0])
+
+
+def _check_boot_args(reps: int, confidence: float, method: str) -> None:
+    if isinstance(reps, bool) or not isinstance(reps, int | np.integer) or reps < 1:
+        raise ValueError(f"reps must be a positive integer; got {reps!r}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}")
+    if method not in ("percentile", "basic"):
+        raise ValueError(f"method must be 'percentile' or 'basic'; got {method!r}")
+
+
+def _resample(strata: list[np.ndarray], reps: int, rng: np.random.Generator) -> np.ndarray:
+    """Stratified bootstrap resamples ``(reps, n_max, tasks)``: runs drawn within each task."""
+    out = np.full((reps, max(s.size for s in strata), len(strata)), np.nan)
+    for k, s in enumerate(strata):
+        out[:, : s.size, k] = s[rng.integers(0, s.size, size=(reps, s.size))]
+    return out
+
+
+def bootstrap_distribution(
+    scores: Scores, statistic: Statistic = "iqm", *, reps: int = 2000, random_state: int = 0
+) -> np.ndarray:
+    """The statistic on ``reps`` stratified bootstrap resamples of ``scores``.
+
+    Parameters
+    ----------
+    scores : array-like ``(runs, tasks)``, 1-D array-like, or mapping task -> 1-D array
+        Finite scores; tasks may have different numbers of runs (mapping form).
+    statistic : str or callable, default "iqm"
+        One of :data:`STATISTICS`, or a function of a ``(runs, tasks)`` array (of a list of
+        1-D arrays when tasks have different numbers of runs) returning a float.
+    reps : int, default 2000
+        Number of resamples (rliable uses 2000 for profiles, 50000 for estimates).
+    random_state : int, default 0
+        Seed of the resampling.
+
+    Returns
+    -------
+    ndarray, shape (reps,)
+    """
+    strata = _as_strata(scores)
+    _check_boot_args(reps, 0.95, "percentile")
+    return _boot(strata, statistic, int(reps), random_state)
+
+
+def _boot(strata: list[np.ndarray], statistic: Statistic, reps: int, seed: int) -> np.ndarray:
+    boot = _resample(strata, reps, np.random.default_rng(seed))
+    if isinstance(statistic, str):
+        return _batch_stat(statistic, boot, sum(s.size for s in strata))
+    if not callable(statistic):
+        raise ValueError(f"statistic must be a name or a callable; got {statistic!r}")
+    sizes = [s.size for s in strata]
+    return np.array(
+        [_statistic_of(statistic, [b[:n, k] for k, n in enumerate(sizes)]) for b in boot]
+    )
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its bootstrap confidence interval.
+
+    ``n_runs`` is the total number of scores (runs summed over tasks), ``n_tasks`` the strata.
+    """
+
+    statistic: str
+    point: float
+    lower: float
+    upper: float
+    confidence: float
+    method: str
+    reps: int
+    n_runs: int
+    n_tasks: int
+
+    def summary(self) -> str:
+        """One line, e.g. ``iqm = 0.512 [0.47, 0.55] (95% percentile CI; 64 runs in 4 tasks)``."""
+        return (
+            f"{self.statistic} = {self.point:.4g} [{self.lower:.4g}, {self.upper:.4g}] "
+            f"({self.confidence:.0%} {self.method} CI; {self.n_runs} runs in {self.n_tasks} tasks)"
+        )
+
+
+def _interval(boot: np.ndarray, point: float, confidence: float, method: str) -> tuple[float, ...]:
+    alpha = 1.0 - confidence
+    lo, hi = np.percentile(boot, [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=0)
+    if method == "basic":
+        lo, hi = 2 * point - hi, 2 * point - lo
+    return float(lo), float(hi)
+
+
+def bootstrap_ci(
+    scores: Scores,
+    statistic: Statistic = "iqm",
+    *,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    method: str = "percentile",
+    random_state: int = 0,
+) -> Interval:
+    """Point estimate and stratified bootstrap confidence interval (Sec. 4 of [1]_).
+
+    Parameters
+    ----------
+    scores : array-like ``(runs, tasks)``, 1-D array-like, or mapping task -> 1-D array
+        Finite scores; runs are resampled with replacement within each task.
+    statistic : str or callable, default "iqm"
+        See :func:`bootstrap_distribution`.
+    reps : int, default 2000
+        Number of bootstrap resamples.
+    confidence : float, default 0.95
+        Coverage of the interval.
+    method : {"percentile", "basic"}, default "percentile"
+        ``percentile``: the ``(1-c)/2`` and ``(1+c)/2`` quantiles of the bootstrap distribution
+        (``np.percentile``, linear interpolation), rliable's default; ``basic``: those quantiles
+        reflected about the point estimate, ``[2θ - q_hi, 2θ - q_lo]``.
+    random_state : int, default 0
+        Seed of the resampling.
+
+    Returns
+    -------
+    Interval
+        ``point`` is the statistic of ``scores`` itself; ``lower <= upper``.
+
+    Raises
+    ------
+    ValueError
+        On empty or non-finite scores, an unknown statistic or method, ``reps < 1`` or
+        ``confidence`` outside (0, 1).
+
+    Examples
+    --------
+    >>> ci = bootstrap_ci([[1.0, 5.0], [1.0, 5.0]], "mean")  # no variation within a task
+    >>> (ci.point, ci.lower, ci.upper)
+    (3.0, 3.0, 3.0)
+    """
+    strata = _as_strata(scores)
+    _check_boot_args(reps, confidence, method)
+    point = _statistic_of(statistic, strata)
+    boot = _boot(strata, statistic, int(reps), random_state)
+    lo, hi = _interval(boot, point, confidence, method)
+    name = statistic if isinstance(statistic, str) else getattr(statistic, "__name__", "custom")
+    return Interval(
+        statistic=name,
+        point=point,
+        lower=lo,
+        upper=hi,
+        confidence=float(confidence),
+        method=method,
+        reps=int(reps),
+        n_runs=sum(s.size for s in strata),
+        n_tasks=len(strata),
+    )
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A performance profile (run-score distribution) with pointwise bootstrap intervals."""
+
+    taus: np.ndarray
+    values: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    confidence: float
+
+    def summary(self) -> str:
+        """One line: the tau range and the fraction at its ends."""
+        return (
+            f"profile over {self.taus.size} taus in [{self.taus[0]:.4g}, {self.taus[-1]:.4g}]: "
+            f"{self.values[0]:.3f} -> {self.values[-1]:.3f}"
+        )
+
+
+def _profile_values(x: np.ndarray, sizes: np.ndarray, tau: float) -> np.ndarray:
+    """Fraction of runs above ``tau`` per task, averaged over tasks; ``x``: (B, n_max, tasks)."""
+    above = np.nan_to_num(x, nan=-np.inf) > tau
+    return (above.sum(axis=1) / sizes).mean(axis=1)
+
+
+def performance_profile(
+    scores: Scores,
+    taus: Sequence[float] | np.ndarray,
+    *,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    random_state: int = 0,
+) -> Profile:
+    """Run-score distribution ``F(tau)`` = fraction of runs with score ``> tau`` (Sec. 5 of [1]_).
+
+    Each task weighs equally (the fraction is computed per task, then averaged; with the same
+    number of runs per task this is the fraction of all scores above ``tau``, as rliable's
+    ``create_performance_profile``). Pointwise percentile intervals come from the stratified
+    bootstrap.
+
+    Parameters
+    ----------
+    scores : array-like ``(runs, tasks)``, 1-D array-like, or mapping task -> 1-D array
+    taus : 1-D array-like of float
+        Thresholds (finite).
+    reps, confidence, random_state
+        As in :func:`bootstrap_ci`.
+
+    Returns
+    -------
+    Profile
+        ``values`` is non-increasing in ``tau`` and lies in ``[0, 1]``.
+    """
+    strata = _as_strata(scores)
+    _check_boot_args(reps, confidence, "percentile")
+    taus = np.asarray(taus, dtype=np.float64)
+    if taus.ndim != 1 or taus.size == 0 or not np.all(np.isfinite(taus)):
+        raise ValueError(f"taus must be a non-empty 1-D array of finite floats; got {taus}")
+    sizes = np.array([s.size for s in strata], dtype=np.float64)
+    x0 = _padded(strata)[None]
+    boot = _resample(strata, int(reps), np.random.default_rng(random_state))
+    alpha = 1.0 - confidence
+    values, lower, upper = (np.empty(taus.size) for _ in range(3))
+    for i, tau in enumerate(taus):
+        values[i] = _profile_values(x0, sizes, tau)[0]
+        b = _profile_values(boot, sizes, tau)
+        lower[i], upper[i] = np.percentile(b, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return Profile(taus=taus, values=values, lower=lower, upper=upper, confidence=confidence)

@@ -1,0 +1,185 @@
+"""Summaries of instability: oscillation over time, spatial-frequency spread, top-coordinate overlap.
+
+The paper's observations are qualitative (Korkmaz 2024, §5): adversarially trained policies have
+"much higher variance in the gradient norm" along an episode, their ``G_S`` has Fourier mass
+"more evenly and smoothly spread out", and their non-robust features sit on "disjoint
+coordinates" from the vanilla ones. The proxies here are [derived] (spec §1.4–1.5):
+
+- :func:`oscillation`: mean, std, coefficient of variation and mean relative step of ‖∇J(s_t)‖;
+- :func:`fourier_spread`: normalised spectral entropy of ``|FFT2(G)|²`` and the energy share
+  outside the lowest radial band, with the Parseval check;
+- :func:`top_overlap`: Jaccard overlap of the top-q coordinates of ``|G|`` of two policies;
+- :func:`bootstrap_interval`: a seeded percentile-bootstrap interval for reporting.
+
+References
+----------
+.. [1] E. Korkmaz, ICML 2024 (arXiv:2406.16979), §5 (oscillations, Fourier, disjointness).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from stability.decision_boundary._checks import as_array, positive, positive_int
+
+__all__ = [
+    "FourierSpread",
+    "Oscillation",
+    "bootstrap_interval",
+    "fourier_spread",
+    "oscillation",
+    "top_overlap",
+]
+
+
+@dataclass(frozen=True)
+class Oscillation:
+    """Statistics of a gradient-norm series ``‖∇J(s_t)‖`` along a trajectory.
+
+    ``cv = std / mean`` and ``mean_step = mean |x_{t+1} - x_t| / mean`` are scale-invariant.
+    """
+
+    mean: float
+    std: float
+    cv: float
+    mean_step: float
+    n: int
+
+    def summary(self) -> str:
+        return f"‖∇J‖ over {self.n} steps: mean {self.mean:.4g}, CV {self.cv:.4f}, step {self.mean_step:.4f}"
+
+
+def oscillation(norms: object) -> Oscillation:
+    """Oscillation statistics of a series of gradient norms (Korkmaz 2024, §5; spec §1.4).
+
+    Parameters
+    ----------
+    norms : array_like, shape (T,)
+        Non-negative, not all zero, ``T >= 2``.
+
+    Raises
+    ------
+    ValueError
+        For a negative entry, fewer than two entries, or an all-zero series.
+    """
+    x = as_array("norms", norms).ravel()
+    if x.size < 2 or (x < 0).any() or not (x > 0).any():
+        raise ValueError(f"norms must hold >= 2 non-negative values, not all 0; got {x[:5]}...")
+    m = float(x.mean())
+    s = float(x.std())
+    return Oscillation(m, s, s / m, float(np.mean(np.abs(np.diff(x)))) / m, int(x.size))
+
+
+@dataclass(frozen=True)
+class FourierSpread:
+    """Where the energy of ``|FFT2(G)|²`` lies.
+
+    Attributes
+    ----------
+    entropy : float
+        Shannon entropy of the normalised power spectrum over ``log(H W)``, in [0, 1]: 0 for
+        one frequency, 1 for a flat spectrum (the "spread" of §1.5).
+    high_share : float
+        Energy share outside the lowest radial band (radius <= ``low`` in cycles per image).
+    dc_share : float
+        Energy share at frequency (0, 0).
+    parseval_error : float
+        ``|Σ|F|²/(H W) - ‖G‖²| / ‖G‖²`` (round-off only).
+    """
+
+    entropy: float
+    high_share: float
+    dc_share: float
+    parseval_error: float
+
+    def summary(self) -> str:
+        return (
+            f"spectral entropy {self.entropy:.4f}, high-frequency share {self.high_share:.4f}, "
+            f"DC share {self.dc_share:.4f}"
+        )
+
+
+def fourier_spread(G: object, low: float = 2.0) -> FourierSpread:
+    """Spatial-frequency spread of a principal direction ``G`` (spec §1.5, claim 13) [derived].
+
+    Parameters
+    ----------
+    G : array_like, shape (H, W) or (C, H, W)
+        Channels are summed in power.
+    low : float, default 2.0
+        Radius (cycles per image, on the centred integer frequency grid) of the low band.
+
+    Raises
+    ------
+    ValueError
+        If ``G`` is not 2-D/3-D, is zero, or ``low`` is not positive.
+    """
+    g = as_array("G", G, min_ndim=2)
+    if g.ndim == 2:
+        g = g[None]
+    if g.ndim != 3:
+        raise ValueError(f"G must have shape (H, W) or (C, H, W); got {g.shape}")
+    low = positive("low", low)
+    energy = float(np.sum(g * g))
+    if energy == 0:
+        raise ValueError("G must be non-zero")
+    H, W = g.shape[1:]
+    P = np.sum(np.abs(np.fft.fft2(g)) ** 2, axis=0)
+    total = float(P.sum())
+    p = P.ravel() / total
+    nz = p[p > 0]
+    ent = float(-(nz * np.log(nz)).sum() / np.log(H * W)) if H * W > 1 else 0.0
+    fy = np.fft.fftfreq(H) * H
+    fx = np.fft.fftfreq(W) * W
+    r = np.hypot(fy[:, None], fx[None, :])
+    return FourierSpread(
+        entropy=min(1.0, max(0.0, ent)),
+        high_share=float(P[r > low].sum() / total),
+        dc_share=float(P[0, 0] / total),
+        parseval_error=abs(total / (H * W) - energy) / energy,
+    )
+
+
+def top_overlap(G1: object, G2: object, q: float = 0.05) -> float:
+    """Jaccard overlap of the top-``q`` fraction of coordinates of ``|G1|`` and ``|G2|`` [derived].
+
+    1 for identical supports, 0 for disjoint ones (spec §1.5, "disjointness").
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or ``q`` is not in (0, 1].
+    """
+    a = np.abs(as_array("G1", G1)).ravel()
+    b = np.abs(as_array("G2", G2)).ravel()
+    if a.size != b.size:
+        raise ValueError(f"G1 and G2 must have the same size; got {a.size} and {b.size}")
+    q = positive("q", q)
+    if q > 1:
+        raise ValueError(f"q must be in (0, 1]; got {q}")
+    m = max(1, round(q * a.size))
+    ta = set(np.argsort(-a, kind="stable")[:m].tolist())
+    tb = set(np.argsort(-b, kind="stable")[:m].tolist())
+    return len(ta & tb) / len(ta | tb)
+
+
+def bootstrap_interval(
+    values: object,
+    stat: Callable[[np.ndarray], float] = np.mean,
+    *,
+    level: float = 0.9,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """``(point, lower, upper)``: ``stat`` and its seeded percentile-bootstrap interval."""
+    x = as_array("values", values).ravel()
+    n_boot = positive_int("n_boot", n_boot)
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1); got {level}")
+    rng = np.random.default_rng(seed)
+    boots = np.array([stat(x[rng.integers(0, x.size, x.size)]) for _ in range(n_boot)])
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return float(stat(x)), float(lo), float(hi)

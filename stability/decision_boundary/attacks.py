@@ -1,0 +1,414 @@
+"""Adversarial attacks on discrete-action policies, as instruments (batched, torch).
+
+All attacks use the policy's greedy action ``a*(s)`` as the label and, where a loss is needed,
+the instability loss ``J = -log softmax(Q)_{a*}`` of :mod:`.directions` (the loss SA-DQN's
+``attacks.py`` uses on Q-values). Every attack works on a whole batch at once.
+
+- :func:`fgsm`: one signed (ℓ∞) or normalised (ℓ2) gradient step (Huang et al. 2017; Korkmaz
+  NeurIPS'21 workshop Eq. 1);
+- :func:`pgd`: iterated ℓ∞ steps with projection and a seeded random start (Eq. 2–3);
+- :func:`nesterov`: FGSM with Nesterov look-ahead momentum (Korkmaz 2020) [reconstructed];
+- :func:`deepfool`: the linearised minimal ℓ2 step to the nearest boundary, exact in one step for
+  a linear policy (Moosavi-Dezfooli et al. 2016);
+- :func:`carlini_wagner_l2`: ``min ‖δ‖² + c·max(Q_{a*} - max_{k≠a*} Q_k + κ, 0)`` by Adam,
+  keeping the smallest successful perturbation (fixed ``c``, no binary search);
+- :func:`flip_distance`: the distance along a direction at which the action first changes
+  (geometric grid, then bisection); :func:`random_directions`: the random baseline.
+
+References
+----------
+.. [1] S. Huang et al., "Adversarial attacks on neural network policies", 2017.
+.. [2] S. Moosavi-Dezfooli, A. Fawzi, P. Frossard, "DeepFool", CVPR 2016.
+.. [3] N. Carlini, D. Wagner, "Towards evaluating the robustness of neural networks", S&P 2017.
+.. [4] E. Korkmaz, "Nesterov momentum adversarial perturbations in the deep reinforcement
+   learning domain", ICML 2020 workshop.
+.. [5] H. Zhang et al., "Robust deep RL against adversarial perturbations on state observations"
+   (SA-DQN), NeurIPS 2020; code ``chenhongge/SA_DQN`` (attacks.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from stability.decision_boundary._checks import (
+    as_states,
+    check_policy,
+    choice,
+    nonnegative,
+    policy_dtype,
+    positive,
+    positive_int,
+    q_values,
+)
+from stability.decision_boundary.directions import _gradients
+
+__all__ = [
+    "AttackResult",
+    "carlini_wagner_l2",
+    "deepfool",
+    "fgsm",
+    "flip_distance",
+    "nesterov",
+    "pgd",
+    "random_directions",
+]
+
+Box = tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    """What an attack did to each state.
+
+    Attributes
+    ----------
+    name : str
+    adversarial : Tensor, shape (N, *state_shape)
+        The perturbed states (policy dtype).
+    clean_actions, adversarial_actions : ndarray, shape (N,)
+    flipped : ndarray of bool, shape (N,)
+        ``adversarial_actions != clean_actions``.
+    l2, linf : ndarray, shape (N,)
+        Norms of the perturbation.
+    steps : int
+        Gradient steps taken (the largest over the batch).
+    """
+
+    name: str
+    adversarial: torch.Tensor
+    clean_actions: np.ndarray
+    adversarial_actions: np.ndarray
+    flipped: np.ndarray
+    l2: np.ndarray
+    linf: np.ndarray
+    steps: int
+
+    @property
+    def flip_rate(self) -> float:
+        return float(self.flipped.mean())
+
+    def summary(self) -> str:
+        med = float(np.median(self.l2[self.flipped])) if self.flipped.any() else float("nan")
+        return (
+            f"{self.name}: flipped {int(self.flipped.sum())}/{len(self.flipped)} states, "
+            f"median ℓ2 of successful perturbations {med:.4g}, {self.steps} steps"
+        )
+
+
+def _prep(policy: Callable, states: object) -> tuple[torch.Tensor, torch.Tensor]:
+    check_policy(policy)
+    x = as_states("states", states, policy_dtype(policy))
+    with torch.no_grad():
+        a = q_values(policy, x).argmax(dim=1)
+    return x, a
+
+
+def _box(clip: Box) -> Box:
+    if clip is None:
+        return None
+    lo, hi = float(clip[0]), float(clip[1])
+    if not lo < hi:
+        raise ValueError(f"clip must be (lo, hi) with lo < hi; got {clip!r}")
+    return lo, hi
+
+
+def _result(
+    name: str, policy: Callable, x: torch.Tensor, a: torch.Tensor, adv: torch.Tensor, steps: int
+) -> AttackResult:
+    with torch.no_grad():
+        b = policy(adv).argmax(dim=1)
+    delta = (adv - x).reshape(len(x), -1).to(torch.float64)
+    return AttackResult(
+        name=name,
+        adversarial=adv.detach(),
+        clean_actions=a.numpy().astype(int),
+        adversarial_actions=b.numpy().astype(int),
+        flipped=(a != b).numpy(),
+        l2=delta.norm(dim=1).numpy(),
+        linf=delta.abs().amax(dim=1).numpy(),
+        steps=steps,
+    )
+
+
+def _clip(x: torch.Tensor, clip: Box) -> torch.Tensor:
+    return x if clip is None else x.clamp(clip[0], clip[1])
+
+
+def _unit(g: torch.Tensor, p: float) -> torch.Tensor:
+    flat = g.reshape(len(g), -1)
+    n = flat.norm(p=p, dim=1).clamp_min(torch.finfo(g.dtype).tiny)
+    return (flat / n[:, None]).reshape(g.shape)
+
+
+def fgsm(
+    policy: Callable, states: object, eps: float, *, norm: str = "inf", clip: Box = None
+) -> AttackResult:
+    """FGSM: ``s + ε·sign(∇J)`` (ℓ∞) or ``s + ε·∇J/‖∇J‖₂`` (ℓ2) (Huang et al. 2017).
+
+    Raises
+    ------
+    ValueError
+        For ``eps <= 0``, an unknown ``norm``, a bad ``clip`` or malformed inputs.
+    """
+    eps = positive("eps", eps)
+    choice("norm", norm, ("inf", "2"))
+    clip = _box(clip)
+    x, a = _prep(policy, states)
+    g, _ = _gradients(policy, x, a)
+    step = g.sign() if norm == "inf" else _unit(g, 2)
+    return _result(f"fgsm-l{norm}", policy, x, a, _clip(x + eps * step, clip), 1)
+
+
+def pgd(
+    policy: Callable,
+    states: object,
+    eps: float,
+    *,
+    steps: int = 10,
+    alpha: float | None = None,
+    random_start: bool = True,
+    seed: int = 0,
+    clip: Box = None,
+) -> AttackResult:
+    """ℓ∞ PGD: ``x ← Π_{‖x-s‖∞≤ε}(x + α·sign(∇J(x)))`` from a seeded uniform start (Madry et al.).
+
+    ``alpha`` defaults to ``2.5 ε / steps``. The label stays ``a*(s)`` of the clean state.
+    """
+    eps = positive("eps", eps)
+    steps = positive_int("steps", steps)
+    alpha = 2.5 * eps / steps if alpha is None else positive("alpha", alpha)
+    clip = _box(clip)
+    x, a = _prep(policy, states)
+    adv = x.clone()
+    if random_start:
+        gen = torch.Generator().manual_seed(int(seed))
+        adv = adv + (2 * torch.rand(x.shape, generator=gen, dtype=x.dtype) - 1) * eps
+    adv = _clip(adv, clip)
+    for _ in range(steps):
+        g, _ = _gradients(policy, adv, a)
+        adv = _clip(x + (adv + alpha * g.sign() - x).clamp(-eps, eps), clip)
+    return _result("pgd-linf", policy, x, a, adv, steps)
+
+
+def nesterov(
+    policy: Callable,
+    states: object,
+    eps: float,
+    *,
+    steps: int = 10,
+    mu: float = 1.0,
+    clip: Box = None,
+) -> AttackResult:
+    """Nesterov-momentum ℓ∞ attack [reconstructed] (Korkmaz 2020; like ``torchattacks.NIFGSM``).
+
+    ``g ← μ g + ∇J(x + α μ g)/‖∇J‖₁``, ``x ← Π_ε(x + α·sign(g))`` with ``α = ε / steps``.
+    """
+    eps = positive("eps", eps)
+    steps = positive_int("steps", steps)
+    mu = nonnegative("mu", mu)
+    clip = _box(clip)
+    x, a = _prep(policy, states)
+    alpha = eps / steps
+    adv, mom = x.clone(), torch.zeros_like(x)
+    for _ in range(steps):
+        g, _ = _gradients(policy, adv + alpha * mu * mom, a)
+        mom = mu * mom + _unit(g, 1)
+        adv = _clip(x + (adv + alpha * mom.sign() - x).clamp(-eps, eps), clip)
+    return _result("nesterov-linf", policy, x, a, adv, steps)
+
+
+def _jacobian(policy: Callable, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Q-values ``(B, A)`` and their input gradients ``(B, A, d)``."""
+    x = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        q = q_values(policy, x)
+        rows = [
+            torch.autograd.grad(q[:, k].sum(), x, retain_graph=k < q.shape[1] - 1)[0]
+            for k in range(q.shape[1])
+        ]
+    return q.detach(), torch.stack(rows, 1).reshape(len(x), q.shape[1], -1)
+
+
+def deepfool(
+    policy: Callable,
+    states: object,
+    *,
+    steps: int = 50,
+    overshoot: float = 0.02,
+    clip: Box = None,
+) -> AttackResult:
+    """DeepFool (ℓ2), batched (Moosavi-Dezfooli et al. 2016, Alg. 2).
+
+    Per step, with ``f'_k = Q_k - Q_{a*}`` and ``w'_k = ∇Q_k - ∇Q_{a*}``:
+    ``k̂ = argmin_{k≠a*} |f'_k|/‖w'_k‖``, ``r = |f'_k̂| w'_k̂ / ‖w'_k̂‖²`` and
+    ``x ← x + (1 + overshoot) r`` (as ``torchattacks.DeepFool``), until the action changes.
+    For a linear policy one step flips every state, with ``‖r‖ = min_k |f'_k| / ‖w'_k‖``.
+    """
+    steps = positive_int("steps", steps)
+    overshoot = nonnegative("overshoot", overshoot)
+    clip = _box(clip)
+    x, a = _prep(policy, states)
+    adv = x.clone()
+    active = torch.ones(len(x), dtype=torch.bool)
+    used = 0
+    for used in range(1, steps + 1):  # noqa: B007
+        idx = active.nonzero()[:, 0]
+        q, J = _jacobian(policy, adv[idx])
+        ai = a[idx]
+        f = q - q.gather(1, ai[:, None])
+        w = J - J[torch.arange(len(idx)), ai][:, None, :]
+        wn = w.norm(dim=2)
+        ratio = f.abs() / wn.clamp_min(torch.finfo(x.dtype).tiny)
+        ratio[torch.arange(len(idx)), ai] = torch.inf
+        k = ratio.argmin(dim=1)
+        ar = torch.arange(len(idx))
+        stuck = ~(wn[ar, k] > 0)  # a flat region: no linearised boundary to step to
+        coef = torch.where(stuck, 0.0, f[ar, k].abs() / torch.where(stuck, 1.0, wn[ar, k]) ** 2)
+        r = coef[:, None] * w[ar, k]
+        adv[idx] = _clip(adv[idx] + (1 + overshoot) * r.reshape(adv[idx].shape), clip)
+        with torch.no_grad():
+            now = policy(adv[idx]).argmax(dim=1)
+        active[idx] = (now == ai) & ~stuck
+        if not active.any():
+            break
+    return _result("deepfool-l2", policy, x, a, adv, used)
+
+
+def carlini_wagner_l2(
+    policy: Callable,
+    states: object,
+    *,
+    c: float = 1.0,
+    kappa: float = 0.0,
+    steps: int = 100,
+    lr: float = 0.01,
+    clip: Box = None,
+) -> AttackResult:
+    """Carlini–Wagner ℓ2: ``min ‖δ‖² + c·max(Q_{a*} - max_{k≠a*} Q_k + κ, 0)`` (CW 2017, Eq. 6 f6).
+
+    Adam on ``δ`` (on ``w`` with ``x = lo + (hi-lo)(tanh w + 1)/2`` when ``clip`` is given, as
+    SA-DQN's ``cw``); the smallest successful perturbation seen is kept, else the clean state.
+    Fixed ``c`` (no binary search over ``c``).
+    """
+    c = positive("c", c)
+    kappa = nonnegative("kappa", kappa)
+    steps = positive_int("steps", steps)
+    lr = positive("lr", lr)
+    clip = _box(clip)
+    x, a = _prep(policy, states)
+    if clip is None:
+        var = torch.zeros_like(x, requires_grad=True)
+    else:
+        lo, hi = clip
+        z = ((x - lo) / (hi - lo) * 2 - 1).clamp(-1 + 1e-6, 1 - 1e-6)
+        var = torch.atanh(z).clone().requires_grad_(True)
+    opt = torch.optim.Adam([var], lr=lr)
+    best = x.clone()
+    best_n = torch.full((len(x),), torch.inf, dtype=torch.float64)
+    mask = torch.nn.functional.one_hot(a, num_classes=q_values(policy, x[:1]).shape[1]).bool()
+    for _ in range(steps):
+        with torch.enable_grad():
+            adv = x + var if clip is None else lo + (hi - lo) * (torch.tanh(var) + 1) / 2
+            q = policy(adv)
+            other = q.masked_fill(mask, -torch.inf).amax(dim=1)
+            f = (q.gather(1, a[:, None])[:, 0] - other + kappa).clamp_min(0)
+            n2 = (adv - x).reshape(len(x), -1).pow(2).sum(dim=1)
+            loss = (n2 + c * f).sum()
+            opt.zero_grad()
+            loss.backward()
+        with torch.no_grad():
+            ok = (q.argmax(dim=1) != a) & (n2.to(torch.float64) < best_n)
+            best[ok] = adv[ok].detach()
+            best_n[ok] = n2[ok].to(torch.float64)
+        opt.step()
+    return _result("cw-l2", policy, x, a, best, steps)
+
+
+def random_directions(n: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """``n`` unit directions of ``shape``, uniform on the sphere (seeded Gaussian, normalised)."""
+    n = positive_int("n", n)
+    g = np.random.default_rng(seed).standard_normal((n, int(np.prod(shape))))
+    g /= np.linalg.norm(g, axis=1, keepdims=True)
+    return g.reshape((n, *shape))
+
+
+def flip_distance(
+    policy: Callable,
+    states: object,
+    directions: object,
+    *,
+    max_radius: float,
+    n_grid: int = 32,
+    n_bisect: int = 30,
+    batch_size: int = 8192,
+) -> np.ndarray:
+    """The ℓ2 distance ``t`` along a unit direction at which the greedy action first changes.
+
+    Parameters
+    ----------
+    policy : callable
+    states : array_like, shape (N, *state_shape)
+    directions : array_like, shape (N, *state_shape) or state_shape
+        One direction per state, or one shared by all (normalised here).
+    max_radius : float
+        Search ``t`` in ``(0, max_radius]``.
+    n_grid : int, default 32
+        Geometric grid from ``max_radius / 1000`` to ``max_radius``; the first grid point where
+        the action differs brackets the crossing, refined by ``n_bisect`` bisection steps.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        The first detected crossing (``inf`` if none up to ``max_radius``). A flip region
+        thinner than the grid spacing can be missed: the value then over-estimates the
+        first crossing (it is always a distance at which the action has changed).
+    """
+    max_radius = positive("max_radius", max_radius)
+    n_grid = positive_int("n_grid", n_grid)
+    n_bisect = positive_int("n_bisect", n_bisect)
+    x, a = _prep(policy, states)
+    u = as_states(
+        "directions",
+        directions if np.ndim(directions) == x.ndim else np.asarray(directions)[None],
+        x.dtype,
+    )
+    if u.shape[1:] != x.shape[1:] or len(u) not in (1, len(x)):
+        raise ValueError(
+            f"directions must have shape (N, *state_shape) or state_shape; got {tuple(u.shape)}"
+        )
+    flat = u.reshape(len(u), -1)
+    nrm = flat.norm(dim=1)
+    if (nrm == 0).any():
+        raise ValueError("directions must be non-zero")
+    u = (flat / nrm[:, None]).reshape(u.shape).expand_as(x)
+
+    def changed(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        pts = x[idx] + t.reshape(-1, *([1] * (x.ndim - 1))).to(x.dtype) * u[idx]
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(pts), batch_size):
+                out.append(policy(pts[i : i + batch_size]).argmax(dim=1))
+        return torch.cat(out) != a[idx]
+
+    grid = torch.tensor(np.geomspace(max_radius / 1000, max_radius, n_grid), dtype=torch.float64)
+    N = len(x)
+    ids = torch.arange(N).repeat_interleave(n_grid)
+    hit = changed(grid.repeat(N), ids).reshape(N, n_grid)
+    found = hit.any(dim=1)
+    first = hit.to(torch.int8).argmax(dim=1)
+    hi = grid[first]
+    lo = torch.where(first > 0, grid[(first - 1).clamp_min(0)], torch.zeros(N, dtype=torch.float64))
+    idx = found.nonzero()[:, 0]
+    lo, hi = lo[idx], hi[idx]
+    for _ in range(n_bisect if len(idx) else 0):
+        mid = (lo + hi) / 2
+        c = changed(mid, idx)
+        hi = torch.where(c, mid, hi)
+        lo = torch.where(c, lo, mid)
+    out = np.full(N, np.inf)
+    out[idx.numpy()] = hi.numpy()
+    return out

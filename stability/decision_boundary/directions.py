@@ -1,0 +1,228 @@
+"""Per-state instability ("non-Lipschitz") directions of a discrete-action policy (RA-NLD, step 1).
+
+For a policy with Q-values or logits ``Q(s, ·)`` and greedy action ``a*(s) = argmax_a Q(s, a)``
+(held fixed), the direction of largest first-order change of the policy at ``s`` is taken as the
+gradient of the softmax cross-entropy between the softmax policy and the argmax policy
+(Korkmaz 2024, Definition / "Eqn 5", approximated as in its §3 [reconstructed]):
+
+    J(s) = -log softmax(Q(s, ·))_{a*(s)},        v(s) = ∇_s J(s).
+
+For a linear policy ``Q(s) = W s + b`` this is ``v(s) = Wᵀ (softmax(W s + b) - e_{a*})``
+(:func:`linear_direction`), which lies in ``span{w_k - w_j}`` (the row-space restriction).
+
+Public: :func:`instability_loss`, :func:`instability_directions`, :func:`linear_direction`,
+:class:`InstabilityDirections`.
+
+References
+----------
+.. [1] E. Korkmaz, "Understanding and Diagnosing Deep Reinforcement Learning", ICML 2024
+   (PMLR v235, arXiv:2406.16979), §3 (RA-NLD).
+.. [2] S. Huang et al., "Adversarial Attacks on Neural Network Policies", 2017 (the same loss).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from stability.decision_boundary._checks import (
+    as_array,
+    as_states,
+    check_policy,
+    nonnegative,
+    policy_dtype,
+    positive_int,
+    q_values,
+)
+
+__all__ = [
+    "InstabilityDirections",
+    "instability_directions",
+    "instability_loss",
+    "linear_direction",
+]
+
+
+def instability_loss(q: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-state loss ``J = -log softmax(q)_{a*}`` (shape ``(B,)``), ``a* = argmax q`` by default.
+
+    Computed as ``softplus(logsumexp_{k≠a*}(q_k - q_{a*}))``, so that ``∇J`` is accurate to relative round-off
+    even where the softmax saturates.
+
+    The greedy action is taken without gradient: it is the label, as in SA-DQN's attacks.
+    """
+    if actions is None:
+        actions = q.detach().argmax(dim=1)
+    # = log(1 + Σ_{k≠a*} exp(q_k - q_{a*})): the cross-entropy's value, but its gradient
+    # Σ_{k≠a*} p_k (∇q_k - ∇q_{a*}) is formed from differences only (no 1 - p_{a*}), so it
+    # stays in span{w_k - w_j} to relative round-off when the softmax saturates (spec §1.2).
+    z = q - q.gather(1, actions[:, None])
+    mask = torch.nn.functional.one_hot(actions, q.shape[1]).bool()
+    return torch.nn.functional.softplus(torch.logsumexp(z.masked_fill(mask, -torch.inf), dim=1))
+
+
+@dataclass(frozen=True)
+class InstabilityDirections:
+    """One instability direction per state.
+
+    Attributes
+    ----------
+    directions : ndarray, shape (N, *state_shape), float64
+        ``v(s)`` (unit vectors when ``normalize``); zero for dropped states.
+    norms : ndarray, shape (N,)
+        ``‖∇_s J(s)‖₂`` before normalisation (the oscillation statistic of §1.4).
+    actions : ndarray, shape (N,), int
+        The greedy actions ``a*(s)``.
+    kept : ndarray, shape (N,), bool
+        ``norms > tol``: states whose gradient is above the rounding floor (§1.2 "saturated
+        softmax trap"); the others carry a zero direction.
+    normalized : bool
+    tol : float
+    """
+
+    directions: np.ndarray
+    norms: np.ndarray
+    actions: np.ndarray
+    kept: np.ndarray
+    normalized: bool
+    tol: float
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The kept directions flattened, shape ``(n_kept, d)``."""
+        return self.directions.reshape(len(self.norms), -1)[self.kept]
+
+    def summary(self) -> str:
+        n, k = len(self.norms), int(self.kept.sum())
+        med = float(np.median(self.norms)) if n else float("nan")
+        return (
+            f"{n} directions of shape {self.directions.shape[1:]} ({k} kept, tol {self.tol:g}), "
+            f"median ‖∇J‖ = {med:.3g}, normalized={self.normalized}"
+        )
+
+
+def _gradients(
+    policy: Callable, x: torch.Tensor, actions: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batched ``∇_s J(s)`` and the greedy actions (states are independent: one backward)."""
+    x = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        q = q_values(policy, x)
+        a = q.detach().argmax(dim=1) if actions is None else actions
+        (g,) = torch.autograd.grad(instability_loss(q, a).sum(), x)
+    return g.detach(), a
+
+
+def instability_directions(
+    policy: Callable,
+    states: object,
+    normalize: bool = False,
+    *,
+    tol: float = 1e-8,
+    batch_size: int = 1024,
+) -> InstabilityDirections:
+    """The per-state instability directions ``v(s) = ∇_s J(s)`` (Korkmaz 2024, Eqn 5).
+
+    Parameters
+    ----------
+    policy : torch.nn.Module or callable
+        Maps a batch ``(B, *state_shape)`` to Q-values or logits ``(B, A)``, ``A >= 2``. It must
+        treat states independently (no batch-norm in training mode).
+    states : array_like or Tensor, shape (N, *state_shape)
+        Evaluated in the policy's parameter dtype (use a float64 policy for exact tests).
+    normalize : bool, default False
+        [reconstructed] Whether each ``v(s)`` is scaled to unit norm before aggregation; the
+        paper's choice is not known (spec §1.2). Unnormalised, states with large gradients
+        dominate ``G_S``.
+    tol : float, default 1e-8
+        States with ``‖v(s)‖ <= tol`` are dropped (zero direction, ``kept = False``): there the
+        softmax is saturated and the gradient is rounding noise that, normalised, would inject a
+        spurious direction (spec §1.2).
+    batch_size : int, default 1024
+        States per backward pass.
+
+    Returns
+    -------
+    InstabilityDirections
+
+    Raises
+    ------
+    ValueError
+        If ``policy`` is not callable or does not return ``(B, A)`` with ``A >= 2``, ``states``
+        is not a finite ``(N, *shape)`` array, or ``tol``/``batch_size`` are invalid.
+
+    Examples
+    --------
+    >>> import torch
+    >>> pol = torch.nn.Linear(3, 2).double()
+    >>> r = instability_directions(pol, torch.zeros(5, 3, dtype=torch.float64), normalize=True)
+    >>> r.directions.shape
+    (5, 3)
+
+    References
+    ----------
+    Korkmaz, ICML 2024, §3, Definition ("Eqn 5") and its cross-entropy approximation.
+    """
+    check_policy(policy)
+    tol = nonnegative("tol", tol)
+    batch_size = positive_int("batch_size", batch_size)
+    x = as_states("states", states, policy_dtype(policy))
+    grads, acts = [], []
+    for i in range(0, x.shape[0], batch_size):
+        g, a = _gradients(policy, x[i : i + batch_size])
+        grads.append(g.to(torch.float64))
+        acts.append(a)
+    g = torch.cat(grads).numpy()
+    flat = g.reshape(len(g), -1)
+    norms = np.linalg.norm(flat, axis=1)
+    kept = norms > tol
+    flat = np.where(kept[:, None], flat, 0.0)
+    if normalize:
+        flat = flat / np.where(kept, norms, 1.0)[:, None]
+    return InstabilityDirections(
+        directions=flat.reshape(g.shape),
+        norms=norms,
+        actions=torch.cat(acts).numpy().astype(int),
+        kept=kept,
+        normalized=bool(normalize),
+        tol=tol,
+    )
+
+
+def linear_direction(W: object, b: object, states: object) -> np.ndarray:
+    """Closed form of ``v(s)`` for a linear policy ``Q(s) = W s + b``: ``Wᵀ(softmax(Ws+b) - e_{a*})``.
+
+    Parameters
+    ----------
+    W : array_like, shape (A, d)
+    b : array_like, shape (A,)
+    states : array_like, shape (N, d)
+
+    Returns
+    -------
+    ndarray, shape (N, d), float64
+
+    Raises
+    ------
+    ValueError
+        On shape mismatch or non-finite input.
+
+    References
+    ----------
+    Spec ``decision_boundary.md`` §6 claim 1 (gradient formula) [derived].
+    """
+    W = as_array("W", W, min_ndim=2)
+    b = as_array("b", b)
+    S = as_array("states", states, min_ndim=2)
+    if W.ndim != 2 or b.shape != (W.shape[0],) or S.ndim != 2 or S.shape[1] != W.shape[1]:
+        raise ValueError(
+            f"W (A, d), b (A,), states (N, d) must agree; got {W.shape}, {b.shape}, {S.shape}"
+        )
+    q = S @ W.T + b
+    p = np.exp(q - q.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(len(S)), q.argmax(axis=1)] -= 1.0
+    return p @ W

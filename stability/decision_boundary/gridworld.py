@@ -1,0 +1,231 @@
+"""A procedurally generated pixel gridworld (gymnasium API) with exact Q* by value iteration.
+
+An ``n × n`` maze (random walls at a given density, kept connected to the goal) rendered to a
+``1 × 3n × 3n`` float image: each cell is a 3 × 3 block, empty 0, wall 0.5, goal a ring of 0.8,
+agent 1.0. Four actions (up, right, down, left); moving into a wall or off the grid stays put.
+Reward -1 per step until the goal (absorbing, reward 0); ``γ = 0.99`` by default, so Q* is
+close to minus the shortest-path length and the action gaps are about 1.
+
+This is rung 2 of the spec's CPU-scale ladder (``decision_boundary.md`` §4): a policy fitted to
+Q* has real nonlinear decision boundaries without RL noise.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import deque
+from typing import ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import theory as T
+from stability.decision_boundary._checks import positive_int
+from stability.decision_boundary.models import FitReport, GridCNN, fit_q_policy
+
+__all__ = ["ACTIONS", "PixelGridworld", "gridworld_policy", "rollout_states"]
+
+#: (drow, dcol) of up, right, down, left.
+ACTIONS = ((-1, 0), (0, 1), (1, 0), (0, -1))
+CELL = 3
+WALL, GOAL, AGENT = 0.5, 0.8, 1.0
+
+
+class PixelGridworld(gym.Env):
+    """A seeded maze with rendered observations of shape ``(1, 3n, 3n)`` (float32 in [0, 1]).
+
+    Parameters
+    ----------
+    size : int, default 12
+        Grid side ``n`` (observations ``1 × 36 × 36`` at 12).
+    wall_density : float, default 0.25
+        Probability of a wall per cell before the connectivity repair.
+    seed : int, default 0
+        Maze seed (starts are drawn from ``reset(seed=...)``).
+    gamma : float, default 0.99
+    max_steps : int, optional
+        Truncation horizon (default ``4 n²``).
+
+    Examples
+    --------
+    >>> env = PixelGridworld(size=6, seed=1)
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape
+    (1, 18, 18)
+    """
+
+    metadata: ClassVar[dict] = {"render_modes": ["rgb_array"]}
+
+    def __init__(
+        self,
+        size: int = 12,
+        wall_density: float = 0.25,
+        seed: int = 0,
+        gamma: float = 0.99,
+        max_steps: int | None = None,
+    ) -> None:
+        self.size = positive_int("size", size)
+        if self.size < 3:
+            raise ValueError(f"size must be >= 3; got {size}")
+        if not 0 <= wall_density < 0.6:
+            raise ValueError(f"wall_density must be in [0, 0.6); got {wall_density!r}")
+        if not 0 <= gamma < 1:
+            raise ValueError(f"gamma must be in [0, 1); got {gamma!r}")
+        self.gamma = float(gamma)
+        self.max_steps = (
+            4 * self.size**2 if max_steps is None else positive_int("max_steps", max_steps)
+        )
+        rng = np.random.default_rng(seed)
+        n = self.size
+        walls = rng.random((n, n)) < wall_density
+        self.goal = (int(rng.integers(n)), int(rng.integers(n)))
+        walls[self.goal] = False
+        reach = self._reachable(walls, self.goal)
+        self.walls = ~reach  # cells cut off from the goal become walls
+        self.cells = [(r, c) for r in range(n) for c in range(n) if reach[r, c]]
+        self.index = {c: i for i, c in enumerate(self.cells)}
+        side = CELL * n
+        self.observation_space = gym.spaces.Box(0.0, 1.0, (1, side, side), np.float32)
+        self.action_space = gym.spaces.Discrete(4)
+        self._background = self._render_background()
+        self.agent = self.cells[0]
+        self._t = 0
+
+    # -- maze --------------------------------------------------------------------------------
+    @staticmethod
+    def _reachable(walls: np.ndarray, start: tuple[int, int]) -> np.ndarray:
+        n = len(walls)
+        seen = np.zeros_like(walls)
+        seen[start] = True
+        queue = deque([start])
+        while queue:
+            r, c = queue.popleft()
+            for dr, dc in ACTIONS:
+                rr, cc = r + dr, c + dc
+                if 0 <= rr < n and 0 <= cc < n and not walls[rr, cc] and not seen[rr, cc]:
+                    seen[rr, cc] = True
+                    queue.append((rr, cc))
+        return seen
+
+    def move(self, cell: tuple[int, int], action: int) -> tuple[int, int]:
+        """The deterministic successor of ``cell`` under ``action``."""
+        if cell == self.goal:
+            return cell
+        r, c = cell[0] + ACTIONS[action][0], cell[1] + ACTIONS[action][1]
+        if 0 <= r < self.size and 0 <= c < self.size and not self.walls[r, c]:
+            return (r, c)
+        return cell
+
+    def tabular(self) -> T.TabularMDP:
+        """The MDP over the free cells (order :attr:`cells`), goal absorbing with reward 0."""
+        S = len(self.cells)
+        P = np.zeros((S, 4, S))
+        R = np.full((S, 4), -1.0)
+        g = self.index[self.goal]
+        for i, cell in enumerate(self.cells):
+            for a in range(4):
+                P[i, a, self.index[self.move(cell, a)]] = 1.0
+        R[g] = 0.0
+        return T.TabularMDP(P, R, self.gamma)
+
+    def optimal_q(self) -> np.ndarray:
+        """Q* over :attr:`cells` by value iteration (certified sup-norm error 1e-10)."""
+        return T.optimal_q(self.tabular())
+
+    # -- rendering ---------------------------------------------------------------------------
+    def _render_background(self) -> np.ndarray:
+        n = self.size
+        img = np.kron(self.walls.astype(np.float32) * WALL, np.ones((CELL, CELL), np.float32))
+        r, c = self.goal
+        block = np.full((CELL, CELL), GOAL, np.float32)
+        block[1, 1] = 0.0
+        img[CELL * r : CELL * r + CELL, CELL * c : CELL * c + CELL] = block
+        return img.reshape(1, CELL * n, CELL * n)
+
+    def render_cell(self, cell: tuple[int, int]) -> np.ndarray:
+        """The observation with the agent at ``cell``."""
+        img = self._background.copy()
+        r, c = cell
+        img[0, CELL * r : CELL * r + CELL, CELL * c : CELL * c + CELL] = AGENT
+        return img
+
+    def observations(self, non_goal: bool = True) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Observations of every free cell (without the goal by default) and the cells."""
+        cells = [c for c in self.cells if not (non_goal and c == self.goal)]
+        return np.stack([self.render_cell(c) for c in cells]), cells
+
+    def render(self) -> np.ndarray:
+        return (np.repeat(self.render_cell(self.agent), 3, axis=0).transpose(1, 2, 0) * 255).astype(
+            np.uint8
+        )
+
+    # -- gymnasium API -----------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        starts = [c for c in self.cells if c != self.goal] or [self.goal]
+        if options and "start" in options:
+            start = tuple(options["start"])
+            if start not in self.index:
+                raise ValueError(f"options['start'] must be a free cell; got {start}")
+            self.agent = start  # type: ignore[assignment]
+        else:
+            self.agent = starts[int(self.np_random.integers(len(starts)))]
+        self._t = 0
+        return self.render_cell(self.agent), {"cell": self.agent}
+
+    def step(self, action: int):
+        if not self.action_space.contains(action):
+            raise ValueError(f"action must be in 0..3; got {action!r}")
+        self.agent = self.move(self.agent, int(action))
+        self._t += 1
+        terminated = self.agent == self.goal
+        truncated = self._t >= self.max_steps and not terminated
+        return self.render_cell(self.agent), -1.0, terminated, truncated, {"cell": self.agent}
+
+
+def rollout_states(
+    policy: torch.nn.Module, env: PixelGridworld, n_episodes: int, seed: int
+) -> tuple[np.ndarray, list[np.ndarray], list[list[tuple[int, int]]]]:
+    """Greedy rollouts of ``policy`` from ``n_episodes`` seeded random starts.
+
+    Returns the stacked observations of every visited non-terminal state (the set ``S`` of
+    Korkmaz 2024, §3, "states visited by the policy"), the per-episode observation arrays
+    (for oscillation statistics) and the per-episode cell paths.
+    """
+    n_episodes = positive_int("n_episodes", n_episodes)
+    dtype = next(policy.parameters()).dtype
+    episodes, paths = [], []
+    for i in range(n_episodes):
+        obs, info = env.reset(seed=int(seed) * 100_003 + i)
+        frames, cells = [obs], [info["cell"]]
+        done = info["cell"] == env.goal
+        while not done:
+            with torch.no_grad():
+                a = int(policy(torch.as_tensor(obs[None], dtype=dtype)).argmax())
+            obs, _, term, trunc, info = env.step(a)
+            done = term or trunc
+            if not term:
+                frames.append(obs)
+                cells.append(info["cell"])
+        episodes.append(np.stack(frames))
+        paths.append(cells)
+    return np.concatenate(episodes), episodes, paths
+
+
+@functools.lru_cache(maxsize=16)
+def gridworld_policy(
+    size: int = 12, seed: int = 0, robust: bool = False, *, maze_seed: int | None = None
+) -> tuple[PixelGridworld, GridCNN, FitReport]:
+    """A maze and a CNN fitted to its Q* (cached): the "vanilla" policy or its robust twin.
+
+    ``maze_seed`` (default ``seed``) picks the maze, ``seed`` the network initialisation; the
+    fit uses every non-goal cell. Cached per arguments: do not modify the returned model.
+    """
+    env = PixelGridworld(size, seed=seed if maze_seed is None else maze_seed)
+    obs, cells = env.observations()
+    q = env.optimal_q()[[env.index[c] for c in cells]]
+    model, report = fit_q_policy(obs, q, robust=robust, seed=seed)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return env, model, report

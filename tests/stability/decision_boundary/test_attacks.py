@@ -1,0 +1,134 @@
+"""Claims 8, 9, 11 and attack postconditions (budgets respected, flips reported truthfully)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+
+from stability import instability_directions
+from stability.decision_boundary import (
+    carlini_wagner_l2,
+    deepfool,
+    fgsm,
+    flip_distance,
+    nesterov,
+    pgd,
+    random_directions,
+)
+from stability.decision_boundary.models import LinearPolicy
+from stability.decision_boundary.strategies import linear_policies
+
+
+def _min_distance(W, b, S):
+    q = S @ W.T + b
+    a = q.argmax(1)
+    dist = np.full(len(S), np.inf)
+    for k in range(W.shape[0]):
+        w = np.linalg.norm(W[a] - W[k], axis=1)
+        dk = np.where(a == k, np.inf, (q[np.arange(len(S)), a] - q[:, k]) / np.where(w > 0, w, 1))
+        dist = np.minimum(dist, dk)
+    return dist
+
+
+@settings(max_examples=30, deadline=None)
+@given(linear_policies(max_states=20))
+def test_deepfool_exact_in_one_step_on_linear(inst):  # claim 8
+    W, b, S = inst
+    r = deepfool(LinearPolicy(W, b), S, steps=1, overshoot=0.02)
+    assert r.flipped.all()
+    np.testing.assert_allclose(r.l2, 1.02 * _min_distance(W, b, S), rtol=1e-8)
+
+
+@settings(max_examples=20, deadline=None)
+@given(linear_policies(min_actions=2, max_actions=2, max_states=10))
+def test_gradient_direction_is_minimal_for_binary_linear(inst):  # claim 9, A = 2
+    W, b, S = inst
+    pol = LinearPolicy(W, b)
+    D = instability_directions(pol, S, normalize=True, tol=0.0)
+    ok = D.kept
+    t = flip_distance(pol, S[ok], D.directions[ok], max_radius=1e3, n_bisect=50)
+    np.testing.assert_allclose(t, _min_distance(W, b, S)[ok], rtol=1e-7, atol=1e-9)
+
+
+def test_random_directions_need_much_larger_norms_at_d_100():  # claim 9, d >= 100
+    rng = np.random.default_rng(0)
+    d, A, N = 100, 4, 60
+    W, b, S = rng.standard_normal((A, d)), rng.standard_normal(A), rng.standard_normal((N, d))
+    pol = LinearPolicy(W, b)
+    D = instability_directions(pol, S, normalize=True)
+    adv = flip_distance(pol, S, D.directions, max_radius=1e3)
+    rnd = np.concatenate(
+        [
+            flip_distance(pol, S, random_directions(N, (d,), seed=i), max_radius=1e3)
+            for i in range(10)
+        ]
+    )
+    assert np.median(rnd) / np.median(adv) >= 5
+
+
+def test_fgsm_beats_sign_noise():  # claim 11
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(
+        torch.nn.Linear(20, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4)
+    ).double()
+    S = torch.randn(300, 20, dtype=torch.float64)
+    eps = 0.1
+    r = fgsm(mlp, S, eps)
+    noise = eps * torch.sign(torch.rand(S.shape, generator=torch.Generator().manual_seed(1)) - 0.5)
+    with torch.no_grad():
+        flips_noise = int((mlp(S + noise.double()).argmax(1) != mlp(S).argmax(1)).sum())
+    assert r.flipped.sum() > flips_noise
+    assert np.all(r.linf <= eps * (1 + 1e-12))
+
+
+@pytest.mark.parametrize("attack", [pgd, nesterov])
+def test_linf_attacks_respect_budget_and_box(attack):
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(
+        torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3)
+    ).double()
+    S = torch.rand(50, 8, dtype=torch.float64)
+    r = attack(mlp, S, 0.05, clip=(0.0, 1.0))
+    assert np.all(r.linf <= 0.05 + 1e-12)
+    assert float(r.adversarial.min()) >= 0 and float(r.adversarial.max()) <= 1
+    with torch.no_grad():
+        assert (
+            mlp(r.adversarial).argmax(1).numpy() != r.clean_actions
+        ).tolist() == r.flipped.tolist()
+    assert r.flip_rate >= fgsm(mlp, S, 0.05, clip=(0, 1)).flip_rate - 0.1
+    assert "flipped" in r.summary()
+
+
+def test_cw_finds_near_minimal_perturbations_on_linear():
+    rng = np.random.default_rng(2)
+    W, b, S = rng.standard_normal((3, 5)), rng.standard_normal(3), rng.standard_normal((20, 5))
+    r = carlini_wagner_l2(LinearPolicy(W, b), S, c=50.0, steps=300, lr=0.05)
+    assert r.flipped.all()
+    dmin = _min_distance(W, b, S)
+    assert np.all(r.l2 >= dmin * (1 - 1e-9))
+    assert np.median(r.l2 / dmin) < 1.2
+
+
+def test_bad_inputs():
+    pol = LinearPolicy(np.eye(3), np.zeros(3))
+    S = np.random.default_rng(0).standard_normal((4, 3))
+    with pytest.raises(ValueError, match="eps"):
+        fgsm(pol, S, 0.0)
+    with pytest.raises(ValueError, match="norm"):
+        fgsm(pol, S, 0.1, norm="1")
+    with pytest.raises(ValueError, match="clip"):
+        pgd(pol, S, 0.1, clip=(1.0, 0.0))
+    with pytest.raises(ValueError, match="steps"):
+        deepfool(pol, S, steps=0)
+    with pytest.raises(ValueError, match="c "):
+        carlini_wagner_l2(pol, S, c=-1.0)
+    with pytest.raises(ValueError, match="max_radius"):
+        flip_distance(pol, S, S, max_radius=0)
+    with pytest.raises(ValueError, match="directions"):
+        flip_distance(pol, S, np.ones((4, 2)), max_radius=1.0)
+    with pytest.raises(ValueError, match="non-zero"):
+        flip_distance(pol, S, np.zeros(3), max_radius=1.0)
+    with pytest.raises(ValueError, match="n "):
+        random_directions(0, (3,))

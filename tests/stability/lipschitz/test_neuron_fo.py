@@ -1,0 +1,176 @@
+"""LipSDP-Neuron-FO: L-BFGS on the Schur recursion, certified (stability.lipschitz.neuron_fo)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import stability.lipschitz.neuron_fo as fo_mod
+from perturbation.lipschitz import random_weights
+from stability import lipschitz_bound, lipschitz_lower_bound
+from stability.lipschitz import as_network
+from stability.lipschitz.lipsdp import SAFETY, certify_multipliers
+from stability.lipschitz.neuron_fo import neuron_fo, schur_objective
+from stability.lipschitz.strategies import weight_lists
+
+
+def _gauss(seed, dims):
+    rng = np.random.default_rng(seed)
+    return [
+        rng.standard_normal((dims[k + 1], dims[k])) / np.sqrt(dims[k]) for k in range(len(dims) - 1)
+    ]
+
+
+def _net_c(layers, width):
+    """Spec §5 C networks (bench draw order)."""
+    rng = np.random.default_rng(7 * width + 13 * layers)
+    dims = [4] + [width] * (layers - 1) + [1]
+    ws = []
+    for k in range(layers):
+        w = rng.standard_normal((dims[k + 1], dims[k]))
+        ws.append(w * rng.uniform(0.4, 1.8) / np.linalg.norm(w, 2))
+    return ws
+
+
+def test_random_weights_reaches_the_exact_value():
+    rw = random_weights()
+    exact = np.linalg.norm(rw[3] @ rw[2] @ rw[1] @ rw[0], 2)  # = LipSDP-Neuron (spec §5 A)
+    r = lipschitz_bound(rw, "lipsdp-neuron-fo")
+    assert r.certified and r.method == "lipsdp-neuron-fo"
+    assert exact <= r.value <= exact * (1 + 1e-6)
+
+
+def test_value_is_the_certified_value_of_its_multipliers():
+    net = as_network(_gauss(3, [3, 7, 5, 2]))
+    r = neuron_fo(net)
+    rho = certify_multipliers(net, r.details["multipliers"])
+    assert r.value == pytest.approx(math.sqrt(rho) * (1 + SAFETY), rel=1e-14)
+    assert r.value <= r.details["start"][1] * (1 + 1e-9)
+
+
+@given(weight_lists(max_depth=3, max_width=5))
+@settings(max_examples=12, deadline=None)
+def test_between_lower_bound_and_eclipse_fast_and_close_to_neuron(ws):
+    r = lipschitz_bound(ws, "lipsdp-neuron-fo")
+    neuron = lipschitz_bound(ws, "lipsdp-neuron").value
+    fast = lipschitz_bound(ws, "eclipse-fast").value
+    lo = lipschitz_lower_bound(ws, n_samples=256, n_ascent=10).value
+    assert r.certified
+    assert lo <= r.value * (1 + 1e-9)
+    assert r.value <= fast * (1 + 1e-9)
+    assert neuron * (1 - 1e-5) <= r.value <= neuron * 1.02
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu:0.1", "sigmoid", "identity", (-0.2, 1.1)])
+def test_other_slopes_use_the_backward_start(activation):
+    ws = _gauss(5, [3, 6, 6, 2])
+    r = lipschitz_bound(ws, "lipsdp-neuron-fo", activation=activation)
+    neuron = lipschitz_bound(ws, "lipsdp-neuron", activation=activation).value
+    assert r.certified and r.details["start"][0] == "backward-layer"
+    assert r.value <= neuron * 1.02
+    if activation == "identity":  # the SDP solver is inexact here (spec §6); compare with exact
+        exact = np.linalg.norm(ws[2] @ ws[1] @ ws[0], 2)
+        assert exact <= r.value <= exact * 1.001
+    else:
+        assert neuron * (1 - 1e-4) <= r.value
+
+
+def test_single_layer_is_the_spectral_norm():
+    w = _gauss(1, [4, 3])[0]
+    assert lipschitz_bound([w], "lipsdp-neuron-fo").value == pytest.approx(np.linalg.norm(w, 2))
+
+
+def test_objective_matches_certification_and_finite_differences():
+    net = as_network(_gauss(2, [3, 5, 4, 2]))
+    lam = [m * 1.3 for m in lipschitz_bound(net, "eclipse-fast").details["multipliers"]]
+    for tau in (0.0, 1e-2):
+        val, rho, g = schur_objective(net, lam, tau)
+        assert rho == pytest.approx(certify_multipliers(net, lam), rel=1e-12)
+        assert rho <= val <= rho + tau * math.log(net.dims[0]) + 1e-15
+        rng = np.random.default_rng(0)
+        d = [rng.standard_normal(m.shape) for m in lam]
+        eps = 1e-6
+        vp = schur_objective(net, [m + eps * x for m, x in zip(lam, d, strict=True)], tau)[0]
+        vm = schur_objective(net, [m - eps * x for m, x in zip(lam, d, strict=True)], tau)[0]
+        directional = sum(float(a @ b) for a, b in zip(g, d, strict=True))
+        assert (vp - vm) / (2 * eps) == pytest.approx(directional, rel=1e-5)
+
+
+def test_objective_is_none_outside_the_feasible_set():
+    net = as_network(_gauss(2, [3, 5, 4, 2]))
+    assert schur_objective(net, [np.full(5, 1e-9), np.full(4, 1e-9)]) is None
+
+
+def test_failed_certification_keeps_the_warm_start(monkeypatch):
+    net = as_network(_gauss(4, [3, 6, 5, 2]))
+    calls = {"n": 0}
+    real = fo_mod.certify_multipliers
+
+    def flaky(n, lam, slopes=None):
+        calls["n"] += 1
+        return real(n, lam, slopes) if calls["n"] <= 2 else math.inf  # 2 warm starts pass
+
+    monkeypatch.setattr(fo_mod, "certify_multipliers", flaky)
+    r = neuron_fo(net)
+    assert r.certified and "warm start" in r.status
+    assert r.value == pytest.approx(r.details["start"][1] * (1 + SAFETY), rel=1e-12)
+    assert r.value >= lipschitz_bound(net, "lipsdp-neuron").value * (1 - 1e-6)
+
+
+def test_time_budget_stops_the_descent():
+    ws = _net_c(6, 120)
+    r = lipschitz_bound(ws, "lipsdp-neuron-fo", time_budget=0.3)
+    assert "time budget" in r.status and r.seconds < 2.0
+    assert r.value < lipschitz_bound(ws, "eclipse-fast").value
+
+
+def test_auto_uses_fo_when_lipsdp_neuron_does_not_fit():
+    ws = _net_c(4, 120)  # N = 360: LipSDP-Neuron estimated far above 2 s
+    r = lipschitz_bound(ws, "auto", time_budget=2.0)
+    assert r.method == "lipsdp-neuron-fo" and r.requested == "auto"
+    assert r.value < r.details["candidates"]["eclipse-fast"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"time_budget": 0.0}, "time_budget"),
+        ({"max_iter": -1}, "max_iter"),
+        ({"max_iter": 2.5}, "max_iter"),
+        ({"memory": 0}, "memory"),
+        ({"stages": ()}, "stages"),
+        ({"stages": ((1e-3, 2.0),)}, "stages"),
+    ],
+)
+def test_bad_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        neuron_fo(as_network(_gauss(1, [2, 3, 1])), **kwargs)
+
+
+def test_objective_bad_input():
+    net = as_network(_gauss(1, [2, 3, 1]))
+    with pytest.raises(ValueError, match="tau"):
+        schur_objective(net, [np.ones(3)], -1.0)
+    with pytest.raises(ValueError, match="hidden layer"):
+        schur_objective(as_network([np.eye(2)]), [])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("layers", "width"), [(2, 50), (5, 20), (2, 100), (10, 20), (5, 50)])
+def test_spec_networks_within_two_percent_of_neuron(layers, width):
+    ws = _net_c(layers, width)
+    r = lipschitz_bound(ws, "lipsdp-neuron-fo")
+    neuron = lipschitz_bound(ws, "lipsdp-neuron").value
+    assert neuron * (1 - 1e-6) <= r.value <= 1.02 * neuron
+
+
+@pytest.mark.slow
+def test_20x256_beats_eclipse_fast_in_10_seconds():
+    ws = _net_c(20, 256)
+    fast = lipschitz_bound(ws, "eclipse-fast")
+    r = lipschitz_bound(ws, "lipsdp-neuron-fo", time_budget=9.0)
+    assert r.certified and r.seconds < 10.0
+    assert r.value < 0.9 * fast.value

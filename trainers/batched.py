@@ -1,0 +1,78 @@
+"""Many runs at once: N copies of one architecture trained as one stacked model.
+
+:class:`StackedModule` stacks the parameters of N modules with
+:func:`torch.func.stack_module_state` and evaluates all of them in one call with
+:func:`torch.func.functional_call` under :func:`torch.vmap`. The stacked parameters are
+ordinary leaf tensors with a leading run axis: sum the N per-run losses and call
+``backward()`` to get each run's gradient in its own slice (runs share no parameters), and any
+elementwise optimizer (SGD, Adam) applied to them performs N independent updates.
+:func:`clip_grad_norm_per_run` is the per-run version of ``clip_grad_norm_``. This is how
+``trainers.policy_gradient`` trains seeds x perturbation magnitudes in one process.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state
+
+__all__ = ["StackedModule", "clip_grad_norm_per_run"]
+
+
+class StackedModule:
+    """N modules of one architecture as stacked parameters ``(N, *shape)``.
+
+    Parameters
+    ----------
+    modules : sequence of nn.Module
+        Same architecture (same parameter names and shapes).
+    """
+
+    def __init__(self, modules: Sequence[nn.Module]):
+        if len(modules) == 0:
+            raise ValueError("modules must be a non-empty sequence")
+        names = [tuple((k, tuple(v.shape)) for k, v in m.named_parameters()) for m in modules]
+        if any(n != names[0] for n in names):
+            raise ValueError("modules must share one architecture (parameter names and shapes)")
+        self.n = len(modules)
+        self.params, self.buffers = stack_module_state(list(modules))
+        self._base = copy.deepcopy(modules[0]).to("meta")
+
+        def one(p, b, x):
+            return functional_call(self._base, (p, b), (x,))
+
+        self._shared = torch.vmap(one, in_dims=(0, 0, None))
+        self._per_run = torch.vmap(one, in_dims=(0, 0, 0))
+
+    def parameters(self) -> Iterable[torch.Tensor]:
+        return self.params.values()
+
+    def __call__(self, x: torch.Tensor, *, per_run_input: bool = False) -> torch.Tensor:
+        """All N outputs, shape (N, ...); ``x`` is shared unless ``per_run_input`` (then (N, ...))."""
+        fn = self._per_run if per_run_input else self._shared
+        return fn(self.params, self.buffers, x)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Stacked parameters and buffers (leading run axis), detached."""
+        return {k: v.detach() for k, v in {**self.params, **self.buffers}.items()}
+
+    def unstack(self, i: int, module: nn.Module) -> nn.Module:
+        """Load run ``i``'s parameters into ``module`` (same architecture) and return it."""
+        if not 0 <= i < self.n:
+            raise ValueError(f"i must lie in [0, {self.n}); got {i}")
+        module.load_state_dict({k: v[i].clone() for k, v in self.state_dict().items()})
+        return module
+
+
+def clip_grad_norm_per_run(params: Iterable[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """``clip_grad_norm_`` applied to each run (leading axis) separately; returns the N norms."""
+    params = [p for p in params if p.grad is not None]
+    sq = sum(p.grad.pow(2).reshape(p.shape[0], -1).sum(1) for p in params)
+    norms = torch.sqrt(sq)
+    coef = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    for p in params:
+        p.grad.mul_(coef.reshape(-1, *([1] * (p.ndim - 1))))
+    return norms
