@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from stability._checks import nonnegative, positive, positive_int  # noqa: F401 (re-exported)
 
 
 def as_queries(
@@ -29,32 +29,6 @@ def as_queries(
         i, j = np.argwhere(~finite)[0]
         raise ValueError(f"{name} must be finite; entry ({i}, {j}) is {arr[i, j]}")
     return arr
-
-
-def positive(name: str, value: object) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a positive number; got {value!r}") from exc
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be finite and > 0; got {value!r}")
-    return v
-
-
-def nonnegative(name: str, value: object) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a non-negative number; got {value!r}") from exc
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError(f"{name} must be finite and >= 0; got {value!r}")
-    return v
-
-
-def positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
 
 
 def box_arrays(box: object, d: int) -> tuple[np.ndarray, np.ndarray] | None:

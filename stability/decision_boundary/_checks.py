@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 import torch
+
+from stability._checks import choice, nonnegative, positive, positive_int  # noqa: F401 (re-exported)
 
 
 def policy_dtype(policy: Callable) -> torch.dtype:
@@ -52,38 +53,6 @@ def as_array(name: str, value: object, *, min_ndim: int = 1) -> np.ndarray:
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite; got a NaN or inf entry")
     return arr
-
-
-def positive(name: str, value: object) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a positive number; got {value!r}") from exc
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be finite and > 0; got {value!r}")
-    return v
-
-
-def nonnegative(name: str, value: object) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a non-negative number; got {value!r}") from exc
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError(f"{name} must be finite and >= 0; got {value!r}")
-    return v
-
-
-def positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
-
-
-def choice(name: str, value: object, options: tuple[str, ...]) -> str:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {options}; got {value!r}")
-    return value  # type: ignore[return-value]
 
 
 def q_values(policy: Callable, x: torch.Tensor) -> torch.Tensor:
