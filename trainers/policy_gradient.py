@@ -20,9 +20,14 @@ The KL term to the reference (weight ``beta``) is estimated by ``kl_estimator``:
 adds the exact entropy bonus. With ``beta > 0`` and an unbiased estimator the runs converge to
 ``pi_ref exp(r/beta)/Z`` (claim ``trainers/kl-pg-closed-form``).
 
+Every term is averaged over contexts; ``context_weights`` (one row per run, or one for all)
+turns that average into a weighted one, so a 0/1 mask drops contexts from training (the
+Policy Cliff Model-1 vs Model-3 comparison, claim ``trainers/multi-reward-drop-ambiguous``).
+A dropped context still gets a policy: the network's prediction from its features.
+
 :func:`train_bandit` trains one run; :func:`train_bandit_runs` trains N runs (seeds x reward
 tables) either as one stacked model (``batched=True``, :mod:`trainers.batched`) or one by one,
-with results equal up to floating-point round-off (``tests/trainers/test_batched.py``).
+with results equal up to floating-point round-off (``tests/trainers/test_policy_gradient.py``).
 """
 
 from __future__ import annotations
@@ -176,6 +181,11 @@ def _sample(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return idx.clamp(max=probs.shape[-1] - 1)
 
 
+def _context_mean(x: torch.Tensor, cw: torch.Tensor | None) -> torch.Tensor:
+    """Mean over the context axis (last); weighted by ``cw`` (rows summing to 1) when given."""
+    return x.mean(-1) if cw is None else (x * cw).sum(-1)
+
+
 def _per_run_loss(
     logits: torch.Tensor,
     logp_all: torch.Tensor,
@@ -185,11 +195,12 @@ def _per_run_loss(
     rewards: torch.Tensor,
     ref_logp: torch.Tensor,
     cfg: PGConfig,
+    cw: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The loss of each run (leading dims kept) and its statistics."""
+    """The loss of each run (leading dims kept) and its statistics; ``cw`` weights contexts."""
     stats: dict[str, torch.Tensor] = {}
     if cfg.algorithm == "exact":
-        loss = -(logp_all.exp() * rewards).sum(-1).mean(-1)
+        loss = -_context_mean((logp_all.exp() * rewards).sum(-1), cw)
     else:
         logp = logp_all.gather(-1, actions)
         if cfg.algorithm == "reinforce":
@@ -200,11 +211,11 @@ def _per_run_loss(
             )
         if cfg.beta > 0 and cfg.kl_estimator == "k3":
             per = per + cfg.beta * L.k3_kl(logp, ref_logp.gather(-1, actions))
-        loss = per.mean((-2, -1))
+        loss = per.mean((-2, -1)) if cw is None else _context_mean(per.mean(-1), cw)
     if cfg.beta > 0 and (cfg.kl_estimator == "exact" or cfg.algorithm == "exact"):
-        loss = loss + cfg.beta * L.categorical_kl(logits, ref_logp).mean(-1)
+        loss = loss + cfg.beta * _context_mean(L.categorical_kl(logits, ref_logp), cw)
     if cfg.entropy_coef > 0:
-        loss = loss - cfg.entropy_coef * L.categorical_entropy(logits).mean(-1)
+        loss = loss - cfg.entropy_coef * _context_mean(L.categorical_entropy(logits), cw)
     return loss, stats
 
 
@@ -238,8 +249,10 @@ def _train(
     cfg: PGConfig,
     log: MetricsLog,
     stacked: bool,
+    cw: torch.Tensor | None = None,
 ) -> None:
-    """The training loop; ``rewards`` (C, A) or (N, C, A), ``noise`` (steps, [N,] C, G)."""
+    """The training loop; ``rewards`` (C, A) or (N, C, A), ``noise`` (steps, [N,] C, G),
+    ``cw`` context weights ([N,] C) with rows summing to 1 (None: plain mean)."""
     opt = (torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.SGD)(params, lr=cfg.lr)
     lead = rewards.shape[:-2]
     rstats = (
@@ -263,7 +276,7 @@ def _train(
                     old_logp = lp.gather(-1, actions)
                     adv = _advantages(lp, actions, rewards, ref_logp, cfg, rstats)
             loss, stats = _per_run_loss(
-                logits, logp_all, actions, adv, old_logp, rewards, ref_logp, cfg
+                logits, logp_all, actions, adv, old_logp, rewards, ref_logp, cfg, cw
             )
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
@@ -296,6 +309,7 @@ def train_bandit_runs(
     seeds: Sequence[int],
     *,
     rewards: np.ndarray | None = None,
+    context_weights: np.ndarray | None = None,
     batched: bool = True,
     device: str | torch.device = "cpu",
     progress: bool | None = False,
@@ -311,6 +325,11 @@ def train_bandit_runs(
         Run ``i`` initializes and samples from ``seeds[i]`` only.
     rewards : array (N, C, A), optional
         Per-run reward tables (perturbation magnitudes); default: ``task.rewards`` for all.
+    context_weights : array (C,) or (N, C), optional
+        Non-negative weight of each context in each run's training objective (normalized to sum
+        to 1 per run; default: uniform, the plain mean). A 0/1 mask drops contexts from
+        training; weight-0 contexts are still sampled, so the batch statistics
+        ``scale_rewards="batch"`` and ``reward_norm`` are rejected with weights.
     batched : bool
         One stacked model (``torch.func``) or a loop of single runs (same numbers).
     device : str
@@ -328,8 +347,10 @@ def train_bandit_runs(
         raise ValueError(
             f"rewards must be finite with shape {(len(seeds), C, A)}; got {rewards.shape}"
         )
+    cw_np = _check_context_weights(context_weights, len(seeds), C, config)
     dev = setup(seeds[0], device)
     dtype = getattr(torch, config.dtype)
+    cw = None if cw_np is None else torch.as_tensor(cw_np, dtype=dtype, device=dev)
     x = torch.as_tensor(task.features, dtype=dtype, device=dev)
     r_all = torch.as_tensor(rewards, dtype=dtype, device=dev)
     with np.errstate(divide="ignore"):
@@ -345,7 +366,9 @@ def train_bandit_runs(
             torch.stack([_noise(s, shape, dtype) for s in seeds], 1).to(dev) if sampled else None
         )
         ref_n = ref.expand_as(r_all).contiguous()
-        _train(lambda: model(x), list(model.parameters()), r_all, ref_n, noise, config, log, True)
+        _train(
+            lambda: model(x), list(model.parameters()), r_all, ref_n, noise, config, log, True, cw
+        )
         with torch.no_grad():
             pol = L.log_softmax(model(x)).exp()
         state = model.state_dict()
@@ -362,6 +385,7 @@ def train_bandit_runs(
                 config,
                 log,
                 False,
+                None if cw is None else cw[i],
             )
             with torch.no_grad():
                 pols.append(L.log_softmax(net(x)).exp())
@@ -378,6 +402,32 @@ def train_bandit_runs(
         seconds,
         batched,
     )
+
+
+def _check_context_weights(
+    weights: np.ndarray | None, n_runs: int, n_contexts: int, config: PGConfig
+) -> np.ndarray | None:
+    """Validated per-run context weights (N, C), rows normalized to sum to 1; None stays None."""
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim == 1:
+        w = np.broadcast_to(w, (n_runs, *w.shape))
+    if w.shape != (n_runs, n_contexts) or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(
+            "context_weights must be finite, >= 0, with shape "
+            f"({n_contexts},) or ({n_runs}, {n_contexts}); got shape {np.shape(weights)}"
+        )
+    totals = w.sum(-1)
+    if np.any(totals <= 0):
+        bad = np.flatnonzero(totals <= 0).tolist()
+        raise ValueError(f"context_weights must give every run a positive total; runs {bad} are 0")
+    if config.scale_rewards == "batch" or config.reward_norm:
+        raise ValueError(
+            "context_weights cannot be combined with scale_rewards='batch' or reward_norm=True "
+            "(their batch statistics would include the weight-0 contexts)"
+        )
+    return w / totals[:, None]
 
 
 def train_bandit(

@@ -105,9 +105,29 @@ class MultiRewardBandit:
             return np.einsum("ck,nkca->nca", self.weights, comp)
         return effective_reward(comp, self.weights)
 
-    def bandit(self, components: np.ndarray | None = None) -> ContextualBandit:
-        """The contextual bandit with the effective reward (one-hot contexts, uniform reference)."""
-        return ContextualBandit.tabular(self.effective(components), tie_contexts=self.boundary)
+    def bandit(
+        self, components: np.ndarray | None = None, features: np.ndarray | None = None
+    ) -> ContextualBandit:
+        """The contextual bandit with the effective reward and a uniform reference; one-hot
+        contexts (a logit table) unless ``features`` (C, d) are given (see :meth:`features`)."""
+        if features is None:
+            return ContextualBandit.tabular(self.effective(components), tie_contexts=self.boundary)
+        r = self.effective(components)
+        return ContextualBandit(r, np.full_like(r, 1.0 / r.shape[1]), features, self.boundary)
+
+    def features(self, rng: np.random.Generator, extra_dims: int) -> np.ndarray:
+        """Context features ``[w(c), z(c)]`` for a policy that generalizes across contexts
+        [derived]: the router weights (an ambiguous context sits halfway between its two
+        domains) and an idiosyncratic part ``z(c) ~ N(0, I / extra_dims)`` (a prompt embedding).
+
+        With ``K + extra_dims >= C`` the (C, K + extra_dims) matrix has full row rank almost
+        surely, so a policy linear in these features can represent any logits on the contexts.
+        """
+        if not isinstance(extra_dims, int | np.integer) or extra_dims < 0:
+            raise ValueError(f"extra_dims must be an int >= 0; got {extra_dims!r}")
+        C = self.weights.shape[0]
+        z = rng.normal(size=(C, int(extra_dims))) / np.sqrt(max(int(extra_dims), 1))
+        return np.hstack([self.weights, z])
 
     def interior(self) -> tuple[int, ...]:
         """The unambiguous contexts."""

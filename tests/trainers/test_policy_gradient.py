@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trainers.dpo import DPOConfig, preference_pairs, train_dpo
-from trainers.policy_gradient import PGConfig, train_bandit, train_bandit_runs
+from trainers.policy_gradient import PGConfig, make_policy, train_bandit, train_bandit_runs
 from trainers.runtime import MetricsLog, load_checkpoint, save_checkpoint
 from trainers.tasks import ContextualBandit, multi_reward_bandit, verifiable_bandit
 
@@ -185,3 +188,158 @@ def test_bad_inputs_rejected(small_task):
         ContextualBandit(np.zeros((2, 3)), np.ones((2, 3)), np.eye(2))
     with pytest.raises(ValueError, match=r"DPOConfig\.beta"):
         DPOConfig(beta=0.0)
+
+
+# --- per-context training weights (a 0/1 mask drops contexts: Policy Cliff Model 3) ----------
+
+
+def _mask_weights(n_runs: int, n_contexts: int) -> np.ndarray:
+    """Per-run weights: run 0 uniform, the others drop a context or reweight them."""
+    w = np.ones((n_runs, n_contexts))
+    for i in range(1, n_runs):
+        w[i, i % n_contexts] = 0.0
+        w[i, (i + 1) % n_contexts] = 2.5
+    return w
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        PGConfig(
+            algorithm="grpo",
+            beta=0.04,
+            kl_estimator="k3",
+            scale_rewards="group",
+            update_epochs=2,
+            max_grad_norm=0.5,
+            entropy_coef=0.01,
+            hidden=16,
+            steps=60,
+            dtype="float64",
+        ),
+        PGConfig(algorithm="exact", beta=0.5, steps=60, hidden=8, dtype="float64"),
+    ],
+    ids=["grpo-mlp", "exact"],
+)
+def test_batched_equals_one_by_one_with_context_weights(small_task, cfg):
+    seeds = [0, 1, 2, 7, 9]
+    w = _mask_weights(len(seeds), small_task.n_contexts)
+    a = train_bandit_runs(small_task, cfg, seeds, context_weights=w, batched=True)
+    b = train_bandit_runs(small_task, cfg, seeds, context_weights=w, batched=False)
+    np.testing.assert_allclose(a.policies, b.policies, atol=1e-10)
+    for k in a.state_dict:
+        torch.testing.assert_close(a.state_dict[k], b.state_dict[k], atol=1e-9, rtol=1e-9)
+    # the weights matter: same seed, uniform vs masked weights give different runs
+    u = train_bandit_runs(small_task, cfg, seeds, batched=True)
+    np.testing.assert_allclose(u.policies[0], a.policies[0], atol=1e-10)  # run 0 is uniform
+    assert np.abs(u.policies[1:] - a.policies[1:]).max() > 1e-4
+
+
+@pytest.mark.parametrize("algorithm", ["reinforce", "exact"])
+def test_uniform_and_rescaled_weights_change_nothing(small_task, algorithm):
+    cfg = PGConfig(algorithm=algorithm, beta=0.3, kl_estimator="exact", steps=40, dtype="float64")
+    plain = train_bandit_runs(small_task, cfg, [0, 1])
+    ones = train_bandit_runs(small_task, cfg, [0, 1], context_weights=np.full(4, 7.0))
+    np.testing.assert_allclose(ones.policies, plain.policies, atol=1e-12)
+    w = np.array([0.5, 1.0, 0.0, 3.0])
+    np.testing.assert_allclose(
+        train_bandit_runs(small_task, cfg, [0], context_weights=w).policies,
+        train_bandit_runs(small_task, cfg, [0], context_weights=10 * w).policies,
+        atol=1e-12,
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "exact"])
+def test_masked_context_gets_no_gradient_in_a_logit_table(small_task, algorithm):
+    """One-hot features: a weight-0 context keeps its initial policy exactly (with Adam too)."""
+    cfg = PGConfig(
+        algorithm=algorithm,
+        beta=0.2,
+        kl_estimator="exact",
+        entropy_coef=0.05,
+        steps=50,
+        init_std=0.7,
+        dtype="float64",
+    )
+    w = np.array([1.0, 0.0, 1.0, 1.0])
+    trained = train_bandit_runs(small_task, cfg, [3], context_weights=w).policies[0]
+    init = train_bandit_runs(
+        small_task, dataclasses.replace(cfg, lr=1e-300, anneal_lr=False, steps=1), [3]
+    ).policies[0]
+    np.testing.assert_array_equal(trained[1], init[1])
+    assert np.abs(trained[[0, 2, 3]] - init[[0, 2, 3]]).max() > 0.05
+
+
+@given(st.integers(0, 10**6), st.integers(2, 5), st.integers(2, 4))
+@settings(max_examples=12, deadline=None)
+def test_integer_weights_equal_duplicated_contexts(seed, C, A):
+    """Independent reference: weight k on a context = the context listed k times (shared
+    features, so the duplicate adds no parameters); exact PG is deterministic."""
+    rng = np.random.default_rng(seed)
+    r, x = rng.uniform(-1, 1, (C, A)), rng.normal(size=(C, 3))
+    ref = rng.dirichlet(np.ones(A), C)
+    k = rng.integers(0, 3, C)
+    k[rng.integers(C)] = max(1, k.max())  # a positive total
+    idx = np.repeat(np.arange(C), k)
+    cfg = PGConfig(
+        algorithm="exact", beta=0.3, steps=25, hidden=4, optimizer="sgd", lr=0.5, dtype="float64"
+    )
+    weighted = train_bandit_runs(ContextualBandit(r, ref, x), cfg, [seed % 97], context_weights=k)
+    duplicated = train_bandit_runs(ContextualBandit(r[idx], ref[idx], x[idx]), cfg, [seed % 97])
+    # evaluate the duplicated run's network on the original contexts
+    net = make_policy(3, A, cfg, seed % 97)
+    net.load_state_dict({n: v[0] for n, v in duplicated.state_dict.items()})
+    with torch.no_grad():
+        pol = torch.softmax(net(torch.as_tensor(x)), -1).numpy()
+    np.testing.assert_allclose(weighted.policies[0], pol, atol=1e-10)
+
+
+def test_dropping_contexts_leaves_regularized_retained_contexts_at_the_closed_form():
+    """[derived] Realizable features (full row rank), beta > 0: every training set's limit is
+    the per-context closed form on its own contexts, so dropping contexts moves none of the
+    others; a dropped context gets the features' extrapolation instead."""
+    mr = multi_reward_bandit(np.random.default_rng(1))
+    task = mr.bandit(features=mr.features(np.random.default_rng(2), 20))
+    keep = np.ones(task.n_contexts)
+    keep[list(mr.boundary)] = 0.0
+    cfg = PGConfig(algorithm="exact", beta=1.0, steps=1000, lr=0.1, init_std=0.3, dtype="float64")
+    res = train_bandit_runs(task, cfg, [0, 0], context_weights=np.vstack([np.ones(12), keep]))
+    target = task.closed_form(1.0)
+    kept = list(mr.interior())
+    tv = 0.5 * np.abs(res.policies - target).sum(-1)
+    assert tv[0].max() < 1e-6 and tv[1, kept].max() < 1e-6
+    assert tv[1, list(mr.boundary)].max() > 0.05  # no longer trained there
+
+
+def test_multi_reward_features():
+    mr = multi_reward_bandit(np.random.default_rng(0))
+    x = mr.features(np.random.default_rng(1), 10)
+    C, K = mr.weights.shape
+    assert x.shape == (C, K + 10)
+    np.testing.assert_array_equal(x[:, :K], mr.weights)
+    assert np.linalg.matrix_rank(x) == C
+    task = mr.bandit(features=x)
+    np.testing.assert_array_equal(task.rewards, mr.bandit().rewards)
+    assert task.tie_contexts == mr.boundary
+    np.testing.assert_array_equal(mr.features(np.random.default_rng(1), 0), mr.weights)
+    with pytest.raises(ValueError, match="extra_dims"):
+        mr.features(np.random.default_rng(1), -1)
+
+
+@pytest.mark.parametrize(
+    "weights,kwargs,match",
+    [
+        (np.ones(3), {}, "shape"),
+        (np.ones((3, 4)), {}, "shape"),
+        (np.array([1.0, -1.0, 1.0, 1.0]), {}, ">= 0"),
+        (np.array([1.0, np.nan, 1.0, 1.0]), {}, "finite"),
+        (np.array([[1.0, 1, 1, 1], [0, 0, 0, 0]]), {}, r"runs \[1\]"),
+        (np.ones(4), {"scale_rewards": "batch"}, "scale_rewards='batch'"),
+        (np.ones(4), {"reward_norm": True}, "reward_norm"),
+    ],
+    ids=["short", "runs", "negative", "nan", "all-zero", "batch-scale", "reward-norm"],
+)
+def test_bad_context_weights_rejected(small_task, weights, kwargs, match):
+    with pytest.raises(ValueError, match="context_weights") as err:
+        train_bandit_runs(small_task, PGConfig(steps=1, **kwargs), [0, 1], context_weights=weights)
+    assert re.search(match, str(err.value))
