@@ -75,3 +75,48 @@ def worst_ratio(measured: np.ndarray, bounds: np.ndarray) -> tuple[float, float,
 
 def fit_slope(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Soft policies at the temperatures ALPHAS: changes, worst ratio to a bound, plot series
+# ---------------------------------------------------------------------------------------------
+
+
+def soft_changes(mdp: T.TabularMDP, rewards: np.ndarray) -> dict[float, np.ndarray]:
+    """For each alpha in ALPHAS: ``max_s d_TV`` between the soft policy of ``rewards[0]`` and
+    that of each ``rewards[j]``, j >= 1 (one batched soft solve per alpha)."""
+    out = {}
+    for a in ALPHAS:
+        pi = T.soft_optimal_policy(mdp, a, rewards=rewards, tol=SOFT_TOL)
+        out[a] = T.total_variation(pi[1:], pi[0]).max(axis=-1)
+    return out
+
+
+def soft_worst(
+    rows: list[dict], distance_key: str, bound, gamma: float
+) -> tuple[tuple[float, float, float], dict[float, tuple[np.ndarray, np.ndarray]]]:
+    """The worst ``(ratio, measured, bound)`` over rows and ALPHAS of ``row[f"soft_{a}"]`` against
+    ``bound(row[distance_key], a, gamma)``, and the per-alpha ``(tv, bounds)`` arrays."""
+    worst, per_alpha = (-1.0, 0.0, 0.0), {}
+    for a in ALPHAS:
+        b = np.array([bound(r[distance_key], a, gamma) for r in rows])
+        tv = np.array([r[f"soft_{a}"] for r in rows])
+        worst = max(worst, worst_ratio(tv, b))
+        per_alpha[a] = (tv, b)
+    return worst, per_alpha
+
+
+def soft_series(rows: list[dict], distance_key: str, gamma: float) -> list[tuple]:
+    """Plot series: measured soft changes and the Prop 4.7 line ``min(1, d/(2 alpha (1-gamma)))``."""
+    x = np.array([r[distance_key] for r in rows])
+    order = np.argsort(x)
+    series = []
+    for a, color in zip(ALPHAS, ("C0", "C1", "C2"), strict=True):
+        tv = np.array([r[f"soft_{a}"] for r in rows])[order]
+        dots = {"ls": "none", "marker": "o", "ms": 3, "color": color}
+        series.append((f"soft α={a}", x[order], tv, dots))
+        line = np.minimum(x[order] / (2 * a * (1 - gamma)), 1.0)
+        series.append(
+            (f"bound ‖ΔR‖/(2α(1−γ)), α={a}", x[order], line, {"ls": "--", "lw": 1, "color": color})
+        )
+    return series

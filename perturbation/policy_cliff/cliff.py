@@ -13,12 +13,13 @@ from perturbation.plots import save_plot
 from perturbation.policy_cliff._common import (
     ALPHAS,
     PAPER,
-    SOFT_TOL,
     VI_TOL,
     fit_slope,
     perturbations,
     random_mdps,
-    worst_ratio,
+    soft_changes,
+    soft_series,
+    soft_worst,
 )
 from perturbation.registry import Evidence, RunContext, claim
 from theory import bounds as B
@@ -43,8 +44,7 @@ def _cliff_sweep(ctx: RunContext) -> dict[str, object]:
         for _ in range(ctx.n(3)):
             mdp, s0 = planted_tie_mdp(rng, 4, max(m, 3), m, gamma)
             witnesses = [T.cliff_witness(mdp, s0, float(e)) for e in eps_grid]
-            batch = np.stack([mdp.R] + [w.reward for w in witnesses])
-            soft = {a: T.soft_optimal_policy(mdp, a, rewards=batch, tol=SOFT_TOL) for a in ALPHAS}
+            soft = soft_changes(mdp, np.stack([mdp.R] + [w.reward for w in witnesses]))
             for j, w in enumerate(witnesses):
                 row = {
                     "m": m,
@@ -55,8 +55,7 @@ def _cliff_sweep(ctx: RunContext) -> dict[str, object]:
                     "expected": w.expected_jump,
                     "unique": w.unique,
                 }
-                for a in ALPHAS:
-                    row[f"soft_{a}"] = T.max_total_variation(soft[a][0], soft[a][j + 1])
+                row.update({f"soft_{a}": float(soft[a][j]) for a in ALPHAS})
                 rows.append(row)
     return {"rows": rows, "gamma": gamma, "eps": eps_grid}
 
@@ -100,7 +99,7 @@ def prop_2_10(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
             "the tied action a2 becomes the unique optimal action": all(r["unique"] for r in rows),
         },
         details={"table": table},
-        plots=[_cliff_plot(ctx, sw)],
+        plots=[_cliff_plot(ctx)],
     )
 
 
@@ -114,11 +113,9 @@ def prop_2_10(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
 def prop_4_7_cure(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     sw = _cliff_sweep(ctx)
     rows, gamma = sw["rows"], sw["gamma"]
-    worst, slopes = (-1.0, 0.0, 0.0), {}
-    for a in ALPHAS:
-        b = np.array([bound(r["delta"], a, gamma) for r in rows])
-        tv = np.array([r[f"soft_{a}"] for r in rows])
-        worst = max(worst, worst_ratio(tv, b))
+    worst, per_alpha = soft_worst(rows, "delta", bound, gamma)
+    slopes = {}
+    for a, (tv, b) in per_alpha.items():
         lin = b <= 0.05  # the linear regime, away from saturation at large eps / small alpha
         if lin.sum() >= 2:
             slopes[a] = fit_slope(np.array([r["delta"] for r in rows])[lin], tv[lin])
@@ -136,52 +133,35 @@ def prop_4_7_cure(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
             )
         },
         details={"max_ratio": worst[0], "slopes": {str(a): s for a, s in slopes.items()}},
-        plots=[_cliff_plot(ctx, sw)],
+        plots=[_cliff_plot(ctx)],
     )
 
 
-def _cliff_plot(ctx: RunContext, sw: dict[str, object]):
+@functools.lru_cache(maxsize=4)
+def _cliff_plot(ctx: RunContext):
+    """The plot shared by prop-2.10 and prop-4.7-cure (drawn once per run context)."""
     path = ctx.plot_path("policy-cliff-cliff")
-    if path is None or path.exists():
-        return path
-    rows, gamma = sw["rows"], sw["gamma"]
+    if path is None:
+        return None
+    sw = _cliff_sweep(ctx)
+    rows = sw["rows"]
     series = []
     for m, color in ((2, "k"), (3, "0.35"), (5, "0.6")):
         sel = [r for r in rows if r["m"] == m]
-        x = sorted({r["delta"] for r in sel})
+        style = {"ls": "none", "marker": "s", "ms": 4, "color": color}
         series.append(
             (
                 f"hard (uniform argmax), m={m}",
                 [r["delta"] for r in sel],
                 [r["jump"] for r in sel],
-                {"ls": "none", "marker": "s", "ms": 4, "color": color},
+                style,
             )
         )
-    sel = [r for r in rows if r["m"] == 2]
-    x = np.array([r["delta"] for r in sel])
-    order = np.argsort(x)
-    for a, color in zip(ALPHAS, ("C0", "C1", "C2"), strict=True):
-        series.append(
-            (
-                f"soft α={a}",
-                x[order],
-                np.array([r[f"soft_{a}"] for r in sel])[order],
-                {"ls": "none", "marker": "o", "ms": 3, "color": color},
-            )
-        )
-        xs = np.logspace(np.log10(x.min()), np.log10(x.max()), 50)
-        series.append(
-            (
-                f"bound ‖ΔR‖/(2α(1−γ)), α={a}",
-                xs,
-                np.minimum(xs / (2 * a * (1 - gamma)), 1.0),
-                {"ls": "--", "color": color, "lw": 1},
-            )
-        )
+    series += soft_series([r for r in rows if r["m"] == 2], "delta", sw["gamma"])
     return save_plot(
         path,
         series,
-        title=f"The policy cliff and its cure (γ={gamma})",
+        title=f"The policy cliff and its cure (γ={sw['gamma']})",
         xlabel="‖R_ε − R‖∞",
         ylabel="max_s d_TV(π_R, π_{R_ε})",
     )

@@ -12,9 +12,11 @@ from perturbation.plots import save_plot
 from perturbation.policy_cliff._common import (
     ALPHAS,
     PAPER,
-    SOFT_TOL,
     VI_TOL,
-    worst_ratio,
+    ratios,
+    soft_changes,
+    soft_series,
+    soft_worst,
 )
 from perturbation.registry import Evidence, RunContext, claim
 from theory import bounds as B
@@ -86,7 +88,7 @@ def _multi_reward_sweep(ctx: RunContext) -> dict[str, object]:
             batch.append(r)
         reff = np.stack([T.effective_reward(r, task.weights) for r in batch])
         hard = T.uniform_argmax_policy(T.optimal_q(mdp, rewards=reff, tol=VI_TOL))
-        soft = {a: T.soft_optimal_policy(mdp, a, rewards=reff, tol=SOFT_TOL) for a in ALPHAS}
+        soft = soft_changes(mdp, reff)
         for j, d in enumerate(deltas):
             row = {
                 "m": task.tie_size,
@@ -94,9 +96,7 @@ def _multi_reward_sweep(ctx: RunContext) -> dict[str, object]:
                 "distance_n": T.reward_distance(batch[0], batch[j + 1]),
                 "hard": T.max_total_variation(hard[0], hard[j + 1]),
             }
-            row.update(
-                {f"soft_{a}": T.max_total_variation(soft[a][0], soft[a][j + 1]) for a in ALPHAS}
-            )
+            row.update({f"soft_{a}": float(soft[a][j]) for a in ALPHAS})
             rows.append(row)
         # random dense perturbations of one random component: how often does greedy flip?
         greedy0 = np.argmax(q0, axis=-1)
@@ -143,7 +143,7 @@ def prop_4_6_multi_reward(ctx: RunContext, bound: Callable[..., float]) -> Evide
             )
         },
         details={"table": table},
-        plots=[_multi_reward_plot(ctx, sw)],
+        plots=[_multi_reward_plot(ctx)],
     )
 
 
@@ -157,13 +157,11 @@ def prop_4_6_multi_reward(ctx: RunContext, bound: Callable[..., float]) -> Evide
 def prop_4_7_multi_reward(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     sw = _multi_reward_sweep(ctx)
     rows, gamma = sw["rows"], sw["gamma"]
-    worst = (-1.0, 0.0, 0.0)
-    table = []
-    for a in ALPHAS:
-        b = np.array([bound(r["distance_n"], a, gamma) for r in rows])
-        tv = np.array([r[f"soft_{a}"] for r in rows])
-        worst = max(worst, worst_ratio(tv, b))
-        table.append({"α": a, "max TV/bound": float(np.max(tv / b)), "max TV": float(tv.max())})
+    worst, per_alpha = soft_worst(rows, "distance_n", bound, gamma)
+    table = [
+        {"α": a, "max TV/bound": float(np.max(ratios(tv, b))), "max TV": float(tv.max())}
+        for a, (tv, b) in per_alpha.items()
+    ]
     return Evidence.upper(
         worst[1],
         worst[2],
@@ -173,42 +171,24 @@ def prop_4_7_multi_reward(ctx: RunContext, bound: Callable[..., float]) -> Evide
         "effective perturbation is w_0(s)·δ = δ/2 at the boundary state, so ratios ≤ ½ are "
         "expected. Reported: the largest ratio.",
         details={"max_ratio": worst[0], "table": table},
-        plots=[_multi_reward_plot(ctx, sw)],
+        plots=[_multi_reward_plot(ctx)],
     )
 
 
-def _multi_reward_plot(ctx: RunContext, sw: dict[str, object]):
+@functools.lru_cache(maxsize=4)
+def _multi_reward_plot(ctx: RunContext):
+    """The plot shared by the two multi-reward claims (drawn once per run context)."""
     path = ctx.plot_path("policy-cliff-multi-reward")
-    if path is None or path.exists():
-        return path
-    rows, gamma = sw["rows"], sw["gamma"]
+    if path is None:
+        return None
+    sw = _multi_reward_sweep(ctx)
+    rows = sw["rows"]
     x = np.array([r["distance_n"] for r in rows])
     order = np.argsort(x)
-    series = [
-        (
-            "hard (uniform argmax)",
-            x[order],
-            np.array([r["hard"] for r in rows])[order],
-            {"ls": "none", "marker": "s", "ms": 4, "color": "k"},
-        )
-    ]
-    for a, color in zip(ALPHAS, ("C0", "C1", "C2"), strict=True):
-        series.append(
-            (
-                f"soft α={a}",
-                x[order],
-                np.array([r[f"soft_{a}"] for r in rows])[order],
-                {"ls": "none", "marker": "o", "ms": 3, "color": color},
-            )
-        )
-        series.append(
-            (
-                f"bound α={a}",
-                x[order],
-                np.minimum(x[order] / (2 * a * (1 - gamma)), 1.0),
-                {"ls": "--", "lw": 1, "color": color},
-            )
-        )
+    hard = np.array([r["hard"] for r in rows])[order]
+    style = {"ls": "none", "marker": "s", "ms": 4, "color": "k"}
+    series = [("hard (uniform argmax)", x[order], hard, style)]
+    series += soft_series(rows, "distance_n", sw["gamma"])
     return save_plot(
         path,
         series,
