@@ -30,12 +30,20 @@ References
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from stability.counterfactual._batched import (
+    AffineSplit,
+    chunk_rows,
+    per_row_seeds,
+    row_generators,
+    value_and_grad,
+)
 from stability.counterfactual._checks import (
     as_queries,
     box_arrays,
@@ -43,7 +51,7 @@ from stability.counterfactual._checks import (
     positive,
     positive_int,
 )
-from stability.counterfactual.measure import _rng, _stability_core, counterfactual_stability
+from stability.counterfactual.measure import counterfactual_stability
 from stability.counterfactual.models import _ProbabilityModel
 
 __all__ = ["CounterfactualResult", "closest_counterfactual", "trex", "trex_nn", "wachter"]
@@ -307,7 +315,8 @@ def trex(
     radius: float = 1.0,
     box: tuple[Any, Any] | None = None,
     norm: int = 1,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | Sequence[int] | None = None,
+    common_noise: bool = False,
 ) -> CounterfactualResult:
     """T-Rex:I: raise the Stability of a counterfactual by projected ascent (spec §1.5).
 
@@ -324,7 +333,21 @@ def trex(
     X : (n, d) queries (rejected points).
     base : (n, d) base counterfactuals, NaN rows allowed; default
         :func:`closest_counterfactual` with ``norm`` and ``box``.
-    seed : seeds the samples; the result is deterministic given the seed.
+    seed : int, Generator, None, or a sequence of n ints
+        Seeds the samples; the result is deterministic given the seed. Row i draws its k
+        samples per step from its own stream: child i of ``SeedSequence(seed)`` for a scalar
+        seed (``Generator.spawn`` children for a Generator), ``default_rng(seed[i])`` for a
+        list/tuple/1-d array of n seeds. So a row's result never depends on the other rows of
+        the batch (which ones are still active, where it sits), and
+        ``trex(model, X[i:i+1], base=base[i:i+1], seed=[s[i]])`` reproduces row i of
+        ``trex(model, X, base=base, seed=s)`` for per-row seeds ``s``.
+    common_noise : bool
+        Common random numbers: at each step every active row uses the same k samples, drawn
+        from child 0 of the scalar ``seed`` (so row i's result equals the one-row call with the
+        same ``seed``). Each row's R-hat estimate keeps its distribution; rows become
+        correlated. Faster: one draw per step instead of one per row, and for a float64
+        ``nn.Sequential`` starting with ``nn.Linear`` the first layer is applied to the samples
+        once per step. Needs a scalar ``seed``.
 
     Returns
     -------
@@ -351,7 +374,13 @@ def trex(
     base = as_queries("base", base, d, allow_nan=True)
     if base.shape != X.shape:
         raise ValueError(f"base must have shape {X.shape}; got {base.shape}")
-    rng = _rng(seed)
+    common_noise = bool(common_noise)
+    if common_noise:
+        if per_row_seeds(seed, n) is not None:
+            raise ValueError("common_noise=True needs a single seed, not one seed per row")
+        shared = row_generators(seed, 1)[0]
+    else:
+        gens = row_generators(seed, n)
     status = ["no base"] * n
     steps_used = np.zeros(n, dtype=np.int64)
     out = np.full((n, d), np.nan)
@@ -365,6 +394,8 @@ def trex(
             status[i] = "base invalid"
         rows, b = rows[okb], b[okb]
     if rows.size:
+        split = AffineSplit.of(pm) if common_noise else None
+        buf = None if common_noise else np.empty((min(len(rows), chunk_rows(k)), k, d))
         x = b.clone()
         active = np.ones(len(rows), dtype=bool)
         r_last = np.full(len(rows), np.nan)
@@ -373,11 +404,18 @@ def trex(
             idx = np.flatnonzero(active)
             if idx.size == 0:
                 break
-            xi = torch.from_numpy(rng.standard_normal((idx.size, k, d)))
-            xa = x[idx].clone().requires_grad_(True)
-            r = _stability_core(pm, xa, xi, sigma, None, relaxed=True)
-            (g,) = torch.autograd.grad(r.sum(), xa)
-            r_np = r.detach().numpy()
+            if common_noise:
+                noise = torch.from_numpy(shared.standard_normal((k, d)))
+            else:
+                owners = rows[idx]
+
+                def noise(s: int, e: int, owners: np.ndarray = owners) -> torch.Tensor:
+                    for j in range(s, e):  # row i's samples come from its own stream
+                        gens[owners[j]].standard_normal(out=buf[j - s])
+                    return torch.from_numpy(buf[: e - s])
+
+            r, g = value_and_grad(pm, x[idx], noise, sigma, k, relaxed=True, split=split)
+            r_np = r.numpy()
             r_last[idx] = r_np
             stop = r_np >= tau
             for j in idx[stop]:
@@ -393,19 +431,20 @@ def trex(
                 active[idx] = False
                 break
             with torch.no_grad():
-                prop = xa[go] + step * g[go] / gn[go, None]
-                off = prop - b[idx[go]]
+                gi = idx[go]
+                prop = x[gi] + step * g[go] / gn[go, None]
+                off = prop - b[gi]
                 on = torch.linalg.vector_norm(off, dim=1, keepdim=True)
-                prop = b[idx[go]] + off * torch.clamp(radius / on.clamp_min(1e-300), max=1.0)
+                prop = b[gi] + off * torch.clamp(radius / on.clamp_min(1e-300), max=1.0)
                 prop = _clip(prop, tb)
                 acc = (pm(prop) >= 0.5).numpy()
-            moved = idx[go][acc]
+            moved = gi[acc]
             x[moved] = prop[acc]
             steps_used[rows[moved]] += 1
-            for j in idx[go][~acc]:
+            for j in gi[~acc]:
                 st[j] = "boundary"
             active[idx[~go]] = False
-            active[idx[go][~acc]] = False
+            active[gi[~acc]] = False
         out[rows] = x.numpy()
         stab[rows] = r_last
         for j, i in enumerate(rows):

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,14 @@ import torch
 from scipy.special import gammaln
 from torch import nn
 
+from stability.counterfactual._batched import (
+    CHUNK_POINTS,
+    AffineSplit,
+    _stability_core,  # noqa: F401 (re-exported: the per-query core of the benchmark)
+    chunk_rows,
+    per_row_seeds,
+    stability_values,
+)
 from stability.counterfactual._checks import as_queries, nonnegative, positive, positive_int
 from stability.counterfactual.models import _ProbabilityModel
 
@@ -50,8 +59,9 @@ __all__ = [
     "stability_from_samples",
 ]
 
-#: Query rows per batch: k samples each, so a batch evaluates about CHUNK_SAMPLES points.
-CHUNK_SAMPLES = 1 << 18
+#: Query rows per batch: k samples each, so a batch evaluates about CHUNK_SAMPLES points
+#: (2^14: the activations of a small MLP stay in cache; see :mod:`._batched`).
+CHUNK_SAMPLES = CHUNK_POINTS
 
 
 def stability_from_samples(
@@ -101,24 +111,6 @@ def stability_from_samples(
     return mean - gam * distances.mean(axis=1)
 
 
-def _stability_core(
-    model: _ProbabilityModel,
-    X: torch.Tensor,
-    xi: torch.Tensor,
-    sigma: float,
-    gamma: torch.Tensor | None,
-    relaxed: bool,
-) -> torch.Tensor:
-    """R or R-hat of queries X (n, d) with standard normal xi (n, k, d): differentiable in X."""
-    n, k, d = xi.shape
-    pts = (X[:, None, :] + sigma * xi).reshape(n * k, d)
-    ms = model(pts).reshape(n, k)
-    mean = ms.mean(dim=1)
-    if relaxed:
-        return mean - (ms - model(X)[:, None]).abs().mean(dim=1)
-    return mean - gamma * sigma * torch.linalg.vector_norm(xi, dim=2).mean(dim=1)
-
-
 def _rng(seed: Any) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
@@ -133,7 +125,8 @@ def counterfactual_stability(
     sigma: float,
     lipschitz: float | np.ndarray | str | None = None,
     relaxed: bool = False,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | Sequence[int] | None = None,
+    common_noise: bool = False,
 ) -> np.ndarray:
     """Stability R_{k,sigma}(x, m) of each row x of ``X`` (Hamman et al. 2023, Def. of Stability).
 
@@ -154,8 +147,20 @@ def counterfactual_stability(
     relaxed : bool
         Return the sample-difference relaxation R-hat (optimistic: R-hat >= R on the same
         samples when gamma_x >= Lip(m)).
-    seed : int, Generator or None
-        Seeds the samples; the same seed gives the same samples for R and R-hat.
+    seed : int, Generator, None, or a sequence of n ints
+        Seeds the samples; the same seed gives the same samples for R and R-hat. A scalar seed
+        draws the samples of row i as block i of one stream (row order), so they depend only
+        on (seed, i). A list/tuple/1-d array of n seeds gives row i the samples
+        ``default_rng(seed[i]).standard_normal((k, d))``: then row i's value is the same as
+        the one-row call ``counterfactual_stability(model, X[i:i+1], ..., seed=seed[i])``,
+        whatever the other rows.
+    common_noise : bool
+        Common random numbers: every row uses the same k samples, the first k of the scalar
+        ``seed``'s stream, so row i's value equals the one-row call with the same ``seed``.
+        Each value keeps its distribution (the estimator of each row is unchanged); only the
+        rows become correlated, which matters for statistics pooled over rows. Faster (one
+        draw of k samples; for a float64 ``nn.Sequential`` starting with ``nn.Linear`` the
+        first layer is applied to the samples once). Needs a scalar ``seed``.
 
     Returns
     -------
@@ -165,14 +170,15 @@ def counterfactual_stability(
     ------
     ValueError
         Bad shapes, NaN, k < 1, sigma <= 0, a negative Lipschitz constant, a model that does not
-        return probabilities, or ``lipschitz=None`` with a model whose bound is unknown.
+        return probabilities, ``lipschitz=None`` with a model whose bound is unknown, per-row
+        seeds of the wrong length, or per-row seeds with ``common_noise=True``.
 
     Notes
     -----
-    Batched: all n*k samples go through the model in chunks of about 2^18 points; memory is
-    O(chunk * d). The samples are ``sigma * xi`` with xi standard normal from
-    ``numpy.random.default_rng(seed)``, drawn query-chunk by query-chunk in row order (the
-    same values as one (n, k, d) draw).
+    Batched: all n*k samples go through the model in chunks of about 2^14 points (cache
+    sized), forward only under ``torch.inference_mode``; memory is O(chunk * width). The
+    samples are ``sigma * xi`` with xi standard normal from ``numpy.random.default_rng(seed)``,
+    drawn query-chunk by query-chunk in row order (the same values as one (n, k, d) draw).
 
     Examples
     --------
@@ -211,16 +217,32 @@ def counterfactual_stability(
                 f"lipschitz must be a finite number >= 0 or an array of shape ({n},); got {lipschitz!r}"
             )
         gamma = torch.from_numpy(gam)
-    rng = _rng(seed)
-    rows = max(1, CHUNK_SAMPLES // k)
+    common_noise = bool(common_noise)
+    seeds = per_row_seeds(seed, n)
+    if common_noise and seeds is not None:
+        raise ValueError("common_noise=True needs a single seed, not one seed per row")
+    rows = chunk_rows(k, CHUNK_SAMPLES)
     out = np.empty(n)
-    with torch.no_grad():
+    with torch.inference_mode():
+        if common_noise:
+            xi = torch.from_numpy(_rng(seed).standard_normal((k, d)))
+            split = AffineSplit.of(pm)
+        else:
+            rng = None if seeds is not None else _rng(seed)
+            buf = np.empty((min(rows, n), k, d))
         for s in range(0, n, rows):
-            xi = torch.from_numpy(rng.standard_normal((min(rows, n - s), k, d)))
-            g = None if gamma is None else gamma[s : s + rows]
-            out[s : s + rows] = _stability_core(
-                pm, torch.from_numpy(X[s : s + rows]), xi, sigma, g, relaxed
-            ).numpy()
+            e = min(n, s + rows)
+            if not common_noise:
+                if seeds is None:
+                    rng.standard_normal(out=buf[: e - s])
+                else:
+                    for j in range(s, e):
+                        np.random.default_rng(seeds[j]).standard_normal(out=buf[j - s])
+                xi = torch.from_numpy(buf[: e - s])
+                split = None
+            g = None if gamma is None else gamma[s:e]
+            xs = torch.from_numpy(X[s:e])
+            out[s:e] = stability_values(pm, xs, xi, sigma, g, relaxed, split).numpy()
     return out
 
 

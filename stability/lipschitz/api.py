@@ -61,7 +61,9 @@ def lipschitz_bound(
     box : (array_like, array_like), optional
         ``(lo, hi)`` of the state box; required by ``"local"``.
     solver : str, optional
-        cvxpy solver for the SDP methods (default CVXOPT if installed, else Clarabel).
+        For ``lipsdp-neuron``/``lipsdp-layer``: ``"ipm"`` (the default: the structured
+        interior-point method, :mod:`stability.lipschitz.neuron_ipm`) or a cvxpy solver name;
+        for the other SDP methods a cvxpy solver (default CVXOPT if installed, else Clarabel).
     on_failure : {"fallback", "raise"}
         LipSDP's behaviour when the solver fails or cannot be certified.
     slopes : mapping, optional

@@ -5,10 +5,12 @@ ECLipsE-Fast, LipLT < naive. The cheap closed-form bounds (ECLipsE-Fast where ap
 LipLT, naive) always run (milliseconds); then the first of LipSDP-Neuron, LipSDP-Neuron-FO
 (:mod:`stability.lipschitz.neuron_fo`, given 90% of the remaining budget; it runs whenever at
 least 10 ms remain) and ECLipsE whose estimated time fits the remaining budget runs. The smallest certified value wins and
-``method`` names it. The time model [reconstructed] is fitted to the spec's CVXOPT timings on a
-loaded 2-core machine (§6: N = 50/100/200 hidden neurons: 0.3/2.0/23 s):
-``t_neuron ≈ 2 s · ((n_0 + N)/104)^3.5``, ECLipsE ``≈ Σ_k 2 s · (2 n_k / 104)^3.5``; with a
-Clarabel-only install both are multiplied by 20.
+``method`` names it. The time models are [reconstructed]: LipSDP-Neuron by the structured
+interior-point method (:mod:`stability.lipschitz.neuron_ipm`), measured here on one core
+(1.35 s at ``n_0 + N = 454``, 0.17 s at 204) and doubled for a loaded machine:
+``t_neuron ≈ 0.03 s + 3 s · ((n_0 + N)/454)^3``; ECLipsE (cvxpy per layer) fitted to the spec's
+CVXOPT timings on a loaded 2-core machine (§6): ``≈ Σ_k 2 s · (2 n_k / 104)^3.5``, times 20 with
+a Clarabel-only install.
 """
 
 from __future__ import annotations
@@ -30,10 +32,13 @@ DEFAULT_BUDGET = 10.0
 
 
 def estimated_seconds(net: Network, method: str, solver: str | None = None) -> float:
-    """Rough wall-time estimate of ``lipsdp-neuron`` or ``eclipse`` on ``net`` [reconstructed]."""
+    """Rough wall-time estimate of ``lipsdp-neuron`` or ``eclipse`` on ``net`` [reconstructed].
+
+    ``solver`` is the cvxpy solver ECLipsE would use (default :func:`default_solver`).
+    """
     factor = 1.0 if (solver or default_solver()) == "CVXOPT" else 20.0
     if method == "lipsdp-neuron":
-        return factor * 2.0 * ((net.dims[0] + net.n_hidden) / 104) ** 3.5 + 0.05
+        return 0.03 + 3.0 * ((net.dims[0] + net.n_hidden) / 454) ** 3
     if method == "eclipse":
         return factor * sum(2.0 * (2 * n / 104) ** 3.5 + 0.02 for n in net.dims[1:-1])
     if method == "lipsdp-neuron-fo":  # budgeted: needs only time for a few iterations

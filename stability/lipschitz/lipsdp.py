@@ -18,6 +18,10 @@ covers float64 rounding in the check). If the multipliers fail the check even af
 repair (``λ + δ max λ``), the result falls back to a cheaper certified method and says so
 (``on_failure="fallback"``) or raises :class:`LipSDPError` (``on_failure="raise"``).
 
+Solvers. Neuron and Layer default to the structured interior-point method of
+:mod:`stability.lipschitz.neuron_ipm` (same optimum, 10-100x faster than CVXOPT on 2 cores);
+Network, neuron-wise slopes (the local bound) and ``solver="CVXOPT"`` etc. go through cvxpy.
+
 Validity note on LipSDP-Network: the coupled multipliers ``ζ`` rest on a quadratic constraint
 for pairs of neurons that does not hold for the incremental (Lipschitz) setting in general; this
 was pointed out after publication (Pauli, Koch, Berberich, Kohler, Allgöwer, "Training robust
@@ -38,6 +42,7 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from stability.lipschitz.network import Network
 from stability.lipschitz.result import LipschitzResult
@@ -48,6 +53,7 @@ __all__ = [
     "certify_dense",
     "certify_multipliers",
     "default_solver",
+    "layer_start",
     "lipsdp",
 ]
 
@@ -142,6 +148,33 @@ def certify_multipliers(
             return float(np.linalg.eigvalsh(0.5 * (m + m.T))[-1])
         s = diag_block(k - 1) + correction
     raise AssertionError("unreachable")
+
+
+def layer_start(net: Network) -> list[np.ndarray]:
+    """Strictly feasible per-layer multipliers for any slopes, built backward.
+
+    ``λ_k = λmax(E_k)`` (``E_k`` the accumulated Schur term of the layers after ``k``) makes the
+    pivot ``S_k ⪯ -λ_k I``, so ``H22(λ) ≺ 0`` and :func:`certify_multipliers` is finite. The
+    starting point of :mod:`~stability.lipschitz.neuron_fo` and
+    :mod:`~stability.lipschitz.neuron_ipm`.
+    """
+    ws = net.weights
+    depth = len(ws)
+    lams: list[np.ndarray] = [np.zeros(0)] * (depth - 1)
+    e = ws[-1].T @ ws[-1]
+    for k in range(depth - 1, 0, -1):
+        top = float(np.linalg.eigvalsh(0.5 * (e + e.T))[-1])
+        lam_k = max(top, 1e-6 * float(np.max(np.abs(e), initial=0.0)), 1e-12)
+        lams[k - 1] = np.full(ws[k - 1].shape[0], lam_k)
+        if k == 1:
+            break
+        a, b = net.slopes[k - 1]
+        s = e - 2.0 * lam_k * np.eye(e.shape[0])
+        off = ((a + b) * lam_k) * ws[k - 1]
+        c = np.linalg.cholesky(-0.5 * (s + s.T))
+        z = solve_triangular(c, off, lower=True)
+        e = -2.0 * (a * b * lam_k) * ws[k - 1].T @ ws[k - 1] + z.T @ z
+    return lams
 
 
 def _dense_h(net: Network, t: np.ndarray) -> np.ndarray:
@@ -270,8 +303,13 @@ def lipsdp(
     net : Network
     variant : {"neuron", "layer", "network"}
     solver : str, optional
-        A cvxpy solver name (default :func:`default_solver`). It must be an interior-point
-        solver in practice: SCS at default accuracy returns multipliers that fail the check.
+        ``"ipm"``: the structured interior-point method of
+        :mod:`stability.lipschitz.neuron_ipm` (Neuron and Layer with the network's slopes; the
+        default there, 10-100x faster than CVXOPT at the same accuracy); or a cvxpy solver name
+        (the default otherwise: :func:`default_solver`). A cvxpy solver must be an
+        interior-point solver in practice: SCS at default accuracy returns multipliers that
+        fail the check. When the default ``"ipm"`` stops before its tolerance, the cvxpy solver
+        runs instead and ``status`` says so.
     on_failure : {"fallback", "raise"}
         What to do when the solver fails or its multipliers do not certify: fall back to the
         tighter of ECLipsE-Fast (when applicable) and LipLT, saying so in ``method`` and
@@ -299,6 +337,19 @@ def lipsdp(
         )
     if variant == "network" and (len(set(net.slopes)) != 1 or slopes is not None):
         raise ValueError(f"lipsdp-network needs the same slopes on every layer; got {net.slopes}")
+    structured = variant != "network" and slopes is None
+    if solver == "ipm" and not structured:
+        raise ValueError(
+            "solver 'ipm' handles lipsdp-neuron and lipsdp-layer with the network's own slopes"
+        )
+    note = ""
+    if solver in (None, "ipm") and structured:
+        from stability.lipschitz.neuron_ipm import lipsdp_ipm
+
+        r = lipsdp_ipm(net, variant)
+        if solver == "ipm" or r.status.startswith("optimal"):
+            return r
+        note = f"; the structured IPM stopped early ({r.status}), cvxpy used instead"
     solvers = [solver] if solver else list(dict.fromkeys([default_solver(), "CLARABEL"]))
     if (slopes is None and any(a == b for a, b in net.slopes)) or (
         slopes is not None and any(np.any(lo == hi) for lo, hi in slopes)
@@ -351,14 +402,14 @@ def lipsdp(
         value = math.sqrt(max(rho_hat, 0.0)) * (1 + SAFETY)
         certified = variant != "network"
         st = (
-            status
+            status + note
             if certified
             else f"{status}; LMI certified, but LipSDP-Network's coupling is not a valid relaxation in general"
         )
         return LipschitzResult(
             value, name, certified, st, time.perf_counter() - start, name, details
         )
-    why = f"{solver} returned status {status!r}" + (f" ({message})" if message else "")
+    why = f"{solver} returned status {status!r}" + (f" ({message})" if message else "") + note
     if lam is not None and status in ("optimal", "optimal_inaccurate"):
         why += "; its multipliers fail the H22 < 0 Schur check"
     if on_failure == "raise":

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ACTIVATION_SLOPES", "Network", "as_network"]
+__all__ = ["ACTIVATION_SLOPES", "Network", "as_network", "merge_linear_layers"]
 
 #: Activation name -> slope interval ``(alpha, beta)``.
 ACTIVATION_SLOPES: dict[str, tuple[float, float]] = {
@@ -100,6 +100,32 @@ class Network:
             if k < self.depth - 1:
                 h = _apply_torch(self.activations[k], h)
         return h
+
+
+def merge_linear_layers(net: Network) -> Network:
+    """``net`` with every linear activation (slopes ``[a, a]``) multiplied into its neighbours.
+
+    ``W_{k+1} φ_k(W_k x + b_k)`` with ``φ_k(v) = a v`` is the affine map
+    ``(a W_{k+1} W_k) x + a W_{k+1} b_k``, so the merged network has the same Lipschitz
+    constant, and every bound gets exact where LipSDP's multipliers would have to grow without
+    bound (spec §6: solvers fail or lose accuracy on ``α = β``). For bounds only: an affine
+    activation's offset is not known from its slopes and is dropped from the biases.
+    """
+    if all(a != b for a, b in net.slopes):
+        return net
+    ws, bs = list(net.weights), list(net.biases)
+    slopes, acts = list(net.slopes), list(net.activations)
+    k = 0
+    while k < len(slopes):
+        a, b = slopes[k]
+        if a != b:
+            k += 1
+            continue
+        w_next, b_next = ws[k + 1], bs[k + 1]
+        ws[k : k + 2] = [a * w_next @ ws[k]]
+        bs[k : k + 2] = [a * w_next @ bs[k] + b_next]
+        del slopes[k], acts[k]
+    return Network(tuple(ws), tuple(bs), tuple(slopes), tuple(acts))
 
 
 def _apply(name: str, h: np.ndarray) -> np.ndarray:

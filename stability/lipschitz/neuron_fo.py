@@ -46,8 +46,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.linalg import cho_solve, solve_triangular
 
-from stability.lipschitz.lipsdp import SAFETY, certify_multipliers
-from stability.lipschitz.network import Network
+from stability.lipschitz.lipsdp import SAFETY, certify_multipliers, layer_start
+from stability.lipschitz.network import Network, merge_linear_layers
 from stability.lipschitz.result import LipschitzResult
 
 __all__ = ["DEFAULT_STAGES", "neuron_fo", "schur_objective"]
@@ -131,27 +131,6 @@ def schur_objective(
     return val, top, g
 
 
-def _backward_start(net: Network) -> list[np.ndarray]:
-    """A feasible per-layer start for any slopes: ``λ_k = λmax(E_k)`` makes ``S_k ⪯ -λ_k I``."""
-    ws = net.weights
-    depth = len(ws)
-    lams: list[np.ndarray] = [np.zeros(0)] * (depth - 1)
-    e = ws[-1].T @ ws[-1]
-    for k in range(depth - 1, 0, -1):
-        top = float(np.linalg.eigvalsh(0.5 * (e + e.T))[-1])
-        lam_k = max(top, 1e-6 * float(np.max(np.abs(e), initial=0.0)), 1e-12)
-        lams[k - 1] = np.full(ws[k - 1].shape[0], lam_k)
-        if k == 1:
-            break
-        a, b = net.slopes[k - 1]
-        s = e - 2.0 * lam_k * np.eye(e.shape[0])
-        off = ((a + b) * lam_k) * ws[k - 1]
-        c = np.linalg.cholesky(-0.5 * (s + s.T))
-        z = solve_triangular(c, off, lower=True)
-        e = -2.0 * (a * b * lam_k) * ws[k - 1].T @ ws[k - 1] + z.T @ z
-    return lams
-
-
 def neuron_fo(
     net: Network,
     *,
@@ -201,6 +180,7 @@ def neuron_fo(
         raise ValueError(f"stages must be (tau >= 0, share in [0, 1]) pairs; got {stages!r}")
     name = "lipsdp-neuron-fo"
     start = time.perf_counter()
+    net = merge_linear_layers(net)  # linear activations: exact, and no unbounded λ
     if net.depth == 1:
         v = float(np.linalg.norm(net.weights[0], 2))
         return LipschitzResult(
@@ -208,17 +188,7 @@ def neuron_fo(
         )
     from stability.lipschitz.eclipse import eclipse_applicable, eclipse_fast
 
-    if any(a == b for a, b in net.slopes):
-        # degenerate (linear) slopes [a, a]: the LMI's optimum is attained only as λ -> ∞, where
-        # the Schur check loses accuracy; widen to [a - 1e-7 max(1, |a|), a] (still valid), as
-        # lipsdp() does
-        net = Network(
-            net.weights,
-            net.biases,
-            tuple((a - 1e-7 * max(1.0, abs(a)), b) if a == b else (a, b) for a, b in net.slopes),
-            net.activations,
-        )
-    starts = [("backward-layer", _backward_start(net))]
+    starts = [("backward-layer", layer_start(net))]
     if eclipse_applicable(net):
         ef = eclipse_fast(net)
         if ef.certified:

@@ -183,18 +183,18 @@ def test_solver_failure_falls_back_or_raises(monkeypatch):
 
     monkeypatch.setattr(mod, "_solve_sdp", boom)
     net = as_network(_gauss(1, [2, 5, 1]))
-    r = mod.lipsdp(net, "neuron")
+    r = mod.lipsdp(net, "neuron", solver="CVXOPT")
     assert r.certified and r.method in ("eclipse-fast", "liplt") and "fallback" in r.status
     assert r.value >= lipschitz_lower_bound(net).value
     with pytest.raises(LipSDPError, match="crashed"):
-        mod.lipsdp(net, "neuron", on_failure="raise")
+        mod.lipsdp(net, "neuron", solver="CVXOPT", on_failure="raise")
 
 
 def test_solver_user_limit_is_not_reported(monkeypatch):
     import stability.lipschitz.lipsdp as mod
 
     monkeypatch.setattr(mod, "_solve_sdp", lambda *a, **k: ("user_limit", 0.01, None, None))
-    r = mod.lipsdp(as_network(_gauss(1, [2, 5, 1])), "neuron")
+    r = mod.lipsdp(as_network(_gauss(1, [2, 5, 1])), "neuron", solver="CVXOPT")
     assert r.method != "lipsdp-neuron" and "user_limit" in r.status
 
 

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 
 import stability.lipschitz.neuron_fo as fo_mod
-from perturbation.lipschitz import random_weights
+from perturbation.lipschitz import random_weights, spec_c_net
 from stability import lipschitz_bound, lipschitz_lower_bound
 from stability.lipschitz import as_network
+from stability.lipschitz.auto import estimated_seconds
 from stability.lipschitz.lipsdp import SAFETY, certify_multipliers
 from stability.lipschitz.neuron_fo import neuron_fo, schur_objective
 from stability.lipschitz.strategies import weight_lists
@@ -22,17 +23,6 @@ def _gauss(seed, dims):
     return [
         rng.standard_normal((dims[k + 1], dims[k])) / np.sqrt(dims[k]) for k in range(len(dims) - 1)
     ]
-
-
-def _net_c(layers, width):
-    """Spec §5 C networks (bench draw order)."""
-    rng = np.random.default_rng(7 * width + 13 * layers)
-    dims = [4] + [width] * (layers - 1) + [1]
-    ws = []
-    for k in range(layers):
-        w = rng.standard_normal((dims[k + 1], dims[k]))
-        ws.append(w * rng.uniform(0.4, 1.8) / np.linalg.norm(w, 2))
-    return ws
 
 
 def test_random_weights_reaches_the_exact_value():
@@ -65,17 +55,16 @@ def test_between_lower_bound_and_eclipse_fast_and_close_to_neuron(ws):
 
 
 @pytest.mark.parametrize("activation", ["leaky_relu:0.1", "sigmoid", "identity", (-0.2, 1.1)])
-def test_other_slopes_use_the_backward_start(activation):
+def test_other_slopes_use_the_layer_start(activation):
     ws = _gauss(5, [3, 6, 6, 2])
     r = lipschitz_bound(ws, "lipsdp-neuron-fo", activation=activation)
     neuron = lipschitz_bound(ws, "lipsdp-neuron", activation=activation).value
-    assert r.certified and r.details["start"][0] == "backward-layer"
-    assert r.value <= neuron * 1.02
-    if activation == "identity":  # the SDP solver is inexact here (spec §6); compare with exact
+    if activation == "identity":  # linear activations are merged: the exact closed form
         exact = np.linalg.norm(ws[2] @ ws[1] @ ws[0], 2)
-        assert exact <= r.value <= exact * 1.001
-    else:
-        assert neuron * (1 - 1e-4) <= r.value
+        assert r.status == "closed-form (single layer)" and r.value == pytest.approx(exact)
+        return
+    assert r.certified and r.details["start"][0] == "backward-layer"
+    assert neuron * (1 - 1e-4) <= r.value <= neuron * 1.02
 
 
 def test_single_layer_is_the_spectral_norm():
@@ -121,14 +110,15 @@ def test_failed_certification_keeps_the_warm_start(monkeypatch):
 
 
 def test_time_budget_stops_the_descent():
-    ws = _net_c(6, 120)
+    ws = spec_c_net(6, 120)
     r = lipschitz_bound(ws, "lipsdp-neuron-fo", time_budget=0.3)
     assert "time budget" in r.status and r.seconds < 2.0
     assert r.value < lipschitz_bound(ws, "eclipse-fast").value
 
 
 def test_auto_uses_fo_when_lipsdp_neuron_does_not_fit():
-    ws = _net_c(4, 120)  # N = 360: LipSDP-Neuron estimated far above 2 s
+    ws = spec_c_net(4, 300)  # N = 900: LipSDP-Neuron (structured IPM) estimated above 2 s
+    assert estimated_seconds(as_network(ws), "lipsdp-neuron") > 2.0
     r = lipschitz_bound(ws, "auto", time_budget=2.0)
     assert r.method == "lipsdp-neuron-fo" and r.requested == "auto"
     assert r.value < r.details["candidates"]["eclipse-fast"]
@@ -161,7 +151,7 @@ def test_objective_bad_input():
 @pytest.mark.slow
 @pytest.mark.parametrize(("layers", "width"), [(2, 50), (5, 20), (2, 100), (10, 20), (5, 50)])
 def test_spec_networks_within_two_percent_of_neuron(layers, width):
-    ws = _net_c(layers, width)
+    ws = spec_c_net(layers, width)
     r = lipschitz_bound(ws, "lipsdp-neuron-fo")
     neuron = lipschitz_bound(ws, "lipsdp-neuron").value
     assert neuron * (1 - 1e-6) <= r.value <= 1.02 * neuron
@@ -169,7 +159,7 @@ def test_spec_networks_within_two_percent_of_neuron(layers, width):
 
 @pytest.mark.slow
 def test_20x256_beats_eclipse_fast_in_10_seconds():
-    ws = _net_c(20, 256)
+    ws = spec_c_net(20, 256)
     fast = lipschitz_bound(ws, "eclipse-fast")
     r = lipschitz_bound(ws, "lipsdp-neuron-fo", time_budget=9.0)
     assert r.certified and r.seconds < 10.0

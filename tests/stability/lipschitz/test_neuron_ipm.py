@@ -1,0 +1,155 @@
+"""LipSDP-Neuron/-Layer by the structured interior-point method (stability.lipschitz.neuron_ipm).
+
+References: CVXOPT through cvxpy (a second, general-purpose solver), the exact values of the
+spec's §5 A and B, and closed forms (identity activation, single layer).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import stability.lipschitz.neuron_ipm as ipm_mod
+from perturbation.lipschitz import random_weights
+from stability import lipschitz_bound, lipschitz_lower_bound
+from stability.lipschitz import Network, as_network
+from stability.lipschitz.lipsdp import SAFETY, certify_multipliers, lipsdp
+from stability.lipschitz.network import merge_linear_layers
+from stability.lipschitz.neuron_ipm import lipsdp_ipm
+from stability.lipschitz.strategies import weight_lists
+
+RW = random_weights()
+
+
+def _gauss(seed, dims):
+    rng = np.random.default_rng(seed)
+    return [
+        rng.standard_normal((dims[k + 1], dims[k])) / np.sqrt(dims[k]) for k in range(len(dims) - 1)
+    ]
+
+
+@pytest.mark.parametrize(("variant", "published"), [("neuron", 36.4822), ("layer", 39.8386)])
+def test_random_weights_published_values(variant, published):
+    r = lipsdp_ipm(as_network(RW), variant)
+    assert r.certified and r.status == "optimal" and r.method == f"lipsdp-{variant}"
+    assert r.value == pytest.approx(published, abs=1e-4)
+    if variant == "neuron":  # tight: equals ||W4 W3 W2 W1|| (spec §5 A)
+        exact = np.linalg.norm(RW[3] @ RW[2] @ RW[1] @ RW[0], 2)
+        assert exact <= r.value <= exact * (1 + 1e-6)
+
+
+@given(
+    weight_lists(max_depth=4, max_width=6),
+    st.sampled_from(["relu", "tanh", "sigmoid", (0.1, 1.0), (-0.5, 1.0)]),
+    st.sampled_from(["neuron", "layer"]),
+)
+@settings(max_examples=25, deadline=None)
+def test_matches_cvxopt_and_is_certified(ws, activation, variant):
+    """At least as tight as CVXOPT (both certified, so both are >= the SDP's optimum; CVXOPT's
+    certified value is sometimes looser, never the IPM's by more than the tolerances), and the
+    λ >= 0 cone is exercised by αβ ≠ 0."""
+    net = as_network(ws, activation)
+    r = lipsdp_ipm(net, variant)
+    assert r.certified
+    if net.depth == 1:
+        assert r.value == pytest.approx(np.linalg.norm(ws[0], 2), rel=1e-15)
+        return
+    assert r.status == "optimal" and r.details["gap"] <= 1e-6
+    ref = lipsdp(net, variant, solver="CVXOPT")
+    if ref.method == f"lipsdp-{variant}":
+        assert r.value <= ref.value * (1 + 2e-5) + 1e-9
+    lam = r.details["multipliers"]
+    rho = certify_multipliers(net, lam)
+    assert r.value == pytest.approx(math.sqrt(max(rho, 0.0)) * (1 + SAFETY), rel=1e-13)
+    if not isinstance(activation, tuple):  # slopes-only activations have no Jacobian
+        assert lipschitz_lower_bound(net, n_samples=256, n_ascent=20).value <= r.value
+    if variant == "layer":  # one multiplier per layer
+        assert all(np.ptp(m) <= 1e-12 * max(1.0, np.max(m)) for m in lam)
+
+
+@pytest.mark.parametrize(
+    ("dims", "seed", "exact"), [([2, 16, 1], 1, 0.76810), ([2, 16, 16, 1], 2, 1.10132)]
+)
+def test_exact_2d_values_lie_below(dims, seed, exact):
+    rng = np.random.default_rng(seed)
+    ws = [
+        rng.standard_normal((dims[k + 1], dims[k])) / np.sqrt(dims[k]) for k in range(len(dims) - 1)
+    ]
+    r = lipsdp_ipm(as_network(ws))
+    assert exact - 1e-5 <= r.value <= lipsdp(as_network(ws), "layer").value * (1 + 1e-6)
+
+
+def test_identity_activation_gives_the_product_norm():
+    ws = _gauss(4, [3, 5, 4, 2])
+    r = lipsdp_ipm(as_network(ws, "identity"))
+    exact = np.linalg.norm(ws[2] @ ws[1] @ ws[0], 2)
+    assert exact <= r.value <= exact * (1 + 1e-5)
+
+
+def test_linear_layers_are_merged_exactly():
+    ws = _gauss(8, [3, 5, 4, 4, 2])
+    seq_slopes = ["relu", "identity", "relu"]
+    net = Network(
+        tuple(ws),
+        tuple(np.zeros(w.shape[0]) for w in ws),
+        ((0.0, 1.0), (1.0, 1.0), (0.0, 1.0)),
+        tuple(seq_slopes),
+    )
+    merged = merge_linear_layers(net)
+    assert merged.dims == (3, 5, 4, 2) and merged.slopes == ((0.0, 1.0), (0.0, 1.0))
+    x = np.random.default_rng(0).standard_normal((7, 3))
+    np.testing.assert_allclose(merged.forward(x), net.forward(x), rtol=1e-12, atol=1e-12)
+    assert lipsdp_ipm(net).value == pytest.approx(lipsdp_ipm(merged).value, rel=1e-12)
+
+
+def test_homogeneous_in_the_first_layer():
+    ws = _gauss(5, [3, 6, 6, 2])
+    a = lipsdp_ipm(as_network(ws)).value
+    b = lipsdp_ipm(as_network([3.0 * ws[0], *ws[1:]])).value
+    assert b == pytest.approx(3.0 * a, rel=1e-5)
+
+
+def test_single_layer_is_the_spectral_norm():
+    w = np.random.default_rng(0).standard_normal((3, 4))
+    r = lipsdp_ipm(as_network([w]))
+    assert r.value == pytest.approx(np.linalg.norm(w, 2), rel=1e-15)
+
+
+def test_any_stop_is_certified_and_iterates_are_upper_bounds():
+    net = as_network(_gauss(6, [4, 20, 20, 1]))
+    full = lipsdp_ipm(net)
+    early = lipsdp_ipm(net, max_iter=2)
+    assert early.status == "iteration limit" and early.certified
+    assert early.value >= full.value * (1 - 1e-9)
+    rhos = [h[0] for h in full.details["history"]]
+    assert all(math.sqrt(r) >= full.value / (1 + 1e-6) for r in rhos)
+    assert full.details["gap"] <= 1e-6 and full.details["primal_residual"] <= 1e-6
+
+
+def test_default_lipsdp_uses_ipm_and_falls_back_to_cvxpy(monkeypatch):
+    net = as_network(_gauss(7, [3, 8, 2]))
+    assert lipschitz_bound(net, "lipsdp-neuron").details["solver"] == "ipm"
+    stuck = lipsdp_ipm(net, max_iter=1)
+    monkeypatch.setattr(ipm_mod, "lipsdp_ipm", lambda *a, **k: stuck)
+    r = lipsdp(net, "neuron")
+    assert r.details["solver"] != "ipm" and "stopped early" in r.status
+    assert r.value <= stuck.value
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"variant": "network"}, "variant"), ({"tol": 0.0}, "tol"), ({"max_iter": 0}, "max_iter")],
+)
+def test_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lipsdp_ipm(as_network(_gauss(1, [2, 3, 1])), **kwargs)
+
+
+def test_ipm_refuses_what_it_does_not_solve():
+    net = as_network(_gauss(1, [2, 3, 1]))
+    with pytest.raises(ValueError, match="ipm"):
+        lipsdp(net, "network", solver="ipm")
