@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import stability.lipschitz.lipsdp as mod
 import stability.lipschitz.neuron_ipm as ipm_mod
 from perturbation.lipschitz import random_weights
 from stability import lipschitz_bound, lipschitz_lower_bound
@@ -136,8 +137,11 @@ def test_default_lipsdp_uses_ipm_and_falls_back_to_cvxpy(monkeypatch):
     stuck = lipsdp_ipm(net, max_iter=1)
     monkeypatch.setattr(ipm_mod, "lipsdp_ipm", lambda *a, **k: stuck)
     r = lipsdp(net, "neuron")
-    assert r.details["solver"] != "ipm" and "stopped early" in r.status
-    assert r.value <= stuck.value
+    assert "stopped early" in r.status and r.value <= stuck.value
+    assert r.details["solver"] != "ipm"  # CVXOPT's certified value is the smaller one here
+    monkeypatch.setattr(mod, "_solve_sdp", lambda *a, **k: ("solver_error", None, None, None))
+    kept = lipsdp(net, "neuron")  # cvxpy fails: the IPM's certified iterate is kept
+    assert kept.value == stuck.value and "cvxpy failed" in kept.status
 
 
 @pytest.mark.parametrize(
