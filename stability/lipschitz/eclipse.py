@@ -52,10 +52,7 @@ def _run(net: Network, name: str, choose) -> LipschitzResult:
     start = time.perf_counter()
     ws = net.weights
     if net.depth == 1:
-        v = float(np.linalg.norm(ws[0], 2))
-        return LipschitzResult(
-            v, name, True, "closed-form (single layer)", time.perf_counter() - start, name
-        )
+        return LipschitzResult.single_layer(ws[0], name, start)
     # absorb beta_k into the next weight: phi_k = beta_k psi_k, psi_k in [0, 1]
     wp = [ws[0]] + [b * w for (_, b), w in zip(net.slopes, ws[1:], strict=True)]
     x_inv = np.eye(ws[0].shape[1])

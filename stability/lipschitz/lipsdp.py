@@ -332,10 +332,7 @@ def lipsdp(
     start = time.perf_counter()
     name = f"lipsdp-{variant}"
     if net.depth == 1:  # no hidden layer: the LMI is empty, L = ||W||_2 (upstream issues #4/#5)
-        v = float(np.linalg.norm(net.weights[0], 2))
-        return LipschitzResult(
-            v, name, True, "closed-form (single layer)", time.perf_counter() - start, name
-        )
+        return LipschitzResult.single_layer(net.weights[0], name, start)
     if variant == "network" and (len(set(net.slopes)) != 1 or slopes is not None):
         raise ValueError(f"lipsdp-network needs the same slopes on every layer; got {net.slopes}")
     structured = variant != "network" and slopes is None

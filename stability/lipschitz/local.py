@@ -102,10 +102,7 @@ def local_bound(net: Network, lo, hi, *, solver: str | None = None) -> Lipschitz
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))) or np.any(lo > hi):
         raise ValueError(f"box: need finite lo <= hi; got lo={lo}, hi={hi}")
     if net.depth == 1:
-        v = float(np.linalg.norm(net.weights[0], 2))
-        return LipschitzResult(
-            v, "local", True, "closed-form (single layer)", time.perf_counter() - start, "local"
-        )
+        return LipschitzResult.single_layer(net.weights[0], "local", start)
     slopes = interval_slopes(net, lo, hi)
     value, via, status = liplt_bound(net, slopes), "liplt", "closed-form"
     details = {"liplt_local": value}

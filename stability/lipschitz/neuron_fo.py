@@ -182,10 +182,7 @@ def neuron_fo(
     start = time.perf_counter()
     net = merge_linear_layers(net)  # linear activations: exact, and no unbounded λ
     if net.depth == 1:
-        v = float(np.linalg.norm(net.weights[0], 2))
-        return LipschitzResult(
-            v, name, True, "closed-form (single layer)", time.perf_counter() - start, name
-        )
+        return LipschitzResult.single_layer(net.weights[0], name, start)
     from stability.lipschitz.eclipse import eclipse_applicable, eclipse_fast
 
     starts = [("backward-layer", layer_start(net))]

@@ -269,10 +269,7 @@ def lipsdp_ipm(
     t0 = time.perf_counter()
     net = merge_linear_layers(net)  # linear activations: exact, and no unbounded λ
     if net.depth == 1:
-        v = float(np.linalg.norm(net.weights[0], 2))
-        return LipschitzResult(
-            v, name, True, "closed-form (single layer)", time.perf_counter() - t0, name
-        )
+        return LipschitzResult.single_layer(net.weights[0], name, t0)
     sizes = [w.shape[0] for w in net.weights[:-1]]
     split = np.cumsum(sizes)[:-1]
     start = layer_start(net)  # λ_k constant per layer, H22 ≺ 0 strictly

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,15 @@ class LipschitzResult:
     seconds: float
     requested: str = ""
     details: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def single_layer(cls, weight: Any, method: str, start: float) -> LipschitzResult:
+        """The exact value ``||W||_2`` of a network without hidden layers (every method's case)."""
+        import numpy as np
+
+        value = float(np.linalg.norm(weight, 2))
+        seconds = time.perf_counter() - start
+        return cls(value, method, True, "closed-form (single layer)", seconds, method)
 
     @property
     def success(self) -> bool:
