@@ -1,8 +1,10 @@
 """Certified Lipschitz bounds of neural policies, and Lipschitz-constrained policies.
 
 Upper bounds (:func:`lipschitz_bound`): naive product of spectral norms, LipLT, ECLipsE-Fast,
-ECLipsE, LipSDP-Layer/-Neuron (the structured interior-point method of ``neuron_ipm``, or cvxpy)
-and -Network (cvxpy), all certified by an exact Schur-complement check,
+ECLipsE, LipSDP-Layer/-Neuron (the exact dual of ``one_hidden`` for one-hidden-layer
+scalar-output networks, the structured interior-point method of ``neuron_ipm``, or cvxpy; dual
+lower bounds from ``dual_bound`` prove the distance to the optimum) and -Network (cvxpy), all
+certified by an exact Schur-complement check,
 LipSDP-Neuron-FO (solver-free L-BFGS on the multipliers, certified the same way),
 a local bound over a box, and ``auto``. Lower bounds (:func:`lipschitz_lower_bound`): batched
 Jacobian norms and pair-ratio ascent. Spec: ``shared/specs/lipschitz.md``.

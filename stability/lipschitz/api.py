@@ -44,6 +44,7 @@ def lipschitz_bound(
     solver: str | None = None,
     on_failure: str = "fallback",
     slopes: Mapping[str, tuple[float, float]] | None = None,
+    rtol: float | None = None,
 ) -> LipschitzResult:
     """An upper bound on the ℓ2 Lipschitz constant of a network.
 
@@ -61,15 +62,19 @@ def lipschitz_bound(
     box : (array_like, array_like), optional
         ``(lo, hi)`` of the state box; required by ``"local"``.
     solver : str, optional
-        For ``lipsdp-neuron``/``lipsdp-layer``: ``"ipm"`` (the default: the structured
-        interior-point method, :mod:`stability.lipschitz.neuron_ipm`) or a cvxpy solver name;
-        for the other SDP methods a cvxpy solver (default CVXOPT if installed, else Clarabel).
+        For ``lipsdp-neuron``/``lipsdp-layer``: ``None`` (the structured methods: the exact dual
+        of :mod:`stability.lipschitz.one_hidden` for one-hidden-layer scalar-output networks,
+        else the interior-point method of :mod:`stability.lipschitz.neuron_ipm`), ``"ipm"``, or
+        a cvxpy solver name; for the other SDP methods a cvxpy solver (default CVXOPT if
+        installed, else Clarabel).
     on_failure : {"fallback", "raise"}
         LipSDP's behaviour when the solver fails or cannot be certified.
     slopes : mapping, optional
         Slopes of further activation classes of an ``nn.Sequential``, by class name.
-
-    Returns
+    rtol : float, optional
+        For ``lipsdp-neuron``/``lipsdp-layer`` with the structured solvers: stop once the value
+        is proven within ``rtol`` (relative) of the SDP's optimum (e.g. ``0.02``: at most 2%
+        above LipSDP-Neuron); default: solve to relative gap ``1e-6``.
     -------
     LipschitzResult
         ``value``, ``method``, ``certified``, ``status``, ``seconds``.
@@ -92,6 +97,8 @@ def lipschitz_bound(
         raise ValueError(f"time_budget must be positive; got {time_budget!r}")
     if time_budget is not None and method not in ("auto", "lipsdp-neuron-fo"):
         warnings.warn(f"method {method!r} does not use time_budget", RuntimeWarning, stacklevel=2)
+    if rtol is not None and method not in ("lipsdp-neuron", "lipsdp-layer"):
+        raise ValueError(f"rtol applies to lipsdp-neuron and lipsdp-layer; got method {method!r}")
     if method == "local" and box is None:
         raise ValueError("method 'local' needs box=(lo, hi)")
     net = as_network(network, activation, slopes=slopes)
@@ -106,7 +113,9 @@ def lipschitz_bound(
     if method == "lipsdp-neuron-fo":
         return neuron_fo(net, time_budget=time_budget)
     if method.startswith("lipsdp-"):
-        return lipsdp(net, method.removeprefix("lipsdp-"), solver=solver, on_failure=on_failure)
+        return lipsdp(
+            net, method.removeprefix("lipsdp-"), solver=solver, on_failure=on_failure, rtol=rtol
+        )
     if method == "local":
         return local_bound(net, box[0], box[1], solver=solver)
     return auto_bound(net, time_budget)

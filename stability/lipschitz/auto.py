@@ -8,7 +8,10 @@ least 10 ms remain) and ECLipsE whose estimated time fits the remaining budget r
 ``method`` names it. The time models are [reconstructed]: LipSDP-Neuron by the structured
 interior-point method (:mod:`stability.lipschitz.neuron_ipm`), measured here on one core
 (1.35 s at ``n_0 + N = 454``, 0.17 s at 204) and doubled for a loaded machine:
-``t_neuron ≈ 0.03 s + 3 s · ((n_0 + N)/454)^3``; ECLipsE (cvxpy per layer) fitted to the spec's
+``t_neuron ≈ 0.03 s + 3 s · ((n_0 + N)/454)^3``, and for a one-hidden-layer scalar-output
+network (the exact dual of :mod:`stability.lipschitz.one_hidden`; 0.04 s at ``n_0 = 16``,
+``N = 256``, 0.5 s at ``N = 2000``, certification dominating) ``≈ 0.05 s + 0.1 s · (N/1000)^3``;
+ECLipsE (cvxpy per layer) fitted to the spec's
 CVXOPT timings on a loaded 2-core machine (§6): ``≈ Σ_k 2 s · (2 n_k / 104)^3.5``, times 20 with
 a Clarabel-only install.
 """
@@ -23,6 +26,7 @@ from stability.lipschitz.lipsdp import default_solver, lipsdp
 from stability.lipschitz.naive import naive_bound
 from stability.lipschitz.network import Network
 from stability.lipschitz.neuron_fo import neuron_fo
+from stability.lipschitz.one_hidden import one_hidden_applicable
 from stability.lipschitz.result import LipschitzResult
 
 __all__ = ["DEFAULT_BUDGET", "auto_bound", "estimated_seconds"]
@@ -38,6 +42,8 @@ def estimated_seconds(net: Network, method: str, solver: str | None = None) -> f
     """
     factor = 1.0 if (solver or default_solver()) == "CVXOPT" else 20.0
     if method == "lipsdp-neuron":
+        if one_hidden_applicable(net):
+            return 0.05 + 0.1 * (net.n_hidden / 1000) ** 3
         return 0.03 + 3.0 * ((net.dims[0] + net.n_hidden) / 454) ** 3
     if method == "eclipse":
         return factor * sum(2.0 * (2 * n / 104) ** 3.5 + 0.02 for n in net.dims[1:-1])

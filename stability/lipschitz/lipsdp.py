@@ -18,9 +18,13 @@ covers float64 rounding in the check). If the multipliers fail the check even af
 repair (``λ + δ max λ``), the result falls back to a cheaper certified method and says so
 (``on_failure="fallback"``) or raises :class:`LipSDPError` (``on_failure="raise"``).
 
-Solvers. Neuron and Layer default to the structured interior-point method of
-:mod:`stability.lipschitz.neuron_ipm` (same optimum, 8-40x faster than CVXOPT on the spec's networks, more on larger ones);
-Network, neuron-wise slopes (the local bound) and ``solver="CVXOPT"`` etc. go through cvxpy.
+Solvers. Neuron on a one-hidden-layer scalar-output network defaults to its exact spectraplex
+dual (:mod:`stability.lipschitz.one_hidden`); other Neuron and Layer problems to the structured
+interior-point method of :mod:`stability.lipschitz.neuron_ipm` (same optimum, much faster than
+CVXOPT; ``stability bench lipschitz`` measures by how much). Both can stop early once the value
+is proven within ``rtol`` of the optimum by a dual lower bound
+(:mod:`stability.lipschitz.dual_bound`). Network, neuron-wise slopes (the local bound) and
+``solver="CVXOPT"`` etc. go through cvxpy.
 
 Validity note on LipSDP-Network: the coupled multipliers ``ζ`` rest on a quadratic constraint
 for pairs of neurons that does not hold for the incremental (Lipschitz) setting in general; this
@@ -296,6 +300,7 @@ def lipsdp(
     solver: str | None = None,
     on_failure: str = "fallback",
     slopes: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+    rtol: float | None = None,
 ) -> LipschitzResult:
     """LipSDP-Layer, -Neuron or -Network, certified by the Schur-complement check.
 
@@ -304,13 +309,15 @@ def lipsdp(
     net : Network
     variant : {"neuron", "layer", "network"}
     solver : str, optional
-        ``"ipm"``: the structured interior-point method of
-        :mod:`stability.lipschitz.neuron_ipm` (Neuron and Layer with the network's slopes; the
-        default there, 8-40x faster than CVXOPT at the same accuracy); or a cvxpy solver name
-        (the default otherwise: :func:`default_solver`). A cvxpy solver must be an
-        interior-point solver in practice: SCS at default accuracy returns multipliers that
-        fail the check. When the default ``"ipm"`` stops before its tolerance, the cvxpy solver
-        runs too and the smaller certified value of the two is returned (``status`` says so).
+        Default (``None``) for Neuron and Layer with the network's slopes: LipSDP-Neuron of a
+        one-hidden-layer scalar-output network by its exact spectraplex dual
+        (:mod:`stability.lipschitz.one_hidden`), otherwise the structured interior-point method
+        of :mod:`stability.lipschitz.neuron_ipm` (``"ipm"`` forces it). Or a cvxpy solver name
+        (the default for Network and neuron-wise slopes: :func:`default_solver`). A cvxpy
+        solver must be an interior-point solver in practice: SCS at default accuracy returns
+        multipliers that fail the check. When the structured methods stop before their
+        tolerance, the cvxpy solver runs too and the smaller certified value is returned
+        (``status`` says so).
     on_failure : {"fallback", "raise"}
         What to do when the solver fails or its multipliers do not certify: fall back to the
         tighter of ECLipsE-Fast (when applicable) and LipLT, saying so in ``method`` and
@@ -318,6 +325,10 @@ def lipsdp(
     slopes : sequence of (ndarray, ndarray), optional
         Neuron-wise slope bounds per hidden layer (the local bound passes them; Neuron and
         Layer only).
+    rtol : float, optional
+        Structured methods only: stop as soon as the certified value is **proven** within
+        ``rtol`` (relative) of the SDP's optimum, by a dual-feasible lower bound
+        (``details["sdp_lower_bound"]``). Default: solve to relative gap ``1e-6`` in ``ρ``.
 
     Returns
     -------
@@ -340,14 +351,31 @@ def lipsdp(
         raise ValueError(
             "solver 'ipm' handles lipsdp-neuron and lipsdp-layer with the network's own slopes"
         )
+    if rtol is not None:
+        if not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
+            raise ValueError(f"rtol must be in (0, 1); got {rtol!r}")
+        if not (solver in (None, "ipm") and structured):
+            raise ValueError(
+                "rtol needs the structured solvers (lipsdp-neuron/-layer, solver None or 'ipm', "
+                f"the network's own slopes); got variant {variant!r}, solver {solver!r}"
+            )
     note, ipm = "", None
+    if solver is None and variant == "neuron" and structured:
+        from stability.lipschitz.one_hidden import one_hidden_applicable, one_hidden_dual
+
+        if one_hidden_applicable(net):
+            tol = 1e-6 if rtol is None else 1.0 - 1.0 / (1.0 + rtol) ** 2
+            dual = one_hidden_dual(net, tol=tol, max_iter=60)
+            if dual.status == "optimal":
+                return dual
+            note = f"; the one-hidden dual stopped early ({dual.status})"
     if solver in (None, "ipm") and structured:
         from stability.lipschitz.neuron_ipm import lipsdp_ipm
 
-        ipm = lipsdp_ipm(net, variant)
-        if solver == "ipm" or ipm.status == "optimal":
+        ipm = lipsdp_ipm(net, variant, rtol=rtol)
+        if solver == "ipm" or ipm.status.startswith("optimal"):
             return ipm
-        note = f"; the structured IPM stopped early ({ipm.status}), cvxpy ran too"
+        note += f"; the structured IPM stopped early ({ipm.status}), cvxpy ran too"
     solvers = [solver] if solver else list(dict.fromkeys([default_solver(), "CLARABEL"]))
     if (slopes is None and any(a == b for a, b in net.slopes)) or (
         slopes is not None and any(np.any(lo == hi) for lo, hi in slopes)

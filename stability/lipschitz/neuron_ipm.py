@@ -7,11 +7,14 @@ The LMI of LipSDP (Theorem 2 and Eq. (10) of [1]_) written as ``S(y) ⪰ 0`` wit
 
 where neuron ``i`` (row ``j`` of ``W_k``) has ``U_i = [a_i, e_i]`` (``a_i`` = row ``j`` of
 ``W_k`` placed in the block of layer ``k-1``, ``e_i`` its own unit vector) and
-``C_i = [[2αβ, -(α+β)], [-(α+β), 2]]``: every constraint matrix has rank two. A general-purpose
-solver (CVXOPT, SDPA) forms its Schur-complement matrix from the vectorized ``F_i`` at a cost
-of ``O(m n³)`` or worse; here it is formed from the four Gram blocks ``UᵀXU`` and ``UᵀS⁻¹U``:
+``C_i = [[2αβ, -(α+β)], [-(α+β), 2]]``: every constraint matrix has rank two. In sector form,
+``U_i C_i U_iᵀ = 2 v_i v_iᵀ - δ_i a_i a_iᵀ`` with ``v_i = e_i - s_i a_i``, ``s_i = (α+β)/2``,
+``δ_i = (β-α)²/2``. A general-purpose solver (CVXOPT, SDPA) forms its Schur-complement matrix
+from the vectorized ``F_i`` at a cost of ``O(m n³)`` or worse; here it is formed from the Gram
+blocks of ``[A V]`` with ``X`` and with ``S⁻¹`` (``A``, ``V`` the columns ``a_i``, ``v_i``):
 
-``M_ij = tr(F_i X F_j S⁻¹) = Σ_{pqrs} C_i[p,q] (UᵀXU)_{qr}[i,j] C_j[r,s] (UᵀS⁻¹U)_{ps}[i,j]``,
+``M_ij = tr(F_i X F_j S⁻¹) = 4 (VᵀXV)_ij (VᵀS⁻¹V)_ij + δ_iδ_j (AᵀXA)_ij (AᵀS⁻¹A)_ij
+- 2 δ_i (AᵀXV)_ij (AᵀS⁻¹V)_ij - 2 δ_j (AᵀXV)_ji (AᵀS⁻¹V)_ji``,
 
 so an iteration costs a handful of dense ``n x n`` factorizations and products (``n = n_0 + N``)
 plus one Cholesky of the ``(1+N) x (1+N)`` matrix ``M``. For LipSDP-Layer the same ``M`` is
@@ -25,8 +28,11 @@ started **dual feasible** (from the per-layer multipliers that make ``H22 ≺ 0`
 above its certified value) and primal-infeasible at the perfectly centred ``X = μ S⁻¹``.
 Every dual iterate is recomputed from ``y`` and checked by a Cholesky factorization, so it stays
 exactly feasible; the ``λ >= 0`` block is carried only when it is not implied by ``S ⪰ 0``
-(some ``αβ ≠ 0``). The output layer is scaled so that the starting ``ρ`` is 1 (the LMI is
-homogeneous in ``(ρ, λ, W_lᵀW_l)``).
+(some ``αβ ≠ 0``); the primal ``X`` is checked by Cholesky too. Step lengths are the largest
+``t`` with ``LLᵀ + t D ⪰ 0``, ``-1/λmin(L⁻¹DL⁻ᵀ)`` (``L⁻¹`` from the factorizations): from a
+tridiagonal reduction below order ``LANCZOS_FROM``, by Lanczos above (cheaper there; a Ritz value
+can only overestimate the step, which the Cholesky checks catch). The output layer is scaled so
+that the starting ``ρ`` is 1 (the LMI is homogeneous in ``(ρ, λ, W_lᵀW_l)``).
 
 Certification: the returned multipliers are checked by
 :func:`stability.lipschitz.lipsdp.certify_multipliers` (exact backward Schur elimination) and
@@ -44,13 +50,15 @@ References
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import lapack
+from scipy.linalg import blas, lapack
 
+from stability.lipschitz.dual_bound import dual_lower_bound
 from stability.lipschitz.lipsdp import SAFETY, certify_multipliers, layer_start
 from stability.lipschitz.network import Network, merge_linear_layers
 from stability.lipschitz.result import LipschitzResult
@@ -59,7 +67,12 @@ __all__ = ["lipsdp_ipm"]
 
 
 class _LMI:
-    """The structured LMI ``S(ρ, λ) = F₀ + ρ F_ρ + Σ λ_i F_i`` of one network (``S = -H``)."""
+    """The structured LMI ``S(ρ, λ) = F₀ + ρ F_ρ + Σ λ_i F_i`` of one network (``S = -H``).
+
+    For the Schur matrix each ``F_i = U_i C_i U_iᵀ`` is split as ``2 v_i v_iᵀ - δ_i a_i a_iᵀ`` with
+    ``v_i = e_i - s_i a_i``, ``s_i = (α+β)/2``, ``δ_i = (β-α)²/2`` (the slope condition in sector
+    form, ``2(φ - s z)² - δ z²``), so that ``M`` needs the Gram blocks of ``A`` and ``V`` only.
+    """
 
     def __init__(self, net: Network, out_scale: float):
         ws = net.weights
@@ -69,127 +82,159 @@ class _LMI:
         self.n = self.n0 + self.m
         starts = np.cumsum([0, self.n0, *sizes])  # block k occupies starts[k]:starts[k+1]
         self.blocks = [slice(int(starts[k]), int(starts[k + 1])) for k in range(len(sizes) + 1)]
-        self.cols = [
-            slice(int(starts[k] - self.n0), int(starts[k + 1] - self.n0))
-            for k in range(1, len(sizes) + 1)
-        ]
-        # layer k (1-based hidden): weight W_k maps block k-1 to block k
+        self.hid = slice(self.n0, self.n)  # the hidden neurons: E = I[:, hid]
+        # layer k (1-based hidden): weight W_k maps block k-1 to block k; its neurons are
+        # columns `cols` of A; C_i = [[c_aa, c_ae], [c_ae, 2]] with c_aa = 2αβ, c_ae = -(α+β)
         self.layers = [
-            (ws[k], self.blocks[k], self.blocks[k + 1], self.cols[k]) for k in range(len(sizes))
+            (
+                ws[k],
+                self.blocks[k],
+                self.blocks[k + 1],
+                slice(int(starts[k + 1] - self.n0), int(starts[k + 2] - self.n0)),
+                2.0 * a * b,
+                -(a + b),
+            )
+            for k, (a, b) in enumerate(net.slopes)
         ]
-        self.hid = np.arange(self.n0, self.n)
-        ab = np.concatenate(
-            [np.full(n, a * b) for n, (a, b) in zip(sizes, net.slopes, strict=True)]
-        )
-        apb = np.concatenate(
-            [np.full(n, a + b) for n, (a, b) in zip(sizes, net.slopes, strict=True)]
-        )
-        self.c_aa, self.c_ae, self.c_ee = 2.0 * ab, -apb, np.full(self.m, 2.0)
-        self.lp = bool(np.any(ab != 0))  # λ >= 0 is implied by S ⪰ 0 when αβ = 0
+        # per neuron: the sector form's centre s = (α+β)/2 and δ = (β-α)²/2
+        slopes = np.repeat(np.array(net.slopes, dtype=float).reshape(-1, 2), sizes, axis=0)
+        self.s = 0.5 * (slopes[:, 0] + slopes[:, 1])
+        self.delta = 0.5 * (slopes[:, 1] - slopes[:, 0]) ** 2
+        self.delta_outer = np.outer(self.delta, self.delta)
+        self.lp = any(a * b != 0 for a, b in net.slopes)  # λ >= 0 is implied by S ⪰ 0 when αβ = 0
         w_out = out_scale * ws[-1]
         self.f0_last = -(w_out.T @ w_out)
         self.last = self.blocks[-1]
 
-    def times_a(self, y: np.ndarray) -> np.ndarray:
-        """``Y A`` for ``Y`` of shape ``(r, n)``; column ``i`` of ``A`` is ``a_i``."""
-        out = np.empty((y.shape[0], self.m))
-        for w, prev, _, cols in self.layers:
-            out[:, cols] = y[:, prev] @ w.T
-        return out
-
     def a_t_times(self, z: np.ndarray) -> np.ndarray:
         """``Aᵀ Z`` for ``Z`` of shape ``(n, r)``."""
         out = np.empty((self.m, z.shape[1]))
-        for w, prev, _, cols in self.layers:
+        for w, prev, _, cols, _, _ in self.layers:
             out[cols] = w @ z[prev]
         return out
 
     def assemble(self, rho: float, lam: np.ndarray, constant: bool = True) -> np.ndarray:
         """``S(ρ, λ)`` (with ``constant=False``: the linear part only, for directions)."""
         s = np.zeros((self.n, self.n))
-        s[self.blocks[0], self.blocks[0]] += rho * np.eye(self.n0)
-        for w, prev, cur, cols in self.layers:
+        diag = s.reshape(-1)[:: self.n + 1]  # a view
+        diag[: self.n0] = rho
+        diag[self.hid] = 2.0 * lam  # the e_i e_iᵀ terms
+        for w, prev, cur, cols, c_aa, c_ae in self.layers:
             lk = lam[cols]
-            s[prev, prev] += (w.T * (lk * self.c_aa[cols])) @ w
-            off = w.T * (lk * self.c_ae[cols])
+            if c_aa:
+                s[prev, prev] += (w.T * (c_aa * lk)) @ w
+            off = w.T * (c_ae * lk)
             s[prev, cur] += off
             s[cur, prev] += off.T
-            idx = np.arange(cur.start, cur.stop)
-            s[idx, idx] += lk * self.c_ee[cols]
         if constant:
             s[self.last, self.last] += self.f0_last
         return s
 
     def adjoint(self, y: np.ndarray) -> np.ndarray:
         """``F*(Y) = (<F_ρ, Y>, <F_i, Y>)`` for symmetric ``Y``."""
-        ya = self.times_a(y)
-        aya = np.empty(self.m)
-        for w, prev, _, cols in self.layers:
-            aya[cols] = np.einsum("ij,ji->i", w, ya[prev, cols])
-        aye = ya[self.hid, np.arange(self.m)]
-        eye = y[self.hid, self.hid]
         out = np.empty(self.m + 1)
-        out[0] = np.trace(y[self.blocks[0], self.blocks[0]])
-        out[1:] = self.c_aa * aya + 2.0 * self.c_ae * aye + self.c_ee * eye
+        out[0] = np.trace(y[: self.n0, : self.n0])
+        out[1:] = 2.0 * np.diagonal(y)[self.hid]
+        for w, prev, cur, cols, c_aa, c_ae in self.layers:
+            if c_aa:
+                out[1:][cols] += c_aa * np.einsum("ij,ij->i", w @ y[prev, prev], w)
+            out[1:][cols] += 2.0 * c_ae * np.einsum("ij,ij->i", w, y[cur, prev])
         return out
 
-    def schur(self, x: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """``M_ij = tr(F_i X F_j R)`` over ``(ρ, λ)`` from the Gram blocks of ``X`` and ``R``."""
-        hid, b0 = self.hid, self.blocks[0]
-        xa, ra = self.times_a(x), self.times_a(r)
-        gx = {"aa": self.a_t_times(xa), "ae": xa[hid].T, "ee": x[np.ix_(hid, hid)]}
-        gr = {"aa": self.a_t_times(ra), "ae": ra[hid].T, "ee": r[np.ix_(hid, hid)]}
-        gx["ea"], gr["ea"] = gx["ae"].T, gr["ae"].T
-        c = {"aa": self.c_aa, "ae": self.c_ae, "ea": self.c_ae, "ee": self.c_ee}
-        m = np.zeros((self.m + 1, self.m + 1))
+    def gram(self, y: np.ndarray) -> _Gram:
+        """The blocks of ``[A V]ᵀ Y [A V]`` (``V = E - A diag(s)``) and ``F_ρ``'s part of ``Y``."""
+        s, hid, b0 = self.s, self.hid, slice(0, self.n0)
+        aty = self.a_t_times(y)  # Aᵀ Y, and (Y A)ᵀ by symmetry
+        aa = self.a_t_times(aty.T)
+        p = aty[:, hid]  # Aᵀ Y E
+        av = p - aa * s  # Aᵀ Y V = Aᵀ Y E - Aᵀ Y A diag(s)
+        vv = y[hid, hid] - s[:, None] * av  # Vᵀ Y V = Eᵀ Y V - diag(s) Aᵀ Y V
+        vv -= p.T * s
+        ya0 = aty[:, b0].T
+        return _Gram(y[b0, b0], ya0, y[b0, hid] - ya0 * s, aa, av, vv)
+
+    def adjoint_gram(self, g: _Gram) -> np.ndarray:
+        """:meth:`adjoint` from the Gram blocks: ``<F_i, Y> = 2 v_iᵀYv_i - δ_i a_iᵀYa_i``."""
+        out = np.empty(self.m + 1)
+        out[0] = np.trace(g.y00)
+        out[1:] = 2.0 * np.diagonal(g.vv) - self.delta * np.diagonal(g.aa)
+        return out
+
+    def schur(self, gx: _Gram, gr: _Gram) -> np.ndarray:
+        """``M_ij = tr(F_i X F_j R)`` over ``(ρ, λ)`` from the Gram blocks of ``X`` and ``R``.
+
+        With ``F_i = Σ_k d_k u_k u_kᵀ`` (``(u, d) = (v_i, 2), (a_i, -δ_i)``),
+        ``M_ij = Σ_kl d_k d_l (U_kᵀXU_l)_ij (U_kᵀRU_l)_ij``; the ``F_ρ = E₀E₀ᵀ`` row likewise.
+        """
+        m = np.empty((self.m + 1, self.m + 1))
+        # M[1:, 1:] = 4 vv∘vv + δδᵀ∘aa∘aa - 2 δ1ᵀ∘av∘av - (2 δ1ᵀ∘av∘av)ᵀ (x-blocks ∘ r-blocks),
+        # accumulated in place: these (N x N) passes are a good part of an iteration
         mm = m[1:, 1:]
-        for q in "ae":
-            for rr in "ae":
-                k = np.zeros((self.m, self.m))
-                for p in "ae":
-                    for s in "ae":
-                        cpq, crs = c[p + q], c[rr + s]
-                        if np.any(cpq) and np.any(crs):
-                            k += cpq[:, None] * gr[p + s] * crs[None, :]
-                mm += gx[q + rr] * k
-        # ρ row: tr(F_ρ X F_j R) = Σ_rs C_j[r,s] Σ_{t in block 0} (X u_r)_t (R u_s)_t
-        xu = {"a": xa[b0], "e": x[b0][:, hid]}
-        ru = {"a": ra[b0], "e": r[b0][:, hid]}
-        row = np.zeros(self.m)
-        for rr in "ae":
-            for s in "ae":
-                crs = c[rr + s]
-                if np.any(crs):
-                    row += crs * np.einsum("tj,tj->j", xu[rr], ru[s])
-        m[0, 1:] = m[1:, 0] = row
-        m[0, 0] = np.sum(x[b0, b0] * r[b0, b0])
+        np.multiply(gx.vv, gr.vv, out=mm)
+        mm *= 4.0
+        t = gx.aa * gr.aa
+        t *= self.delta_outer
+        mm += t
+        np.multiply(gx.av, gr.av, out=t)
+        t *= -2.0 * self.delta[:, None]
+        mm += t
+        mm += t.T
+        m[0, 1:] = 2.0 * np.einsum("tj,tj->j", gx.yv0, gr.yv0)
+        m[0, 1:] -= self.delta * np.einsum("tj,tj->j", gx.ya0, gr.ya0)
+        m[1:, 0] = m[0, 1:]
+        m[0, 0] = np.sum(gx.y00 * gr.y00)
         return m
 
 
 @dataclass(frozen=True)
+class _Gram:
+    """Gram data of a symmetric ``Y``: ``Y₀₀``, the input-block rows of ``YA`` and ``YV``, and
+    ``AᵀYA``, ``AᵀYV``, ``VᵀYV``."""
+
+    y00: np.ndarray
+    ya0: np.ndarray
+    yv0: np.ndarray
+    aa: np.ndarray
+    av: np.ndarray
+    vv: np.ndarray
+
+
+@dataclass(frozen=True)
 class _Point:
-    """An iterate: dual ``y`` with ``S = S(y)``, its Cholesky factor and inverse; primal ``X, x``."""
+    """An iterate: dual ``y`` with ``S = S(y) = L_S L_Sᵀ``, ``L_S⁻¹`` and ``R = S⁻¹``; primal
+    ``X = L_X L_Xᵀ`` with ``L_X⁻¹``, and ``x``."""
 
     y: np.ndarray
     s: np.ndarray
-    cs: np.ndarray
+    ls_inv: np.ndarray
     r: np.ndarray
     x: np.ndarray
+    lx_inv: np.ndarray | None
     xl: np.ndarray
 
 
 def _step(lmi, expand, pt: _Point, dy, dx, dxl, ap: float, ad: float) -> _Point | None:
-    """Take the step; ``S`` is recomputed from ``y`` and checked (halving ``ad`` if needed)."""
+    """Take the step; ``S`` is recomputed from ``y``. ``S`` and ``X`` are checked by Cholesky,
+    halving ``ad`` or ``ap`` if needed (an ``X`` that fails even then has ``lx_inv = None``)."""
     for _ in range(40):
         y = pt.y + ad * dy
         s = lmi.assemble(*expand(y))
         cs = _chol(s)
         if cs is not None and (not lmi.lp or np.all(y[1:] > 0)):
-            x = pt.x + ap * dx
-            xl = pt.xl + ap * dxl if lmi.lp else pt.xl
-            return _Point(y, s, cs, _inverse(cs), 0.5 * (x + x.T), xl)
+            break
         ad *= 0.5
-    return None
+    else:
+        return None
+    for _ in range(40):
+        x = pt.x + ap * dx  # exactly symmetric, as dX is
+        cx = _chol(x)
+        if cx is not None:
+            break
+        ap *= 0.5
+    xl = pt.xl + ap * dxl if lmi.lp else pt.xl
+    ls_inv = _tri_inverse(cs)
+    lx_inv = None if cx is None else _tri_inverse(cx)
+    return _Point(y, s, ls_inv, _inverse(ls_inv), x, lx_inv, xl)
 
 
 def _chol(a: np.ndarray) -> np.ndarray | None:
@@ -198,24 +243,81 @@ def _chol(a: np.ndarray) -> np.ndarray | None:
     return c if info == 0 else None
 
 
-def _inverse(c: np.ndarray) -> np.ndarray:
-    inv, info = lapack.dpotri(c, lower=1)
+def _tri_inverse(c: np.ndarray) -> np.ndarray:
+    """``L⁻¹`` of a (clean) lower Cholesky factor ``L = c``; its upper triangle is zero."""
+    inv, info = lapack.dtrtri(c, lower=1)
     if info != 0:  # pragma: no cover - c is a valid factor
-        raise np.linalg.LinAlgError("dpotri failed")
-    return np.tril(inv) + np.tril(inv, -1).T
+        raise np.linalg.LinAlgError("dtrtri failed")
+    return inv
 
 
-def _max_step(c: np.ndarray, d: np.ndarray) -> float:
-    """Largest ``t`` with ``LLᵀ + t D ⪰ 0`` (``L = c`` lower, ``D`` symmetric); ``inf`` if none.
+def _inverse(l_inv: np.ndarray) -> np.ndarray:
+    """``(LLᵀ)⁻¹ = L⁻ᵀL⁻¹`` from ``L⁻¹``, exactly symmetric."""
+    low, info = lapack.dlauum(l_inv, lower=1)  # lower triangle; the upper one stays zero
+    if info != 0:  # pragma: no cover - l_inv is a valid factor
+        raise np.linalg.LinAlgError("dlauum failed")
+    r = low + low.T
+    r.reshape(-1)[:: r.shape[0] + 1] *= 0.5
+    return r
 
-    ``-1 / λmin(L⁻¹ D L⁻ᵀ)``: one ``dsygst`` reduction and the smallest eigenvalue only.
+
+#: From this order on the smallest eigenvalue of a step length is found by Lanczos (faster there).
+LANCZOS_FROM = 120
+
+
+def _max_step(l_inv: np.ndarray, d: np.ndarray) -> float:
+    """Largest ``t`` with ``LLᵀ + t D ⪰ 0`` (``D`` symmetric), ``inf`` if none, from ``L⁻¹``.
+
+    ``-1 / λmin(B)``, ``B = L⁻¹ D L⁻ᵀ``: formed by two triangular products, then its smallest
+    eigenvalue only; or (order ``LANCZOS_FROM`` and up) :func:`_lanczos_min`, which can only
+    overestimate the step (:func:`_step` checks the step it takes by Cholesky).
     """
-    b, info = lapack.dsygst(d, c, itype=1, lower=1)
-    w, _, _, _, info2 = lapack.dsyevr(b, compute_v=0, range="I", il=1, iu=1, lower=1)
-    if info or info2:  # pragma: no cover - LAPACK argument errors only
-        raise np.linalg.LinAlgError("dsygst/dsyevr failed")
-    low = float(w[0])
+    low = _lanczos_min(l_inv, d) if d.shape[0] >= LANCZOS_FROM else None
+    if low is None:
+        b = blas.dtrmm(1.0, l_inv, blas.dtrmm(1.0, l_inv, d.T, lower=1), side=1, lower=1, trans_a=1)
+        w, _, _, _, info = lapack.dsyevr(b, compute_v=0, range="I", il=1, iu=1, lower=1)
+        if info:  # pragma: no cover - LAPACK argument errors only
+            raise np.linalg.LinAlgError("dsyevr failed")
+        low = float(w[0])
     return math.inf if low >= 0 else -1.0 / low
+
+
+@functools.cache
+def _lanczos_start(n: int) -> np.ndarray:
+    """A fixed pseudo-random unit vector (so that results are reproducible)."""
+    v = np.random.default_rng(0).standard_normal(n)
+    return v / np.linalg.norm(v)
+
+
+def _lanczos_min(l_inv: np.ndarray, d: np.ndarray, max_steps: int = 80) -> float | None:
+    """``λmin(L⁻¹ D L⁻ᵀ)`` by Lanczos with full reorthogonalization, or ``None``.
+
+    From a fixed start, stopped once the smallest Ritz value (which decreases to ``λmin``)
+    changes by at most ``1e-8`` relative; ``None`` if that takes more than ``max_steps``.
+    """
+    n = d.shape[0]
+    q = np.empty((max_steps + 1, n))
+    alpha, beta = np.empty(max_steps), np.empty(max_steps)
+    q[0] = _lanczos_start(n)
+    theta = math.inf
+    for k in range(min(max_steps, n)):
+        w = l_inv @ (d @ (l_inv.T @ q[k]))  # B q_k
+        alpha[k] = q[k] @ w
+        w -= alpha[k] * q[k]
+        if k:
+            w -= beta[k - 1] * q[k - 1]
+        basis = q[: k + 1]
+        w -= (basis @ w) @ basis  # full reorthogonalization
+        beta[k] = math.sqrt(w @ w)
+        if k == 0:
+            new = alpha[0]
+        else:
+            new = lapack.dstebz(alpha[: k + 1], beta[:k], 2, 0.0, 0.0, 1, 1, 0.0, b"E")[1][0]
+        if abs(theta - new) <= 1e-8 * abs(new) or beta[k] <= 1e-12 * abs(new):
+            return float(new)
+        theta = new
+        np.divide(w, beta[k], out=q[k + 1])
+    return None
 
 
 def _max_step_lp(v: np.ndarray, dv: np.ndarray) -> float:
@@ -229,6 +331,7 @@ def lipsdp_ipm(
     *,
     tol: float = 1e-6,
     max_iter: int = 60,
+    rtol: float | None = None,
 ) -> LipschitzResult:
     """LipSDP-Neuron (or -Layer) by the structured interior-point method, certified.
 
@@ -244,23 +347,33 @@ def lipsdp_ipm(
     max_iter : int
         Iteration limit. Whatever the stop, the value is certified (from the iterate with the
         smallest ``ρ``; every iterate is dual feasible).
+    rtol : float, optional
+        Also stop as soon as the current iterate's certified value is **proven** within
+        ``rtol`` (relative, in ``L``) of the SDP's optimum: ``ρ̂(λ) <= (1 + rtol)² ρ_low`` with
+        ``ρ_low`` the dual lower bound of the current ``X``
+        (:func:`stability.lipschitz.dual_bound.dual_lower_bound`). Checked once the relative
+        gap is below ``8 ((1 + rtol)² - 1)``.
 
     Returns
     -------
     LipschitzResult
         ``method=f"lipsdp-{variant}"``, ``certified=True``, ``status`` ``"optimal"`` (both
-        tolerances met) or why it stopped (``"iteration limit"``, ``"stalled (...)"``); ``details``: ``solver="ipm"``, ``iterations``, ``gap``
-        (relative duality gap at the end), ``primal_residual``, ``solver_value`` (``√ρ`` of the
-        best iterate), ``multipliers``, ``history`` (``(ρ, relative gap, primal residual)`` per
-        iteration).
+        tolerances met), ``"optimal (proven within rtol=…)"``, or why it stopped
+        (``"iteration limit"``, ``"stalled (...)"``); ``details``: ``solver="ipm"``,
+        ``iterations``, ``gap`` (relative duality gap at the end), ``primal_residual``,
+        ``solver_value`` (``√ρ`` of the best iterate), ``sdp_lower_bound`` (``√ρ_low`` of the
+        last ``X``: the SDP's optimum is at least this), ``multipliers``, ``history``
+        (``(ρ, relative gap, primal residual)`` per iteration).
 
     Raises
     ------
     ValueError
-        On a bad ``variant``, ``tol`` or ``max_iter``.
+        On a bad ``variant``, ``tol``, ``max_iter`` or ``rtol``.
     """
     if variant not in ("neuron", "layer"):
         raise ValueError(f"variant must be 'neuron' or 'layer'; got {variant!r}")
+    if rtol is not None and not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
+        raise ValueError(f"rtol must be in (0, 1); got {rtol!r}")
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
         raise ValueError(f"tol must be in (0, 1); got {tol!r}")
     if int(max_iter) != max_iter or max_iter < 1:
@@ -298,21 +411,25 @@ def lipsdp_ipm(
     cs = _chol(s_mat)
     if cs is None:  # pragma: no cover - the start is strictly feasible by construction
         raise RuntimeError("lipsdp_ipm: the starting multipliers are not strictly feasible")
-    r_mat = _inverse(cs)
+    ls_inv = _tri_inverse(cs)
+    r_mat = _inverse(ls_inv)
     mu0 = 1.0 / np.trace(r_mat[lmi.blocks[0], lmi.blocks[0]])  # the ρ row of (P) holds
     x_mat = mu0 * r_mat  # perfectly centred: X S = μ0 I
     lp = lmi.lp
-    pt = _Point(y, s_mat, cs, r_mat, x_mat, mu0 / y[1:] if lp else np.zeros(0))
+    lx_inv = _tri_inverse(_chol(x_mat))
+    pt = _Point(y, s_mat, ls_inv, r_mat, x_mat, lx_inv, mu0 / y[1:] if lp else np.zeros(0))
     cvec = np.zeros(y.size)
     cvec[0] = 1.0
     n_cone = lmi.n + (y.size - 1 if lp else 0)
     best_y = y.copy()
     history: list[tuple[float, float, float]] = []
     status, iters, rp_norm = "iteration limit", 0, math.inf
+    rho_low, proven = 0.0, None  # the dual lower bound; certified ρ̂ of the iterate proven close
     while True:
         sl = pt.y[1:]
-        gap = float(np.sum(pt.x * pt.s)) + (float(pt.xl @ sl) if lp else 0.0)
-        rp = cvec - reduce(lmi.adjoint(pt.x))
+        gap = float(np.vdot(pt.x, pt.s)) + (float(pt.xl @ sl) if lp else 0.0)
+        gx, gr = lmi.gram(pt.x), lmi.gram(pt.r)
+        rp = cvec - reduce(lmi.adjoint_gram(gx))
         if lp:
             rp[1:] -= pt.xl
         rp_norm = float(np.max(np.abs(rp)))
@@ -320,14 +437,21 @@ def lipsdp_ipm(
         if gap <= tol * pt.y[0] and rp_norm <= tol:
             status = "optimal"
             break
+        if rtol is not None and gap <= 8.0 * ((1 + rtol) ** 2 - 1) * pt.y[0]:
+            rho_low = max(rho_low, dual_lower_bound(net, pt.x, variant))
+            lam_now = np.split(np.maximum(expand(pt.y)[1], 0.0) / c2, split)
+            rho_now = certify_multipliers(net, lam_now)
+            if rho_now <= (1 + rtol) ** 2 * rho_low:
+                status, proven = f"optimal (proven within rtol={rtol:g})", (rho_now, lam_now)
+                break
         if iters == max_iter:
             break
         iters += 1
-        m_mat = reduce(lmi.schur(pt.x, pt.r))
+        m_mat = reduce(lmi.schur(gx, gr))
         if lp:
             m_mat[1:, 1:] += np.diag(pt.xl / sl)
-        cm, cx = _chol(m_mat), _chol(pt.x)
-        if cm is None or cx is None:
+        cm = _chol(m_mat)
+        if cm is None or pt.lx_inv is None:
             status = (
                 f"stalled (lost positive definiteness) at relative gap {gap / pt.y[0]:.1e}, "
                 f"primal residual {rp_norm:.1e}"
@@ -338,8 +462,13 @@ def lipsdp_ipm(
             """HKM: ``M dy = rhs``, ``dS = F(dy)``, ``dX = σμR - X - sym(X dS R) - corr``."""
             dy = lapack.dpotrs(cm, rhs, lower=1)[0]
             ds = lmi.assemble(*expand(dy), constant=False)
-            t = p.x @ ds @ p.r
-            dx = sigma_mu * p.r - p.x - 0.5 * (t + t.T)
+            dsr = ds @ p.r
+            t = p.x @ dsr
+            dx = t + t.T  # exactly symmetric, and so is every X
+            dx *= -0.5
+            dx -= p.x
+            if sigma_mu:
+                dx += sigma_mu * p.r
             dxl = None
             if corr_x is not None:
                 dx -= corr_x
@@ -347,32 +476,35 @@ def lipsdp_ipm(
                 dxl = sigma_mu / p.y[1:] - p.xl - p.xl * dy[1:] / p.y[1:]
                 if corr_l is not None:
                     dxl -= corr_l
-            return dy, ds, dx, dxl
+            return dy, ds, dsr, dx, dxl
 
-        def steps(dy, ds, dx, dxl, p=pt, cx=cx):
-            ap, ad = _max_step(cx, dx), _max_step(p.cs, ds)
+        def steps(dy, ds, dx, dxl, p=pt):
+            ap, ad = _max_step(p.lx_inv, dx), _max_step(p.ls_inv, ds)
             if lp:
                 ap = min(ap, _max_step_lp(p.xl, dxl))
                 ad = min(ad, _max_step_lp(p.y[1:], dy[1:]))
             return min(1.0, ap), min(1.0, ad)
 
         # predictor (σ = 0), then Mehrotra's σ = (gap after the predictor / gap)³
-        dy, ds, dx, dxl = direction(-cvec)
+        dy, ds, dsr, dx, dxl = direction(-cvec)
         ap, ad = steps(dy, ds, dx, dxl)
-        gap_aff = float(np.sum((pt.x + ap * dx) * (pt.s + ad * ds)))
+        # <X + ap dX, S + ad dS>, expanded
+        gap_aff = gap - (float(pt.xl @ sl) if lp else 0.0)
+        gap_aff += ad * float(np.vdot(pt.x, ds)) + ap * float(np.vdot(dx, pt.s))
+        gap_aff += ap * ad * float(np.vdot(dx, ds))
         if lp:
             gap_aff += float((pt.xl + ap * dxl) @ (sl + ad * dy[1:]))
         sigma = min(1.0, max(0.0, gap_aff / gap)) ** 3
         gamma = 0.9 + 0.09 * min(ap, ad)  # fraction of the way to the boundary, as in SDPT3
         # corrector with the second-order term sym(dX_a dS_a R)
-        t = dx @ ds @ pt.r
+        t = dx @ dsr
         corr_x = 0.5 * (t + t.T)
         corr_l = dxl * dy[1:] / sl if lp else None
         mu = gap / n_cone
-        rhs = sigma * mu * reduce(lmi.adjoint(pt.r)) - cvec - reduce(lmi.adjoint(corr_x))
+        rhs = sigma * mu * reduce(lmi.adjoint_gram(gr)) - cvec - reduce(lmi.adjoint(corr_x))
         if lp:
             rhs[1:] += sigma * mu / sl - corr_l
-        dy, ds, dx, dxl = direction(rhs, sigma * mu, corr_x, corr_l)
+        dy, ds, _, dx, dxl = direction(rhs, sigma * mu, corr_x, corr_l)
         ap, ad = steps(dy, ds, dx, dxl)
         new = _step(lmi, expand, pt, dy, dx, dxl, gamma * ap, gamma * ad)
         if new is None:  # pragma: no cover - a tiny dual step keeps strict feasibility
@@ -381,8 +513,12 @@ def lipsdp_ipm(
         pt = new
         if pt.y[0] < best_y[0]:
             best_y = pt.y.copy()
-    lam = np.split(np.maximum(expand(best_y)[1], 0.0) / c2, split)
-    rho_hat = certify_multipliers(net, lam)
+    if proven is None:
+        lam = np.split(np.maximum(expand(best_y)[1], 0.0) / c2, split)
+        rho_hat = certify_multipliers(net, lam)
+        rho_low = max(rho_low, dual_lower_bound(net, pt.x, variant))
+    else:
+        rho_hat, lam = proven
     if not rho_hat <= rho_start:  # the start was (nearly) optimal already, or rounding
         if not math.isfinite(rho_hat):  # pragma: no cover - best_y is strictly feasible
             status += "; best iterate failed the Schur check, the start is kept"
@@ -393,6 +529,7 @@ def lipsdp_ipm(
         "gap": history[-1][1],
         "primal_residual": rp_norm,
         "solver_value": math.sqrt(max(best_y[0] / c2, 0.0)),
+        "sdp_lower_bound": math.sqrt(max(rho_low, 0.0)),
         "multipliers": lam,
         "history": history,
     }

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import stability.lipschitz.lipsdp as mod
 import stability.lipschitz.neuron_ipm as ipm_mod
-from perturbation.lipschitz import random_weights
+from perturbation.lipschitz import random_weights, spec_c_net
 from stability import lipschitz_bound, lipschitz_lower_bound
 from stability.lipschitz import Network, as_network
 from stability.lipschitz.lipsdp import SAFETY, certify_multipliers, lipsdp
@@ -144,9 +144,49 @@ def test_default_lipsdp_uses_ipm_and_falls_back_to_cvxpy(monkeypatch):
     assert kept.value == stuck.value and "cvxpy failed" in kept.status
 
 
+@given(
+    weight_lists(max_depth=4, max_width=8),
+    st.sampled_from(["relu", (-0.5, 1.0)]),
+    st.sampled_from(["neuron", "layer"]),
+    st.sampled_from([0.3, 0.05, 0.02]),
+)
+@settings(max_examples=20, deadline=None)
+def test_rtol_stop_is_proven(ws, activation, variant, rtol):
+    """value <= (1 + rtol) sdp_lower_bound, and sdp_lower_bound <= the optimum <= value."""
+    net = as_network(ws, activation)
+    if net.depth == 1:
+        return
+    full = lipsdp_ipm(net, variant)
+    r = lipsdp_ipm(net, variant, rtol=rtol)
+    low = r.details["sdp_lower_bound"]
+    assert r.certified and r.details["iterations"] <= full.details["iterations"]
+    assert low <= full.value and full.details["sdp_lower_bound"] <= full.value
+    assert full.value <= r.value * (1 + 1e-6)
+    if r.status.startswith("optimal (proven"):
+        assert r.value <= (1 + rtol) * low * (1 + 1e-9)
+    else:  # reached the default tolerance first
+        assert r.status == "optimal" and r.value == pytest.approx(full.value, rel=1e-12)
+
+
+def test_rtol_on_the_spec_networks_and_through_the_api():
+    for ws in (spec_c_net(5, 20), RW):
+        exact = lipschitz_bound(ws, "lipsdp-neuron")
+        loose = lipschitz_bound(ws, "lipsdp-neuron", rtol=0.02)
+        assert loose.status == "optimal (proven within rtol=0.02)"
+        assert exact.value <= loose.value <= 1.02 * loose.details["sdp_lower_bound"] * (1 + 1e-12)
+        assert loose.details["iterations"] < exact.details["iterations"]
+        assert exact.details["sdp_lower_bound"] >= exact.value * (1 - 1e-5)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"variant": "network"}, "variant"), ({"tol": 0.0}, "tol"), ({"max_iter": 0}, "max_iter")],
+    [
+        ({"variant": "network"}, "variant"),
+        ({"tol": 0.0}, "tol"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"rtol": 0.0}, "rtol"),
+        ({"rtol": 1.0}, "rtol"),
+    ],
 )
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -157,3 +197,43 @@ def test_ipm_refuses_what_it_does_not_solve():
     net = as_network(_gauss(1, [2, 3, 1]))
     with pytest.raises(ValueError, match="ipm"):
         lipsdp(net, "network", solver="ipm")
+
+
+def test_max_step_is_the_largest_feasible_step():
+    rng = np.random.default_rng(3)
+    for n in (5, 40, 130):
+        a = rng.standard_normal((n, n))
+        x = a @ a.T / n + 0.1 * np.eye(n)
+        d = rng.standard_normal((n, n))
+        d = d + d.T
+        l_inv = ipm_mod._tri_inverse(ipm_mod._chol(x))
+        t = ipm_mod._max_step(l_inv, d)
+        exact = -1.0 / np.linalg.eigvalsh(l_inv @ d @ l_inv.T)[0]
+        assert t == pytest.approx(exact, rel=1e-7)
+        assert (
+            np.linalg.eigvalsh(x + 0.999 * t * d)[0] > 0 > np.linalg.eigvalsh(x + 1.001 * t * d)[0]
+        )
+        low = ipm_mod._lanczos_min(l_inv, d)
+        assert low is not None and low == pytest.approx(-1.0 / exact, rel=1e-7)
+        assert ipm_mod._max_step(l_inv, d @ d) == math.inf  # D ⪰ 0: no limit
+
+
+def test_lanczos_step_lengths_give_the_same_solve(monkeypatch):
+    net = as_network(_gauss(9, [4, 30, 30, 1]))
+    exact = lipsdp_ipm(net)
+    monkeypatch.setattr(ipm_mod, "LANCZOS_FROM", 1)
+    fast = lipsdp_ipm(net)
+    assert fast.status == "optimal" and fast.details["iterations"] == exact.details["iterations"]
+    assert fast.value == pytest.approx(exact.value, rel=1e-9)
+
+
+def test_overestimated_step_lengths_are_caught(monkeypatch):
+    """A step length that is too long (as a Ritz value can give) is halved until ``S`` and
+    ``X`` pass their Cholesky checks: the iterates stay feasible and the value is certified."""
+    net = as_network(_gauss(6, [4, 20, 20, 1]))
+    ref = lipsdp_ipm(net)
+    exact_step = ipm_mod._max_step
+    monkeypatch.setattr(ipm_mod, "_max_step", lambda l_inv, d: 3.0 * exact_step(l_inv, d))
+    r = lipsdp_ipm(net)
+    assert r.certified and r.status == "optimal"
+    assert r.value == pytest.approx(ref.value, rel=1e-5)
