@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from stability import lipschitz_bound
 from stability.lipschitz import as_network
+from stability.lipschitz.auto import estimated_seconds
 from stability.lipschitz.lipsdp import SAFETY, certify_multipliers, lipsdp
 from stability.lipschitz.neuron_ipm import lipsdp_ipm
 from stability.lipschitz.one_hidden import MAX_INPUT, one_hidden_applicable, one_hidden_dual
@@ -173,3 +174,13 @@ def test_rtol_bad_input(method, kwargs, match):
     ws = [rng.standard_normal((5, 2)), rng.standard_normal((1, 5))]
     with pytest.raises(ValueError, match=match):
         lipschitz_bound(ws, method, **kwargs)
+
+
+def test_auto_uses_the_dual_on_wide_one_hidden_networks():
+    """The time model knows the dual's cost: a 4-800-1 net (IPM estimate 17 s) gets LipSDP."""
+    rng = np.random.default_rng(10)
+    ws = [rng.standard_normal((800, 4)) / 2, rng.standard_normal((1, 800)) / 30]
+    assert estimated_seconds(as_network(ws), "lipsdp-neuron") < 1.0
+    r = lipschitz_bound(ws, "auto", time_budget=5.0)
+    assert r.method == "lipsdp-neuron"
+    assert r.value <= lipschitz_bound(ws, "eclipse-fast").value
