@@ -75,6 +75,8 @@ def lipschitz_bound(
         For ``lipsdp-neuron``/``lipsdp-layer`` with the structured solvers: stop once the value
         is proven within ``rtol`` (relative) of the SDP's optimum (e.g. ``0.02``: at most 2%
         above LipSDP-Neuron); default: solve to relative gap ``1e-6``.
+
+    Returns
     -------
     LipschitzResult
         ``value``, ``method``, ``certified``, ``status``, ``seconds``.

@@ -140,8 +140,8 @@ def one_hidden_dual(net: Network, *, tol: float = 1e-6, max_iter: int = 100) -> 
     Returns
     -------
     LipschitzResult
-        ``method="lipsdp-neuron"``, ``certified=True``, ``status`` ``"optimal"`` or
-        ``"iteration limit"``; ``details``: ``solver="one-hidden dual"``, ``iterations``,
+        ``method="lipsdp-neuron"``, ``certified=True`` (``False`` with value ``inf`` should the
+        multipliers fail the Schur check), ``status`` ``"optimal"`` or ``"iteration limit"``; ``details``: ``solver="one-hidden dual"``, ``iterations``,
         ``sdp_lower_bound`` (``√`` of the best ``g(Z)²``: LipSDP-Neuron's optimum is at least
         this), ``gap`` (relative, in ``ρ``), ``multipliers`` (per hidden neuron, ``inf``-free;
         removed neurons get ``0``), ``dual_matrix`` (``Z``).
@@ -195,8 +195,8 @@ def one_hidden_dual(net: Network, *, tol: float = 1e-6, max_iter: int = 100) -> 
             break
         iters += 1
         # Newton step for max g(Z) + μ log det Z, tr Z = 1, in the scaled variable
-        # D = Z^½ D̃ Z^½ (the barrier's Hessian becomes μ I: well conditioned as Z nears rank
-        # deficiency, where the plain vec-Z system loses all accuracy); tr D = <Z, D̃> = 0 by ν
+        # D = Z^½ D̃ Z^½ (the barrier's Hessian becomes μ I, so the system stays well
+        # conditioned as Z nears rank deficiency); tr D = <Z, D̃> = 0 by the multiplier ν
         evals, evecs = np.linalg.eigh(z)
         root = (evecs * np.sqrt(np.maximum(evals, 0.0))) @ evecs.T
         q = dual.quad(z)
@@ -226,6 +226,9 @@ def one_hidden_dual(net: Network, *, tol: float = 1e-6, max_iter: int = 100) -> 
     lam = np.zeros(n1)
     lam[keep] = best_t
     rho_hat = certify_multipliers(_reduced(net, keep), [best_t])
+    certified = math.isfinite(rho_hat)
+    if not certified:  # pragma: no cover - t(Z) keeps s(t) <= 1 - 1e-9; rounding only
+        status = f"{status}; the multipliers failed the Schur check"
     value = math.sqrt(max(rho_hat, 0.0)) * (1 + SAFETY)
     details = {
         "solver": "one-hidden dual",
@@ -235,7 +238,7 @@ def one_hidden_dual(net: Network, *, tol: float = 1e-6, max_iter: int = 100) -> 
         "multipliers": [lam],
         "dual_matrix": best_z,
     }
-    return LipschitzResult(value, name, True, status, time.perf_counter() - t0, name, details)
+    return LipschitzResult(value, name, certified, status, time.perf_counter() - t0, name, details)
 
 
 def _reduced(net: Network, keep: np.ndarray) -> Network:
