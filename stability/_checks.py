@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-__all__ = ["choice", "nonnegative", "positive", "positive_int"]
+__all__ = ["choice", "nonnegative", "open_unit", "positive", "positive_int"]
 
 
 def positive(name: str, value: object) -> float:
@@ -30,6 +30,15 @@ def nonnegative(name: str, value: object) -> float:
     if not (math.isfinite(v) and v >= 0):
         raise ValueError(f"{name} must be finite and >= 0; got {value!r}")
     return v
+
+
+def open_unit(name: str, value: object) -> float:
+    """A number strictly between 0 and 1 (a relative tolerance, a probability level)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+        raise ValueError(f"{name} must be in (0, 1); got {value!r}")
+    if not 0 < value < 1:
+        raise ValueError(f"{name} must be in (0, 1); got {value!r}")
+    return float(value)
 
 
 def positive_int(name: str, value: object) -> int:

@@ -49,6 +49,7 @@ from dataclasses import replace
 import numpy as np
 from scipy.linalg import solve_triangular
 
+from stability._checks import open_unit
 from stability.lipschitz.network import Network
 from stability.lipschitz.result import LipschitzResult
 
@@ -352,8 +353,7 @@ def lipsdp(
             "solver 'ipm' handles lipsdp-neuron and lipsdp-layer with the network's own slopes"
         )
     if rtol is not None:
-        if not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
-            raise ValueError(f"rtol must be in (0, 1); got {rtol!r}")
+        rtol = open_unit("rtol", rtol)
         if not (solver in (None, "ipm") and structured):
             raise ValueError(
                 "rtol needs the structured solvers (lipsdp-neuron/-layer, solver None or 'ipm', "

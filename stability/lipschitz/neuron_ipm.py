@@ -58,6 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import blas, lapack
 
+from stability._checks import open_unit, positive_int
 from stability.lipschitz.dual_bound import dual_lower_bound
 from stability.lipschitz.lipsdp import SAFETY, certify_multipliers, layer_start
 from stability.lipschitz.network import Network, merge_linear_layers
@@ -372,12 +373,9 @@ def lipsdp_ipm(
     """
     if variant not in ("neuron", "layer"):
         raise ValueError(f"variant must be 'neuron' or 'layer'; got {variant!r}")
-    if rtol is not None and not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
-        raise ValueError(f"rtol must be in (0, 1); got {rtol!r}")
-    if not (isinstance(tol, (int, float)) and 0 < tol < 1):
-        raise ValueError(f"tol must be in (0, 1); got {tol!r}")
-    if int(max_iter) != max_iter or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}")
+    tol, max_iter = open_unit("tol", tol), positive_int("max_iter", max_iter)
+    if rtol is not None:
+        rtol = open_unit("rtol", rtol)
     name = f"lipsdp-{variant}"
     t0 = time.perf_counter()
     net = merge_linear_layers(net)  # linear activations: exact, and no unbounded λ
@@ -399,6 +397,9 @@ def lipsdp_ipm(
 
     def expand(v: np.ndarray) -> tuple[float, np.ndarray]:  # variables -> (ρ, λ per neuron)
         return v[0], (v[1:] if variant == "neuron" else v[1:][groups])
+
+    def multipliers(v: np.ndarray) -> list[np.ndarray]:  # variables -> λ_k of the unscaled LMI
+        return np.split(np.maximum(expand(v)[1], 0.0) / c2, split)
 
     def reduce(v: np.ndarray) -> np.ndarray:  # per-neuron vector or matrix -> per variable
         if variant == "neuron":
@@ -439,7 +440,7 @@ def lipsdp_ipm(
             break
         if rtol is not None and gap <= 8.0 * ((1 + rtol) ** 2 - 1) * pt.y[0]:
             rho_low = max(rho_low, dual_lower_bound(net, pt.x, variant))
-            lam_now = np.split(np.maximum(expand(pt.y)[1], 0.0) / c2, split)
+            lam_now = multipliers(pt.y)
             rho_now = certify_multipliers(net, lam_now)
             if rho_now <= (1 + rtol) ** 2 * rho_low:
                 status, proven = f"optimal (proven within rtol={rtol:g})", (rho_now, lam_now)
@@ -514,7 +515,7 @@ def lipsdp_ipm(
         if pt.y[0] < best_y[0]:
             best_y = pt.y.copy()
     if proven is None:
-        lam = np.split(np.maximum(expand(best_y)[1], 0.0) / c2, split)
+        lam = multipliers(best_y)
         rho_hat = certify_multipliers(net, lam)
         rho_low = max(rho_low, dual_lower_bound(net, pt.x, variant))
     else:

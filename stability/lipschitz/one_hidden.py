@@ -60,6 +60,7 @@ import time
 import numpy as np
 from scipy.linalg import lapack
 
+from stability._checks import open_unit, positive_int
 from stability.lipschitz.lipsdp import SAFETY, certify_multipliers
 from stability.lipschitz.network import Network, merge_linear_layers
 from stability.lipschitz.result import LipschitzResult
@@ -157,10 +158,7 @@ def one_hidden_dual(net: Network, *, tol: float = 1e-6, max_iter: int = 100) -> 
             "one_hidden_dual needs one hidden layer, one output and at most "
             f"{MAX_INPUT} inputs; got dims {merge_linear_layers(net).dims}"
         )
-    if not (isinstance(tol, (int, float)) and 0 < tol < 1):
-        raise ValueError(f"tol must be in (0, 1); got {tol!r}")
-    if int(max_iter) != max_iter or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}")
+    tol, max_iter = open_unit("tol", tol), positive_int("max_iter", max_iter)
     name = "lipsdp-neuron"
     t0 = time.perf_counter()
     net = merge_linear_layers(net)
