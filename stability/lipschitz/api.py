@@ -65,8 +65,9 @@ def lipschitz_bound(
         For ``lipsdp-neuron``/``lipsdp-layer``: ``None`` (the structured methods: the exact dual
         of :mod:`stability.lipschitz.one_hidden` for one-hidden-layer scalar-output networks,
         else the interior-point method of :mod:`stability.lipschitz.neuron_ipm`), ``"ipm"``, or
-        a cvxpy solver name; for the other SDP methods a cvxpy solver (default CVXOPT if
-        installed, else Clarabel).
+        a cvxpy solver name; for ``eclipse``: ``None`` (each layer SDP by the structured
+        methods) or a cvxpy solver name; for the other SDP methods a cvxpy solver (default
+        CVXOPT if installed, else Clarabel).
     on_failure : {"fallback", "raise"}
         LipSDP's behaviour when the solver fails or cannot be certified.
     slopes : mapping, optional

@@ -209,13 +209,36 @@ def test_max_step_is_the_largest_feasible_step():
         l_inv = ipm_mod._tri_inverse(ipm_mod._chol(x))
         t = ipm_mod._max_step(l_inv, d)
         exact = -1.0 / np.linalg.eigvalsh(l_inv @ d @ l_inv.T)[0]
-        assert t == pytest.approx(exact, rel=1e-7)
+        # dsyevr below LANCZOS_FROM; Lanczos (to LANCZOS_RTOL, from above) from there on
+        assert exact * (1 - 1e-9) <= t <= exact * (1 + (1e-7 if n < ipm_mod.LANCZOS_FROM else 1e-3))
         assert (
             np.linalg.eigvalsh(x + 0.999 * t * d)[0] > 0 > np.linalg.eigvalsh(x + 1.001 * t * d)[0]
         )
-        low = ipm_mod._lanczos_min(l_inv, d)
-        assert low is not None and low == pytest.approx(-1.0 / exact, rel=1e-7)
+        low, vec = ipm_mod._lanczos_min(l_inv, d, rtol=1e-10)
+        assert low == pytest.approx(-1.0 / exact, rel=1e-8)
+        b = l_inv @ d @ l_inv.T
+        assert np.linalg.norm(vec) == pytest.approx(1.0) and vec @ b @ vec == pytest.approx(low)
         assert ipm_mod._max_step(l_inv, d @ d) == math.inf  # D ⪰ 0: no limit
+
+
+def test_lanczos_warm_start_converges_from_the_last_ritz_vector():
+    """Started near the blocking direction (the previous step's Ritz vector) Lanczos needs a few
+    steps where the fixed start needs many; ``_max_step`` carries the vector in ``warm``."""
+    rng = np.random.default_rng(5)
+    n = 150
+    a = rng.standard_normal((n, n))
+    x = a @ a.T / n + 0.1 * np.eye(n)
+    d = rng.standard_normal((n, n))
+    d = d + d.T
+    l_inv = ipm_mod._tri_inverse(ipm_mod._chol(x))
+    w, v = np.linalg.eigh(l_inv @ d @ l_inv.T)
+    assert ipm_mod._lanczos_min(l_inv, d, max_steps=4) is None
+    low, _ = ipm_mod._lanczos_min(l_inv, d, start=v[:, 0], max_steps=4)
+    assert low == pytest.approx(w[0], rel=1e-3)
+    warm = [None]
+    first = ipm_mod._max_step(l_inv, d, warm)
+    assert warm[0] is not None and abs(warm[0] @ v[:, 0]) > 0.99
+    assert ipm_mod._max_step(l_inv, d, warm) == pytest.approx(first, rel=1e-3)
 
 
 def test_lanczos_step_lengths_give_the_same_solve(monkeypatch):
@@ -233,7 +256,9 @@ def test_overestimated_step_lengths_are_caught(monkeypatch):
     net = as_network(_gauss(6, [4, 20, 20, 1]))
     ref = lipsdp_ipm(net)
     exact_step = ipm_mod._max_step
-    monkeypatch.setattr(ipm_mod, "_max_step", lambda l_inv, d: 3.0 * exact_step(l_inv, d))
+    monkeypatch.setattr(
+        ipm_mod, "_max_step", lambda l_inv, d, warm=None: 3.0 * exact_step(l_inv, d)
+    )
     r = lipsdp_ipm(net)
     assert r.certified and r.status == "optimal"
     assert r.value == pytest.approx(ref.value, rel=1e-5)

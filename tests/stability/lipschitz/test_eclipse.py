@@ -1,0 +1,77 @@
+"""ECLipsE's layer SDPs solved as one-hidden-layer LipSDP-Neuron problems
+(stability.lipschitz.eclipse).
+
+References: the paper's ``2 n x 2 n`` layer LMI through cvxpy and CVXOPT (an independent
+formulation and solver), LipSDP-Neuron on one-hidden-layer nets (where ECLipsE is exact), and
+sampled lower bounds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stability.lipschitz import as_network, lipschitz_bound
+from stability.lipschitz import eclipse as eclipse_mod
+from stability.lipschitz.eclipse import eclipse, eclipse_fast
+from stability.lipschitz.lipsdp import LipSDPError
+from stability.lipschitz.lower import lower_bound
+from stability.lipschitz.strategies import weight_lists
+
+
+def _layer_value(g: np.ndarray, w_next: np.ndarray, lam: np.ndarray) -> float:
+    """``max s`` with ``Λ - ΛKΛ ⪰ s WᵀW`` (``K = G Gᵀ``) for a given ``Λ``: the layer objective."""
+    x = np.diag(lam) - (lam[:, None] * (g @ g.T)) * lam[None, :]
+    c = np.linalg.cholesky(x)
+    b = np.linalg.solve(c, w_next.T)
+    return 1.0 / np.linalg.eigvalsh(b.T @ b)[-1]
+
+
+@given(st.integers(1, 6), st.integers(1, 8), st.integers(1, 5), st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_a_layer_sdp_is_solved_to_the_papers_optimum(n_prev, n, n_next, seed):
+    """The layer problem by LipSDP-Neuron reaches the optimum of the paper's ``2n x 2n`` LMI
+    (CVXOPT): the same ``s*`` (its ``Λ`` may differ where the optimum is not unique)."""
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal((n, n_prev)) * rng.choice([0.1, 1.0, 3.0])
+    w_next = rng.standard_normal((n_next, n))
+    lam, status = eclipse_mod._layer_by_lipsdp(g, w_next)
+    ref, ref_status = eclipse_mod._layer_by_cvxpy("CVXOPT")(g, w_next)
+    assert status.startswith("optimal") and ref_status.startswith("optimal")
+    s, s_ref = _layer_value(g, w_next, lam), _layer_value(g, w_next, ref)
+    assert s == pytest.approx(s_ref, rel=1e-5)
+
+
+@given(weight_lists(max_depth=4, max_width=6), st.sampled_from(["relu", "sigmoid", "tanh"]))
+@settings(max_examples=20, deadline=None)
+def test_lower_le_neuron_le_eclipse(ws, activation):
+    """ECLipsE's multipliers are a LipSDP-Neuron certificate: never below Neuron's optimum."""
+    net = as_network(ws, activation)
+    r = eclipse(net)
+    assert r.certified and r.method == "eclipse"
+    neuron = lipschitz_bound(net, "lipsdp-neuron").value
+    low = lower_bound(net, n_samples=256, n_ascent=0, seed=0).value
+    assert low <= neuron * (1 + 1e-9) and neuron <= r.value * (1 + 1e-5)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_on_one_hidden_layer_eclipse_is_lipsdp_neuron(seed):
+    rng = np.random.default_rng(seed)
+    n0, n1, n2 = rng.integers(1, 20, size=3)
+    ws = [rng.standard_normal((n1, n0)), rng.standard_normal((n2, n1))]
+    ecl, neuron = eclipse(as_network(ws)), lipschitz_bound(ws, "lipsdp-neuron")
+    assert ecl.value == pytest.approx(neuron.value, rel=1e-6)
+
+
+def test_a_failed_layer_solve_falls_back_to_the_fast_choice(monkeypatch):
+    net = as_network([np.ones((3, 2)), np.ones((4, 3)), np.ones((1, 4))])
+
+    def fail(*args, **kwargs):
+        raise LipSDPError("lipsdp-neuron: solver failed")
+
+    monkeypatch.setattr(eclipse_mod, "lipsdp", fail)
+    r = eclipse(net)
+    assert r.certified and "layer SDP failed" in r.status
+    assert r.value == pytest.approx(eclipse_fast(net).value, rel=1e-9)
