@@ -29,6 +29,7 @@ from stability.lipschitz.control import (
     rollout,
     train_policy,
 )
+from stability.lipschitz.eclipse import eclipse_layer
 from stability.lipschitz.lower import angle_sweep, lower_bound
 
 LIPSDP = "Fazlyab et al., NeurIPS 2019 (arXiv:1906.04893)"
@@ -575,6 +576,68 @@ def one_hidden_dual_exact(ctx: RunContext, bound: Callable[..., float]) -> Evide
             "converged": all(r["status"] == "optimal" for r in rows),
             "lower bound <= CVXOPT": all(
                 r["sdp lower bound"] <= r["cvxopt"] * (1 + 1e-9) for r in rows
+            ),
+        },
+        details={"table": rows},
+    )
+
+
+def _paper_layer_optimum(g: np.ndarray, w_next: np.ndarray) -> float:
+    """``s*`` of ECLipsE's layer LMI in the paper's ``2n x 2n`` form, solved by CVXOPT."""
+    return eclipse_layer(g, w_next, solver="CVXOPT").s
+
+
+@claim(
+    id="lipschitz/eclipse-layer-is-neuron",
+    statement="ECLipsE's layer SDP max s s.t. Λ - ΛKΛ ⪰ s WᵀW (K = GGᵀ, Λ diagonal) is "
+    "LipSDP-Neuron of the one-hidden-layer net W ψ(2G x), ψ slope-restricted in [0, 1], with "
+    "s* = 1/ρ* and Λ = 2T*/ρ* (derived here by a Schur complement): solved that way it reaches "
+    "the s* of the paper's LMI by CVXOPT (1e-5 relative) on random layers, and ECLipsE equals "
+    "LipSDP-Neuron on one-hidden-layer networks (1e-6).",
+    reference=f"Xu & Sivaranjani NeurIPS 2024, Sec. 3 and Algorithm 1; {LIPSDP}, Theorem 2",
+    bound=_paper_layer_optimum,
+)
+def eclipse_layer_is_neuron(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
+    rng = ctx.rng("eclipse-layer")
+    rows, worst = [], (-1.0, 1.0, 1.0, "")
+    for i in range(ctx.n(12, 4)):
+        n_prev, n, n_next = (int(v) for v in rng.integers((1, 2, 1), (8, 30, 6)))
+        g = rng.standard_normal((n, n_prev)) * rng.choice([0.1, 1.0, 3.0])
+        w_next = rng.standard_normal((n_next, n))
+        t = time.perf_counter()
+        r = eclipse_layer(g, w_next)
+        seconds = time.perf_counter() - t
+        t = time.perf_counter()
+        ref = bound(g, w_next)
+        rows.append(
+            {
+                "layer": f"{n_prev}-{n}-{n_next} #{i}",
+                "s (as LipSDP-Neuron)": r.s,
+                "s* (paper's LMI, CVXOPT)": ref,
+                "status": r.status,
+                "seconds": seconds,
+                "cvxopt seconds": time.perf_counter() - t,
+            }
+        )
+        worst = max(worst, (abs(r.s / ref - 1), r.s, ref, rows[-1]["layer"]))
+    one_hidden = {"2x50": spec_c_net(2, 50)}
+    if ctx.scale != "tiny":
+        one_hidden["2x100"] = spec_c_net(2, 100)
+    equal = {
+        name: (lipschitz_bound(ws, "eclipse").value, lipschitz_bound(ws, "lipsdp-neuron").value)
+        for name, ws in one_hidden.items()
+    }
+    return Evidence.equal(
+        worst[1] / worst[2],
+        1.0,
+        atol=1e-5,
+        note=f"{len(rows)} random layers; reported: s/s* of the farthest ({worst[3]}). ECLipsE "
+        "vs LipSDP-Neuron on one hidden layer: "
+        + ", ".join(f"{k} {a:.7g} vs {b:.7g}" for k, (a, b) in equal.items()),
+        require={
+            "layer solves optimal": all(r["status"].startswith("optimal") for r in rows),
+            "ECLipsE = Neuron on one hidden layer": all(
+                abs(a / b - 1) <= 1e-6 for a, b in equal.values()
             ),
         },
         details={"table": rows},

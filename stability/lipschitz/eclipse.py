@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -44,7 +45,7 @@ from stability.lipschitz.lipsdp import SAFETY, LipSDPError, certify_multipliers,
 from stability.lipschitz.network import Network
 from stability.lipschitz.result import LipschitzResult
 
-__all__ = ["eclipse", "eclipse_applicable", "eclipse_fast"]
+__all__ = ["EclipseLayer", "eclipse", "eclipse_applicable", "eclipse_fast", "eclipse_layer"]
 
 
 def eclipse_applicable(net: Network) -> bool:
@@ -125,10 +126,10 @@ def eclipse(net: Network, *, solver: str | None = None) -> LipschitzResult:
     ----------
     net : Network
     solver : str, optional
-        ``None`` (default): each layer SDP as the one-hidden-layer LipSDP-Neuron it is (module
-        docstring), by the toolkit's structured solvers. A cvxpy solver name: the paper's
-        ``2 n_i x 2 n_i`` LMI through cvxpy (slow on wide layers: 40 s for one layer of 200
-        neurons with CVXOPT on 2 cores).
+        For the layer SDPs (:func:`eclipse_layer`): ``None`` (default) solves each as the
+        one-hidden-layer LipSDP-Neuron it is (module docstring) by the toolkit's structured
+        solvers; a cvxpy solver name solves the paper's ``2 n_i x 2 n_i`` LMI through cvxpy
+        (slow on wide layers: 40 s for one layer of 200 neurons with CVXOPT on 2 cores).
 
     A layer SDP that fails falls back to the ECLipsE-Fast choice for that layer (noted in
     ``status``); the value stays certified either way.
@@ -139,7 +140,66 @@ def eclipse(net: Network, *, solver: str | None = None) -> LipschitzResult:
         If some activation has ``alpha != 0``.
     """
     _check(net, "eclipse")
-    return _run(net, "eclipse", _layer_by_cvxpy(solver) if solver else _layer_by_lipsdp)
+
+    def choose(g: np.ndarray, w_next: np.ndarray):
+        layer = eclipse_layer(g, w_next, solver=solver)
+        return layer.lam, layer.status
+
+    return _run(net, "eclipse", choose)
+
+
+@dataclass(frozen=True)
+class EclipseLayer:
+    """A solution of ECLipsE's layer problem.
+
+    Attributes
+    ----------
+    lam : ndarray
+        The diagonal of ``Λ`` (entries ``> 0``).
+    s : float
+        Its objective: the largest ``s`` with ``Λ - ΛKΛ ⪰ s WᵀW`` (``-inf`` if
+        ``Λ - ΛKΛ`` is not positive definite).
+    status : str
+        The solver's status, or why the ECLipsE-Fast choice was taken instead.
+    """
+
+    lam: np.ndarray
+    s: float
+    status: str
+
+
+def eclipse_layer(g: np.ndarray, w_next: np.ndarray, *, solver: str | None = None) -> EclipseLayer:
+    """ECLipsE's layer SDP ``max s  s.t.  Λ - ΛKΛ ⪰ s w_nextᵀ w_next``, ``Λ`` diagonal, ``K = G Gᵀ``.
+
+    Parameters
+    ----------
+    g : ndarray of shape (n, m)
+        A factor of ``K`` (``G = ½ W_i X_{i-1}^{-½}`` inside :func:`eclipse`).
+    w_next : ndarray of shape (p, n)
+        The next layer's weights (its slope bound absorbed).
+    solver : str, optional
+        ``None``: as LipSDP-Neuron of ``w_next ψ(2 G x)`` with ``ψ`` in ``[0, 1]`` (``s* = 1/ρ*``,
+        ``Λ = 2 T*/ρ*``; module docstring), by :func:`stability.lipschitz.lipsdp.lipsdp`. A cvxpy
+        solver name: the paper's LMI ``[[Λ - s WᵀW, ΛK^½], [K^½Λ, I]] ⪰ 0``.
+
+    Returns
+    -------
+    EclipseLayer
+        The ECLipsE-Fast choice ``Λ = I / (2 λmax(K))`` when the solve fails (``status`` says
+        why).
+    """
+    g, w_next = np.asarray(g, dtype=np.float64), np.asarray(w_next, dtype=np.float64)
+    if g.ndim != 2 or w_next.ndim != 2 or w_next.shape[1] != g.shape[0]:
+        raise ValueError(
+            f"g must be (n, m) and w_next (p, n); got {np.shape(g)} and {np.shape(w_next)}"
+        )
+    lam, status = _layer_by_cvxpy(g, w_next, solver) if solver else _layer_by_lipsdp(g, w_next)
+    x = np.diag(lam) - (lam[:, None] * (g @ g.T)) * lam[None, :]
+    try:
+        b = np.linalg.solve(np.linalg.cholesky(0.5 * (x + x.T)), w_next.T)
+    except np.linalg.LinAlgError:
+        return EclipseLayer(lam, -math.inf, status)
+    return EclipseLayer(lam, 1.0 / float(np.linalg.eigvalsh(b.T @ b)[-1]), status)
 
 
 def _strictly_positive(v: np.ndarray) -> np.ndarray:
@@ -148,14 +208,10 @@ def _strictly_positive(v: np.ndarray) -> np.ndarray:
     return v + 1e-9 * max(float(np.max(v, initial=0.0)), 1e-12)
 
 
-def _layer_by_lipsdp(g: np.ndarray, w_next: np.ndarray):
+def _layer_by_lipsdp(g: np.ndarray, w_next: np.ndarray) -> tuple[np.ndarray, str]:
     """The layer SDP as LipSDP-Neuron of ``w_next ψ(2 G x)`` (module docstring)."""
-    layer = Network(
-        (2.0 * g, w_next),
-        (np.zeros(g.shape[0]), np.zeros(w_next.shape[0])),
-        ((0.0, 1.0),),
-        ("relu",),
-    )
+    zeros = (np.zeros(g.shape[0]), np.zeros(w_next.shape[0]))
+    layer = Network((2.0 * g, w_next), zeros, ((0.0, 1.0),), ("relu",))
     try:
         r = lipsdp(layer, "neuron", on_failure="raise")
     except LipSDPError as exc:
@@ -164,28 +220,26 @@ def _layer_by_lipsdp(g: np.ndarray, w_next: np.ndarray):
     return _strictly_positive(2.0 * r.details["multipliers"][0] / rho), r.status
 
 
-def _layer_by_cvxpy(solver: str):
+def _layer_by_cvxpy(g: np.ndarray, w_next: np.ndarray, solver: str) -> tuple[np.ndarray, str]:
+    """The paper's ``2n x 2n`` layer LMI through cvxpy."""
     import cvxpy as cp
 
-    def choose(g: np.ndarray, w_next: np.ndarray):
-        evals, evecs = np.linalg.eigh(g @ g.T)
-        k_half = (evecs * np.sqrt(np.clip(evals, 0.0, None))) @ evecs.T
-        n = g.shape[0]
-        lam = cp.Variable(n, nonneg=True)
-        s = cp.Variable()
-        big = cp.bmat(
-            [
-                [cp.diag(lam) - s * (w_next.T @ w_next), cp.diag(lam) @ k_half],
-                [k_half @ cp.diag(lam), np.eye(n)],
-            ]
-        )
-        prob = cp.Problem(cp.Maximize(s), [0.5 * (big + big.T) >> 0])
-        try:
-            prob.solve(solver=solver)
-        except Exception as exc:  # a crashed layer solve: Fast choice instead
-            return _fast_choice(g, w_next)[0], f"layer SDP failed ({type(exc).__name__})"
-        if prob.status not in ("optimal", "optimal_inaccurate") or lam.value is None:
-            return _fast_choice(g, w_next)[0], f"layer SDP {prob.status}"
-        return _strictly_positive(lam.value), prob.status
-
-    return choose
+    evals, evecs = np.linalg.eigh(g @ g.T)
+    k_half = (evecs * np.sqrt(np.clip(evals, 0.0, None))) @ evecs.T
+    n = g.shape[0]
+    lam = cp.Variable(n, nonneg=True)
+    s = cp.Variable()
+    big = cp.bmat(
+        [
+            [cp.diag(lam) - s * (w_next.T @ w_next), cp.diag(lam) @ k_half],
+            [k_half @ cp.diag(lam), np.eye(n)],
+        ]
+    )
+    prob = cp.Problem(cp.Maximize(s), [0.5 * (big + big.T) >> 0])
+    try:
+        prob.solve(solver=solver)
+    except Exception as exc:  # a crashed layer solve: Fast choice instead
+        return _fast_choice(g, w_next)[0], f"layer SDP failed ({type(exc).__name__})"
+    if prob.status not in ("optimal", "optimal_inaccurate") or lam.value is None:
+        return _fast_choice(g, w_next)[0], f"layer SDP {prob.status}"
+    return _strictly_positive(lam.value), prob.status

@@ -15,18 +15,10 @@ from hypothesis import strategies as st
 
 from stability.lipschitz import as_network, lipschitz_bound
 from stability.lipschitz import eclipse as eclipse_mod
-from stability.lipschitz.eclipse import eclipse, eclipse_fast
+from stability.lipschitz.eclipse import eclipse, eclipse_fast, eclipse_layer
 from stability.lipschitz.lipsdp import LipSDPError
 from stability.lipschitz.lower import lower_bound
 from stability.lipschitz.strategies import weight_lists
-
-
-def _layer_value(g: np.ndarray, w_next: np.ndarray, lam: np.ndarray) -> float:
-    """``max s`` with ``Λ - ΛKΛ ⪰ s WᵀW`` (``K = G Gᵀ``) for a given ``Λ``: the layer objective."""
-    x = np.diag(lam) - (lam[:, None] * (g @ g.T)) * lam[None, :]
-    c = np.linalg.cholesky(x)
-    b = np.linalg.solve(c, w_next.T)
-    return 1.0 / np.linalg.eigvalsh(b.T @ b)[-1]
 
 
 @given(st.integers(1, 6), st.integers(1, 8), st.integers(1, 5), st.integers(0, 2**32 - 1))
@@ -37,11 +29,24 @@ def test_a_layer_sdp_is_solved_to_the_papers_optimum(n_prev, n, n_next, seed):
     rng = np.random.default_rng(seed)
     g = rng.standard_normal((n, n_prev)) * rng.choice([0.1, 1.0, 3.0])
     w_next = rng.standard_normal((n_next, n))
-    lam, status = eclipse_mod._layer_by_lipsdp(g, w_next)
-    ref, ref_status = eclipse_mod._layer_by_cvxpy("CVXOPT")(g, w_next)
-    assert status.startswith("optimal") and ref_status.startswith("optimal")
-    s, s_ref = _layer_value(g, w_next, lam), _layer_value(g, w_next, ref)
-    assert s == pytest.approx(s_ref, rel=1e-5)
+    fast, ref = eclipse_layer(g, w_next), eclipse_layer(g, w_next, solver="CVXOPT")
+    assert fast.status.startswith("optimal") and ref.status.startswith("optimal")
+    assert np.all(fast.lam > 0) and fast.s == pytest.approx(ref.s, rel=1e-5)
+
+
+def test_layer_objective_is_the_largest_feasible_s():
+    rng = np.random.default_rng(0)
+    g, w_next = rng.standard_normal((4, 3)), rng.standard_normal((2, 4))
+    r = eclipse_layer(g, w_next)
+    x = np.diag(r.lam) - (r.lam[:, None] * (g @ g.T)) * r.lam[None, :]
+    for factor, feasible in ((0.999, True), (1.001, False)):
+        smallest = np.linalg.eigvalsh(x - factor * r.s * w_next.T @ w_next)[0]
+        assert (smallest >= 0) == feasible
+
+
+def test_eclipse_layer_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="w_next"):
+        eclipse_layer(np.ones((3, 2)), np.ones((1, 4)))
 
 
 @given(weight_lists(max_depth=4, max_width=6), st.sampled_from(["relu", "sigmoid", "tanh"]))
