@@ -18,10 +18,11 @@ layer and move ``z_i`` radially onto its ball (Neuron), or shrink the layer's de
 ``z_i - c p_i`` by one common factor (Layer). With one output the last hidden layer is chosen
 optimally instead: ``z_i = c p_i + r‖p_i‖ sign(w_i) e`` with ``e`` along ``Σ w_i p_i`` gives
 ``(|c| ‖Σ_i w_i p_i‖ + r Σ_i |w_i| ‖p_i‖)²`` (Layer: ``r ‖w‖ (Σ_i ‖p_i‖²)^½`` for the second
-term), the closed form of :mod:`stability.lipschitz.one_hidden`. Near an interior-point method's solution ``X`` is
-nearly feasible and the bound is nearly the optimum; used to stop
-:func:`stability.lipschitz.neuron_ipm.lipsdp_ipm` once its certified value is proven within a
-relative tolerance of the optimum.
+term), the closed form of :mod:`stability.lipschitz.one_hidden`. With neuron-wise slopes the
+centres ``c_i`` and radii ``r_i`` go inside the sums (``e`` along ``Σ w_i c_i p_i``: feasible,
+so still a lower bound). Near an interior-point method's solution ``X`` is nearly feasible and
+the bound is nearly the optimum; used to stop :func:`stability.lipschitz.neuron_ipm.lipsdp_ipm`
+once its certified value is proven within a relative tolerance of the optimum.
 
 References
 ----------
@@ -30,6 +31,8 @@ References
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -41,7 +44,12 @@ __all__ = ["dual_lower_bound"]
 ROUNDING = 1e-12
 
 
-def dual_lower_bound(net: Network, x: np.ndarray, variant: str = "neuron") -> float:
+def dual_lower_bound(
+    net: Network,
+    x: np.ndarray,
+    variant: str = "neuron",
+    slopes: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> float:
     """``ρ*`` of LipSDP-``variant`` is at least the returned value (``L_SDP >= √`` of it).
 
     Parameters
@@ -52,6 +60,8 @@ def dual_lower_bound(net: Network, x: np.ndarray, variant: str = "neuron") -> fl
     x : ndarray of shape (n_0 + N, n_0 + N)
         Symmetric positive definite (any scale); otherwise the trivial bound ``0`` is returned.
     variant : {"neuron", "layer"}
+    slopes : sequence of (ndarray, ndarray), optional
+        Neuron-wise slope bounds per hidden layer (default: the network's).
 
     Returns
     -------
@@ -78,17 +88,23 @@ def dual_lower_bound(net: Network, x: np.ndarray, variant: str = "neuron") -> fl
     prev = v[:n0] / np.linalg.norm(v[:n0])
     pos = n0
     w_out = net.weights[-1]
-    for k, (w, (alpha, beta)) in enumerate(zip(net.weights[:-1], net.slopes, strict=True)):
+    if slopes is None:
+        slopes = [
+            (np.full(w.shape[0], a), np.full(w.shape[0], b))
+            for w, (a, b) in zip(net.weights[:-1], net.slopes, strict=True)
+        ]
+    for k, (w, (alpha, beta)) in enumerate(zip(net.weights[:-1], slopes, strict=True)):
         p = w @ prev
         radius = 0.5 * (beta - alpha) * np.linalg.norm(p, axis=1)
+        mid = (0.5 * (alpha + beta))[:, None] * p
         if k == net.depth - 2 and w_out.shape[0] == 1:  # best last layer, in closed form
-            centre = 0.5 * abs(alpha + beta) * float(np.linalg.norm(w_out[0] @ p))
+            centre = float(np.linalg.norm(w_out[0] @ mid))
             if variant == "neuron":
                 spread = float(np.abs(w_out[0]) @ radius)
             else:
                 spread = float(np.linalg.norm(w_out[0]) * np.linalg.norm(radius))
             return (centre + spread) ** 2 * (1 - ROUNDING)
-        dev = v[pos : pos + w.shape[0]] - 0.5 * (alpha + beta) * p
+        dev = v[pos : pos + w.shape[0]] - mid
         pos += w.shape[0]
         if variant == "neuron":
             norm = np.linalg.norm(dev, axis=1)
@@ -98,5 +114,5 @@ def dual_lower_bound(net: Network, x: np.ndarray, variant: str = "neuron") -> fl
             total, allowed = float(np.sum(dev**2)), float(np.sum(radius**2))
             if total > allowed:
                 dev = dev * np.sqrt(allowed / total)
-        prev = 0.5 * (alpha + beta) * p + dev
+        prev = mid + dev
     return float(np.sum((net.weights[-1] @ prev) ** 2)) * (1 - ROUNDING)

@@ -156,16 +156,20 @@ def certify_multipliers(
     raise AssertionError("unreachable")
 
 
-def layer_start(net: Network) -> list[np.ndarray]:
+def layer_start(
+    net: Network, slopes: Sequence[tuple[np.ndarray, np.ndarray]] | None = None
+) -> list[np.ndarray]:
     """Strictly feasible per-layer multipliers for any slopes, built backward.
 
     ``λ_k = λmax(E_k)`` (``E_k`` the accumulated Schur term of the layers after ``k``) makes the
-    pivot ``S_k ⪯ -λ_k I``, so ``H22(λ) ≺ 0`` and :func:`certify_multipliers` is finite. The
-    starting point of :mod:`~stability.lipschitz.neuron_fo` and
-    :mod:`~stability.lipschitz.neuron_ipm`.
+    pivot ``S_k ⪯ -λ_k I``, so ``H22(λ) ≺ 0`` and :func:`certify_multipliers` (with the same
+    ``slopes``: neuron-wise, default the network's) is finite. The starting point of
+    :mod:`~stability.lipschitz.neuron_fo` and :mod:`~stability.lipschitz.neuron_ipm`.
     """
     ws = net.weights
     depth = len(ws)
+    if slopes is None:
+        slopes = _slope_vectors(net)
     lams: list[np.ndarray] = [np.zeros(0)] * (depth - 1)
     e = ws[-1].T @ ws[-1]
     for k in range(depth - 1, 0, -1):
@@ -174,12 +178,12 @@ def layer_start(net: Network) -> list[np.ndarray]:
         lams[k - 1] = np.full(ws[k - 1].shape[0], lam_k)
         if k == 1:
             break
-        a, b = net.slopes[k - 1]
+        a, b = slopes[k - 1]
         s = e - 2.0 * lam_k * np.eye(e.shape[0])
-        off = ((a + b) * lam_k) * ws[k - 1]
+        off = ((a + b) * lam_k)[:, None] * ws[k - 1]
         c = np.linalg.cholesky(-0.5 * (s + s.T))
         z = solve_triangular(c, off, lower=True)
-        e = -2.0 * (a * b * lam_k) * ws[k - 1].T @ ws[k - 1] + z.T @ z
+        e = -2.0 * (ws[k - 1].T * (a * b * lam_k)) @ ws[k - 1] + z.T @ z
     return lams
 
 
@@ -310,15 +314,18 @@ def lipsdp(
     net : Network
     variant : {"neuron", "layer", "network"}
     solver : str, optional
-        Default (``None``) for Neuron and Layer with the network's slopes: LipSDP-Neuron of a
-        one-hidden-layer scalar-output network by its exact spectraplex dual
+        Default (``None``) for Neuron and Layer: LipSDP-Neuron of a one-hidden-layer
+        scalar-output network (with its own slopes) by its exact spectraplex dual
         (:mod:`stability.lipschitz.one_hidden`), otherwise the structured interior-point method
         of :mod:`stability.lipschitz.neuron_ipm` (``"ipm"`` forces it). Or a cvxpy solver name
-        (the default for Network and neuron-wise slopes: :func:`default_solver`). A cvxpy
-        solver must be an interior-point solver in practice: SCS at default accuracy returns
-        multipliers that fail the check. When the structured methods stop before their
-        tolerance, the cvxpy solver runs too and the smaller certified value is returned
-        (``status`` says so).
+        (the default for Network: :func:`default_solver`). A cvxpy solver must be an
+        interior-point solver in practice: SCS at default accuracy returns multipliers that
+        fail the check. When the structured methods stop before their tolerance, the cvxpy
+        solver runs too and the smaller certified value is returned (``status`` says so);
+        except with neuron-wise ``slopes``: (nearly) linear neurons (``α ≈ β``, common on small
+        boxes) have unbounded multipliers and keep any interior-point method from converging,
+        so the structured method's certified iterate is returned whatever its status
+        (``details["sdp_lower_bound"]`` shows how close it is).
     on_failure : {"fallback", "raise"}
         What to do when the solver fails or its multipliers do not certify: fall back to the
         tighter of ECLipsE-Fast (when applicable) and LipLT, saying so in ``method`` and
@@ -347,20 +354,18 @@ def lipsdp(
         return LipschitzResult.single_layer(net.weights[0], name, start)
     if variant == "network" and (len(set(net.slopes)) != 1 or slopes is not None):
         raise ValueError(f"lipsdp-network needs the same slopes on every layer; got {net.slopes}")
-    structured = variant != "network" and slopes is None
+    structured = variant != "network"
     if solver == "ipm" and not structured:
-        raise ValueError(
-            "solver 'ipm' handles lipsdp-neuron and lipsdp-layer with the network's own slopes"
-        )
+        raise ValueError("solver 'ipm' handles lipsdp-neuron and lipsdp-layer")
     if rtol is not None:
         rtol = open_unit("rtol", rtol)
         if not (solver in (None, "ipm") and structured):
             raise ValueError(
-                "rtol needs the structured solvers (lipsdp-neuron/-layer, solver None or 'ipm', "
-                f"the network's own slopes); got variant {variant!r}, solver {solver!r}"
+                "rtol needs the structured solvers (lipsdp-neuron/-layer, solver None or 'ipm'); "
+                f"got variant {variant!r}, solver {solver!r}"
             )
     note, ipm = "", None
-    if solver is None and variant == "neuron" and structured:
+    if solver is None and variant == "neuron" and slopes is None:
         from stability.lipschitz.one_hidden import one_hidden_applicable, one_hidden_dual
 
         if one_hidden_applicable(net):
@@ -372,8 +377,8 @@ def lipsdp(
     if solver in (None, "ipm") and structured:
         from stability.lipschitz.neuron_ipm import lipsdp_ipm
 
-        ipm = lipsdp_ipm(net, variant, rtol=rtol)
-        if solver == "ipm" or ipm.status.startswith("optimal"):
+        ipm = lipsdp_ipm(net, variant, rtol=rtol, slopes=slopes)
+        if solver == "ipm" or slopes is not None or ipm.status.startswith("optimal"):
             return ipm
         note += f"; the structured IPM stopped early ({ipm.status}), cvxpy ran too"
     solvers = [solver] if solver else list(dict.fromkeys([default_solver(), "CLARABEL"]))

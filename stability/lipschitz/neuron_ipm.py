@@ -54,6 +54,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,7 +62,7 @@ from scipy.linalg import blas, lapack
 
 from stability._checks import open_unit, positive_int
 from stability.lipschitz.dual_bound import dual_lower_bound
-from stability.lipschitz.lipsdp import SAFETY, certify_multipliers, layer_start
+from stability.lipschitz.lipsdp import SAFETY, _slope_vectors, certify_multipliers, layer_start
 from stability.lipschitz.network import Network, merge_linear_layers
 from stability.lipschitz.result import LipschitzResult
 
@@ -76,7 +77,12 @@ class _LMI:
     form, ``2(φ - s z)² - δ z²``), so that ``M`` needs the Gram blocks of ``A`` and ``V`` only.
     """
 
-    def __init__(self, net: Network, out_scale: float):
+    def __init__(
+        self,
+        net: Network,
+        out_scale: float,
+        slopes: list[tuple[np.ndarray, np.ndarray]],
+    ):
         ws = net.weights
         self.n0 = ws[0].shape[1]
         sizes = [w.shape[0] for w in ws[:-1]]
@@ -87,23 +93,24 @@ class _LMI:
         self.hid = slice(self.n0, self.n)  # the hidden neurons: E = I[:, hid]
         # layer k (1-based hidden): weight W_k maps block k-1 to block k; its neurons are
         # columns `cols` of A; C_i = [[c_aa, c_ae], [c_ae, 2]] with c_aa = 2αβ, c_ae = -(α+β)
+        # (per neuron: neuron-wise slopes)
         self.layers = [
             (
                 ws[k],
                 self.blocks[k],
                 self.blocks[k + 1],
                 slice(int(starts[k + 1] - self.n0), int(starts[k + 2] - self.n0)),
-                2.0 * a * b,
+                2.0 * a * b if np.any(a * b) else None,
                 -(a + b),
             )
-            for k, (a, b) in enumerate(net.slopes)
+            for k, (a, b) in enumerate(slopes)
         ]
         # per neuron: the sector form's centre s = (α+β)/2 and δ = (β-α)²/2
-        slopes = np.repeat(np.array(net.slopes, dtype=float).reshape(-1, 2), sizes, axis=0)
-        self.s = 0.5 * (slopes[:, 0] + slopes[:, 1])
-        self.delta = 0.5 * (slopes[:, 1] - slopes[:, 0]) ** 2
+        lo, hi = np.concatenate([a for a, _ in slopes]), np.concatenate([b for _, b in slopes])
+        self.s = 0.5 * (lo + hi)
+        self.delta = 0.5 * (hi - lo) ** 2
         self.delta_outer = np.outer(self.delta, self.delta)
-        self.lp = any(a * b != 0 for a, b in net.slopes)  # λ >= 0 is implied by S ⪰ 0 when αβ = 0
+        self.lp = bool(np.any(lo * hi != 0))  # λ >= 0 is implied by S ⪰ 0 when αβ = 0
         w_out = out_scale * ws[-1]
         self.f0_last = -(w_out.T @ w_out)
         self.last = self.blocks[-1]
@@ -123,7 +130,7 @@ class _LMI:
         diag[self.hid] = 2.0 * lam  # the e_i e_iᵀ terms
         for w, prev, cur, cols, c_aa, c_ae in self.layers:
             lk = lam[cols]
-            if c_aa:
+            if c_aa is not None:
                 s[prev, prev] += (w.T * (c_aa * lk)) @ w
             off = w.T * (c_ae * lk)
             s[prev, cur] += off
@@ -138,7 +145,7 @@ class _LMI:
         out[0] = np.trace(y[: self.n0, : self.n0])
         out[1:] = 2.0 * np.diagonal(y)[self.hid]
         for w, prev, cur, cols, c_aa, c_ae in self.layers:
-            if c_aa:
+            if c_aa is not None:
                 out[1:][cols] += c_aa * np.einsum("ij,ij->i", w @ y[prev, prev], w)
             out[1:][cols] += 2.0 * c_ae * np.einsum("ij,ij->i", w, y[cur, prev])
         return out
@@ -355,6 +362,36 @@ def _max_step_lp(v: np.ndarray, dv: np.ndarray) -> float:
     return float(np.min(-v[neg] / dv[neg])) if np.any(neg) else math.inf
 
 
+def _box_slopes(net: Network, slopes: Sequence[tuple[np.ndarray, np.ndarray]]):
+    """Neuron-wise slopes made fit for the method: ``α = β = 0`` neurons removed (exact: they are
+    constant), other ``α = β`` widened to ``[α - 1e-7 max(1, |α|), α]`` (valid).
+
+    Returns the reduced network (``None`` if a whole hidden layer is removed), its slopes, the
+    kept neurons per layer and the number widened.
+    """
+    slopes = [
+        (np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)) for lo, hi in slopes
+    ]
+    keep = [~((lo == 0) & (hi == 0)) for lo, hi in slopes]
+    if not all(k.any() for k in keep):
+        return None, [], keep, 0
+    ws, bs = list(net.weights), list(net.biases)
+    for k, m in enumerate(keep):
+        ws[k], bs[k], ws[k + 1] = ws[k][m], bs[k][m], ws[k + 1][:, m]
+    widened = int(sum(np.sum((lo == hi)[m]) for (lo, hi), m in zip(slopes, keep, strict=True)))
+    slopes = [
+        (np.where(lo == hi, lo - 1e-7 * np.maximum(1.0, np.abs(lo)), lo)[m], hi[m])
+        for (lo, hi), m in zip(slopes, keep, strict=True)
+    ]
+    return Network(tuple(ws), tuple(bs), net.slopes, net.activations), slopes, keep, widened
+
+
+def _scatter(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    out = np.zeros(keep.shape)
+    out[keep] = values
+    return out
+
+
 def lipsdp_ipm(
     net: Network,
     variant: str = "neuron",
@@ -362,6 +399,7 @@ def lipsdp_ipm(
     tol: float = 1e-6,
     max_iter: int = 60,
     rtol: float | None = None,
+    slopes: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> LipschitzResult:
     """LipSDP-Neuron (or -Layer) by the structured interior-point method, certified.
 
@@ -383,6 +421,13 @@ def lipsdp_ipm(
         ``ρ_low`` the dual lower bound of the current ``X``
         (:func:`stability.lipschitz.dual_bound.dual_lower_bound`). Checked once the relative
         gap is below ``8 ((1 + rtol)² - 1)``.
+    slopes : sequence of (ndarray, ndarray), optional
+        Neuron-wise slope bounds per hidden layer (the local bound's; default: the network's).
+        Neurons with ``α = β = 0`` are removed (exact: they are constant); other ``α = β``
+        (linear) neurons are widened to ``[α - 1e-7 max(1, |α|), α]`` (still valid), since an
+        exactly linear neuron's multiplier is unbounded: the method then stops at its iteration
+        limit, certified, with ``sdp_lower_bound`` showing how close it got (``details``:
+        ``widened``, ``removed``).
 
     Returns
     -------
@@ -407,16 +452,26 @@ def lipsdp_ipm(
         rtol = open_unit("rtol", rtol)
     name = f"lipsdp-{variant}"
     t0 = time.perf_counter()
-    net = merge_linear_layers(net)  # linear activations: exact, and no unbounded λ
+    keep, widened = None, 0
+    if slopes is None:
+        net = merge_linear_layers(net)  # linear activations: exact, and no unbounded λ
+        slopes = _slope_vectors(net)
+    elif net.depth > 1:
+        net, slopes, keep, widened = _box_slopes(net, slopes)
+        if net is None:  # a hidden layer is constant: so is f
+            lam = [np.zeros(len(k)) for k in keep]
+            details = {"solver": "ipm", "multipliers": lam, "sdp_lower_bound": 0.0}
+            status = "constant (every neuron of a hidden layer has slopes [0, 0])"
+            return LipschitzResult(0.0, name, True, status, time.perf_counter() - t0, name, details)
     if net.depth == 1:
         return LipschitzResult.single_layer(net.weights[0], name, t0)
     sizes = [w.shape[0] for w in net.weights[:-1]]
     split = np.cumsum(sizes)[:-1]
-    start = layer_start(net)  # λ_k constant per layer, H22 ≺ 0 strictly
-    rho_start = certify_multipliers(net, start)
+    start = layer_start(net, slopes)  # λ_k constant per layer, H22 ≺ 0 strictly
+    rho_start = certify_multipliers(net, start, slopes)
     # W_l -> c W_l with c² = 1 / (2 ρ_start): the start has ρ = 1 with slack (ρ, λ scale by c²)
     c2 = 1.0 / (2.0 * rho_start) if rho_start > 0 else 1.0
-    lmi = _LMI(net, math.sqrt(c2))
+    lmi = _LMI(net, math.sqrt(c2), slopes)
     groups = np.repeat(np.arange(len(sizes)), sizes)
     heads = np.r_[0, 1 + np.r_[0, split]]  # reduceat indices of (ρ, layer 1, layer 2, ...)
     if variant == "neuron":
@@ -469,12 +524,12 @@ def lipsdp_ipm(
             status = "optimal"
             break
         if rtol is not None and gap <= 8.0 * ((1 + rtol) ** 2 - 1) * pt.y[0]:
-            rho_low = max(rho_low, dual_lower_bound(net, pt.x, variant))
+            rho_low = max(rho_low, dual_lower_bound(net, pt.x, variant, slopes))
             # ρ̂ <= ρ (S ≻ 0 has passed Cholesky), and ρ̂ ≈ ρ once the gap is small: the Schur
             # check runs only where it can succeed
             if pt.y[0] / c2 <= 1.05 * (1 + rtol) ** 2 * rho_low:
                 lam_now = multipliers(pt.y)
-                rho_now = certify_multipliers(net, lam_now)
+                rho_now = certify_multipliers(net, lam_now, slopes)
                 if rho_now <= (1 + rtol) ** 2 * rho_low:
                     status, proven = f"optimal (proven within rtol={rtol:g})", (rho_now, lam_now)
                     break
@@ -549,14 +604,20 @@ def lipsdp_ipm(
             best_y = pt.y.copy()
     if proven is None:
         lam = multipliers(best_y)
-        rho_hat = certify_multipliers(net, lam)
-        rho_low = max(rho_low, dual_lower_bound(net, pt.x, variant))
+        rho_hat = certify_multipliers(net, lam, slopes)
+        rho_low = max(rho_low, dual_lower_bound(net, pt.x, variant, slopes))
     else:
         rho_hat, lam = proven
     if not rho_hat <= rho_start:  # the start was (nearly) optimal already, or rounding
         if not math.isfinite(rho_hat):  # pragma: no cover - best_y is strictly feasible
             status += "; best iterate failed the Schur check, the start is kept"
         rho_hat, lam = rho_start, start
+    box = {}
+    if keep is not None:  # multipliers of the given network: 0 on the removed neurons
+        lam = [_scatter(m, k) for m, k in zip(lam, keep, strict=True)]
+        box = {"removed": int(sum(np.sum(~k) for k in keep)), "widened": widened}
+        if widened:
+            status += f"; {widened} linear neurons widened by 1e-7"
     details = {
         "solver": "ipm",
         "iterations": iters,
@@ -566,6 +627,7 @@ def lipsdp_ipm(
         "sdp_lower_bound": math.sqrt(max(rho_low, 0.0)),
         "multipliers": lam,
         "history": history,
+        **box,
     }
     value = math.sqrt(max(rho_hat, 0.0)) * (1 + SAFETY)
     return LipschitzResult(
