@@ -18,7 +18,7 @@ the paper and its code); other slopes raise ``ValueError``.
 
 **The layer SDP is a one-hidden-layer LipSDP-Neuron** (derived in this toolkit): by a Schur
 complement it reads ``max s  s.t.  Λ - ΛKΛ ⪰ s W_{i+1}ᵀW_{i+1}``; with ``K = G Gᵀ``,
-``G = ½ W_i X_{i-1}^{-½}`` (thin: ``n_i x n_{i-1}``), ``s = 1/ρ`` and ``T = Λ/(2s)`` it is
+``G = ½ W_i L⁻ᵀ``, ``X_{i-1} = LLᵀ`` (thin: ``n_i x n_{i-1}``), ``s = 1/ρ`` and ``T = Λ/(2s)`` it is
 ``2T - T (2G)(2G)ᵀ T / ρ ⪰ W_{i+1}ᵀW_{i+1}``, the LMI of LipSDP-Neuron for the network
 ``W_{i+1} ψ(2G x)``, ``ψ`` slope-restricted in ``[0, 1]``. So ``s* = 1/ρ*`` and ``Λ = 2T*/ρ*``,
 and each layer is solved by :func:`stability.lipschitz.lipsdp.lipsdp` with its structured
@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from stability.lipschitz.lipsdp import SAFETY, LipSDPError, certify_multipliers, lipsdp
 from stability.lipschitz.network import Network
@@ -67,12 +68,13 @@ def _run(net: Network, name: str, choose) -> LipschitzResult:
         return LipschitzResult.single_layer(ws[0], name, start)
     # absorb beta_k into the next weight: phi_k = beta_k psi_k, psi_k in [0, 1]
     wp = [ws[0]] + [b * w for (_, b), w in zip(net.slopes, ws[1:], strict=True)]
-    x_inv_half = np.eye(ws[0].shape[1])  # C with X_{i-1}⁻¹ = C Cᵀ
+    x = np.eye(ws[0].shape[1])
+    x_inv = x
     lams, status = [], "closed-form"
     for i in range(len(wp) - 1):
-        g = 0.5 * wp[i] @ x_inv_half  # K_i = G Gᵀ
-        k = g @ g.T
-        lam, st = choose(g, wp[i + 1])
+        k = 0.25 * wp[i] @ x_inv @ wp[i].T
+        k = 0.5 * (k + k.T)
+        lam, st = choose(k, lambda i=i, x=x: _factor(wp[i], x), wp[i + 1])
         if st != "closed-form":
             status = st
         # keep X_i = Λ - ΛKΛ positive definite: λmax(Λ^½ K Λ^½) < 1
@@ -80,9 +82,10 @@ def _run(net: Network, name: str, choose) -> LipschitzResult:
         if r >= 1 - 1e-9:
             lam = lam * (1 - 1e-6) / r
         x = np.diag(lam) - (lam[:, None] * k) * lam[None, :]
-        x_inv_half = np.linalg.inv(np.linalg.cholesky(0.5 * (x + x.T))).T  # X = LLᵀ: C = L⁻ᵀ
+        x = 0.5 * (x + x.T)
+        x_inv = np.linalg.inv(x)
         lams.append(lam)
-    final = (wp[-1] @ x_inv_half).T @ (wp[-1] @ x_inv_half)
+    final = wp[-1].T @ wp[-1] @ x_inv
     rho = float(np.max(np.linalg.eigvals(final).real))
     # multipliers of the original network: T_k = (rho / 2) Λ_k / β_k²
     mult = [0.5 * rho * lam / b**2 for lam, (_, b) in zip(lams, net.slopes, strict=True)]
@@ -101,10 +104,15 @@ def _run(net: Network, name: str, choose) -> LipschitzResult:
     )
 
 
-def _fast_choice(g: np.ndarray, _w_next: np.ndarray):
-    top = float(np.linalg.norm(g, 2)) ** 2  # λmax(K), K = G Gᵀ
+def _factor(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``G = ½ W L⁻ᵀ`` with ``X = L Lᵀ``: ``G Gᵀ = ¼ W X⁻¹ Wᵀ = K`` (``n_i x n_{i-1}``)."""
+    return 0.5 * solve_triangular(np.linalg.cholesky(x), w.T, lower=True).T
+
+
+def _fast_choice(k: np.ndarray, *_unused) -> tuple[np.ndarray, str]:
+    top = float(np.linalg.eigvalsh(k)[-1])
     ell = 1.0 / (2.0 * top) if top > 0 else 1.0
-    return np.full(g.shape[0], ell), "closed-form"
+    return np.full(k.shape[0], ell), "closed-form"
 
 
 def eclipse_fast(net: Network) -> LipschitzResult:
@@ -141,8 +149,8 @@ def eclipse(net: Network, *, solver: str | None = None) -> LipschitzResult:
     """
     _check(net, "eclipse")
 
-    def choose(g: np.ndarray, w_next: np.ndarray):
-        layer = eclipse_layer(g, w_next, solver=solver)
+    def choose(_k: np.ndarray, factor, w_next: np.ndarray):
+        layer = eclipse_layer(factor(), w_next, solver=solver)
         return layer.lam, layer.status
 
     return _run(net, "eclipse", choose)
@@ -174,11 +182,11 @@ def eclipse_layer(g: np.ndarray, w_next: np.ndarray, *, solver: str | None = Non
     Parameters
     ----------
     g : ndarray of shape (n, m)
-        A factor of ``K`` (``G = ½ W_i X_{i-1}^{-½}`` inside :func:`eclipse`).
+        A factor of ``K = G Gᵀ`` (``G = ½ W_i L⁻ᵀ`` with ``X_{i-1} = LLᵀ`` inside :func:`eclipse`).
     w_next : ndarray of shape (p, n)
         The next layer's weights (its slope bound absorbed).
     solver : str, optional
-        ``None``: as LipSDP-Neuron of ``w_next ψ(2 G x)`` with ``ψ`` in ``[0, 1]`` (``s* = 1/ρ*``,
+        ``None`` (or ``"ipm"``): as LipSDP-Neuron of ``w_next ψ(2 G x)`` with ``ψ`` in ``[0, 1]`` (``s* = 1/ρ*``,
         ``Λ = 2 T*/ρ*``; module docstring), by :func:`stability.lipschitz.lipsdp.lipsdp`. A cvxpy
         solver name: the paper's LMI ``[[Λ - s WᵀW, ΛK^½], [K^½Λ, I]] ⪰ 0``.
 
@@ -193,7 +201,10 @@ def eclipse_layer(g: np.ndarray, w_next: np.ndarray, *, solver: str | None = Non
         raise ValueError(
             f"g must be (n, m) and w_next (p, n); got {np.shape(g)} and {np.shape(w_next)}"
         )
-    lam, status = _layer_by_cvxpy(g, w_next, solver) if solver else _layer_by_lipsdp(g, w_next)
+    if solver in (None, "ipm"):
+        lam, status = _layer_by_lipsdp(g, w_next)
+    else:
+        lam, status = _layer_by_cvxpy(g, w_next, solver)
     x = np.diag(lam) - (lam[:, None] * (g @ g.T)) * lam[None, :]
     try:
         b = np.linalg.solve(np.linalg.cholesky(0.5 * (x + x.T)), w_next.T)
@@ -215,7 +226,7 @@ def _layer_by_lipsdp(g: np.ndarray, w_next: np.ndarray) -> tuple[np.ndarray, str
     try:
         r = lipsdp(layer, "neuron", on_failure="raise")
     except LipSDPError as exc:
-        return _fast_choice(g, w_next)[0], f"layer SDP failed ({exc})"
+        return _fast_choice(g @ g.T)[0], f"layer SDP failed ({exc})"
     rho = (r.value / (1 + SAFETY)) ** 2  # the certified ρ̂ of T
     return _strictly_positive(2.0 * r.details["multipliers"][0] / rho), r.status
 
@@ -239,7 +250,7 @@ def _layer_by_cvxpy(g: np.ndarray, w_next: np.ndarray, solver: str) -> tuple[np.
     try:
         prob.solve(solver=solver)
     except Exception as exc:  # a crashed layer solve: Fast choice instead
-        return _fast_choice(g, w_next)[0], f"layer SDP failed ({type(exc).__name__})"
+        return _fast_choice(g @ g.T)[0], f"layer SDP failed ({type(exc).__name__})"
     if prob.status not in ("optimal", "optimal_inaccurate") or lam.value is None:
-        return _fast_choice(g, w_next)[0], f"layer SDP {prob.status}"
+        return _fast_choice(g @ g.T)[0], f"layer SDP {prob.status}"
     return _strictly_positive(lam.value), prob.status
