@@ -23,8 +23,8 @@ dual (:mod:`stability.lipschitz.one_hidden`); other Neuron and Layer problems to
 interior-point method of :mod:`stability.lipschitz.neuron_ipm` (same optimum, much faster than
 CVXOPT; ``stability bench lipschitz`` measures by how much). Both can stop early once the value
 is proven within ``rtol`` of the optimum by a dual lower bound
-(:mod:`stability.lipschitz.dual_bound`). Network, neuron-wise slopes (the local bound) and
-``solver="CVXOPT"`` etc. go through cvxpy.
+(:mod:`stability.lipschitz.dual_bound`). Neuron-wise slopes (the local bound) go to the
+interior-point method too; Network and ``solver="CVXOPT"`` etc. go through cvxpy.
 
 Validity note on LipSDP-Network: the coupled multipliers ``ζ`` rest on a quadratic constraint
 for pairs of neurons that does not hold for the incremental (Lipschitz) setting in general; this
@@ -61,6 +61,7 @@ __all__ = [
     "default_solver",
     "layer_start",
     "lipsdp",
+    "widen_linear",
 ]
 
 #: Relative inflation of a certified value, covering float64 rounding in the Schur check.
@@ -85,6 +86,40 @@ def _slope_vectors(net: Network) -> list[tuple[np.ndarray, np.ndarray]]:
         (np.full(w.shape[0], s[0]), np.full(w.shape[0], s[1]))
         for w, s in zip(net.weights[:-1], net.slopes, strict=True)
     ]
+
+
+def _check_slopes(net: Network, slopes) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Neuron-wise ``slopes`` as float arrays, one ``(lo, hi)`` of shape ``(n_k,)`` per hidden
+    layer with ``lo <= hi`` finite, or ``ValueError`` naming ``slopes``."""
+    sizes = net.dims[1:-1]
+    try:
+        out = [
+            (np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64))
+            for lo, hi in slopes
+        ]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"slopes must be (lo, hi) array pairs per hidden layer; got {slopes!r}"
+        ) from exc
+    if len(out) != len(sizes) or any(
+        lo.shape != (n,) or hi.shape != (n,) for (lo, hi), n in zip(out, sizes, strict=False)
+    ):
+        shapes = [(np.shape(lo), np.shape(hi)) for lo, hi in out]
+        raise ValueError(f"slopes must have shapes {[(n,) for n in sizes]} per layer; got {shapes}")
+    if not all(
+        np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(lo <= hi) for lo, hi in out
+    ):
+        raise ValueError("slopes must be finite with lo <= hi for every neuron")
+    return out
+
+
+def widen_linear(
+    slopes: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[a, a]`` (a linear neuron) widened to ``[a - 1e-7 max(1, |a|), a]``: still a valid slope
+    bound, and one that interior-point methods can approach (an exactly linear neuron's
+    multiplier is unbounded)."""
+    return [(lo - 1e-7 * np.maximum(1.0, np.abs(lo)) * (lo == hi), hi) for lo, hi in slopes]
 
 
 def certify_multipliers(
@@ -354,6 +389,8 @@ def lipsdp(
         return LipschitzResult.single_layer(net.weights[0], name, start)
     if variant == "network" and (len(set(net.slopes)) != 1 or slopes is not None):
         raise ValueError(f"lipsdp-network needs the same slopes on every layer; got {net.slopes}")
+    if slopes is not None:
+        slopes = _check_slopes(net, slopes)
     structured = variant != "network"
     if solver == "ipm" and not structured:
         raise ValueError("solver 'ipm' handles lipsdp-neuron and lipsdp-layer")
@@ -385,10 +422,7 @@ def lipsdp(
     if (slopes is None and any(a == b for a, b in net.slopes)) or (
         slopes is not None and any(np.any(lo == hi) for lo, hi in slopes)
     ):
-        # degenerate (linear) neurons make interior-point solvers fail: widen [a, a] to
-        # [a - 1e-7 max(1, |a|), a], still a valid slope bound
-        base = _slope_vectors(net) if slopes is None else slopes
-        slopes = [(lo - 1e-7 * np.maximum(1.0, np.abs(lo)) * (lo == hi), hi) for lo, hi in base]
+        slopes = widen_linear(_slope_vectors(net) if slopes is None else slopes)
     sizes = [w.shape[0] for w in net.weights[:-1]]
     status, objective, lam, zeta = "error", math.nan, None, None
     message = ""

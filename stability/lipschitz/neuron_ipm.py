@@ -62,7 +62,14 @@ from scipy.linalg import blas, lapack
 
 from stability._checks import open_unit, positive_int
 from stability.lipschitz.dual_bound import dual_lower_bound
-from stability.lipschitz.lipsdp import SAFETY, _slope_vectors, certify_multipliers, layer_start
+from stability.lipschitz.lipsdp import (
+    SAFETY,
+    _check_slopes,
+    _slope_vectors,
+    certify_multipliers,
+    layer_start,
+    widen_linear,
+)
 from stability.lipschitz.network import Network, merge_linear_layers
 from stability.lipschitz.result import LipschitzResult
 
@@ -369,9 +376,7 @@ def _box_slopes(net: Network, slopes: Sequence[tuple[np.ndarray, np.ndarray]]):
     Returns the reduced network (``None`` if a whole hidden layer is removed), its slopes, the
     kept neurons per layer and the number widened.
     """
-    slopes = [
-        (np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)) for lo, hi in slopes
-    ]
+    slopes = _check_slopes(net, slopes)
     keep = [~((lo == 0) & (hi == 0)) for lo, hi in slopes]
     if not all(k.any() for k in keep):
         return None, [], keep, 0
@@ -379,10 +384,7 @@ def _box_slopes(net: Network, slopes: Sequence[tuple[np.ndarray, np.ndarray]]):
     for k, m in enumerate(keep):
         ws[k], bs[k], ws[k + 1] = ws[k][m], bs[k][m], ws[k + 1][:, m]
     widened = int(sum(np.sum((lo == hi)[m]) for (lo, hi), m in zip(slopes, keep, strict=True)))
-    slopes = [
-        (np.where(lo == hi, lo - 1e-7 * np.maximum(1.0, np.abs(lo)), lo)[m], hi[m])
-        for (lo, hi), m in zip(slopes, keep, strict=True)
-    ]
+    slopes = [(lo[m], hi[m]) for (lo, hi), m in zip(widen_linear(slopes), keep, strict=True)]
     return Network(tuple(ws), tuple(bs), net.slopes, net.activations), slopes, keep, widened
 
 

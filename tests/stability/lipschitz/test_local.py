@@ -107,3 +107,19 @@ def test_local_bound_with_stable_relus_holds_on_the_box(seed, radius):
     ratio = np.linalg.norm(net.forward(x) - net.forward(y), axis=1) / np.linalg.norm(x - y, axis=1)
     assert ratio.max() <= r.value
     assert r.value <= lipschitz_bound(net, "lipsdp-neuron").value * (1 + 1e-3)
+
+
+@pytest.mark.parametrize(
+    ("slopes", "match"),
+    [
+        ([(np.zeros(3), np.ones(3))], "shapes"),
+        ([(np.zeros(3), np.ones(3)), (np.zeros(3), np.ones(3))], "shapes"),
+        ([(np.zeros(3), np.ones(3)), (np.ones(2), np.zeros(2))], "lo <= hi"),
+        ([(np.zeros(3), np.ones(3)), (np.zeros(2), np.array([1.0, np.nan]))], "finite"),
+        ([None, None], "pairs"),
+    ],
+)
+def test_bad_slopes_are_refused(slopes, match):
+    net = as_network([np.ones((3, 2)), np.ones((2, 3)), np.ones((1, 2))])
+    with pytest.raises(ValueError, match=match):
+        lipsdp(net, slopes=slopes)
