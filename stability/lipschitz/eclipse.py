@@ -74,7 +74,7 @@ def _run(net: Network, name: str, choose) -> LipschitzResult:
     for i in range(len(wp) - 1):
         k = 0.25 * wp[i] @ x_inv @ wp[i].T
         k = 0.5 * (k + k.T)
-        lam, st = choose(k, lambda i=i, x=x: _factor(wp[i], x), wp[i + 1])
+        lam, st = choose(k, wp[i], x, wp[i + 1])  # K = ¼ W_i X⁻¹ W_iᵀ
         if st != "closed-form":
             status = st
         # keep X_i = Λ - ΛKΛ positive definite: λmax(Λ^½ K Λ^½) < 1
@@ -149,8 +149,8 @@ def eclipse(net: Network, *, solver: str | None = None) -> LipschitzResult:
     """
     _check(net, "eclipse")
 
-    def choose(_k: np.ndarray, factor, w_next: np.ndarray):
-        layer = eclipse_layer(factor(), w_next, solver=solver)
+    def choose(_k: np.ndarray, w: np.ndarray, x: np.ndarray, w_next: np.ndarray):
+        layer = eclipse_layer(_factor(w, x), w_next, solver=solver)
         return layer.lam, layer.status
 
     return _run(net, "eclipse", choose)
