@@ -24,7 +24,7 @@ proven within 2% of the optimum by a dual lower bound. Measured on a 2-core mach
 (medium scale, 2026-11-26): 2x50 102x, 2x100 652x, 2x200 3261x (the dual), 5x50 107x, 10x20
 62x, 5x20 23x, random_weights 23x (the IPM: 6-10 iterations of ~1.6 ms at n = 84 and ~6 ms at
 n = 184; CVXOPT itself takes 0.19-0.28 s on the last two, where the LAPACK calls alone of six
-interior-point iterations take ~5 ms). ECLipsE (its layer problems as LipSDP-Neuron) 16-445x;
+interior-point iterations take ~5 ms). ECLipsE (its layer problems as LipSDP-Neuron) 14-445x;
 the local bound 41-88x, and tighter (CVXOPT fails on the boxes' near-linear neurons, so that
 call falls back to LipLT).
 """
