@@ -5,8 +5,9 @@ ECLipsE-Fast, LipLT < naive. The cheap closed-form bounds (ECLipsE-Fast where ap
 LipLT, naive) always run (milliseconds); then the first of LipSDP-Neuron, LipSDP-Neuron-FO
 (:mod:`stability.lipschitz.neuron_fo`, given 90% of the remaining budget; it runs whenever at
 least 10 ms remain) and ECLipsE whose estimated time fits the remaining budget runs. The
-smallest certified value wins and ``method`` names it. The time models are [reconstructed]: LipSDP-Neuron by the structured
-interior-point method (:mod:`stability.lipschitz.neuron_ipm`), measured here on one core
+smallest certified value wins and ``method`` names it. The time models are [reconstructed]:
+LipSDP-Neuron by the structured interior-point method (:mod:`stability.lipschitz.neuron_ipm`),
+measured here on one core
 (1.35 s at ``n_0 + N = 454``, 0.17 s at 204) and doubled for a loaded machine:
 ``t_neuron ≈ 0.03 s + 3 s · ((n_0 + N)/454)^3``, and for a one-hidden-layer scalar-output
 network (the exact dual of :mod:`stability.lipschitz.one_hidden`; 0.04 s at ``n_0 = 16``,

@@ -89,10 +89,7 @@ def dual_lower_bound(
     pos = n0
     w_out = net.weights[-1]
     if slopes is None:
-        slopes = [
-            (np.full(w.shape[0], a), np.full(w.shape[0], b))
-            for w, (a, b) in zip(net.weights[:-1], net.slopes, strict=True)
-        ]
+        slopes = net.slope_vectors()
     for k, (w, (alpha, beta)) in enumerate(zip(net.weights[:-1], slopes, strict=True)):
         p = w @ prev
         radius = 0.5 * (beta - alpha) * np.linalg.norm(p, axis=1)

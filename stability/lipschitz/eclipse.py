@@ -18,7 +18,8 @@ the paper and its code); other slopes raise ``ValueError``.
 
 **The layer SDP is a one-hidden-layer LipSDP-Neuron** (derived in this toolkit): by a Schur
 complement it reads ``max s  s.t.  Λ - ΛKΛ ⪰ s W_{i+1}ᵀW_{i+1}``; with ``K = G Gᵀ``,
-``G = ½ W_i L⁻ᵀ``, ``X_{i-1} = LLᵀ`` (thin: ``n_i x n_{i-1}``), ``s = 1/ρ`` and ``T = Λ/(2s)`` it is
+``G = ½ W_i L⁻ᵀ``, ``X_{i-1} = LLᵀ`` (thin: ``n_i x n_{i-1}``), ``s = 1/ρ`` and
+``T = Λ/(2s)`` it is
 ``2T - T (2G)(2G)ᵀ T / ρ ⪰ W_{i+1}ᵀW_{i+1}``, the LMI of LipSDP-Neuron for the network
 ``W_{i+1} ψ(2G x)``, ``ψ`` slope-restricted in ``[0, 1]``. So ``s* = 1/ρ*`` and ``Λ = 2T*/ρ*``,
 and each layer is solved by :func:`stability.lipschitz.lipsdp.lipsdp` with its structured
@@ -182,13 +183,15 @@ def eclipse_layer(g: np.ndarray, w_next: np.ndarray, *, solver: str | None = Non
     Parameters
     ----------
     g : ndarray of shape (n, m)
-        A factor of ``K = G Gᵀ`` (``G = ½ W_i L⁻ᵀ`` with ``X_{i-1} = LLᵀ`` inside :func:`eclipse`).
+        A factor of ``K = G Gᵀ`` (inside :func:`eclipse`: ``G = ½ W_i L⁻ᵀ``,
+        ``X_{i-1} = LLᵀ``).
     w_next : ndarray of shape (p, n)
         The next layer's weights (its slope bound absorbed).
     solver : str, optional
-        ``None`` (or ``"ipm"``): as LipSDP-Neuron of ``w_next ψ(2 G x)`` with ``ψ`` in ``[0, 1]`` (``s* = 1/ρ*``,
-        ``Λ = 2 T*/ρ*``; module docstring), by :func:`stability.lipschitz.lipsdp.lipsdp`. A cvxpy
-        solver name: the paper's LMI ``[[Λ - s WᵀW, ΛK^½], [K^½Λ, I]] ⪰ 0``.
+        ``None`` (or ``"ipm"``): as LipSDP-Neuron of ``w_next ψ(2 G x)`` with ``ψ`` in
+        ``[0, 1]`` (``s* = 1/ρ*``, ``Λ = 2 T*/ρ*``; module docstring), by
+        :func:`stability.lipschitz.lipsdp.lipsdp`. A cvxpy solver name: the paper's LMI
+        ``[[Λ - s WᵀW, ΛK^½], [K^½Λ, I]] ⪰ 0``.
 
     Returns
     -------

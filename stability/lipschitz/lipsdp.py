@@ -81,13 +81,6 @@ def default_solver() -> str:
     return "CVXOPT" if "CVXOPT" in cp.installed_solvers() else "CLARABEL"
 
 
-def _slope_vectors(net: Network) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [
-        (np.full(w.shape[0], s[0]), np.full(w.shape[0], s[1]))
-        for w, s in zip(net.weights[:-1], net.slopes, strict=True)
-    ]
-
-
 def _check_slopes(net: Network, slopes) -> list[tuple[np.ndarray, np.ndarray]]:
     """Neuron-wise ``slopes`` as float arrays, one ``(lo, hi)`` of shape ``(n_k,)`` per hidden
     layer with ``lo <= hi`` finite, or ``ValueError`` naming ``slopes``."""
@@ -102,7 +95,7 @@ def _check_slopes(net: Network, slopes) -> list[tuple[np.ndarray, np.ndarray]]:
             f"slopes must be (lo, hi) array pairs per hidden layer; got {slopes!r}"
         ) from exc
     if len(out) != len(sizes) or any(
-        lo.shape != (n,) or hi.shape != (n,) for (lo, hi), n in zip(out, sizes, strict=False)
+        lo.shape != (n,) or hi.shape != (n,) for (lo, hi), n in zip(out, sizes, strict=True)
     ):
         shapes = [(np.shape(lo), np.shape(hi)) for lo, hi in out]
         raise ValueError(f"slopes must have shapes {[(n,) for n in sizes]} per layer; got {shapes}")
@@ -156,7 +149,7 @@ def certify_multipliers(
     if depth == 1:
         return float(np.linalg.norm(ws[0], 2) ** 2)
     if slopes is None:
-        slopes = _slope_vectors(net)
+        slopes = net.slope_vectors()
     lam = [np.asarray(m, dtype=np.float64) for m in multipliers]
     if any(np.any(m < 0) or not np.all(np.isfinite(m)) for m in lam):
         return math.inf
@@ -204,7 +197,7 @@ def layer_start(
     ws = net.weights
     depth = len(ws)
     if slopes is None:
-        slopes = _slope_vectors(net)
+        slopes = net.slope_vectors()
     lams: list[np.ndarray] = [np.zeros(0)] * (depth - 1)
     e = ws[-1].T @ ws[-1]
     for k in range(depth - 1, 0, -1):
@@ -268,7 +261,7 @@ def _solve_sdp(net: Network, variant: str, solver: str, slopes=None):
     ws = net.weights
     n0, n_hidden = ws[0].shape[1], net.n_hidden
     sizes = [w.shape[0] for w in ws[:-1]]
-    slopes = _slope_vectors(net) if slopes is None else slopes
+    slopes = net.slope_vectors() if slopes is None else slopes
     ab = np.concatenate([lo * hi for lo, hi in slopes])
     apb = np.concatenate([lo + hi for lo, hi in slopes])
     a = np.zeros((n_hidden, n0 + n_hidden))
@@ -422,7 +415,7 @@ def lipsdp(
     if (slopes is None and any(a == b for a, b in net.slopes)) or (
         slopes is not None and any(np.any(lo == hi) for lo, hi in slopes)
     ):
-        slopes = widen_linear(_slope_vectors(net) if slopes is None else slopes)
+        slopes = widen_linear(net.slope_vectors() if slopes is None else slopes)
     sizes = [w.shape[0] for w in net.weights[:-1]]
     status, objective, lam, zeta = "error", math.nan, None, None
     message = ""

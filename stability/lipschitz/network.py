@@ -75,6 +75,14 @@ class Network:
         """Number of hidden neurons ``N = n_1 + … + n_{l-1}``."""
         return int(sum(self.dims[1:-1]))
 
+    def slope_vectors(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The slopes as neuron-wise ``(alpha_k, beta_k)`` arrays, one pair per hidden layer
+        (the form the bounds take for local, neuron-wise slopes)."""
+        return [
+            (np.full(w.shape[0], a), np.full(w.shape[0], b))
+            for w, (a, b) in zip(self.weights[:-1], self.slopes, strict=True)
+        ]
+
     def scaled(self, c: float) -> Network:
         """The same network with ``W_1`` multiplied by ``c``."""
         return Network(

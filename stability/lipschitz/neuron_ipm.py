@@ -65,7 +65,6 @@ from stability.lipschitz.dual_bound import dual_lower_bound
 from stability.lipschitz.lipsdp import (
     SAFETY,
     _check_slopes,
-    _slope_vectors,
     certify_multipliers,
     layer_start,
     widen_linear,
@@ -457,7 +456,7 @@ def lipsdp_ipm(
     keep, widened = None, 0
     if slopes is None:
         net = merge_linear_layers(net)  # linear activations: exact, and no unbounded λ
-        slopes = _slope_vectors(net)
+        slopes = net.slope_vectors()
     elif net.depth > 1:
         net, slopes, keep, widened = _box_slopes(net, slopes)
         if net is None:  # a hidden layer is constant: so is f
