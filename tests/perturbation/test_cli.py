@@ -27,7 +27,10 @@ def test_verify_writes_report_json_and_plots(tmp_path, capsys):
     assert "| claim | statement | reference | bound | measured | ratio |" in md
     assert "![policy-cliff/prop-2.10](plots/policy-cliff-cliff.png)" in md
     assert (out / "plots" / "policy-cliff-cliff.png").stat().st_size > 1000
-    assert "2/2 claims passed" in capsys.readouterr().out
+    assert "2 claims: 2 pass" in capsys.readouterr().out
+    page = (out / "report.html").read_text()
+    assert page.count("<details") == 2 and "data:image/png;base64," in page
+    assert 'title="' in page and "sortBy" in page and "filterRows" in page
 
 
 def test_verify_exit_status_is_nonzero_when_a_claim_fails(tmp_path, monkeypatch):
@@ -51,9 +54,89 @@ def test_verify_rejects_pattern_matching_nothing(tmp_path, capsys):
     assert "matches no registered claim" in capsys.readouterr().err
 
 
-def test_verify_rejects_unknown_device(tmp_path):
-    with pytest.raises(SystemExit, match="device"):
-        cli.main(["verify", "--out", str(tmp_path), "--device", "tpu"])
+def test_verify_rejects_unknown_device(tmp_path, capsys):
+    assert cli.main(["verify", "--out", str(tmp_path), "--device", "tpu"]) == 2
+    assert "--device" in capsys.readouterr().err
+
+
+def test_verify_refuses_an_unwritable_out_before_running(tmp_path, capsys, monkeypatch):
+    from perturbation import registry
+
+    ran = []
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    @claim(id="test/records-run", statement="s", reference="r", bound=1.0)
+    def _rec(ctx, bound):
+        ran.append(1)
+        return Evidence.upper(0.0, bound(), "ran")
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    code = cli.main(["verify", "--out", str(blocker / "rep"), "--only", "test/records-run"])
+    assert code == 2 and ran == []
+    assert "out_dir" in capsys.readouterr().err
+
+
+def test_exit_codes_tell_failed_from_could_not_run(tmp_path, monkeypatch):
+    from perturbation import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    @claim(id="test/crashes", statement="s", reference="r", bound=1.0)
+    def _crash(ctx, bound):
+        raise RuntimeError("boom")
+
+    @claim(id="test/empirical", statement="s", reference="r", bound=1.0)
+    def _emp(ctx, bound):
+        return Evidence.upper(2.0, bound(), "paper's observation, not supported", empirical=True)
+
+    assert cli.main(["verify", "--out", str(tmp_path), "--only", "test/crashes", "--quiet"]) == 3
+    assert cli.main(["verify", "--out", str(tmp_path), "--only", "test/empirical", "--quiet"]) == 0
+    row = json.loads((tmp_path / "results.json").read_text())["results"][0]
+    assert row["outcome"] == "EMPIRICAL" and row["passed"] is False
+    assert "EMPIRICAL (**not supported**)" in (tmp_path / "report.md").read_text()
+
+
+def test_interrupt_leaves_the_previous_report_intact(tmp_path, monkeypatch):
+    from perturbation import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    out = tmp_path / "rep"
+    args = ["verify", "--out", str(out), "--only", "policy-cliff/prop-2.10", "--scale", "tiny"]
+    assert cli.main([*args, "--quiet"]) == 0
+    before = {p.name: p.read_bytes() for p in [*out.glob("*.*"), *out.glob("plots/*")]}
+
+    @claim(id="test/interrupted", statement="s", reference="r", bound=1.0)
+    def _stop(ctx, bound):
+        raise KeyboardInterrupt
+
+    code = cli.main([*args[:4], "policy-cliff/prop-2.10,test/interrupted", "--quiet"])
+    assert code == 130
+    after = {p.name: p.read_bytes() for p in [*out.glob("*.*"), *out.glob("plots/*")]}
+    assert after == before
+    assert not list(out.glob(".staging-*"))
+
+
+def test_results_json_is_strict_json_with_nonfinite_flagged(tmp_path, monkeypatch):
+    from perturbation import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    @claim(id="test/infinite", statement="s", reference="r", bound=float("inf"))
+    def _inf(ctx, bound):
+        return Evidence.upper(1.0, bound(), "bound is infinite", details={"x": float("nan")})
+
+    assert cli.main(["verify", "--out", str(tmp_path), "--only", "test/infinite", "--quiet"]) == 0
+    text = (tmp_path / "results.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    row = json.loads(text)["results"][0]
+    assert row["bound"] is None and row["nonfinite"]["bound"] == "inf"
+    assert row["details"]["x"] is None and row["nonfinite"]["details.x"] == "nan"
+
+
+def test_list_with_a_pattern_matching_nothing_is_a_usage_error(capsys):
+    assert cli.main(["list", "--only", "zzz"]) == 2
+    assert "zzz" in capsys.readouterr().err
 
 
 def test_seed_changes_instances_but_fixed_seed_reproduces(tmp_path):

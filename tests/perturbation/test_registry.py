@@ -74,8 +74,87 @@ def test_claims_filter_by_glob_and_substring():
     assert all(c.id.startswith("policy-cliff/") for c in claims("policy-cliff/*"))
     ids = [c.id for c in claims("prop-4.7")]
     assert "policy-cliff/prop-4.7" in ids and "policy-cliff/prop-4.7-tight" in ids
+    # an exact id selects exactly that claim; a glob still selects the family
+    assert [c.id for c in claims("policy-cliff/prop-4.7")] == ["policy-cliff/prop-4.7"]
+    assert len(claims("policy-cliff/prop-4.7*")) > 1
     assert [c.id for c in claims("policy-cliff/prop-2.4,policy-cliff/uhc")] == [
         "policy-cliff/prop-2.4",
         "policy-cliff/uhc",
     ]
     assert claims("no-such-claim") == []
+
+
+def test_bound_kinds_are_explicit_and_plain_numbers_are_tolerances():
+    from perturbation.registry import Reference, Theorem, Tolerance, as_bound
+
+    assert isinstance(as_bound(0.5), Tolerance) and as_bound(0.5)(1, x=2) == 0.5
+    assert isinstance(as_bound(abs), Theorem) and as_bound(abs)(-3) == 3
+    ref = Reference(2.0, source="Table 1")
+    assert ref() == 2.0 and "Table 1" in ref.describe()
+    assert Reference(lambda n: n + 1, source="a second solver")(1) == 2
+    assert ref.map(lambda v: 10 * v)() == 20.0
+    with pytest.raises(TypeError, match="bound"):
+        as_bound("0.5")
+    with pytest.raises(ValueError, match="source"):
+        Reference(1.0, source="")
+    with pytest.raises(ValueError, match="NaN"):
+        Tolerance(float("nan"))
+
+
+def test_worst_keeps_the_worst_instance_and_its_info():
+    from perturbation.registry import Worst
+
+    w = Worst("<=")
+    for m, b, k in [(1.0, 2.0, "a"), (3.0, 4.0, "b"), (0.1, 4.0, "c")]:
+        w.add(m, b, instance=k)
+    ev = w.evidence("n", rtol=0.0)
+    assert (ev.measured, ev.bound, ev.passed) == (3.0, 4.0, True)
+    assert ev.details["worst"] == {"instance": "b"} and ev.details["instances"] == 3
+    lo = Worst(">=", by="margin")
+    lo.add(5.0, 1.0)
+    lo.add(1.5, 1.0)
+    assert lo.evidence("n").measured == 1.5
+    nan = Worst("<=")
+    nan.add(1.0, 2.0)
+    nan.add(float("nan"), 2.0)
+    assert not nan.evidence("n").passed  # a NaN instance is the worst and never passes
+    with pytest.raises(ValueError, match="no instance"):
+        Worst().evidence("n")
+    with pytest.raises(ValueError, match="score"):
+        Worst(by="score").add(1.0, 1.0)
+
+
+def test_run_seeds_global_generators_and_one_thread_per_claim():
+    import torch
+
+    torch.set_num_threads(2)
+
+    def draw(ctx, bound):
+        return Evidence.upper(
+            float(np.random.rand() + torch.rand(()).item()),  # noqa: NPY002
+            10.0,
+            "n",
+            details={"threads": torch.get_num_threads()},
+        )
+
+    c = Claim("test/draw", "s", "r", 10.0, draw)
+    a, b = c.run(RunContext(seed=3)), c.run(RunContext(seed=3))
+    assert a.evidence.measured == b.evidence.measured
+    assert a.evidence.details["threads"] == 1
+    assert c.run(RunContext(seed=4)).evidence.measured != a.evidence.measured
+
+
+def test_empirical_evidence_is_a_third_outcome():
+    ev = Evidence.lower(0.5, 1.0, "paper's observation", empirical=True)
+    assert ev.outcome == "EMPIRICAL" and not ev.passed
+    assert Evidence.lower(1.5, 1.0, "x").outcome == "PASS"
+
+
+def test_every_reference_cites_a_paper_not_an_internal_document():
+    import re
+
+    for c in claims():
+        assert not re.search(r"\bspec\b|specs/|§\s*\d+\s*claim|\bissue \d", c.reference, re.I), (
+            c.id,
+            c.reference,
+        )
