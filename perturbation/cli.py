@@ -11,6 +11,10 @@ from pathlib import Path
 __all__ = ["main"]
 
 
+class UsageError(Exception):
+    """A bad command line: reported in one line, exit status 2, nothing run."""
+
+
 def _check_device(device: str) -> str:
     if device == "cpu":
         return device
@@ -18,13 +22,13 @@ def _check_device(device: str) -> str:
         import torch
 
         if not torch.cuda.is_available():
-            raise SystemExit(f"stability: --device {device}: CUDA is not available on this machine")
+            raise UsageError(f"--device {device}: CUDA is not available on this machine")
         return device
-    raise SystemExit(f"stability: --device must be 'cpu' or 'cuda[:N]'; got {device!r}")
+    raise UsageError(f"--device must be 'cpu' or 'cuda[:N]'; got {device!r}")
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from perturbation.verify import verify
+    from perturbation.verify import EXIT_CODES, verify
 
     device = _check_device(args.device)
     try:
@@ -37,13 +41,15 @@ def _verify(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     except ValueError as exc:
-        print(f"stability verify: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from exc
+    except KeyboardInterrupt:
+        print("stability verify: interrupted; the previous report is unchanged", file=sys.stderr)
+        return EXIT_CODES["interrupted"]
     print(result.summary())
     for r in result.results:
-        if not r.passed:
-            print(f"  FAILED {r.claim.id}: {r.error or r.evidence.note}", file=sys.stderr)
-    return 0 if result.passed else 1
+        if r.outcome in ("FAIL", "ERROR"):
+            print(f"  {r.outcome} {r.claim.id}: {r.error or r.evidence.note}", file=sys.stderr)
+    return result.exit_code
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -66,7 +72,10 @@ def _bench(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from perturbation.registry import claims
 
-    for c in claims(args.only):
+    selected = claims(args.only)
+    if not selected:
+        raise UsageError(f"--only {args.only!r} matches no registered claim")
+    for c in selected:
         print(f"{c.id:45s} {c.reference}")
     return 0
 
@@ -77,13 +86,23 @@ def main(argv: list[str] | None = None) -> int:
     from perturbation.registry import SCALES
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # parallelism comes from batching, not threads
-    parser = argparse.ArgumentParser(prog="stability", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="stability",
+        description=__doc__,
+        epilog="exit status of verify: 0 every claim passed (or was reported as empirical), "
+        "1 a claim failed, 2 bad arguments (nothing ran), 3 a claim could not run, "
+        "130 interrupted (the previous report is left as it was)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("verify", help="run every registered claim into one report")
     v.add_argument("--out", default="stability-report", help="output directory")
     v.add_argument("--scale", default="small", choices=list(SCALES), help="experiment size")
-    v.add_argument("--only", default=None, help="glob or substring of claim ids (comma-separated)")
+    v.add_argument(
+        "--only",
+        default=None,
+        help="claim ids or globs, comma-separated (an exact id selects exactly that claim)",
+    )
     v.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     v.add_argument("--seed", type=int, default=0, help="seed of every experiment")
     v.add_argument("--quiet", action="store_true", help="no progress output")
@@ -107,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except UsageError as exc:
+        print(f"stability {args.command}: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # e.g. `stability list | head`
         sys.stderr.close()
         return 0

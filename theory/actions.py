@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import as_float_array, check_positive
-from theory.mdp import TabularMDP
+from theory.checks import as_float_array, check_positive
+from theory.mdp import TabularMDP, check_mdp
 from theory.value_iteration import optimal_q
 
 __all__ = [
@@ -52,6 +52,7 @@ def optimal_actions(mdp: TabularMDP, tol: float = DEFAULT_TIE_TOL) -> np.ndarray
     >>> optimal_actions(bandit)
     array([[ True,  True, False]])
     """
+    mdp = check_mdp(mdp)
     tol = check_positive("tol", tol)
     return argmax_mask(optimal_q(mdp, tol=tol / 100), tol)
 
@@ -63,6 +64,7 @@ def action_gap(mdp: TabularMDP, tol: float = DEFAULT_TIE_TOL) -> float:
     single action. A positive gap ``g`` gives the greedy stability radius ``(1 - gamma) g / 2``
     (:func:`theory.bounds.greedy_stability_radius`).
     """
+    mdp = check_mdp(mdp)
     tol = check_positive("tol", tol)
     if mdp.n_actions < 2:
         return float("inf")

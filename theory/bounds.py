@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from theory._validation import check_gamma, check_nonnegative, check_positive
+from theory.checks import check_gamma, check_nonnegative, check_positive
 
 __all__ = [
     "cliff_tv_jump",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import as_float_array, check_simplex
+from theory.checks import as_float_array, check_simplex
 
 __all__ = ["effective_reward", "effective_reward_lipschitz_constant"]
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import as_float_array, check_simplex
-from theory.mdp import TabularMDP
+from theory.checks import as_float_array, check_simplex
+from theory.mdp import TabularMDP, check_mdp
 
 __all__ = ["policy_q", "policy_value"]
 
 
 def policy_value(mdp: TabularMDP, policy: np.ndarray) -> np.ndarray:
     """State values ``V^pi`` (shape (S,)) of a stochastic policy of shape (S, A)."""
+    mdp = check_mdp(mdp)
     pi = as_float_array("policy", policy, ndim=2)
     if pi.shape != (mdp.n_states, mdp.n_actions):
         raise ValueError(
@@ -29,4 +30,5 @@ def policy_value(mdp: TabularMDP, policy: np.ndarray) -> np.ndarray:
 
 def policy_q(mdp: TabularMDP, policy: np.ndarray) -> np.ndarray:
     """Action values ``Q^pi = R + gamma P V^pi`` (shape (S, A))."""
+    mdp = check_mdp(mdp)
     return mdp.R + mdp.gamma * mdp.expected_next(policy_value(mdp, policy))

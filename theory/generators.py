@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory._validation import check_gamma, check_positive
+from theory.checks import check_gamma, check_positive
 from theory.effective_reward import effective_reward
 from theory.inverse import inverse_bellman
 from theory.mdp import TabularMDP

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory._validation import as_float_array, check_gamma, check_positive, check_state
 from theory.actions import DEFAULT_TIE_TOL, argmax_mask, uniform_argmax_policy
+from theory.checks import as_float_array, check_gamma, check_positive, check_state
 from theory.distances import reward_distance, total_variation
-from theory.mdp import TabularMDP
+from theory.mdp import TabularMDP, check_mdp
 from theory.value_iteration import optimal_q
 
 __all__ = ["CliffWitness", "cliff_witness", "inverse_bellman"]
@@ -156,6 +156,7 @@ def cliff_witness(
     ValueError
         If ``state`` has a unique optimal action, ``action`` is not tied, or ``eps <= tol``.
     """
+    mdp = check_mdp(mdp)
     state = check_state("state", state, mdp.n_states)
     eps = check_positive("eps", eps)
     tol = check_positive("tol", tol)

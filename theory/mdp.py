@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from theory._validation import as_float_array, check_gamma
+from theory.checks import ArgumentTypeError, as_float_array, check_gamma
 
 __all__ = ["TabularMDP"]
 
@@ -92,3 +92,10 @@ class TabularMDP:
         return (
             f"TabularMDP(n_states={self.n_states}, n_actions={self.n_actions}, gamma={self.gamma})"
         )
+
+
+def check_mdp(mdp: object, name: str = "mdp") -> TabularMDP:
+    """``mdp`` itself if it is a :class:`TabularMDP`; else ArgumentTypeError naming ``name``."""
+    if not isinstance(mdp, TabularMDP):
+        raise ArgumentTypeError(f"{name} must be a TabularMDP; got {type(mdp).__name__}")
+    return mdp

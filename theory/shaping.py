@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import as_float_array
-from theory.mdp import TabularMDP
+from theory.checks import as_float_array
+from theory.mdp import TabularMDP, check_mdp
 
 __all__ = ["potential_shaping"]
 
@@ -30,6 +30,7 @@ def potential_shaping(mdp: TabularMDP, potential: np.ndarray) -> np.ndarray:
     potential : array_like, shape (S,)
         The potential ``Phi``.
     """
+    mdp = check_mdp(mdp)
     phi = as_float_array("potential", potential, ndim=1)
     if phi.shape != (mdp.n_states,):
         raise ValueError(f"potential must have shape (S,) = ({mdp.n_states},); got {phi.shape}")

@@ -24,17 +24,14 @@ References
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from theory._validation import as_float_array, check_positive, check_simplex
-from theory.mdp import TabularMDP
+from theory.checks import as_float_array, check_int, check_positive, check_simplex
+from theory.mdp import TabularMDP, check_mdp
 from theory.value_iteration import (
     DEFAULT_TOL,
     ConvergenceError,
     ValueIterationResult,
-    default_max_iter,
     iterate_to_fixed_point,
     rewards_for,
 )
@@ -84,9 +81,39 @@ def _log_weights(
 def soft_value(q: np.ndarray, alpha: float, log_reference: np.ndarray | float = 0.0) -> np.ndarray:
     """``alpha * log sum_a exp(q/alpha + log_reference)`` over the last axis, computed stably.
 
-    ``log_reference`` may hold ``-inf`` (excluded actions) but not everywhere in a row.
+    ``log_reference`` (the log of the reference weights, broadcasting against ``q``) may hold
+    ``-inf`` (excluded actions) but not everywhere in a row; NaN and ``+inf`` are refused.
+
+    Raises
+    ------
+    ValueError
+        If ``q`` is empty or non-finite, ``alpha <= 0``, or ``log_reference`` holds NaN or
+        ``+inf``, does not broadcast against ``q``, or excludes every action of a row.
     """
-    return _soft_value(as_float_array("q", q), check_positive("alpha", alpha), log_reference)
+    q = as_float_array("q", q)
+    alpha = check_positive("alpha", alpha)
+    if q.ndim == 0:
+        raise ValueError(f"q must have an action axis (at least 1-D); got shape {q.shape}")
+    log_ref = as_float_array("log_reference", log_reference, allow_empty=True, finite=False)
+    if np.any(np.isnan(log_ref)) or np.any(np.isposinf(log_ref)):
+        bad = tuple(np.argwhere(np.isnan(log_ref) | np.isposinf(log_ref))[0])
+        raise ValueError(
+            f"log_reference must be finite or -inf (an excluded action); entry {bad} is "
+            f"{log_ref[bad]}"
+        )
+    try:
+        shape = np.broadcast_shapes(q.shape, log_ref.shape)
+    except ValueError as exc:
+        raise ValueError(
+            f"log_reference must broadcast against q; got shapes {log_ref.shape} and {q.shape}"
+        ) from exc
+    if shape != q.shape:
+        raise ValueError(
+            f"log_reference must broadcast to the shape of q {q.shape}; got {log_ref.shape}"
+        )
+    if np.any(np.all(np.isneginf(np.broadcast_to(log_ref, q.shape)), axis=-1)):
+        raise ValueError("log_reference must not be -inf for every action of a row")
+    return _soft_value(q, alpha, log_ref)
 
 
 def _soft_value(q: np.ndarray, alpha: float, log_reference: np.ndarray | float) -> np.ndarray:
@@ -125,22 +152,18 @@ def soft_value_iteration(
     ValueIterationResult
         ``q`` is the soft Q; ``success`` and ``error_bound`` certify it.
     """
-    if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"mdp must be a TabularMDP; got {type(mdp).__name__}")
+    mdp = check_mdp(mdp)
     alpha = check_positive("alpha", alpha)
     tol = check_positive("tol", tol)
     R = rewards_for(mdp, rewards)
     log_w = _log_weights(reference, available, mdp.n_states, mdp.n_actions)
-    if max_iter is None:
-        scale = float(np.max(np.abs(R), initial=0.0)) + alpha * math.log(mdp.n_actions)
-        max_iter = default_max_iter(mdp.gamma, tol, scale)
-    elif int(max_iter) < 1:
-        raise ValueError(f"max_iter must be >= 1; got {max_iter!r}")
+    if max_iter is not None:
+        max_iter = check_int("max_iter", max_iter, lo=1)
 
     def backup(q: np.ndarray) -> np.ndarray:
         return _soft_backup(mdp, R, q, alpha, log_w)
 
-    return iterate_to_fixed_point(backup, np.zeros_like(R), mdp.gamma, tol, int(max_iter))
+    return iterate_to_fixed_point(backup, np.zeros_like(R), mdp.gamma, tol, max_iter)
 
 
 def _soft_backup(
@@ -161,6 +184,7 @@ def soft_bellman_operator(
 
     Parameters as in :func:`soft_value_iteration`; ``q`` has shape (..., S, A).
     """
+    mdp = check_mdp(mdp)
     alpha = check_positive("alpha", alpha)
     q = as_float_array("q", q)
     if q.shape[-2:] != (mdp.n_states, mdp.n_actions):

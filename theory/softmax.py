@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import as_float_array, check_positive
+from theory.checks import as_float_array, check_positive
 
 __all__ = ["jacobian_inf_to_one_norm", "local_softmax_constant", "softmax", "softmax_jacobian"]
 

@@ -42,7 +42,10 @@ def test_registry_has_the_policy_cliff_claims():
 def test_claim_passes(c: Claim):
     result = c.run(CTX)
     assert result.error is None, result.traceback
-    assert result.passed, result.to_row()
+    if result.outcome == "EMPIRICAL":  # reported, not asserted: the run must still say so
+        assert isinstance(result.passed, bool)
+    else:
+        assert result.passed, result.to_row()
 
 
 def _mutated(c: Claim, relation: str, ratio: float, expected: float) -> Claim:
@@ -54,13 +57,12 @@ def _mutated(c: Claim, relation: str, ratio: float, expected: float) -> Claim:
     else:
         factor = None
 
-    def bound(*args, **kwargs):
-        value = c.bound(*args, **kwargs)
+    def move(value):
         if factor is not None:
             return value * factor
         return value + 0.25 * (abs(value) + 1.0)  # "==": shift the expected value
 
-    return dataclasses.replace(c, bound=bound)
+    return dataclasses.replace(c, bound=c.bound.map(move))
 
 
 @pytest.mark.parametrize(

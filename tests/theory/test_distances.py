@@ -26,7 +26,24 @@ def test_hand_computed_values():
     assert max_total_variation([[0.5, 0.5], [1.0, 0.0]], [[0.5, 0.5], [0.0, 1.0]]) == 1.0
     assert reward_distance([[1.0, -2.0]], [[0.5, 1.0]]) == 3.0
     assert reward_span([[1.0, -2.0], [0.5, 0.0]]) == 3.0
-    assert reward_distance(np.zeros((0, 2)), np.zeros((0, 2))) == 0.0
+
+
+def test_empty_rewards_are_refused():
+    with pytest.raises(ValueError, match="r1 must not be empty"):
+        reward_distance(np.zeros((0, 2)), np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="delta must not be empty"):
+        reward_span(np.zeros((0, 2)))
+
+
+def test_non_distributions_are_refused():
+    with pytest.raises(ValueError, match="p must sum to 1"):
+        total_variation([0.9, 0.9], [0.5, 0.5])
+    with pytest.raises(ValueError, match="q must be non-negative"):
+        total_variation([0.5, 0.5], [1.5, -0.5])
+    with pytest.raises(ValueError, match="p must not be empty"):
+        total_variation([], [])
+    with pytest.raises(ValueError, match="pi1 must sum to 1"):
+        max_total_variation([[1.0, 0.5]], [[0.5, 0.5]])
 
 
 @CHEAP_PROPERTY

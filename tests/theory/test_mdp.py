@@ -107,7 +107,7 @@ def test_P_not_square_in_states_raises():
 
 
 def test_empty_P_raises():
-    with pytest.raises(ValueError, match="P must have at least one state"):
+    with pytest.raises(ValueError, match="P must not be empty"):
         TabularMDP(np.zeros((0, 1, 0)), np.zeros((0, 1)), 0.5)
 
 
@@ -143,5 +143,5 @@ def test_gamma_outside_unit_interval_raises(gamma):
 
 
 def test_non_numeric_gamma_raises():
-    with pytest.raises(ValueError, match="gamma must be a number"):
+    with pytest.raises(ValueError, match="gamma must be a real number"):
         TabularMDP(np.ones((1, 1, 1)), np.zeros((1, 1)), "0.5x")

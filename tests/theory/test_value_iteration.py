@@ -189,8 +189,9 @@ def test_optimal_q_raises_convergence_error_when_max_iter_too_small():
         optimal_q(_one_state(0.9), max_iter=3)
 
 
-def test_convergence_error_is_a_runtime_error():
+def test_convergence_error_is_a_runtime_and_a_value_error():
     assert issubclass(ConvergenceError, RuntimeError)
+    assert issubclass(ConvergenceError, ValueError)
 
 
 # --- one test per bad input ------------------------------------------------------------------
@@ -232,3 +233,38 @@ def test_tolerance_below_the_rounding_allowance_is_reported_not_claimed():
     with pytest.raises(ConvergenceError):
         optimal_q(mdp, tol=1e-12, max_iter=100_000)
     assert value_iteration(mdp, tol=1e-8).success
+
+
+# --- an unreachable tolerance is refused at once ---------------------------------------------
+
+
+@pytest.mark.parametrize("gamma", [0.9999, 0.99999])
+def test_unreachable_tol_near_gamma_one_is_refused_at_once(gamma):
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(ConvergenceError, match="tol") as info:
+        optimal_q(_one_state(gamma))
+    assert time.perf_counter() - start < 1.0
+    message = str(info.value)
+    assert "max_iter" in message and "achievable tol" in message
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(ConvergenceError, match="max_iter"):
+        value_iteration(_one_state(gamma))
+
+
+def test_the_achievable_tol_of_the_refusal_is_accepted():
+    # gamma^cap * r_1 / (1 - gamma) with r_1 = 1: the suggested tolerance is certified
+    from theory.value_iteration import MAX_ITER_CAP, achievable_tol
+
+    gamma = 0.9999
+    tol = 1.01 * achievable_tol(gamma, 1.0, MAX_ITER_CAP)
+    result = value_iteration(_one_state(gamma), tol=tol)
+    assert result.success and result.status == 0
+    assert result.error_bound <= tol
+    assert result.nit <= MAX_ITER_CAP
+
+
+def test_status_codes():
+    assert value_iteration(_one_state(0.9)).status == 0
+    assert value_iteration(_one_state(0.9), max_iter=5).status == 1

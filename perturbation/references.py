@@ -1,0 +1,38 @@
+"""The papers the claims cite: one table, one format.
+
+A claim's ``reference`` is ``ref(key, where)``: the paper's short citation followed by the
+theorem, equation, section or page the claim checks (``ref("policy-cliff", "Prop. 4.7")``).
+Where the toolkit derived a statement itself, ``where`` says ``[derived]`` and the derivation
+is written out in the docstring of the experiment or of the library function it checks;
+``[reconstructed]`` marks a best reading of a statement the paper leaves open.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PAPERS", "ref"]
+
+#: key -> short citation (authors, venue, year, arXiv id).
+PAPERS: dict[str, str] = {
+    "policy-cliff": "Xu, The Policy Cliff, 2025 (arXiv:2507.20150)",
+    "lipsdp": "Fazlyab, Robey, Hassani, Morari & Pappas, NeurIPS 2019 (arXiv:1906.04893)",
+    "eclipse": "Xu & Sivaranjani, ECLipsE, NeurIPS 2024 (arXiv:2404.04375)",
+    "lipschitz-control": "Al Makdah, Krishnan & Pasqualetti, 2021 (arXiv:2103.16629)",
+    "counterfactual-stability": "Hamman, Noorani, Mishra, Magazzeni & Dutta, ICML 2023 "
+    "(arXiv:2305.11997)",
+    "causal-minimax": "Liu, Wang, Rojas-Carulla, Muandet & Schölkopf (Which Invariance Should "
+    "We Transfer?), ICML 2023 (arXiv:2107.01876)",
+    "decision-boundary": "Korkmaz, ICML 2024 (arXiv:2406.16979)",
+    "deepfool": "Moosavi-Dezfooli, Fawzi & Frossard (DeepFool), CVPR 2016",
+    "universal-perturbations": "Moosavi-Dezfooli, Fawzi, Fawzi & Frossard, CVPR 2017",
+    "shaping": "Ng, Harada & Russell, ICML 1999",
+    "regularized-mdp": "Geist, Scherrer & Pietquin, ICML 2019",
+    "dpo": "Rafailov et al., NeurIPS 2023",
+    "prach-lampert": "Prach & Lampert, ECCV 2022",
+}
+
+
+def ref(key: str, where: str = "") -> str:
+    """``"<citation>, <where>"`` for the paper ``key`` of :data:`PAPERS`."""
+    if key not in PAPERS:
+        raise ValueError(f"key must be one of {sorted(PAPERS)}; got {key!r}")
+    return f"{PAPERS[key]}, {where}" if where else PAPERS[key]
