@@ -11,7 +11,7 @@ STAMP   := $(VENV)/.installed
 ARGS    ?=
 AREA    ?= theory
 
-.PHONY: verify test test-slow lint format bench clean
+.PHONY: verify test test-slow lint format bench bench-docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,13 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/stability bench $(AREA) $(ARGS)
+
+# The README's benchmark figures: one generated page per area under docs/benchmarks/.
+BENCH_AREAS ?= theory lipschitz counterfactual causal decision-boundary sweeps trainers
+bench-docs: $(STAMP)
+	for a in $(BENCH_AREAS); do \
+	  OMP_NUM_THREADS=1 $(BIN)/stability bench $$a $(ARGS) --markdown docs/benchmarks/$$a.md || exit 1; \
+	done
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

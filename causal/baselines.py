@@ -27,6 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from theory.checks import (
+    ArgumentTypeError,
+    as_float_array,
+    check_int,
+    check_nonnegative,
+    check_open_unit,
+)
+
 __all__ = [
     "ICPResult",
     "LinearPredictor",
@@ -55,15 +63,32 @@ class LinearPredictor:
 
 
 def _check_xy(x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
-    xa = np.asarray(x, dtype=np.float64)
-    ya = np.asarray(y, dtype=np.float64)
-    if xa.ndim != 2:
-        raise ValueError(f"x must be a 2-D array (n, d); got shape {xa.shape}")
+    xa = as_float_array("x", x, ndim=2)
+    ya = as_float_array("y", y, ndim=1)
+    if xa.shape[0] == 0:
+        raise ValueError(f"x must have at least one row; got shape {xa.shape}")
     if ya.shape != (xa.shape[0],):
         raise ValueError(f"y must have shape ({xa.shape[0]},); got {ya.shape}")
-    if not (np.all(np.isfinite(xa)) and np.all(np.isfinite(ya))):
-        raise ValueError("x and y must be finite")
     return xa, ya
+
+
+def _check_env(environments: object, n: int, *, min_per_level: int = 1) -> np.ndarray:
+    env = np.asarray(environments)
+    if env.shape != (n,):
+        raise ValueError(f"environments must have shape ({n},); got {env.shape}")
+    if env.dtype.kind == "f" and not np.all(np.isfinite(env)):
+        raise ValueError("environments must not contain NaN or inf labels")
+    if env.dtype.kind not in "biufUSO":
+        raise ArgumentTypeError(f"environments must hold labels; got dtype {env.dtype}")
+    if min_per_level > 1:
+        levels, counts = np.unique(env, return_counts=True)
+        small = levels[counts < min_per_level]
+        if small.size:
+            raise ValueError(
+                f"environments: every environment needs at least {min_per_level} samples for "
+                f"the residual tests; environments {small.tolist()} have fewer"
+            )
+    return env
 
 
 def _ols(x: np.ndarray, y: np.ndarray, columns: tuple[int, ...]) -> LinearPredictor:
@@ -78,7 +103,7 @@ def pooled_ols(x: object, y: object) -> LinearPredictor:
     Raises
     ------
     ValueError
-        ``x`` not 2-D, ``y`` of the wrong length, non-finite values.
+        ``x`` not 2-D or without rows, ``y`` of the wrong length, non-finite values.
     """
     xa, ya = _check_xy(x, y)
     return _ols(xa, ya, tuple(range(xa.shape[1])))
@@ -112,11 +137,8 @@ def anchor_regression(x: object, y: object, environments: object, gamma: float) 
         Bad shapes, non-finite data, ``gamma < 0``.
     """
     xa, ya = _check_xy(x, y)
-    env = np.asarray(environments)
-    if env.shape != ya.shape:
-        raise ValueError(f"environments must have shape {ya.shape}; got {env.shape}")
-    if not (np.isfinite(gamma) and gamma >= 0):
-        raise ValueError(f"gamma must be a non-negative number; got {gamma!r}")
+    env = _check_env(environments, ya.shape[0])
+    gamma = check_nonnegative("gamma", gamma)
     a = _one_hot(env)
     # P_A v = A (A^T A)^{-1} A^T v: group means for one-hot anchors
     counts = a.sum(0)
@@ -174,19 +196,18 @@ def invariant_causal_prediction(
     Raises
     ------
     ValueError
-        Bad shapes, fewer than two environments, ``alpha`` outside (0, 1).
+        Bad shapes, empty or non-finite data, fewer than two environments, an environment
+        with fewer than two samples (the F and Levene tests need a within-group variance),
+        ``alpha`` outside (0, 1), ``max_size`` not an integer in ``[0, d]``.
     """
     xa, ya = _check_xy(x, y)
-    env = np.asarray(environments)
-    if env.shape != ya.shape:
-        raise ValueError(f"environments must have shape {ya.shape}; got {env.shape}")
+    env = _check_env(environments, ya.shape[0], min_per_level=2)
     levels = np.unique(env)
     if len(levels) < 2:
         raise ValueError(f"environments must have at least 2 levels; got {levels.tolist()}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1); got {alpha!r}")
+    alpha = check_open_unit("alpha", alpha)
     d = xa.shape[1]
-    top = d if max_size is None else int(max_size)
+    top = d if max_size is None else check_int("max_size", max_size, lo=0, hi=d)
     groups = [env == lev for lev in levels]
     pvalues: dict = {}
     accepted = []

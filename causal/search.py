@@ -18,10 +18,13 @@ import itertools
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from causal.eqclass import equivalence_classes
 from causal.graph import sorted_nodes
 from causal.risk import worst_case_risk
 from causal.scm import ContinuousSCM, DiscreteSCM
+from theory.checks import ArgumentTypeError
 
 __all__ = ["MinimaxResult", "minimax_subset"]
 
@@ -75,6 +78,24 @@ def _all_subsets(stable: frozenset) -> list[frozenset]:
     return [frozenset(c) for r in range(len(nodes) + 1) for c in itertools.combinations(nodes, r)]
 
 
+def _checked_risk(risk: Callable[[frozenset], float], subset: frozenset) -> float:
+    """``risk(subset)`` as a finite float; a NaN/inf/non-real risk would be picked (or lost)
+    silently by the argmin of Alg. 1, so it is refused naming the subset."""
+    value = risk(subset)
+    try:
+        r = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"risk returned a non-real value {value!r} for subset {set(sorted_nodes(subset))}"
+        ) from None
+    if isinstance(value, bool) or not np.isfinite(r):
+        raise ValueError(
+            f"risk must return a finite real number; got {value!r} for subset "
+            f"{set(sorted_nodes(subset))}"
+        )
+    return r
+
+
 def minimax_subset(
     scm: DiscreteSCM | ContinuousSCM,
     *,
@@ -105,7 +126,8 @@ def minimax_subset(
     Raises
     ------
     ValueError
-        ``scm`` of the wrong type, or ``risk`` and ``risk_kwargs`` both given.
+        ``scm`` of the wrong type, ``risk`` and ``risk_kwargs`` both given, or ``risk``
+        returning a NaN, infinite or non-real value (the message names the subset).
 
     Examples
     --------
@@ -116,7 +138,14 @@ def minimax_subset(
     ['X1']
     """
     if not isinstance(scm, DiscreteSCM | ContinuousSCM):
-        raise ValueError(f"scm must be a DiscreteSCM or ContinuousSCM; got {type(scm).__name__}")
+        raise ArgumentTypeError(
+            f"scm must be a DiscreteSCM or ContinuousSCM; got {type(scm).__name__}"
+        )
+    if risk is not None and not callable(risk):
+        raise ArgumentTypeError(f"risk must be callable; got {type(risk).__name__}")
+    for flag, v in (("brute_force", brute_force), ("skip_if_condition", skip_if_condition)):
+        if not isinstance(v, bool | np.bool_):
+            raise ArgumentTypeError(f"{flag} must be a bool; got {v!r}")
     if risk is not None and risk_kwargs:
         raise ValueError(f"give risk or risk_kwargs, not both; got kwargs {sorted(risk_kwargs)}")
     if risk is None:
@@ -128,13 +157,16 @@ def minimax_subset(
     stable = comps.stable
     n_subsets = 2 ** len(stable)
     if comps.condition and skip_if_condition and not brute_force:
-        r = float(risk(stable))
+        r = _checked_risk(risk, stable)
         return MinimaxResult(stable, r, stable, True, {stable: r}, 1, n_subsets, 0)
     classes = equivalence_classes(scm.graph, scm.target, scm.mutable)
     candidates: Iterable[Hashable] = (
         _all_subsets(stable) if brute_force else classes.representatives
     )
-    risks = {frozenset(s): float(risk(frozenset(s))) for s in candidates}
+    risks = {}
+    for cand in candidates:
+        sub = frozenset(cand)
+        risks[sub] = _checked_risk(risk, sub)
     best = min(risks, key=lambda s: risks[s])
     return MinimaxResult(
         best, risks[best], stable, comps.condition, risks, len(risks), n_subsets, classes.n_classes

@@ -53,14 +53,17 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from perturbation.bench import format_table, run_benchmark
+    from perturbation.bench import format_markdown, format_table, run_benchmark
 
     try:
         rows = run_benchmark(args.area, repeats=args.repeats, scale=args.scale)
     except ValueError as exc:
-        print(f"stability bench: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from exc
     print(format_table(rows))
+    if args.markdown:
+        page = format_markdown(rows, area=args.area, repeats=args.repeats, scale=args.scale)
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(page)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         payload = {"area": args.area, "repeats": args.repeats, "rows": [r.to_dict() for r in rows]}
@@ -111,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("bench", help="run an area's benchmark (ratios measured in this run)")
     b.add_argument("area", choices=sorted(AREAS))
     b.add_argument("--json", default=None, help="also write the table as JSON to this path")
+    b.add_argument("--markdown", default=None, help="also write the table as a generated page")
     b.add_argument("--repeats", type=int, default=3, help="timed repeats (best is kept)")
     b.add_argument("--scale", default="small", choices=list(SCALES))
     b.set_defaults(func=_bench)

@@ -38,6 +38,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from theory.checks import check_seed
+
 __all__ = [
     "CLAIM_MODULES",
     "SCALES",
@@ -188,6 +190,9 @@ class RunContext:
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
             raise ValueError(f"scale must be one of {sorted(SCALES)}; got {self.scale!r}")
+        object.__setattr__(self, "seed", check_seed(self.seed))
+        if not isinstance(self.device, str) or not self.device:
+            raise ValueError(f"device must be a device name such as 'cpu'; got {self.device!r}")
 
     def n(self, small: int, minimum: int = 1) -> int:
         """An instance count: ``small`` at the default scale, multiplied by the scale factor."""
@@ -346,7 +351,9 @@ def _reset_global_state(ctx: RunContext, claim_id: str) -> None:
 class Worst:
     """The worst instance of a sweep, and its evidence.
 
-    ``Worst("<=")`` keeps the instance with the largest ``measured / bound`` (``by="ratio"``),
+    ``Worst("<=")`` keeps the instance with the largest ``measured / bound`` (``by="ratio"``;
+    for a bound <= 0, ``1 + (measured - bound) / |bound|`` and ±inf for a miss of a zero bound,
+    so that a violation always ranks above an instance that holds),
     the largest ``measured - bound`` (``by="margin"``) or the largest explicit ``score``
     (``by="score"``); ``Worst(">=")`` the smallest. :meth:`evidence` turns it into
     :meth:`Evidence.upper` or :meth:`Evidence.lower`, with the worst instance's ``info`` and the
@@ -374,9 +381,11 @@ class Worst:
             return math.inf if self.relation == "<=" else -math.inf
         if self.by == "margin":
             return measured - bound
+        # measured / bound for a positive bound; the same scale of violation (> 1 for "<=",
+        # < 1 for ">=") for a negative one, and ±inf for any nonzero miss of a zero bound.
         if bound == 0:
-            return measured - bound  # ratio undefined: fall back to the margin's sign
-        return measured / bound
+            return 1.0 if measured == 0 else math.copysign(math.inf, measured)
+        return 1.0 + (measured - bound) / abs(bound)
 
     def add(
         self, measured: float, bound: float, *, score: float | None = None, **info: Any

@@ -109,6 +109,7 @@ def verify(
     unwritable ``out_dir``, an ``only`` that matches nothing) are refused before any claim
     runs. The files are replaced together at the end; an interruption leaves the old ones.
     """
+    RunContext(scale=scale, seed=seed, device=device)  # arguments checked before anything runs
     selected = claims(only)
     if not selected:
         raise ValueError(f"only={only!r} matches no registered claim")

@@ -1,8 +1,8 @@
 """Optimal-action sets, ties, action gaps and the policies selected from them.
 
 ``A*(s; R) = argmax_a Q*_R(s, a)`` (Xu 2025, §2.1). Ties are detected with a tolerance above
-the value-iteration error: ``A*(s) = {a : Q(s, a) >= max_a' Q(s, a') - tol}`` (spec,
-implementation notes). Where the sets are singletons the greedy policy is continuous in R
+the value-iteration error: ``A*(s) = {a : Q(s, a) >= max_a' Q(s, a') - tol}`` (the toolkit's choice: the default
+``tol`` exceeds the certified value-iteration error, so computed ties are not split by it). Where the sets are singletons the greedy policy is continuous in R
 (Thm 2.7); where they are not, any selection is discontinuous (Props 2.9, 2.10).
 """
 

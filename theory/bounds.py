@@ -58,7 +58,9 @@ def soft_policy_tv_bound(reward_distance: float, alpha: float, gamma: float) -> 
 
     ``reward_distance`` is ``||R1 - R2||_inf`` (``||·||_N`` for multi-reward stacks). The same
     constant holds for KL regularization with ``alpha = beta`` [derived, checked]. Tight: the
-    two-absorbing-state construction attains ratio -> 1 (spec §4d).
+    two-absorbing-state construction of :func:`theory.generators.tight_soft_construction`
+    (s0 chooses between two absorbing states; the reward moves by ``+delta`` on one branch and
+    ``-delta`` on the other) attains ratio -> 1 as ``delta -> 0``.
 
     >>> soft_policy_tv_bound(0.1, alpha=0.5, gamma=0.0)
     0.1

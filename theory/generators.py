@@ -85,7 +85,7 @@ def bandit(rewards: np.ndarray) -> TabularMDP:
 
 
 def tight_soft_construction(gamma: float, delta: float) -> tuple[TabularMDP, np.ndarray]:
-    """The construction attaining Prop 4.7 (spec §4d) [derived, checked]: ``(mdp, dR)``.
+    """The construction attaining Prop 4.7 [derived, checked]: ``(mdp, dR)``.
 
     State 0 has two actions leading to the absorbing states 1 and 2; ``R ≡ 0``;
     ``dR = +delta`` on ``(0, a_0)`` and all of state 1, ``-delta`` on ``(0, a_1)`` and state 2.
@@ -102,7 +102,7 @@ def tight_soft_construction(gamma: float, delta: float) -> tuple[TabularMDP, np.
 
 
 def nonuniform_limit_mdp(gamma: float) -> tuple[TabularMDP, np.ndarray]:
-    """Claim 17's MDP [derived, checked]: the soft policy's ``alpha -> 0`` limit is not uniform.
+    """The MDP of claim policy-cliff/temperature-limit [derived, checked]: the soft policy's ``alpha -> 0`` limit is not uniform.
 
     Returns ``(mdp, available)``. State 0 has action 0 to the absorbing state 1, which has a
     single available action, and action 1 to the absorbing state 2, which has two. With

@@ -7,7 +7,7 @@ is within ``(1 + gamma) eps`` of R, yet ``A*(s0; R_eps) = {a2}`` (Prop 2.9), the
 uniform-over-argmax policy jumps by ``(m - 1)/m`` in total variation (Prop 2.10), and with
 ``eps' = eps/(1 + gamma)`` the gap ``Q*(s0, a2) - Q*(s0, a1)`` is exactly ``eps'`` at reward
 distance at most ``eps`` (Prop 3.2). In the tabular case the bump of Lemma C.1 is the
-indicator ``1{(s0, a2)}`` (spec, gotcha 2).
+indicator ``1{(s0, a2)}``: in a finite MDP no smoothing is needed.
 
 References
 ----------

@@ -3,7 +3,8 @@
 Potential shaping ``R'(s, a) = R(s, a) + gamma E[Phi(s') | s, a] - Phi(s)`` (Ng, Harada & Russell
 1999) shifts Q* and the soft Q by ``-Phi(s)``, so argmax sets and ``softmax(Q/alpha)`` are
 unchanged although ``||R' - R||_inf`` can be large: the sup-norm bounds of Xu (2025) are loose
-for such perturbations (spec §4f) [derived].
+for such perturbations [derived: a potential-based term changes ``||dR||_inf`` by up to
+``(1 + gamma) ||Phi||_inf`` but no policy].
 
 References
 ----------

@@ -4,7 +4,7 @@
 ``||softmax(x/tau) - softmax(y/tau)||_1 <= ||x - y||_inf / tau``, so ``d_TV <= ||x - y||_inf / (2 tau)``.
 The bound is tight only in the supremum: the local constant is
 ``||J||_{inf->1} = (4 / tau) max_{S ⊆ A} p(S)(1 - p(S))`` [derived, checked], which equals ``1/tau``
-exactly where some set of actions has probability ½ (e.g. two tied actions) (spec, gotcha 4).
+exactly where some set of actions has probability ½ (e.g. two tied actions).
 Softmax is also shift invariant, and ``||diag p - p p^T||_2 <= ½``.
 
 References

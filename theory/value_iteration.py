@@ -102,8 +102,11 @@ def predicted_backups(gamma: float, tol: float, first_residual: float) -> int:
     """
     if first_residual <= 0.0 or gamma == 0.0:
         return 1
-    need = math.log(tol * (1.0 - gamma) / first_residual) / math.log(gamma)
-    return max(math.ceil(need), 1)
+    # in logs, so that a tiny (subnormal) residual or gamma cannot overflow the quotient
+    log_ratio = math.log(tol) + math.log1p(-gamma) - math.log(first_residual)
+    if log_ratio >= 0.0:
+        return 1  # the first certificate is already below tol
+    return max(math.ceil(log_ratio / math.log(gamma)), 1)
 
 
 def achievable_tol(gamma: float, first_residual: float, max_iter: int) -> float:

@@ -1,6 +1,6 @@
 """Perturbation experiments for *The Policy Cliff* (Xu 2025): the claims ``policy-cliff/*``.
 
-Every claim of the spec's table (``shared/specs/policy_cliff.md``, §5) is measured here on
+Every claim ``policy-cliff/*`` (one per proposition, lemma or derived corollary of the paper) is measured here on
 random small MDPs and on the exact constructions where the bounds are attained. An experiment
 reports its worst instance: for an upper bound the instance with the largest measured/bound
 ratio, for a tightness claim the smallest, for an identity the largest deviation.

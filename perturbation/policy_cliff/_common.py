@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import math
+import types
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 import theory as T
-from perturbation.registry import RunContext
+from perturbation.registry import RunContext, Worst
 from theory.generators import random_mdp
 
-PAPER = "Xu 2025 (arXiv:2507.20150)"
+
+def frozen(obj: Any) -> Any:
+    """A read-only copy of a cached sweep: dicts become mapping proxies, lists tuples, and
+    arrays read-only copies, so that no claim can mutate what another claim reads."""
+    if isinstance(obj, dict):
+        return types.MappingProxyType({k: frozen(v) for k, v in obj.items()})
+    if isinstance(obj, list | tuple):
+        return tuple(frozen(v) for v in obj)
+    if isinstance(obj, np.ndarray):
+        arr = obj.copy()
+        arr.setflags(write=False)
+        return arr
+    return obj
+
+
 #: Value-iteration tolerances of the experiments: far below every tolerance stated in a claim,
 #: and above float64's round-off allowance (4 eps max|Q| / (1 - gamma)) for gamma <= 0.95.
 VI_TOL = 1e-11
@@ -94,14 +110,17 @@ def soft_changes(mdp: T.TabularMDP, rewards: np.ndarray) -> dict[float, np.ndarr
 
 def soft_worst(
     rows: list[dict], distance_key: str, bound, gamma: float
-) -> tuple[tuple[float, float, float], dict[float, tuple[np.ndarray, np.ndarray]]]:
-    """The worst ``(ratio, measured, bound)`` over rows and ALPHAS of ``row[f"soft_{a}"]`` against
-    ``bound(row[distance_key], a, gamma)``, and the per-alpha ``(tv, bounds)`` arrays."""
-    worst, per_alpha = (-1.0, 0.0, 0.0), {}
+) -> tuple[Worst, dict[float, tuple[np.ndarray, np.ndarray]]]:
+    """The worst instance over rows and ALPHAS of ``row[f"soft_{a}"]`` against
+    ``bound(row[distance_key], a, gamma)`` (scored by :func:`ratios`, so that a positive
+    change against a zero bound scores inf), and the per-alpha ``(tv, bounds)`` arrays."""
+    worst, per_alpha = Worst("<=", by="score"), {}
     for a in ALPHAS:
         b = np.array([bound(r[distance_key], a, gamma) for r in rows])
         tv = np.array([r[f"soft_{a}"] for r in rows])
-        worst = max(worst, worst_ratio(tv, b))
+        r = ratios(tv, b)
+        i = int(np.argmax(r))
+        worst.add(tv[i], b[i], score=float(r[i]), alpha=a, distance=float(rows[i][distance_key]))
         per_alpha[a] = (tv, b)
     return worst, per_alpha
 

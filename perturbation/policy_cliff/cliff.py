@@ -12,16 +12,17 @@ import theory as T
 from perturbation.plots import save_plot
 from perturbation.policy_cliff._common import (
     ALPHAS,
-    PAPER,
     VI_TOL,
     fit_slope,
+    frozen,
     perturbations,
     random_mdps,
     soft_changes,
     soft_series,
     soft_worst,
 )
-from perturbation.registry import Evidence, RunContext, claim
+from perturbation.references import ref
+from perturbation.registry import Evidence, RunContext, Theorem, Tolerance, claim
 from theory import bounds as B
 from theory.generators import (
     planted_tie_mdp,
@@ -57,15 +58,15 @@ def _cliff_sweep(ctx: RunContext) -> dict[str, object]:
                 }
                 row.update({f"soft_{a}": float(soft[a][j]) for a in ALPHAS})
                 rows.append(row)
-    return {"rows": rows, "gamma": gamma, "eps": eps_grid}
+    return frozen({"rows": rows, "gamma": gamma, "eps": eps_grid})
 
 
 @claim(
     id="policy-cliff/prop-2.10",
     statement="At an m-way tie the uniform-over-argmax policy jumps by (m−1)/m in total "
     "variation under a reward change of size ≤ (1+γ)ε, for every ε > 0 (the cliff).",
-    reference=f"{PAPER}, Props 2.9 and 2.10 (inverse Bellman construction)",
-    bound=B.cliff_tv_jump,
+    reference=ref("policy-cliff", "Props 2.9 and 2.10 (inverse Bellman construction)"),
+    bound=Theorem(B.cliff_tv_jump),
 )
 def prop_2_10(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     sw = _cliff_sweep(ctx)
@@ -107,8 +108,8 @@ def prop_2_10(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     id="policy-cliff/prop-4.7-cure",
     statement="At the same ties, the entropy-regularized policy changes by at most "
     "‖ΔR‖∞/(2α(1−γ)): it shrinks linearly with ε where the hard policy jumps.",
-    reference=f"{PAPER}, Prop 4.7 vs Prop 2.10",
-    bound=B.soft_policy_tv_bound,
+    reference=ref("policy-cliff", "Prop 4.7 vs Prop 2.10"),
+    bound=Theorem(B.soft_policy_tv_bound),
 )
 def prop_4_7_cure(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     sw = _cliff_sweep(ctx)
@@ -119,9 +120,7 @@ def prop_4_7_cure(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
         lin = b <= 0.05  # the linear regime, away from saturation at large eps / small alpha
         if lin.sum() >= 2:
             slopes[a] = fit_slope(np.array([r["delta"] for r in rows])[lin], tv[lin])
-    return Evidence.upper(
-        worst[1],
-        worst[2],
+    return worst.evidence(
         rtol=1e-6,
         atol=1e-10,
         note=f"the witnesses of policy-cliff/prop-2.10; soft policies at α ∈ {ALPHAS}; reported: "
@@ -132,7 +131,7 @@ def prop_4_7_cure(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
                 abs(s - 1) < 0.05 for s in slopes.values()
             )
         },
-        details={"max_ratio": worst[0], "slopes": {str(a): s for a, s in slopes.items()}},
+        details={"max_ratio": worst.score, "slopes": {str(a): s for a, s in slopes.items()}},
         plots=[_cliff_plot(ctx)],
     )
 
@@ -167,12 +166,18 @@ def _cliff_plot(ctx: RunContext):
     )
 
 
+def tie_breaker_gap(eps: float, gamma: float) -> float:
+    """Prop 3.2 (Xu 2025): the tie-breaking reward of budget ``eps`` opens the gap
+    ``Q*(s0, a2) - Q*(s0, a1) = eps / (1 + gamma)``."""
+    return eps / (1.0 + gamma)
+
+
 @claim(
     id="policy-cliff/prop-3.2",
     statement="Tie-breaker: for every ε > 0 some R' with ‖R' − R‖∞ ≤ ε makes a2 strictly better "
     "than a1, with Q*_{R'}(s0,a2) − Q*_{R'}(s0,a1) = ε/(1+γ) exactly.",
-    reference=f"{PAPER}, Prop 3.2",
-    bound=lambda eps, gamma: eps / (1.0 + gamma),
+    reference=ref("policy-cliff", "Prop 3.2"),
+    bound=Theorem(tie_breaker_gap),
 )
 def prop_3_2(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     rng = ctx.rng("prop-3.2")
@@ -217,8 +222,8 @@ def _gapped_mdps(
     id="policy-cliff/greedy-radius",
     statement="Quantitative Thm 2.7: with action gap g > 0 the greedy policy cannot change for "
     "‖ΔR‖∞ < (1−γ)g/2; the smallest flipping perturbation found is never below this radius.",
-    reference=f"{PAPER}, Thm 2.7 with Prop 2.4 [derived, checked]",
-    bound=B.greedy_stability_radius,
+    reference=ref("policy-cliff", "Thm 2.7 with Prop 2.4 [derived, checked]"),
+    bound=Theorem(B.greedy_stability_radius),
 )
 def greedy_radius(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     flips_below, tested, worst = 0, 0, (math.inf, 0.0, 0.0)
@@ -260,8 +265,8 @@ def greedy_radius(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     id="policy-cliff/uhc",
     statement="Upper hemicontinuity (optimal sets only shrink): for ‖ΔR‖∞ < (1−γ)g'/2, with g' "
     "the gap to the best strictly suboptimal action, A*(s; R+ΔR) ⊆ A*(s; R).",
-    reference=f"{PAPER}, Lemma 2.5, Remark 2.6 [derived]",
-    bound=B.greedy_stability_radius,
+    reference=ref("policy-cliff", "Lemma 2.5, Remark 2.6 [derived]"),
+    bound=Theorem(B.greedy_stability_radius),
 )
 def uhc(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     rng = ctx.rng("uhc")
@@ -294,8 +299,8 @@ def uhc(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     statement="Clever slacker: if π_train ties a1 with a2 at a reachable s0 and the missing reward "
     "gives a2 advantage A > 0, then π_train is strictly suboptimal for R_true, with regret "
     "≥ μ(s0)·A.",
-    reference=f"{PAPER}, Prop 3.1 (the regret bound is [derived] from its proof)",
-    bound=B.incomplete_reward_regret_lower_bound,
+    reference=ref("policy-cliff", "Prop 3.1 (the regret bound is [derived] from its proof)"),
+    bound=Theorem(B.incomplete_reward_regret_lower_bound),
 )
 def prop_3_1(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     rng = ctx.rng("prop-3.1")
@@ -353,8 +358,8 @@ def _reachable(P: np.ndarray, policy: np.ndarray, start: list[int]) -> set[int]:
 @claim(
     id="policy-cliff/inverse-bellman",
     statement="Inverse Bellman: R_Q := Q − γP max Q has optimal action values exactly Q.",
-    reference=f"{PAPER}, proof of Prop 2.9",
-    bound=lambda tol: tol,
+    reference=ref("policy-cliff", "proof of Prop 2.9"),
+    bound=Tolerance(1e-11),
 )
 def inverse_bellman_claim(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     worst = 0.0

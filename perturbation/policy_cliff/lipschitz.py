@@ -11,15 +11,16 @@ import numpy as np
 import theory as T
 from perturbation.policy_cliff._common import (
     ALPHAS,
-    PAPER,
     SOFT_TOL,
+    frozen,
     perturbations,
     random_mdps,
     ratios,
     sup,
     worst_ratio,
 )
-from perturbation.registry import Evidence, RunContext, claim
+from perturbation.references import ref
+from perturbation.registry import Evidence, RunContext, Theorem, Worst, claim
 from theory import bounds as B
 from theory.generators import (
     tight_soft_construction,
@@ -34,31 +35,28 @@ from theory.generators import (
     id="policy-cliff/prop-2.4",
     statement="Q* is 1/(1-γ)-Lipschitz in the reward: ‖Q*_{R1} − Q*_{R2}‖∞ ≤ ‖R1 − R2‖∞/(1−γ), "
     "with equality for a constant shift.",
-    reference=f"{PAPER}, Prop 2.4 (and Prop 4.3)",
-    bound=B.q_lipschitz_bound,
+    reference=ref("policy-cliff", "Prop 2.4 (and Prop 4.3)"),
+    bound=Theorem(B.q_lipschitz_bound),
 )
 def prop_2_4(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
-    worst, shift_ratios, n = (-1.0, 0.0, 0.0), [], 0
+    worst, shift_ratios = Worst("<="), []
     for rng, mdp in random_mdps(ctx, "prop-2.4", ctx.n(120)):
         dR = perturbations(rng, mdp.R.shape, 8)
         q = T.optimal_q(mdp, rewards=np.concatenate([mdp.R[None], mdp.R + dR]))
         dq, dr = sup(q[1:] - q[0]), sup(dR)
         for i in range(len(dR)):
             b = bound(dr[i], mdp.gamma)
-            worst = max(worst, (dq[i] / b, dq[i], b))
+            worst.add(dq[i], b, gamma=mdp.gamma, reward_distance=dr[i], kind=i % 4)
             if i % 4 == 3:  # constant shift: Q moves by exactly c/(1-gamma)
                 shift_ratios.append(dq[i] / b)
-            n += 1
-    return Evidence.upper(
-        worst[1],
-        worst[2],
+    return worst.evidence(
         rtol=1e-6,
-        note=f"{n} perturbations of {ctx.n(120)} random MDPs (S ≤ 6, A ≤ 4, γ ≤ 0.95); value "
+        note=f"{worst.n} perturbations of {ctx.n(120)} random MDPs (S ≤ 6, A ≤ 4, γ ≤ 0.95); value "
         "iteration to 1e-10; reported: the instance with the largest ‖ΔQ*‖/bound.",
         require={
             "constant shifts attain the bound (ratio ≥ 1 − 1e-6)": min(shift_ratios) >= 1 - 1e-6
         },
-        details={"max_ratio": worst[0], "min_shift_ratio": min(shift_ratios)},
+        details={"max_ratio": worst.score, "min_shift_ratio": min(shift_ratios)},
     )
 
 
@@ -71,28 +69,28 @@ def _contraction(q_distance: float, gamma: float) -> float:
     id="policy-cliff/soft-contraction",
     statement="The soft (entropy- or KL-regularized) Bellman operator is a γ-contraction: "
     "‖TQ1 − TQ2‖∞ ≤ γ‖Q1 − Q2‖∞.",
-    reference=f"{PAPER}, proof of Prop 4.7 (ii); Geist, Scherrer & Pietquin, ICML 2019",
-    bound=_contraction,
+    reference=ref("policy-cliff", "proof of Prop 4.7 (ii)")
+    + "; "
+    + ref("regularized-mdp", "Thm 1"),
+    bound=Theorem(_contraction),
 )
 def soft_contraction(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
-    worst = (-1.0, 0.0, 0.0)
+    worst = Worst("<=")
     for rng, mdp in random_mdps(ctx, "soft-contraction", ctx.n(100)):
         alpha = float(rng.choice(ALPHAS))
-        ref = rng.dirichlet(np.ones(mdp.n_actions), mdp.n_states) if rng.random() < 0.5 else None
+        pi_ref = rng.dirichlet(np.ones(mdp.n_actions), mdp.n_states) if rng.random() < 0.5 else None
         q = rng.normal(0.0, rng.choice([0.01, 1.0, 10.0]), (2, mdp.n_states, mdp.n_actions))
-        tq = T.soft_bellman_operator(mdp, q, alpha, ref)
+        tq = T.soft_bellman_operator(mdp, q, alpha, pi_ref)
         b = bound(float(np.max(np.abs(q[0] - q[1]))), mdp.gamma)
         m = float(np.max(np.abs(tq[0] - tq[1])))
         if b > 0:
-            worst = max(worst, (m / b, m, b))
-    return Evidence.upper(
-        worst[1],
-        worst[2],
+            worst.add(m, b, alpha=alpha, gamma=mdp.gamma, kl=pi_ref is not None)
+    return worst.evidence(
         rtol=1e-9,
         atol=1e-12,
         note=f"random Q pairs on {ctx.n(100)} random MDPs, α ∈ {ALPHAS}, half with a random "
         "reference policy; reported: the pair with the largest ratio.",
-        details={"max_ratio": worst[0]},
+        details={"max_ratio": worst.score},
     )
 
 
@@ -105,12 +103,12 @@ def soft_contraction(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     id="policy-cliff/lemma-c.2",
     statement="Softmax is Lipschitz from ℓ∞ to total variation: d_TV(softmax(x/τ), softmax(y/τ)) "
     "≤ ‖x − y‖∞/(2τ); the local constant is (4/τ)·max_S p(S)(1 − p(S)).",
-    reference=f"{PAPER}, Lemma C.2",
-    bound=B.softmax_tv_bound,
+    reference=ref("policy-cliff", "Lemma C.2"),
+    bound=Theorem(B.softmax_tv_bound),
 )
 def lemma_c_2(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     rng = ctx.rng("lemma-c.2")
-    worst, local_err = (-1.0, 0.0, 0.0), 0.0
+    worst, local_err = Worst("<="), 0.0
     n = ctx.n(4000)
     for i in range(n):
         d, tau = int(rng.integers(2, 9)), float(rng.uniform(0.05, 3.0))
@@ -119,16 +117,14 @@ def lemma_c_2(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
         y = x + rng.uniform(-1, 1, d) * rng.choice([1e-4, 1e-2, 1.0]) * tau
         b = bound(float(np.max(np.abs(x - y))), tau)
         m = float(T.total_variation(T.softmax(x, tau), T.softmax(y, tau)))
-        worst = max(worst, (m / b, m, b))
+        worst.add(m, b, d=d, tau=tau, near_tie=not i % 2)
         if i < ctx.n(200):
             local_err = max(
                 local_err,
                 abs(T.local_softmax_constant(x, tau) - T.jacobian_inf_to_one_norm(x, tau)),
             )
     at_tie = T.local_softmax_constant(np.zeros(2), 0.7) * 0.7
-    return Evidence.upper(
-        worst[1],
-        worst[2],
+    return worst.evidence(
         rtol=1e-9,
         note=f"{n} random logit pairs, d ∈ 2..8, τ ∈ [0.05, 3], half near a tie; reported: the "
         "pair with the largest TV/bound.",
@@ -136,7 +132,7 @@ def lemma_c_2(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
             "local constant = brute force over sign vectors (to 1e-10)": local_err <= 1e-10,
             "local constant = 1/τ at two tied logits": abs(at_tie - 1.0) <= 1e-12,
         },
-        details={"max_ratio": worst[0], "local_constant_max_error": local_err},
+        details={"max_ratio": worst.score, "local_constant_max_error": local_err},
     )
 
 
@@ -164,7 +160,7 @@ def _soft_sweep(ctx: RunContext) -> dict[str, np.ndarray]:
                     rows.append((kl, alpha, mdp.gamma, sup(dR[i]), span, tv[i]))
     arr = np.array(rows, dtype=float)
     keys = ("kl", "alpha", "gamma", "delta", "span", "tv")
-    return {k: arr[:, j] for j, k in enumerate(keys)}
+    return frozen({k: arr[:, j] for j, k in enumerate(keys)})
 
 
 def _soft_claim(ctx: RunContext, bound: Callable[..., float], *, kl: bool, span: bool) -> Evidence:
@@ -183,7 +179,7 @@ def _soft_claim(ctx: RunContext, bound: Callable[..., float], *, kl: bool, span:
         atol=1e-10,
         note=f"{int(sel.sum())} perturbations of {ctx.n(60)} random MDPs, {kind}, α ∈ (0.05, 0.3, 1); "
         "soft value iteration to 1e-11; measured: max_s d_TV; reported: the largest ratio "
-        "(the spec observed 0.82 for entropy, 0.79 for KL).",
+        "(an earlier run of this toolkit observed 0.82 for entropy, 0.79 for KL).",
         details={"max_ratio": ratio, "mean_ratio": float(np.mean(ratios(sw["tv"][sel], b)))},
     )
 
@@ -192,8 +188,8 @@ def _soft_claim(ctx: RunContext, bound: Callable[..., float], *, kl: bool, span:
     id="policy-cliff/prop-4.7",
     statement="Entropy-regularized soft-optimal policies are Lipschitz in the reward: "
     "max_s d_TV(π_{R1,α}, π_{R2,α}) ≤ ‖R1 − R2‖∞ / (2α(1−γ)).",
-    reference=f"{PAPER}, Prop 4.7",
-    bound=B.soft_policy_tv_bound,
+    reference=ref("policy-cliff", "Prop 4.7"),
+    bound=Theorem(B.soft_policy_tv_bound),
 )
 def prop_4_7(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     return _soft_claim(ctx, bound, kl=False, span=False)
@@ -203,8 +199,8 @@ def prop_4_7(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     id="policy-cliff/kl-lipschitz",
     statement="KL-regularized policies π ∝ π_ref·exp(Q/β) obey the same bound with α = β: "
     "max_s d_TV ≤ ‖ΔR‖∞ / (2β(1−γ)).",
-    reference=f"{PAPER}, §3.3 (no bound given there) [derived, checked]",
-    bound=B.soft_policy_tv_bound,
+    reference=ref("policy-cliff", "§3.3 (no bound given there) [derived, checked]"),
+    bound=Theorem(B.soft_policy_tv_bound),
 )
 def kl_lipschitz(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     return _soft_claim(ctx, bound, kl=True, span=False)
@@ -214,8 +210,8 @@ def kl_lipschitz(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     id="policy-cliff/span-refinement",
     statement="Span refinement of Prop 4.7: max_s d_TV ≤ sp(ΔR) / (4α(1−γ)), never worse "
     "than the paper's bound.",
-    reference=f"{PAPER}, Prop 4.7 with softmax shift invariance [derived]",
-    bound=B.soft_policy_tv_span_bound,
+    reference=ref("policy-cliff", "Prop 4.7 with softmax shift invariance [derived]"),
+    bound=Theorem(B.soft_policy_tv_span_bound),
 )
 def span_refinement(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     return _soft_claim(ctx, bound, kl=False, span=True)
@@ -225,8 +221,10 @@ def span_refinement(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     id="policy-cliff/prop-4.7-tight",
     statement="Prop 4.7 is tight: on the two-absorbing-state construction the ratio "
     "d_TV / bound is ≥ 0.999 for every γ up to 0.999.",
-    reference=f"{PAPER}, Prop 4.7; construction of the spec §4d [derived, checked]",
-    bound=B.soft_policy_tv_bound,
+    reference=ref(
+        "policy-cliff", "Prop 4.7; tightness on a two-absorbing-state MDP [derived, checked]"
+    ),
+    bound=Theorem(B.soft_policy_tv_bound),
 )
 def prop_4_7_tight(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     delta, alpha = 1e-5, 1.0
@@ -254,6 +252,6 @@ def prop_4_7_tight(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
         atol=1e-3 * worst[2],
         note=f"δ = {delta}, α = {alpha}, VI tolerance 2e-12/(1−γ); the claim's tolerance is "
         "0.001·bound (ratio ≥ 0.999). The VI "
-        "backups grow like log(1/tol)/(1−γ) (spec claim 18).",
+        "backups grow like log(1/tol)/(1−γ).",
         details={"min_ratio": worst[0], "table": table},
     )

@@ -11,14 +11,15 @@ import theory as T
 from perturbation.plots import save_plot
 from perturbation.policy_cliff._common import (
     ALPHAS,
-    PAPER,
     VI_TOL,
+    frozen,
     ratios,
     soft_changes,
     soft_series,
     soft_worst,
 )
-from perturbation.registry import Evidence, RunContext, claim
+from perturbation.references import ref
+from perturbation.registry import Evidence, RunContext, Theorem, claim
 from theory import bounds as B
 from theory.generators import (
     conflicting_multi_reward_task,
@@ -29,12 +30,18 @@ from theory.generators import (
 # ---------------------------------------------------------------------------------------------
 
 
+def _lemma_4_2_bound(distance_n: float, weights: np.ndarray) -> float:
+    """Lemma 4.2 (Xu 2025): ``||R_eff(R) - R_eff(R')||_inf <= L(w) ||R - R'||_N`` with the
+    library's Lipschitz constant ``L(w)`` (1 for weights on the simplex)."""
+    return T.effective_reward_lipschitz_constant(weights) * distance_n
+
+
 @claim(
     id="policy-cliff/lemma-4.2",
     statement="The effective reward is 1-Lipschitz: ‖R_eff(R) − R_eff(R')‖∞ ≤ max_k ‖R_k − R'_k‖∞, "
     "with equality when every component moves by the same amount.",
-    reference=f"{PAPER}, Lemma 4.2",
-    bound=lambda distance_n, weights: T.effective_reward_lipschitz_constant(weights) * distance_n,
+    reference=ref("policy-cliff", "Lemma 4.2"),
+    bound=Theorem(_lemma_4_2_bound),
 )
 def lemma_4_2(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     rng = ctx.rng("lemma-4.2")
@@ -65,7 +72,7 @@ def lemma_4_2(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
 
 @functools.lru_cache(maxsize=4)
 def _multi_reward_sweep(ctx: RunContext) -> dict[str, object]:
-    """The small-scale analogue of the paper's multi-reward experiment (spec §3)."""
+    """The small-scale analogue of the paper's multi-reward experiment (Xu 2025, §5.6)."""
     rng = ctx.rng("multi-reward")
     decades = 6 if ctx.scale in ("tiny", "small") else 11
     deltas = np.logspace(-6, -1, decades)
@@ -107,15 +114,17 @@ def _multi_reward_sweep(ctx: RunContext) -> dict[str, object]:
             rr[np.arange(16), k] += noise
             q = T.optimal_q(mdp, rewards=np.einsum("sk,nksa->nsa", task.weights, rr), tol=VI_TOL)
             flips.append((float(d), float(np.mean(np.any(np.argmax(q, -1) != greedy0, -1)))))
-    return {"rows": rows, "flips": flips, "gamma": 0.9, "deltas": deltas, "n_tasks": len(tasks)}
+    return frozen(
+        {"rows": rows, "flips": flips, "gamma": 0.9, "deltas": deltas, "n_tasks": len(tasks)}
+    )
 
 
 @claim(
     id="policy-cliff/prop-4.6-multi-reward",
     statement="Multi-reward cliff: where conflicting reward models tie the effective reward, "
     "moving one component by δ flips the uniform-over-argmax policy by (m−1)/m for every δ > 0.",
-    reference=f"{PAPER}, Prop 4.6; small-scale analogue of §5.6 (spec §3)",
-    bound=B.cliff_tv_jump,
+    reference=ref("policy-cliff", "Prop 4.6; small-scale analogue of §5.6"),
+    bound=Theorem(B.cliff_tv_jump),
 )
 def prop_4_6_multi_reward(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     sw = _multi_reward_sweep(ctx)
@@ -151,8 +160,8 @@ def prop_4_6_multi_reward(ctx: RunContext, bound: Callable[..., float]) -> Evide
     id="policy-cliff/prop-4.7-multi-reward",
     statement="Multi-reward cure: with entropy regularization the policy moves by at most "
     "‖ΔR‖_N/(2α(1−γ)) under the same single-component perturbations.",
-    reference=f"{PAPER}, Prop 4.7 (with ‖·‖_N of Lemma 4.2)",
-    bound=B.soft_policy_tv_bound,
+    reference=ref("policy-cliff", "Prop 4.7 (with ‖·‖_N of Lemma 4.2)"),
+    bound=Theorem(B.soft_policy_tv_bound),
 )
 def prop_4_7_multi_reward(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     sw = _multi_reward_sweep(ctx)
@@ -162,15 +171,13 @@ def prop_4_7_multi_reward(ctx: RunContext, bound: Callable[..., float]) -> Evide
         {"α": a, "max TV/bound": float(np.max(ratios(tv, b))), "max TV": float(tv.max())}
         for a, (tv, b) in per_alpha.items()
     ]
-    return Evidence.upper(
-        worst[1],
-        worst[2],
+    return worst.evidence(
         rtol=1e-6,
         atol=1e-10,
         note="the perturbations of policy-cliff/prop-4.6-multi-reward; α ∈ (0.01, 0.1, 1); the "
         "effective perturbation is w_0(s)·δ = δ/2 at the boundary state, so ratios ≤ ½ are "
         "expected. Reported: the largest ratio.",
-        details={"max_ratio": worst[0], "table": table},
+        details={"max_ratio": worst.score, "table": table},
         plots=[_multi_reward_plot(ctx)],
     )
 

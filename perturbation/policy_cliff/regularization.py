@@ -9,12 +9,12 @@ import numpy as np
 
 import theory as T
 from perturbation.policy_cliff._common import (
-    PAPER,
     SOFT_TOL,
     VI_TOL,
     random_mdps,
 )
-from perturbation.registry import Evidence, RunContext, claim
+from perturbation.references import ref
+from perturbation.registry import Evidence, Reference, RunContext, Theorem, Worst, claim
 from theory import bounds as B
 from theory.generators import (
     bandit,
@@ -31,8 +31,13 @@ from theory.generators import (
     statement="KL-regularized bandit: π* ∝ π_ref·exp(r/β); as β → 0 it tends to π_ref conditioned "
     "on the argmax set (not uniform on it): r = (1, 1, .5, 1), π_ref = (.1, .3, .4, .2) gives "
     "(1/6, 1/2, 0, 1/3) at β = 0.01.",
-    reference=f"{PAPER}, §3.3 (tie-breaker toward the base model); Rafailov et al. 2023, §4",
-    bound=lambda: np.array([1 / 6, 1 / 2, 0.0, 1 / 3]),
+    reference=ref("policy-cliff", "§3.3 (tie-breaker toward the base model)")
+    + "; "
+    + ref("dpo", "§4"),
+    bound=Reference(
+        np.array([1 / 6, 1 / 2, 0.0, 1 / 3]),
+        source="closed form lim_{β→0} π_ref·1{argmax}/π_ref(argmax) = (.1, .3, 0, .2)/.6",
+    ),
 )
 def kl_limit(ctx: RunContext, bound: Callable[..., np.ndarray]) -> Evidence:
     r, ref = np.array([1.0, 1.0, 0.5, 1.0]), np.array([0.1, 0.3, 0.4, 0.2])
@@ -80,8 +85,11 @@ def kl_limit(ctx: RunContext, bound: Callable[..., np.ndarray]) -> Evidence:
     id="policy-cliff/shaping-invariance",
     statement="Constant shifts and potential shaping R + γPΦ − Φ leave the soft-optimal policy and "
     "the argmax sets unchanged, however large ‖ΔR‖∞ is: the sup-norm bound is loose for them.",
-    reference=f"{PAPER}, §6 discussion; Ng, Harada & Russell 1999 [derived, checked]",
-    bound=B.soft_policy_tv_bound,
+    reference=ref("policy-cliff", "§6 discussion")
+    + "; "
+    + ref("shaping", "Thm 1")
+    + " [derived, checked]",
+    bound=Theorem(B.soft_policy_tv_bound),
 )
 def shaping_invariance(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     worst_tv, sets_equal, loosest = 0.0, True, (0.0, 0.0)
@@ -109,11 +117,11 @@ def shaping_invariance(ctx: RunContext, bound: Callable[..., float]) -> Evidence
 @claim(
     id="policy-cliff/soft-hard-gap",
     statement="Soft vs hard values: 0 ≤ Q*_α − Q* ≤ γα log|A| / (1−γ).",
-    reference=f"{PAPER}, Prop 4.7 setting; spec §4d [derived, checked]",
-    bound=B.soft_hard_value_gap_bound,
+    reference=ref("policy-cliff", "Prop 4.7 setting [derived, checked]"),
+    bound=Theorem(B.soft_hard_value_gap_bound),
 )
 def soft_hard_gap(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
-    worst, lowest = (-1.0, 0.0, 0.0), math.inf
+    worst, lowest = Worst("<="), math.inf
     for _, mdp in random_mdps(ctx, "soft-hard-gap", ctx.n(60)):
         if mdp.gamma == 0:
             continue
@@ -121,17 +129,15 @@ def soft_hard_gap(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
         for alpha in (1.0, 0.1, 0.01):
             gap = T.soft_optimal_q(mdp, alpha, tol=SOFT_TOL) - q
             b = bound(alpha, mdp.gamma, mdp.n_actions)
-            worst = max(worst, (float(gap.max()) / b, float(gap.max()), b))
+            worst.add(float(gap.max()), b, alpha=alpha, gamma=mdp.gamma, n_actions=mdp.n_actions)
             lowest = min(lowest, float(gap.min()))
-    return Evidence.upper(
-        worst[1],
-        worst[2],
+    return worst.evidence(
         rtol=1e-9,
         atol=1e-10,
         note=f"{ctx.n(60)} random MDPs, α ∈ (1, 0.1, 0.01); measured max (Q*_α − Q*); reported: "
         "the largest ratio.",
         require={"Q*_α ≥ Q* everywhere (to 1e-10)": lowest >= -1e-10},
-        details={"max_ratio": worst[0], "min_gap": lowest},
+        details={"max_ratio": worst.score, "min_gap": lowest},
     )
 
 
@@ -139,32 +145,36 @@ def soft_hard_gap(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     id="policy-cliff/soft-regret",
     statement="Cost of stochasticity: the soft-optimal policy loses at most α log|A| / (1−γ) of "
     "unregularized value: 0 ≤ V*(s) − V^{π_α}(s) ≤ α log|A| / (1−γ).",
-    reference=f"{PAPER}, §4.6 discussion (cost not quantified there) [derived]",
-    bound=B.soft_policy_regret_bound,
+    reference=ref("policy-cliff", "§4.6 discussion (cost not quantified there) [derived]"),
+    bound=Theorem(B.soft_policy_regret_bound),
 )
 def soft_regret(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
-    worst, lowest = (-1.0, 0.0, 0.0), math.inf
+    worst, lowest = Worst("<="), math.inf
     for _, mdp in random_mdps(ctx, "soft-regret", ctx.n(60)):
         v_star = T.optimal_q(mdp, tol=VI_TOL).max(axis=-1)
         for alpha in (1.0, 0.1, 0.01):
             loss = v_star - T.policy_value(mdp, T.soft_optimal_policy(mdp, alpha, tol=SOFT_TOL))
             b = bound(alpha, mdp.gamma, mdp.n_actions)
-            worst = max(worst, (float(loss.max()) / b, float(loss.max()), b))
+            worst.add(float(loss.max()), b, alpha=alpha, gamma=mdp.gamma, n_actions=mdp.n_actions)
             lowest = min(lowest, float(loss.min()))
-    return Evidence.upper(
-        worst[1],
-        worst[2],
+    return worst.evidence(
         rtol=1e-9,
         atol=1e-10,
         note=f"{ctx.n(60)} random MDPs, α ∈ (1, 0.1, 0.01); V^{{π_α}} by exact policy evaluation; "
         "reported: the largest ratio.",
         require={"V* ≥ V^{π_α} everywhere (to 1e-9)": lowest >= -1e-9},
-        details={"max_ratio": worst[0]},
+        details={"max_ratio": worst.score},
     )
 
 
 def _entropy_tiebreak_ratio(gamma: float) -> float:
-    """``2^{gamma/(1-gamma)}``: odds of the branch with twice the future actions (spec claim 17)."""
+    """``2^{gamma/(1-gamma)}``: odds of the branch with twice the future actions [derived].
+
+    With ``R = 0``, the soft value of an absorbing state with ``k`` actions is
+    ``V = alpha log k / (1 - gamma)``; at ``s0`` the two branches have
+    ``Q(s0, a_k) = gamma alpha log k / (1 - gamma)``, so
+    ``pi(a2|s0) / pi(a1|s0) = exp((Q(a2) - Q(a1)) / alpha) = 2^{gamma/(1-gamma)}`` for every alpha.
+    """
     return 2.0 ** (gamma / (1.0 - gamma))
 
 
@@ -173,8 +183,11 @@ def _entropy_tiebreak_ratio(gamma: float) -> float:
     statement="As α → 0 the soft policy does not become uniform over tied optimal actions in an "
     "MDP: with R ≡ 0, π(a2|s0)/π(a1|s0) = 2^{γ/(1−γ)} for every α (the branch with more future "
     "actions wins).",
-    reference=f"{PAPER}, Prop 4.7 setting; spec §5 claim 17 [derived, checked]",
-    bound=_entropy_tiebreak_ratio,
+    reference=ref("policy-cliff", "Prop 4.7 setting [derived, checked]"),
+    bound=Reference(
+        _entropy_tiebreak_ratio,
+        source="closed form 2^{γ/(1−γ)} derived from the soft values of the two branches",
+    ),
 )
 def temperature_limit(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     gamma = 0.5

@@ -28,6 +28,10 @@ def _experiment(ctx, bound):  # pragma: no cover - never run
 
 CASES = [
     bad(RunContext, "scale", "option", scale="huge"),
+    bad(RunContext, "seed", "seed", seed=1.5),
+    bad(RunContext, "seed", "seed", seed=-1),
+    bad(RunContext, "device", "type", device=None),
+    bad(verify, "seed", "seed", "/tmp/unused-report", seed=True),
     bad(Reference, "source", "value", 1.0, source=""),
     bad(Tolerance, "value", "type", "1e-3"),
     bad(Tolerance, "value", "nan", math.nan),

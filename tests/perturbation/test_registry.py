@@ -158,3 +158,21 @@ def test_every_reference_cites_a_paper_not_an_internal_document():
             c.id,
             c.reference,
         )
+
+
+def test_worst_ranks_a_violation_of_a_zero_or_negative_bound_first():
+    from perturbation.registry import Worst
+
+    w = Worst("<=")
+    w.add(0.5, 1.0)
+    w.add(1e-12, 0.0)  # violates the zero bound: must be the worst instance
+    w.add(0.9, 1.0)
+    assert w.bound == 0.0 and not w.evidence("n").passed
+    neg = Worst("<=")
+    neg.add(-3.0, -2.0)
+    neg.add(-1.0, -2.0)  # -1 > -2 violates
+    assert neg.measured == -1.0 and not neg.evidence("n").passed
+    lo = Worst(">=")
+    lo.add(2.0, 1.0)
+    lo.add(-1e-12, 0.0)
+    assert lo.measured == -1e-12 and not lo.evidence("n").passed

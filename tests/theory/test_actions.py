@@ -103,7 +103,7 @@ def test_action_gap_matches_brute_force(mdp):
     assert action_gap(mdp) == pytest.approx(expected, abs=1e-8)
 
 
-# --- Claim 12: quantitative Thm 2.7 ------------------------------------------------------------
+# --- greedy-radius: quantitative Thm 2.7 ------------------------------------------------------------
 
 
 @st.composite
@@ -115,7 +115,7 @@ def gapped_mdp_and_direction(draw):
 
 @PROPERTY
 @given(gapped_mdp_and_direction())
-def test_claim_12_thm_2_7_no_greedy_flip_inside_radius_random_mdps(case):
+def test_greedy_radius_thm_2_7_no_greedy_flip_inside_radius_random_mdps(case):
     mdp, unit = case
     g = action_gap(mdp)
     assume(g >= 1e-3)  # the perturbed gap is then >= 1e-6, far above the solver error
@@ -126,7 +126,7 @@ def test_claim_12_thm_2_7_no_greedy_flip_inside_radius_random_mdps(case):
     np.testing.assert_array_equal(after, before)
 
 
-def test_claim_12_zero_flips_in_3000_perturbations_at_0999_of_radius():
+def test_greedy_radius_zero_flips_in_3000_perturbations_at_0999_of_radius():
     rng = np.random.default_rng(2025)
     P = rng.dirichlet(np.ones(5), size=(5, 3))
     mdp = TabularMDP(P, rng.uniform(-1, 1, (5, 3)), 0.9)
@@ -148,7 +148,7 @@ def test_claim_12_zero_flips_in_3000_perturbations_at_0999_of_radius():
 
 
 @pytest.mark.parametrize("factor", [0.999, 1.001])
-def test_claim_12_radius_is_tight_for_bandits(factor):
+def test_greedy_radius_radius_is_tight_for_bandits(factor):
     # gamma = 0, R = (1, 0): g = 1, radius 1/2; dR = (-r, +r) flips exactly when r > 1/2.
     mdp = _bandit([1.0, 0.0])
     r = factor * greedy_stability_radius(action_gap(mdp), 0.0)
@@ -156,7 +156,7 @@ def test_claim_12_radius_is_tight_for_bandits(factor):
     assert after[0] == (0 if factor < 1 else 1)
 
 
-# --- Claim 13: near a tie the optimal set only shrinks (u.h.c.) --------------------------------
+# --- uhc: near a tie the optimal set only shrinks (u.h.c.) --------------------------------
 
 
 def _suboptimal_gap(q: np.ndarray, sets: np.ndarray) -> float:
@@ -175,7 +175,7 @@ def tied_mdp_and_direction(draw):
 
 @PROPERTY
 @given(tied_mdp_and_direction())
-def test_claim_13_optimal_set_only_shrinks_near_a_tie(case):
+def test_uhc_optimal_set_only_shrinks_near_a_tie(case):
     mdp, _, _, unit = case
     sets0 = optimal_actions(mdp)
     g_prime = _suboptimal_gap(optimal_q(mdp), sets0)
@@ -185,7 +185,7 @@ def test_claim_13_optimal_set_only_shrinks_near_a_tie(case):
     assert np.all(sets1.sum(axis=1) >= 1)
 
 
-def test_claim_13_tie_shrinks_and_never_grows_on_a_bandit():
+def test_uhc_tie_shrinks_and_never_grows_on_a_bandit():
     mdp = _bandit([1.0, 1.0, 0.0], gamma=0.5)  # one state, self-loop: tie {0, 1}, g' = 1
     sets0 = optimal_actions(mdp)
     np.testing.assert_array_equal(sets0, [[True, True, False]])

@@ -1,6 +1,6 @@
 """Tests of :mod:`theory.effective_reward`: multi-reward RL (Xu 2025, §4).
 
-Claim 14 (Lemma 4.2: ``||dR_eff||_inf <= max_k ||dR_k||_inf``, equality when all components move
+Claim policy-cliff/lemma-4.2 (Lemma 4.2: ``||dR_eff||_inf <= max_k ||dR_k||_inf``, equality when all components move
 together), Prop 4.3 (Q*_eff is 1/(1-gamma)-Lipschitz in ``||.||_N``), Prop 4.6 (ties of
 ``R_eff`` give cliffs under joint perturbations) and Prop 4.7 in ``||.||_N``.
 """
@@ -74,12 +74,12 @@ def test_one_hot_router_selects_a_component():
     np.testing.assert_array_equal(effective_reward(R, w), [[3, 3], [1, 1], [2, 2]])
 
 
-# --- Claim 14: Lemma 4.2 ---------------------------------------------------------------------------
+# --- lemma-4.2: Lemma 4.2 ---------------------------------------------------------------------------
 
 
 @CHEAP_PROPERTY
 @given(stacks())
-def test_claim_14_lemma_4_2_effective_reward_is_1_lipschitz(case):
+def test_lemma_4_2_effective_reward_is_1_lipschitz(case):
     R1, R2, w = case
     lhs = reward_distance(effective_reward(R1, w), effective_reward(R2, w))
     rhs = reward_distance(R1, R2)  # on (K, S, A) stacks this is ||.||_N
@@ -90,7 +90,7 @@ def test_claim_14_lemma_4_2_effective_reward_is_1_lipschitz(case):
 
 @CHEAP_PROPERTY
 @given(stacks(), st.floats(-1, 1))
-def test_claim_14_equality_when_all_components_move_together(case, c):
+def test_lemma_4_2_equality_when_all_components_move_together(case, c):
     # delta_k = delta for every k: dR_eff = sum_k w_k delta = delta, so the constant 1 is attained.
     R, _, w = case
     delta = np.random.default_rng(0).uniform(-1, 1, size=R.shape[1:]) * c
@@ -100,7 +100,7 @@ def test_claim_14_equality_when_all_components_move_together(case, c):
 
 @CHEAP_PROPERTY
 @given(stacks(), st.integers(0, 2**32 - 1))
-def test_claim_14_unnormalized_weights_constant_is_sup_sum_abs(case, seed):
+def test_lemma_4_2_unnormalized_weights_constant_is_sup_sum_abs(case, seed):
     # [derived] with real weights (TRL's reward_weights) the constant is max_s sum_k |w_k(s)|,
     # attained by delta_k(s, a) = sign(w_k(s)) c at the maximizing state.
     R, R2, _ = case
@@ -121,7 +121,7 @@ def test_claim_14_unnormalized_weights_constant_is_sup_sum_abs(case, seed):
     assert attained == pytest.approx(0.5 * L, rel=1e-12)
 
 
-def test_claim_14_component_with_zero_weight_cannot_move_its_state():
+def test_lemma_4_2_component_with_zero_weight_cannot_move_its_state():
     # [derived] perturbing only R_j moves R_eff(s) by w_j(s) dR_j(s): nothing where w_j(s) = 0.
     R = np.zeros((2, 2, 3))
     w = np.array([[1.0, 0.0], [0.3, 0.7]])

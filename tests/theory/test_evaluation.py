@@ -1,4 +1,4 @@
-"""Tests of :mod:`theory.evaluation`: exact policy evaluation, and claim 15 (Prop 3.1).
+"""Tests of :mod:`theory.evaluation`: exact policy evaluation, and claim policy-cliff/prop-3.1 (Prop 3.1).
 
 Prop 3.1 (the "clever slacker"): a policy optimal for an incomplete reward, which breaks a tie
 at ``s0`` away from an action the missing reward favours, is strictly suboptimal for the true
@@ -84,7 +84,7 @@ def test_one_state_closed_form():
     np.testing.assert_allclose(policy_q(mdp, [[1.0, 0.0]]), [[2.0, 1.0]])
 
 
-# --- Claim 15: Prop 3.1, incomplete rewards ----------------------------------------------------
+# --- prop-3.1: Prop 3.1, incomplete rewards ----------------------------------------------------
 
 
 def _slacker_mdp(gamma: float) -> TabularMDP:
@@ -97,7 +97,7 @@ def _slacker_mdp(gamma: float) -> TabularMDP:
 
 
 @pytest.mark.parametrize("gamma", [0.5, 0.9])
-def test_claim_15_prop_3_1_clever_slacker_construction(gamma):
+def test_prop_3_1_clever_slacker_construction(gamma):
     train = _slacker_mdp(gamma)
     r_missing = np.zeros((4, 2))
     r_missing[2] = 1.0  # the missing reward pays in s2, reached only through (s0, a1)
@@ -132,7 +132,7 @@ def slacker_case(draw):
 
 @PROPERTY
 @given(slacker_case())
-def test_claim_15_prop_3_1_random_tied_mdps(case):
+def test_prop_3_1_random_tied_mdps(case):
     train, s0, c, noise, mu = case
     q_train = optimal_q(train)
     tied = np.flatnonzero(argmax_mask(q_train[s0]))

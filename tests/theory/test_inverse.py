@@ -44,7 +44,7 @@ def _expected_delta(mdp: TabularMDP, state: int, action: int, eps: float) -> np.
     return d
 
 
-# --- Claim 9: inverse Bellman ------------------------------------------------------------------
+# --- inverse-bellman: inverse Bellman ------------------------------------------------------------------
 
 
 @st.composite
@@ -57,7 +57,7 @@ def mdp_and_q(draw):
 
 @PROPERTY
 @given(mdp_and_q())
-def test_claim_9_inverse_bellman_recovers_q_random_mdps(case):
+def test_inverse_bellman_recovers_q_random_mdps(case):
     mdp, Q = case
     R_Q = inverse_bellman(Q, mdp.P, mdp.gamma)
     explicit = Q - mdp.gamma * np.einsum("sat,t->sa", mdp.P, Q.max(axis=1))
@@ -68,19 +68,19 @@ def test_claim_9_inverse_bellman_recovers_q_random_mdps(case):
 
 @PROPERTY
 @given(mdps())
-def test_claim_9_inverse_bellman_of_optimal_q_is_the_reward(mdp):
+def test_inverse_bellman_of_optimal_q_is_the_reward(mdp):
     # R -> Q*_R -> R_{Q*} is the identity (the inverse of the forward map).
     R_back = inverse_bellman(optimal_q(mdp), mdp.P, mdp.gamma)
     np.testing.assert_allclose(R_back, mdp.R, atol=(1 + mdp.gamma) * 1e-10 + 1e-13)
 
 
-def test_claim_9_inverse_bellman_docstring_example():
+def test_inverse_bellman_docstring_example():
     np.testing.assert_array_equal(
         inverse_bellman(np.array([[2.0, 1.0]]), np.ones((1, 2, 1)), 0.5), [[1.0, 0.0]]
     )
 
 
-def test_claim_9_inverse_bellman_accepts_a_batch():
+def test_inverse_bellman_accepts_a_batch():
     rng = np.random.default_rng(4)
     P = rng.dirichlet(np.ones(3), size=(3, 2))
     Q = rng.normal(size=(4, 3, 2))
@@ -92,11 +92,11 @@ def test_claim_9_inverse_bellman_accepts_a_batch():
         np.testing.assert_allclose(q_back, Q[i], atol=1e-10)
 
 
-# --- Claim 10: Props 2.9 and 2.10, the cliff -----------------------------------------------------
+# --- prop-2.10: Props 2.9 and 2.10, the cliff -----------------------------------------------------
 
 
 @pytest.mark.parametrize("m", [2, 3, 5])
-def test_claim_10_cliff_jump_is_constant_in_eps(m):
+def test_prop_2_10_cliff_jump_is_constant_in_eps(m):
     mdp, s0, tied = _tied_mdp(m)
     np.testing.assert_array_equal(np.flatnonzero(optimal_actions(mdp)[s0]), tied)
     jumps = []
@@ -119,13 +119,13 @@ def test_claim_10_cliff_jump_is_constant_in_eps(m):
     assert jumps[0] >= 0.5
 
 
-def test_claim_10_cliff_jumps_are_one_half_two_thirds_four_fifths():
+def test_prop_2_10_cliff_jumps_are_one_half_two_thirds_four_fifths():
     jumps = [cliff_witness(*_tied_mdp(m)[:2], 1e-6).tv_jump for m in (2, 3, 5)]
     np.testing.assert_allclose(jumps, [1 / 2, 2 / 3, 0.8], atol=1e-12)
 
 
 @pytest.mark.parametrize("eps", EPS_GRID)
-def test_claim_10_prop_2_9_deterministic_selection_jumps(eps):
+def test_prop_2_10_prop_2_9_deterministic_selection_jumps(eps):
     # the first-maximizer selection picks a1 at R and a2 at R_eps: no continuity at R.
     mdp, s0, tied = _tied_mdp(3)
     w = cliff_witness(mdp, s0, eps)
@@ -135,14 +135,14 @@ def test_claim_10_prop_2_9_deterministic_selection_jumps(eps):
     assert np.abs(pi0 - pi_eps).sum() == 2.0
 
 
-def test_claim_10_chosen_target_action():
+def test_prop_2_10_chosen_target_action():
     mdp, s0, tied = _tied_mdp(5)
     w = cliff_witness(mdp, s0, 1e-3, action=tied[-1])
     assert w.target_action == tied[-1] and w.unique
     assert np.flatnonzero(optimal_actions(mdp.with_reward(w.reward))[s0]).tolist() == [tied[-1]]
 
 
-def test_claim_10_summary_is_one_line():
+def test_prop_2_10_summary_is_one_line():
     w = cliff_witness(*_tied_mdp(2)[:2], 1e-3)
     assert "\n" not in w.summary() and "TV jump 0.5000 (expected 0.5000)" in w.summary()
 
@@ -156,14 +156,14 @@ def _measured_jump(mdp: TabularMDP, reward: np.ndarray, s0: int) -> float:
 
 @pytest.mark.parametrize("m", [2, 3, 5])
 @pytest.mark.parametrize("eps", EPS_GRID)
-def test_claim_10_prop_2_10_jump_measured_independently(m, eps):
+def test_prop_2_10_jump_measured_independently(m, eps):
     mdp, s0, _ = _tied_mdp(m)
     w = cliff_witness(mdp, s0, eps)
     assert _measured_jump(mdp, w.reward, s0) == pytest.approx((m - 1) / m, abs=1e-12)
     assert w.tv_jump == pytest.approx(_measured_jump(mdp, w.reward, s0), abs=1e-12)
 
 
-def test_claim_11_near_tie_is_snapped_so_the_gap_is_exactly_eps():
+def test_prop_3_2_near_tie_is_snapped_so_the_gap_is_exactly_eps():
     # Q*(a0) = 1 - 5e-9 is tied with Q*(a1) = 1 within the tolerance 1e-8; the witness treats
     # the two as equal, so the measured gap is eps, not eps + 5e-9.
     mdp = TabularMDP(np.ones((1, 2, 1)), np.array([[1.0 - 5e-9, 1.0]]), 0.0)
@@ -181,7 +181,7 @@ def tie_and_eps(draw):
 
 @PROPERTY
 @given(tie_and_eps())
-def test_claim_10_cliff_witness_random_tied_mdps(case):
+def test_prop_2_10_cliff_witness_random_tied_mdps(case):
     mdp, s0, m, eps = case
     w = cliff_witness(mdp, s0, eps)
     assert len(w.tied_actions) == m
@@ -198,12 +198,12 @@ def test_claim_10_cliff_witness_random_tied_mdps(case):
     np.testing.assert_array_equal(np.delete(after, s0, axis=0), np.delete(before, s0, axis=0))
 
 
-# --- Claim 11: Prop 3.2, the tie-breaker ---------------------------------------------------------
+# --- prop-3.2: Prop 3.2, the tie-breaker ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 0.9])
 @pytest.mark.parametrize("eps", EPS_GRID)
-def test_claim_11_prop_3_2_gap_is_exactly_eps_over_one_plus_gamma(gamma, eps):
+def test_prop_3_2_gap_is_exactly_eps_over_one_plus_gamma(gamma, eps):
     mdp, s0, tied = _tied_mdp(2, gamma=gamma)
     eps_prime = eps / (1 + gamma)
     w = cliff_witness(mdp, s0, eps_prime)
@@ -216,7 +216,7 @@ def test_claim_11_prop_3_2_gap_is_exactly_eps_over_one_plus_gamma(gamma, eps):
 
 @PROPERTY
 @given(tie_and_eps())
-def test_claim_11_prop_3_2_random_tied_mdps(case):
+def test_prop_3_2_random_tied_mdps(case):
     mdp, s0, _, eps = case
     eps_prime = eps / (1 + mdp.gamma)
     w = cliff_witness(mdp, s0, eps_prime)

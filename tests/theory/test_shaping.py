@@ -1,4 +1,4 @@
-"""Tests of :mod:`theory.shaping`: invariances the sup norm ignores (spec §4f, claim 8).
+"""Tests of :mod:`theory.shaping`: invariances the sup norm ignores (claim policy-cliff/shaping-invariance).
 
 ``R + c`` and ``R + gamma P Phi - Phi`` leave the argmax sets and the soft-optimal policy
 unchanged (Ng, Harada & Russell 1999): Q* and the soft Q shift by ``c/(1-gamma)`` and by
@@ -44,7 +44,7 @@ def test_shaping_term_hand_computed():
 
 @PROPERTY
 @given(mdp_potential_shift())
-def test_claim_8_shaping_shifts_q_star_by_minus_phi(case):
+def test_shaping_invariance_shaping_shifts_q_star_by_minus_phi(case):
     mdp, phi, _, alpha = case
     shaped = mdp.with_reward(mdp.R + potential_shaping(mdp, phi))
     np.testing.assert_allclose(optimal_q(shaped), optimal_q(mdp) - phi[:, None], atol=VI_ATOL)
@@ -55,7 +55,7 @@ def test_claim_8_shaping_shifts_q_star_by_minus_phi(case):
 
 @PROPERTY
 @given(mdp_potential_shift())
-def test_claim_8_soft_policy_invariant_to_shaping_and_shift(case):
+def test_shaping_invariance_soft_policy_invariant_to_shaping_and_shift(case):
     mdp, phi, c, alpha = case
     tol = 1e-11  # above float64's round-off allowance 4 eps max|Q| / (1 - gamma) here
     pi = soft_optimal_policy(mdp, alpha, tol=tol)
@@ -68,7 +68,7 @@ def test_claim_8_soft_policy_invariant_to_shaping_and_shift(case):
 
 @PROPERTY
 @given(mdp_potential_shift(tied=True))
-def test_claim_8_argmax_sets_invariant_including_ties(case):
+def test_shaping_invariance_argmax_sets_invariant_including_ties(case):
     mdp, phi, c, _ = case
     sets = optimal_actions(mdp)
     shaped = mdp.with_reward(mdp.R + potential_shaping(mdp, phi))
@@ -78,7 +78,7 @@ def test_claim_8_argmax_sets_invariant_including_ties(case):
 
 @PROPERTY
 @given(mdp_potential_shift())
-def test_claim_8_constant_shift_moves_q_by_c_over_one_minus_gamma(case):
+def test_shaping_invariance_constant_shift_moves_q_by_c_over_one_minus_gamma(case):
     mdp, _, c, alpha = case
     np.testing.assert_allclose(
         optimal_q(mdp, rewards=mdp.R + c) - optimal_q(mdp), c / (1 - mdp.gamma), atol=VI_ATOL
@@ -90,7 +90,7 @@ def test_claim_8_constant_shift_moves_q_by_c_over_one_minus_gamma(case):
     )
 
 
-def test_claim_8_large_shaping_changes_nothing_so_the_sup_norm_bound_is_loose():
+def test_shaping_invariance_large_shaping_changes_nothing_so_the_sup_norm_bound_is_loose():
     rng = np.random.default_rng(7)
     mdp = TabularMDP(rng.dirichlet(np.ones(4), size=(4, 3)), rng.uniform(-1, 1, (4, 3)), 0.9)
     phi = np.array([5.0, -5.0, 2.0, 0.0])

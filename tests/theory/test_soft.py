@@ -1,8 +1,9 @@
 """Tests of :mod:`theory.soft`: entropy- and KL-regularized policies (Xu 2025, Prop 4.7, §3.3).
 
-Claims 2, 6, 7, 16, 17, 18 and 19 of the spec (§5), with closed forms as references: bandits
-(gamma = 0), the two-absorbing-state construction of §4d (d_TV = tanh(delta/(alpha(1-gamma)))/2)
-and the uneven-branching MDP of claim 17 (ratio 2^(gamma/(1-gamma))).
+Claims policy-cliff/soft-contraction, prop-4.7, prop-4.7-tight, soft-hard-gap, soft-regret,
+temperature-limit, kl-limit and kl-lipschitz, with closed forms as references: bandits
+(gamma = 0), the two-absorbing-state construction attaining Prop 4.7 (d_TV = tanh(delta/(alpha(1-gamma)))/2)
+and the uneven-branching MDP of temperature-limit (ratio 2^(gamma/(1-gamma))).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def _bandit(rewards) -> TabularMDP:
 
 
 def _two_branches(gamma: float) -> TabularMDP:
-    """s0: a0 -> s1, a1 -> s2; s1 and s2 absorbing (both actions self-loop); R = 0 (§4d)."""
+    """s0: a0 -> s1, a1 -> s2; s1 and s2 absorbing (both actions self-loop); R = 0 (attains Prop 4.7)."""
     P = np.zeros((3, 2, 3))
     P[0, 0, 1] = P[0, 1, 2] = 1.0
     P[1, :, 1] = P[2, :, 2] = 1.0
@@ -73,7 +74,7 @@ def _two_branches(gamma: float) -> TabularMDP:
 
 
 def _tight_perturbation(delta: float) -> np.ndarray:
-    """+delta on (s0, a0) and on s1, -delta on (s0, a1) and on s2 (spec §4d)."""
+    """+delta on (s0, a0) and on s1, -delta on (s0, a1) and on s2 (attains Prop 4.7)."""
     return np.array([[delta, -delta], [delta, delta], [-delta, -delta]])
 
 
@@ -166,12 +167,12 @@ def test_batch_rewards_match_individual_policies():
         )
 
 
-# --- Claim 2: the soft Bellman operator is a gamma-contraction --------------------------------
+# --- soft-contraction: the soft Bellman operator is a gamma-contraction --------------------------------
 
 
 @PROPERTY
 @given(soft_case(with_reference=True), st.integers(0, 2**32 - 1), st.booleans())
-def test_claim_2_soft_operator_contracts_random_q_pairs(case, seed, use_reference):
+def test_soft_contraction_soft_operator_contracts_random_q_pairs(case, seed, use_reference):
     mdp, _, alpha, ref = case
     ref = ref if use_reference else None
     rng = np.random.default_rng(seed)
@@ -186,7 +187,7 @@ def test_claim_2_soft_operator_contracts_random_q_pairs(case, seed, use_referenc
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 0.9])
-def test_claim_2_contraction_is_attained_by_a_constant_shift(gamma):
+def test_soft_contraction_contraction_is_attained_by_a_constant_shift(gamma):
     # T(Q + c) = T(Q) + gamma c exactly: the contraction factor gamma cannot be improved.
     mdp = _two_branches(gamma)
     q = np.array([[0.3, -1.0], [2.0, 0.5], [0.0, 0.0]])
@@ -195,7 +196,7 @@ def test_claim_2_contraction_is_attained_by_a_constant_shift(gamma):
     np.testing.assert_allclose(diff, gamma * c, atol=1e-14)
 
 
-def test_claim_2_soft_operator_accepts_a_batch_of_q():
+def test_soft_contraction_soft_operator_accepts_a_batch_of_q():
     mdp = _two_branches(0.5)
     qs = np.random.default_rng(0).normal(size=(4, 3, 2))
     out = soft_bellman_operator(mdp, qs, 0.3)
@@ -203,12 +204,12 @@ def test_claim_2_soft_operator_accepts_a_batch_of_q():
     np.testing.assert_allclose(out[2], soft_bellman_operator(mdp, qs[2], 0.3), atol=1e-15)
 
 
-# --- Claim 6: Prop 4.7, d_TV <= ||dR|| / (2 alpha (1 - gamma)) --------------------------------
+# --- prop-4.7: Prop 4.7, d_TV <= ||dR|| / (2 alpha (1 - gamma)) --------------------------------
 
 
 @PROPERTY
 @given(soft_case())
-def test_claim_6_prop_4_7_soft_policy_tv_bound_random_mdps(case):
+def test_prop_4_7_soft_policy_tv_bound_random_mdps(case):
     mdp, dR, alpha, _ = case
     r0 = soft_value_iteration(mdp, alpha)
     r1 = soft_value_iteration(mdp, alpha, rewards=mdp.R + dR)
@@ -226,7 +227,7 @@ def test_claim_6_prop_4_7_soft_policy_tv_bound_random_mdps(case):
 
 
 @pytest.mark.parametrize("alpha", [0.1, 1.0])
-def test_claim_6_prop_4_7_bandit_closed_form(alpha):
+def test_prop_4_7_bandit_closed_form(alpha):
     # gamma = 0, R = (0, 0), dR = (d, -d): d_TV = tanh(d/alpha)/2 <= d/(2 alpha).
     d = 0.05
     pi0 = soft_optimal_policy(_bandit([0.0, 0.0]), alpha)
@@ -236,12 +237,12 @@ def test_claim_6_prop_4_7_bandit_closed_form(alpha):
     assert tv <= soft_policy_tv_bound(d, alpha, 0.0)
 
 
-# --- Claim 7: Prop 4.7 is tight (spec §4d) ----------------------------------------------------
+# --- prop-4.7-tight: Prop 4.7 is tight ----------------------------------------------------
 
 
 @PROPERTY
 @given(st.floats(0.0, 0.95), st.floats(0.05, 3.0), st.floats(1e-4, 1.0))
-def test_claim_7_tight_construction_matches_tanh_closed_form(gamma, alpha, x):
+def test_prop_4_7_tight_tight_construction_matches_tanh_closed_form(gamma, alpha, x):
     # With u = delta / (alpha (1 - gamma)) the soft Q at s0 moves by +-alpha u, so
     # d_TV = tanh(u)/2 and the ratio to the bound u/2 is tanh(u)/u -> 1 as u -> 0.
     delta = x * alpha * (1 - gamma)
@@ -257,7 +258,7 @@ def test_claim_7_tight_construction_matches_tanh_closed_form(gamma, alpha, x):
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 0.9, 0.99])
-def test_claim_7_prop_4_7_tight_construction_ratio(gamma):
+def test_prop_4_7_tight_construction_ratio(gamma):
     delta, alpha = 1e-4, 1.0
     mdp = _two_branches(gamma)
     assert reward_distance(_tight_perturbation(delta), mdp.R) == delta
@@ -266,15 +267,17 @@ def test_claim_7_prop_4_7_tight_construction_ratio(gamma):
         soft_optimal_policy(mdp, alpha, rewards=_tight_perturbation(delta)),
     )
     ratio = tv / soft_policy_tv_bound(delta, alpha, gamma)
-    assert 0.9999 <= ratio <= 1 + 1e-9  # spec: 1.0000, 1.0000, 0.9999997, 0.99997
+    assert (
+        0.9999 <= ratio <= 1 + 1e-9
+    )  # closed form tanh(x)/x -> 1: 1.0000, 1.0000, 0.9999997, 0.99997
 
 
-# --- Claim 18: gamma -> 1, the 1/(1-gamma) sensitivity is attained ----------------------------
+# --- γ → 1 scaling: gamma -> 1, the 1/(1-gamma) sensitivity is attained ----------------------------
 
 
 @PROPERTY
 @given(st.floats(0.9, 0.995))
-def test_claim_18_soft_sensitivity_scales_as_one_over_one_minus_gamma(gamma):
+def test_gamma_to_one_soft_sensitivity_scales_as_one_over_one_minus_gamma(gamma):
     # A fixed reward budget delta moves the policy by ~ delta / (2 alpha (1 - gamma)).
     delta, alpha = 1e-5, 1.0
     mdp = _two_branches(gamma)
@@ -286,7 +289,7 @@ def test_claim_18_soft_sensitivity_scales_as_one_over_one_minus_gamma(gamma):
 
 
 @pytest.mark.parametrize("gamma", [0.9, 0.99, 0.999])
-def test_claim_18_bound_attained_as_gamma_tends_to_one(gamma):
+def test_gamma_to_one_bound_attained_as_gamma_tends_to_one(gamma):
     alpha = 1.0
     delta = 1e-3 * alpha * (1 - gamma)  # u = 1e-3: ratio tanh(u)/u = 1 - 3e-7
     mdp = _two_branches(gamma)
@@ -302,12 +305,12 @@ def test_claim_18_bound_attained_as_gamma_tends_to_one(gamma):
     assert r0.nit >= 10 / (1 - gamma)
 
 
-# --- Claim 16: tau -> 0, soft values approach hard ones, the cliff reappears -------------------
+# --- soft-hard-gap / soft-regret: tau -> 0, soft values approach hard ones, the cliff reappears -------------------
 
 
 @PROPERTY
 @given(mdps(), st.sampled_from([1.0, 0.1, 0.01]))
-def test_claim_16_soft_hard_value_gap_random_mdps(mdp, tau):
+def test_soft_hard_gap_soft_hard_value_gap_random_mdps(mdp, tau):
     gap = soft_optimal_q(mdp, tau) - optimal_q(mdp)
     assert gap.min() >= -VI_ATOL
     assert gap.max() <= soft_hard_value_gap_bound(tau, mdp.gamma, mdp.n_actions) + VI_ATOL
@@ -315,7 +318,7 @@ def test_claim_16_soft_hard_value_gap_random_mdps(mdp, tau):
 
 @PROPERTY
 @given(mdps(), st.sampled_from([1.0, 0.1, 0.01]))
-def test_claim_16_soft_policy_regret_random_mdps(mdp, tau):
+def test_soft_hard_gap_soft_policy_regret_random_mdps(mdp, tau):
     # [derived] 0 <= V* - V^{pi_tau} <= tau log|A| / (1 - gamma), unregularized values.
     v_star = optimal_q(mdp).max(axis=1)
     v_soft = evaluate(mdp.P, mdp.R, mdp.gamma, soft_optimal_policy(mdp, tau))
@@ -324,7 +327,7 @@ def test_claim_16_soft_policy_regret_random_mdps(mdp, tau):
     assert regret.max() <= soft_policy_regret_bound(tau, mdp.gamma, mdp.n_actions) + VI_ATOL
 
 
-def test_claim_16_gap_bound_attained_on_identical_actions():
+def test_soft_hard_gap_gap_bound_attained_on_identical_actions():
     # Every action identical: Q*_tau - Q* = gamma tau log|A| / (1 - gamma) exactly.
     mdp = TabularMDP(np.ones((1, 3, 1)), np.zeros((1, 3)), 0.5)
     gap = soft_optimal_q(mdp, 0.1) - optimal_q(mdp)
@@ -333,7 +336,7 @@ def test_claim_16_gap_bound_attained_on_identical_actions():
 
 @pytest.mark.parametrize("tau", [1.0, 0.1, 0.01])
 @pytest.mark.parametrize("eps", [0.1, 0.01])
-def test_claim_16_bandit_cliff_reappears_as_tau_tends_to_zero(tau, eps):
+def test_soft_hard_gap_bandit_cliff_reappears_as_tau_tends_to_zero(tau, eps):
     tv = max_total_variation(
         soft_optimal_policy(_bandit([0.0, 0.0]), tau), soft_optimal_policy(_bandit([0.0, eps]), tau)
     )
@@ -341,7 +344,7 @@ def test_claim_16_bandit_cliff_reappears_as_tau_tends_to_zero(tau, eps):
     assert tv <= soft_policy_tv_bound(eps, tau, 0.0)
 
 
-def test_claim_16_bandit_cliff_limit_is_one_half():
+def test_soft_hard_gap_bandit_cliff_limit_is_one_half():
     tvs = [
         max_total_variation(
             soft_optimal_policy(_bandit([0.0, 0.0]), tau),
@@ -354,7 +357,7 @@ def test_claim_16_bandit_cliff_limit_is_one_half():
     assert tvs[2] == pytest.approx(0.5, abs=1e-4)
 
 
-# --- Claim 17: tau -> 0 is not uniform over the argmax in MDPs --------------------------------
+# --- temperature-limit: tau -> 0 is not uniform over the argmax in MDPs --------------------------------
 
 
 def _uneven_branches(gamma: float, tau: float) -> TabularMDP:
@@ -368,7 +371,7 @@ def _uneven_branches(gamma: float, tau: float) -> TabularMDP:
 
 @PROPERTY
 @given(st.floats(0.0, 0.9), st.sampled_from([1.0, 0.1, 0.01]))
-def test_claim_17_soft_policy_ratio_is_two_to_gamma_over_one_minus_gamma(gamma, tau):
+def test_temperature_limit_soft_policy_ratio_is_two_to_gamma_over_one_minus_gamma(gamma, tau):
     # V(s1) = 0, V(s2) = tau log 2 / (1 - gamma), so pi(a1)/pi(a0) = exp(gamma V(s2)/tau).
     mdp = _uneven_branches(gamma, tau)
     pi = soft_optimal_policy(mdp, tau, tol=1e-12)
@@ -378,7 +381,7 @@ def test_claim_17_soft_policy_ratio_is_two_to_gamma_over_one_minus_gamma(gamma, 
 
 @PROPERTY
 @given(st.floats(0.0, 0.9), st.sampled_from([1.0, 0.1, 0.01]))
-def test_claim_17_with_state_dependent_action_sets(gamma, tau):
+def test_temperature_limit_with_state_dependent_action_sets(gamma, tau):
     # The same MDP with s1's second action removed by `available` instead of a penalty.
     mdp = _two_branches(gamma)
     available = np.array([[True, True], [True, False], [True, True]])
@@ -392,7 +395,7 @@ def test_claim_17_with_state_dependent_action_sets(gamma, tau):
 
 
 @pytest.mark.parametrize("tau", [1.0, 0.1, 0.01])
-def test_claim_17_ratio_two_at_gamma_one_half_for_every_tau(tau):
+def test_temperature_limit_ratio_two_at_gamma_one_half_for_every_tau(tau):
     mdp = _uneven_branches(0.5, tau)
     pi = soft_optimal_policy(mdp, tau, tol=1e-12)
     assert round(pi[0, 1] / pi[0, 0], 3) == 2.000
@@ -402,10 +405,10 @@ def test_claim_17_ratio_two_at_gamma_one_half_for_every_tau(tau):
     assert pi[0, 1] == pytest.approx(2 / 3, abs=1e-8)
 
 
-# --- Claim 19: KL-regularized policies (closed form, limits, Lipschitz) -----------------------
+# --- kl-limit / kl-lipschitz: KL-regularized policies (closed form, limits, Lipschitz) -----------------------
 
 
-def test_claim_19_kl_bandit_closed_form_spec_example():
+def test_kl_bandit_closed_form_example():
     pi = kl_regularized_bandit_policy([1, 1, 0.5, 1], [0.1, 0.3, 0.4, 0.2], 0.01)
     np.testing.assert_allclose(pi, [1 / 6, 1 / 2, 0, 1 / 3], atol=1e-15)
     # beta -> 0 gives the reference conditioned on the argmax, not the uniform argmax policy
@@ -413,13 +416,13 @@ def test_claim_19_kl_bandit_closed_form_spec_example():
     assert total_variation(pi, uniform) == pytest.approx(1 / 6, abs=1e-12)
 
 
-def test_claim_19_kl_bandit_large_beta_returns_the_reference():
+def test_kl_bandit_large_beta_returns_the_reference():
     ref = np.array([0.1, 0.3, 0.4, 0.2])
     pi = kl_regularized_bandit_policy([1, 1, 0.5, 1], ref, 1e6)
     np.testing.assert_allclose(pi, ref, atol=1e-6)
 
 
-def test_claim_19_kl_mdp_at_gamma_zero_equals_bandit_closed_form():
+def test_kl_mdp_at_gamma_zero_equals_bandit_closed_form():
     ref = np.array([0.1, 0.3, 0.4, 0.2])
     r = np.array([1.0, 1.0, 0.5, 1.0])
     for beta in (0.01, 0.3, 2.0):
@@ -445,7 +448,7 @@ def bandit_case(draw):
     ),
     st.integers(0, 2**32 - 1),
 )
-def test_claim_19_kl_bandit_small_beta_is_reference_conditioned_on_argmax(case, seed):
+def test_kl_bandit_small_beta_is_reference_conditioned_on_argmax(case, seed):
     # rewards on a grid of step 1/2 (ties likely, gaps >= 1/2); beta = 0.01 leaves e^-50 ~ 2e-22
     A, ref = case
     r = np.random.default_rng(seed).integers(0, 3, size=A) / 2
@@ -458,7 +461,7 @@ def test_claim_19_kl_bandit_small_beta_is_reference_conditioned_on_argmax(case, 
 
 @CHEAP_PROPERTY
 @given(bandit_case())
-def test_claim_19_kl_bandit_closed_form_maximizes_objective(case):
+def test_kl_bandit_closed_form_maximizes_objective(case):
     r, ref, beta, rng = case
     pi = kl_regularized_bandit_policy(r, ref, beta)
 
@@ -476,7 +479,7 @@ def test_claim_19_kl_bandit_closed_form_maximizes_objective(case):
 
 @CHEAP_PROPERTY
 @given(bandit_case(), st.integers(0, 2**32 - 1))
-def test_claim_19_kl_bandit_tv_bound(case, seed):
+def test_kl_bandit_tv_bound(case, seed):
     r, ref, beta, _ = case
     dr = np.random.default_rng(seed).uniform(-1, 1, size=r.size)
     tv = total_variation(
@@ -487,7 +490,7 @@ def test_claim_19_kl_bandit_tv_bound(case, seed):
 
 @PROPERTY
 @given(soft_case(with_reference=True))
-def test_claim_19_kl_mdp_tv_bound_random_mdps(case):
+def test_kl_mdp_tv_bound_random_mdps(case):
     mdp, dR, beta, ref = case
     tv = max_total_variation(
         soft_optimal_policy(mdp, beta, ref),
@@ -499,9 +502,9 @@ def test_claim_19_kl_mdp_tv_bound_random_mdps(case):
     )
 
 
-def test_claim_19_kl_mdp_tight_construction():
+def test_kl_mdp_tight_construction():
     # With a uniform reference the KL problem is the entropy problem shifted by beta log|A|,
-    # so the §4d construction is tight for it too.
+    # so the two-absorbing-state construction is tight for it too.
     gamma, beta, delta = 0.9, 0.5, 1e-5
     mdp = _two_branches(gamma)
     ref = np.array([0.5, 0.5])

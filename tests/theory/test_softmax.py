@@ -80,12 +80,12 @@ def test_softmax_jacobian_matches_finite_differences(case, tau):
     np.testing.assert_allclose(softmax_jacobian(x, tau), fd, atol=1e-7 / tau)
 
 
-# --- Claim 3: Lemma C.2 ------------------------------------------------------------------------
+# --- lemma-c.2: Lemma C.2 ------------------------------------------------------------------------
 
 
 @CHEAP_PROPERTY
 @given(logits(), TAUS, st.sampled_from([1e-6, 1e-2, 1.0, 10.0]))
-def test_claim_3_lemma_c_2_softmax_l_inf_to_l1_random(case, tau, scale):
+def test_lemma_c_2_softmax_l_inf_to_l1_random(case, tau, scale):
     x, rng = case
     y = x + scale * rng.uniform(-1, 1, size=x.size)
     l1 = np.abs(softmax(x, tau) - softmax(y, tau)).sum()
@@ -98,7 +98,7 @@ def test_claim_3_lemma_c_2_softmax_l_inf_to_l1_random(case, tau, scale):
 
 
 @pytest.mark.parametrize("tau", [0.05, 1.0, 3.0])
-def test_claim_3_lemma_c_2_nearly_attained_at_a_tie(tau):
+def test_lemma_c_2_nearly_attained_at_a_tie(tau):
     # x = (0, 0), y = (h, -h): ||dp||_1 = tanh(h/tau), so the ratio is tanh(u)/u -> 1.
     h = 1e-3 * tau
     l1 = np.abs(softmax([0.0, 0.0], tau) - softmax([h, -h], tau)).sum()
@@ -107,7 +107,7 @@ def test_claim_3_lemma_c_2_nearly_attained_at_a_tie(tau):
     assert 0.9999 <= ratio <= 1.0
 
 
-def test_claim_3_ratio_is_strictly_below_one_away_from_balanced_subsets():
+def test_lemma_c_2_ratio_is_strictly_below_one_away_from_balanced_subsets():
     # p = softmax(0, 3) has no subset of probability 1/2: the local constant is < 1/tau.
     x = np.array([0.0, 3.0])
     p = softmax(x)
@@ -115,12 +115,12 @@ def test_claim_3_ratio_is_strictly_below_one_away_from_balanced_subsets():
     assert local_softmax_constant(x) < 0.2
 
 
-# --- Claim 4: the local constant (4/tau) max_S p(S)(1 - p(S)) ----------------------------------
+# --- lemma-c.2 (local constant): the local constant (4/tau) max_S p(S)(1 - p(S)) ----------------------------------
 
 
 @CHEAP_PROPERTY
 @given(logits(min_size=1, max_size=10), TAUS)
-def test_claim_4_local_constant_equals_brute_force_over_sign_vectors(case, tau):
+def test_lemma_c_2_local_local_constant_equals_brute_force_over_sign_vectors(case, tau):
     x, _ = case
     expected = _brute_force_inf_to_one(x, tau)
     assert local_softmax_constant(x, tau) == pytest.approx(expected, abs=1e-10)
@@ -130,7 +130,7 @@ def test_claim_4_local_constant_equals_brute_force_over_sign_vectors(case, tau):
 
 @CHEAP_PROPERTY
 @given(logits(min_size=2, max_size=6), TAUS)
-def test_claim_4_local_constant_is_a_directional_derivative(case, tau):
+def test_lemma_c_2_local_local_constant_is_a_directional_derivative(case, tau):
     # along the maximizing sign vector, ||softmax(x + h v) - softmax(x)||_1 / h -> the constant
     x, _ = case
     p = softmax(x, tau)
@@ -142,12 +142,12 @@ def test_claim_4_local_constant_is_a_directional_derivative(case, tau):
 
 
 @pytest.mark.parametrize("tau", [0.05, 0.5, 1.0, 3.0])
-def test_claim_4_local_constant_is_one_over_tau_at_a_tie(tau):
+def test_lemma_c_2_local_local_constant_is_one_over_tau_at_a_tie(tau):
     assert local_softmax_constant([0.0, 0.0], tau) == pytest.approx(1 / tau, rel=1e-15)
     assert _brute_force_inf_to_one(np.zeros(2), tau) == pytest.approx(1 / tau, rel=1e-15)
 
 
-def test_claim_4_docstring_example_and_balanced_subset():
+def test_lemma_c_2_local_docstring_example_and_balanced_subset():
     assert local_softmax_constant([0.0, 0.0], tau=0.5) == 2.0
     # p = (1/4, 1/4, 1/2): the subset {2} has probability 1/2, so the constant is 1/tau
     x = np.log([1.0, 1.0, 2.0])
@@ -157,12 +157,12 @@ def test_claim_4_docstring_example_and_balanced_subset():
     assert local_softmax_constant(np.log([0.1, 0.2, 0.7])) == pytest.approx(0.84, abs=1e-14)
 
 
-# --- Claim 5: the l2 Jacobian bound ------------------------------------------------------------
+# --- softmax Jacobian ℓ2 bound: the l2 Jacobian bound ------------------------------------------------------------
 
 
 @CHEAP_PROPERTY
 @given(st.integers(1, 8).flatmap(lambda d: probability_vectors(size=d)))
-def test_claim_5_jacobian_spectral_norm_at_most_one_half(p):
+def test_softmax_jacobian_l2_jacobian_spectral_norm_at_most_one_half(p):
     eig = np.linalg.eigvalsh(np.diag(p) - np.outer(p, p))
     assert eig.min() >= -1e-15  # positive semi-definite
     assert eig.max() <= 0.5 + 1e-15
@@ -170,12 +170,12 @@ def test_claim_5_jacobian_spectral_norm_at_most_one_half(p):
 
 @CHEAP_PROPERTY
 @given(logits(min_size=1), TAUS)
-def test_claim_5_softmax_jacobian_l2_norm_at_most_one_over_two_tau(case, tau):
+def test_softmax_jacobian_l2_norm_at_most_one_over_two_tau(case, tau):
     x, _ = case
     assert np.linalg.norm(softmax_jacobian(x, tau), 2) <= 1 / (2 * tau) * (1 + 1e-12)
 
 
-def test_claim_5_one_half_attained_at_uniform_pair():
+def test_softmax_jacobian_l2_one_half_attained_at_uniform_pair():
     eig = np.linalg.eigvalsh(softmax_jacobian([0.0, 0.0]))
     np.testing.assert_allclose(eig, [0.0, 0.5], atol=1e-16)
 

@@ -98,12 +98,12 @@ def test_result_fields_and_summary():
     assert result.summary().startswith(f"converged after {result.nit} backups")
 
 
-# --- Claim 1: Prop 2.4 (Q* is 1/(1-gamma)-Lipschitz in R) -------------------------------------
+# --- prop-2.4: Prop 2.4 (Q* is 1/(1-gamma)-Lipschitz in R) -------------------------------------
 
 
 @PROPERTY
 @given(mdp_and_perturbation())
-def test_claim_1_prop_2_4_q_lipschitz_random_mdps(case):
+def test_prop_2_4_q_lipschitz_random_mdps(case):
     mdp, dR = case
     r0 = value_iteration(mdp)
     r1 = value_iteration(mdp, rewards=mdp.R + dR)
@@ -115,7 +115,7 @@ def test_claim_1_prop_2_4_q_lipschitz_random_mdps(case):
 
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 0.9, 0.99, 0.999])
 @pytest.mark.parametrize("c", [-0.3, 1.0])
-def test_claim_1_prop_2_4_equality_for_constant_shift(gamma, c):
+def test_prop_2_4_equality_for_constant_shift(gamma, c):
     # Delta R == c shifts every entry of Q* by exactly c/(1-gamma): ratio 1, the bound is attained.
     rng = np.random.default_rng(1)
     mdp = TabularMDP(rng.dirichlet(np.ones(3), size=(3, 2)), rng.uniform(-0.1, 0.1, (3, 2)), gamma)
@@ -127,7 +127,7 @@ def test_claim_1_prop_2_4_equality_for_constant_shift(gamma, c):
     assert ratio == pytest.approx(1.0, abs=1e-8)
 
 
-# --- Claim 18: gamma -> 1 needs an iteration budget ~ log(1/tol)/(1-gamma) ------------------
+# --- γ → 1 scaling: gamma -> 1 needs an iteration budget ~ log(1/tol)/(1-gamma) ------------------
 
 
 def _exact_backups(gamma: float, tol: float) -> int:
@@ -138,7 +138,7 @@ def _exact_backups(gamma: float, tol: float) -> int:
 
 @PROPERTY
 @given(st.floats(0.3, 0.99))
-def test_claim_18_backups_match_the_geometric_count(gamma):
+def test_gamma_to_one_backups_match_the_geometric_count(gamma):
     result = value_iteration(_one_state(gamma))
     assert result.success
     # the certificate must also absorb the floating-point allowance 4 eps |Q| / (1 - gamma)
@@ -150,7 +150,7 @@ def test_claim_18_backups_match_the_geometric_count(gamma):
     assert result.q[0, 0] == pytest.approx(1.0 / (1.0 - gamma), abs=1e-10 + 1e-11)
 
 
-def test_claim_18_iteration_budget_must_grow_with_gamma():
+def test_gamma_to_one_iteration_budget_must_grow_with_gamma():
     nits, tol = [], 1e-8  # 1e-10 is below float64's allowance at gamma = 0.999, |Q| = 1000
     for gamma in (0.9, 0.99, 0.999):
         result = value_iteration(_one_state(gamma), tol=tol)
