@@ -16,12 +16,6 @@ import pytest
 #: package -> the module holding its audit table.
 AUDITS = {
     "theory": "tests.theory.test_bad_input",
-    "stability.lipschitz": "tests.stability.lipschitz.test_bad_input",
-    "stability.counterfactual": "tests.stability.counterfactual.test_bad_input",
-    "stability.decision_boundary": "tests.stability.decision_boundary.test_bad_input",
-    "causal": "tests.causal.test_bad_input",
-    "trainers": "tests.trainers.test_bad_input",
-    "perturbation.sweeps": "tests.perturbation.sweeps.test_bad_input",
     "perturbation.registry": "tests.perturbation.test_bad_input",
     "perturbation.verify": "tests.perturbation.test_bad_input",
     "perturbation.references": "tests.perturbation.test_bad_input",

@@ -119,7 +119,10 @@ def check_int(name: str, value: object, *, lo: int | None = None, hi: int | None
 
 def check_positive_int(name: str, value: object) -> int:
     """An integer >= 1 (a count, a width, a number of steps)."""
-    return check_int(name, value, lo=1)
+    v = check_int(name, value)
+    if v < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return v
 
 
 def check_seed(value: object, name: str = "seed") -> int:

@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from theory.checks import ArgumentTypeError, check_seed
+
 __all__ = ["RESERVED_COLUMNS", "Grid", "RunSpec", "canonical_json", "run_key"]
 
 #: Column names of the tidy results table that config keys may not use. (``device`` is a
@@ -32,7 +34,9 @@ def canonical_json(obj: Any) -> str:
 
 def run_key(config: Mapping[str, Any], seed: int) -> str:
     """The content key of one run: the first 16 hex digits of sha256 of config and seed."""
-    text = canonical_json({"config": dict(config), "seed": int(seed)})
+    if not isinstance(config, Mapping):
+        raise ArgumentTypeError(f"config must be a mapping; got {type(config).__name__}")
+    text = canonical_json({"config": dict(config), "seed": check_seed(seed)})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from theory.checks import check_choice, check_open_unit, check_positive_int, check_real
+
 __all__ = [
     "STATISTICS",
     "Interval",
@@ -112,6 +114,11 @@ def _statistic_of(statistic: Statistic, strata: list[np.ndarray]) -> float:
         raise ValueError(f"statistic must be a name or a callable; got {statistic!r}")
     equal = len({s.size for s in strata}) == 1
     value = float(statistic(np.stack(strata, axis=1) if equal else strata))
+    if not np.isfinite(value):
+        raise ValueError(
+            f"statistic {getattr(statistic, '__name__', statistic)!r} returned {value}; "
+            "a statistic must return a finite float"
+        )
     return value
 
 
@@ -140,19 +147,21 @@ def median(scores: Scores) -> float:
 
 
 def optimality_gap(scores: Scores, gamma: float = 1.0) -> float:
-    """``gamma - mean(min(x, gamma))`` over all scores (rliable ``aggregate_optimality_gap``)."""
+    """``gamma - mean(min(x, gamma))`` over all scores (rliable ``aggregate_optimality_gap``).
+
+    ``gamma`` is the score threshold above which a run counts as optimal (Agarwal et al.,
+    NeurIPS 2021, Sec. 4); it must be a finite real number.
+    """
+    gamma = check_real("gamma", gamma)
     strata = _as_strata(scores)
     x = _padded(strata)[None]
     return float(_batch_stat("optimality_gap", x, sum(s.size for s in strata), gamma)[0])
 
 
 def _check_boot_args(reps: int, confidence: float, method: str) -> None:
-    if isinstance(reps, bool) or not isinstance(reps, int | np.integer) or reps < 1:
-        raise ValueError(f"reps must be a positive integer; got {reps!r}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}")
-    if method not in ("percentile", "basic"):
-        raise ValueError(f"method must be 'percentile' or 'basic'; got {method!r}")
+    check_positive_int("reps", reps)
+    check_open_unit("confidence", confidence)
+    check_choice("method", method, ("percentile", "basic"))
 
 
 def _resample(strata: list[np.ndarray], reps: int, rng: np.random.Generator) -> np.ndarray:

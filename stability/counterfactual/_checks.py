@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from stability._checks import nonnegative, positive, positive_int  # noqa: F401 (re-exported)
+from theory.checks import as_float_array
 
 
 def as_queries(
-    name: str, X: object, d: int | None = None, *, allow_nan: bool = False
+    name: str,
+    X: object,
+    d: int | None = None,
+    *,
+    allow_nan: bool = False,
+    allow_empty: bool = False,
 ) -> np.ndarray:
-    """``X`` as a float64 ``(n, d)`` array, finite unless ``allow_nan`` (NaN rows only)."""
-    try:
-        arr = np.array(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric (n, d) array; got {type(X).__name__}") from exc
+    """``X`` as a float64 ``(n, d)`` array (n >= 1 unless ``allow_empty``), finite unless
+    ``allow_nan`` (whole NaN rows only: a generator's "not found" rows). A pandas DataFrame is
+    accepted (its values are used)."""
+    arr = as_float_array(name, X, allow_empty=True, finite=False)
     if arr.ndim != 2 or arr.shape[1] == 0:
         raise ValueError(f"{name} must have shape (n, d) with d >= 1; got shape {arr.shape}")
+    if arr.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} must hold at least one row; got shape {arr.shape}")
     if d is not None and arr.shape[1] != d:
         raise ValueError(f"{name} must have {d} columns; got shape {arr.shape}")
     finite = np.isfinite(arr)

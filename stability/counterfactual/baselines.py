@@ -38,12 +38,7 @@ from scipy.optimize import linprog
 from scipy.stats import norm as normal
 from torch import nn
 
-from stability.counterfactual._checks import (
-    as_queries,
-    nonnegative,
-    positive,
-    positive_int,
-)
+from stability.counterfactual._checks import as_queries
 from stability.counterfactual.generators import (
     CounterfactualResult,
     _check_norm,
@@ -55,6 +50,14 @@ from stability.counterfactual.generators import (
 )
 from stability.counterfactual.measure import _rng
 from stability.counterfactual.models import _ProbabilityModel
+from theory.checks import (
+    as_float_array,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+    check_probability,
+    check_real,
+)
 
 __all__ = [
     "invalidation_rate",
@@ -97,8 +100,8 @@ def sns(
     start = time.perf_counter()
     X = as_queries("X", X)
     n, d = X.shape
-    epsilon, step = positive("epsilon", epsilon), positive("step", step)
-    steps, n_path = positive_int("steps", steps), positive_int("n_path", n_path)
+    epsilon, step = check_positive("epsilon", epsilon), check_positive("step", step)
+    steps, n_path = check_positive_int("steps", steps), check_positive_int("n_path", n_path)
     norm = _check_norm(norm)
     pm = _ProbabilityModel(model)
     pm.require_gradients("sns")
@@ -138,7 +141,7 @@ def robx_score(
     CS <= mean_i m(x_i), with equality iff all m(x_i) are equal; CS lies in [(1 - sqrt 2)/2, 1].
     """
     X = as_queries("X", X)
-    k, sigma = positive_int("k", k), positive("sigma", sigma)
+    k, sigma = check_positive_int("k", k), check_positive("sigma", sigma)
     pm = _ProbabilityModel(model)
     rng = _rng(seed)
     n, d = X.shape
@@ -178,8 +181,8 @@ def robx(
     X = as_queries("X", X)
     n, d = X.shape
     X_train = as_queries("X_train", X_train, d)
-    n_alpha = positive_int("n_alpha", n_alpha)
-    tau = float(tau)
+    n_alpha = check_positive_int("n_alpha", n_alpha)
+    tau = check_probability("tau", tau)
     pm = _ProbabilityModel(model)
     b_np = _base(model, X, base, _check_norm(norm), box)
     seed = 0 if seed is None else seed
@@ -252,21 +255,26 @@ def _linear_parameters(model: Any) -> tuple[np.ndarray, float]:
 def roar_worst_logit(w: np.ndarray, b: float, X: np.ndarray, delta_max: float) -> np.ndarray:
     """min over ||(dw, db)||_inf <= delta_max of (w + dw).x + b + db = w.x + b - delta_max(||x||_1 + 1).
 
-    The minimiser is dw = -delta_max sign(x), db = -delta_max ([derived], spec §5 claim 14).
+    Derivation: the objective is linear in (dw, db), so the minimum over the l-inf box is at
+    the vertex dw = -delta_max sign(x), db = -delta_max, which lowers the logit by
+    delta_max (||x||_1 + 1) (the inner problem of ROAR, Upadhyay et al., NeurIPS 2021, used as
+    a baseline by Hamman et al., ICML 2023, Sec. 5).
     """
-    w = np.asarray(w, dtype=np.float64)
+    w = as_float_array("w", w, ndim=1)
+    b = check_real("b", b)
     X = as_queries("X", X, len(w))
-    dm = nonnegative("delta_max", delta_max)
+    dm = check_nonnegative("delta_max", delta_max)
     return X @ w + b - dm * (np.abs(X).sum(1) + 1.0)
 
 
 def roar_worst_logit_lp(w: np.ndarray, b: float, x: np.ndarray, delta_max: float) -> float:
     """The same minimum by a linear program (scipy ``linprog``, HiGHS); raises if not solved."""
-    w = np.asarray(w, dtype=np.float64)
-    x = np.asarray(x, dtype=np.float64)
+    w = as_float_array("w", w, ndim=1)
+    b = check_real("b", b)
+    x = as_float_array("x", x, ndim=1)
     if x.shape != w.shape:
         raise ValueError(f"x must have shape {w.shape}; got {x.shape}")
-    dm = nonnegative("delta_max", delta_max)
+    dm = check_nonnegative("delta_max", delta_max)
     c = np.append(x, 1.0)  # objective: dw . x + db
     res = linprog(c, bounds=[(-dm, dm)] * (len(w) + 1), method="highs")
     if res.status != 0:
@@ -305,9 +313,9 @@ def roar(
     w, b = _linear_parameters(model)
     if w.shape != (d,):
         raise ValueError(f"model has {w.shape[0]} inputs; X has {d} columns")
-    dm, lam = nonnegative("delta_max", delta_max), positive("lam", lam)
+    dm, lam = check_nonnegative("delta_max", delta_max), check_positive("lam", lam)
     norm = _check_norm(norm)
-    steps, lr = positive_int("steps", steps), positive("lr", lr)
+    steps, lr = check_positive_int("steps", steps), check_positive("lr", lr)
     tb = _tbox(box, d)
     pm = _ProbabilityModel(model if isinstance(model, nn.Module) else _as_logistic(w, b))
     wt, x0 = torch.from_numpy(w), torch.from_numpy(X)
@@ -344,7 +352,7 @@ def invalidation_rate(model: Any, X: np.ndarray, *, sigma: float) -> np.ndarray:
     deviation of the implementation noise. A zero gradient gives 0 (valid) or 1 (invalid).
     """
     X = as_queries("X", X)
-    sigma = positive("sigma", sigma)
+    sigma = check_positive("sigma", sigma)
     pm = _ProbabilityModel(model)
     pm.require_gradients("invalidation_rate")
     xa = torch.from_numpy(X).clone().requires_grad_(True)
@@ -362,7 +370,7 @@ def invalidation_rate_mc(
 ) -> np.ndarray:
     """Monte Carlo estimate of Pr(m(x' + eps) < 0.5), eps ~ N(0, sigma^2 I) (sigma: std)."""
     X = as_queries("X", X)
-    sigma, n_samples = positive("sigma", sigma), positive_int("n_samples", n_samples)
+    sigma, n_samples = check_positive("sigma", sigma), check_positive_int("n_samples", n_samples)
     pm = _ProbabilityModel(model)
     rng = _rng(seed)
     n, d = X.shape

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stability.counterfactual._checks import positive_int
+from theory.checks import check_positive_int
 
 __all__ = ["Dataset", "breast_cancer", "moons"]
 
@@ -65,7 +65,7 @@ def moons(
     n: int = 600, *, d: int = 10, noise: float = 0.15, test_fraction: float = 0.2, seed: int = 0
 ) -> Dataset:
     """Two half-moons in the first two coordinates plus d - 2 uniform noise coordinates."""
-    n, d = positive_int("n", n), positive_int("d", d)
+    n, d = check_positive_int("n", n), check_positive_int("d", d)
     if d < 2:
         raise ValueError(f"d must be >= 2; got {d}")
     rng = np.random.default_rng(seed)

@@ -44,15 +44,10 @@ from stability.counterfactual._batched import (
     row_generators,
     value_and_grad,
 )
-from stability.counterfactual._checks import (
-    as_queries,
-    box_arrays,
-    nonnegative,
-    positive,
-    positive_int,
-)
+from stability.counterfactual._checks import as_queries, box_arrays
 from stability.counterfactual.measure import counterfactual_stability
 from stability.counterfactual.models import _ProbabilityModel
+from theory.checks import check_nonnegative, check_positive, check_positive_int, check_probability
 
 __all__ = ["CounterfactualResult", "closest_counterfactual", "trex", "trex_nn", "wachter"]
 
@@ -183,9 +178,12 @@ def closest_counterfactual(
     start = time.perf_counter()
     X = as_queries("X", X)
     norm = _check_norm(norm)
-    confidence = nonnegative("confidence", confidence)
-    steps, search_steps = positive_int("steps", steps), positive_int("search_steps", search_steps)
-    lr, c0 = positive("lr", lr), positive("c0", c0)
+    confidence = check_nonnegative("confidence", confidence)
+    steps, search_steps = (
+        check_positive_int("steps", steps),
+        check_positive_int("search_steps", search_steps),
+    )
+    lr, c0 = check_positive("lr", lr), check_positive("c0", c0)
     pm = _ProbabilityModel(model)
     pm.require_gradients("closest_counterfactual")
     n, d = X.shape
@@ -262,11 +260,11 @@ def wachter(
     n, d = X.shape
     if not 0.5 < float(target) <= 1.0:
         raise ValueError(f"target must lie in (0.5, 1]; got {target!r}")
-    lam = positive("lam", lam)
+    lam = check_positive("lam", lam)
     steps, rounds, lr = (
-        positive_int("steps", steps),
-        positive_int("rounds", rounds),
-        positive("lr", lr),
+        check_positive_int("steps", steps),
+        check_positive_int("rounds", rounds),
+        check_positive("lr", lr),
     )
     sc = np.ones(d) if scale is None else np.asarray(scale, dtype=np.float64)
     if sc.shape != (d,) or np.any(~np.isfinite(sc)) or np.any(sc <= 0):
@@ -358,13 +356,13 @@ def trex(
     start = time.perf_counter()
     X = as_queries("X", X)
     n, d = X.shape
-    k, max_steps = positive_int("k", k), int(nonnegative("max_steps", max_steps))
+    k, max_steps = check_positive_int("k", k), int(check_nonnegative("max_steps", max_steps))
     sigma, step, radius = (
-        positive("sigma", sigma),
-        positive("step", step),
-        positive("radius", radius),
+        check_positive("sigma", sigma),
+        check_positive("step", step),
+        check_positive("radius", radius),
     )
-    tau = float(tau)
+    tau = check_probability("tau", tau)
     norm = _check_norm(norm)
     pm = _ProbabilityModel(model)
     pm.require_gradients("trex")
@@ -473,6 +471,7 @@ def trex_nn(
     X = as_queries("X", X)
     n, d = X.shape
     X_train = as_queries("X_train", X_train, d)
+    tau = check_probability("tau", tau)
     norm = _check_norm(norm)
     pm = _ProbabilityModel(model)
     with torch.no_grad():

@@ -34,7 +34,7 @@ import math
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from stability.counterfactual._checks import nonnegative, positive, positive_int
+from theory.checks import check_nonnegative, check_positive, check_positive_int
 
 __all__ = ["guarantee_bound", "paper_guarantee_bound", "sinusoid_variance"]
 
@@ -87,12 +87,12 @@ def guarantee_bound(
     >>> round(guarantee_bound(0.05, k=200, sigma=0.1, lipschitz_change=2.25), 3)  # spec §1.3
     0.291
     """
-    eps = positive("epsilon", epsilon)
-    k = positive_int("k", k)
-    sigma = positive("sigma", sigma)
-    gm = nonnegative("lipschitz_change", lipschitz_change)
-    gmm = gm if lipschitz_model is None else nonnegative("lipschitz_model", lipschitz_model)
-    nu = nonnegative("nu", nu)
+    eps = check_positive("epsilon", epsilon)
+    k = check_positive_int("k", k)
+    sigma = check_positive("sigma", sigma)
+    gm = check_nonnegative("lipschitz_change", lipschitz_change)
+    gmm = gm if lipschitz_model is None else check_nonnegative("lipschitz_model", lipschitz_model)
+    nu = check_nonnegative("nu", nu)
     lip = gm + gmm  # D is (gamma_M + gamma_m)/sqrt(k)-Lipschitz in (Z_1..Z_k)
 
     def total(split: float) -> float:
@@ -101,7 +101,7 @@ def guarantee_bound(
         return min(1.0, _gauss_term(eps - split, k, sigma, lip) + cant)
 
     if s is not None:
-        s = nonnegative("s", s)
+        s = check_nonnegative("s", s)
         if not s < eps:
             raise ValueError(f"s must satisfy 0 <= s < epsilon = {eps}; got {s!r}")
         if nu > 0 and s == 0:
@@ -133,11 +133,13 @@ def paper_guarantee_bound(
     Labelled "paper form": the constant and the exact assumptions are not confirmed (spec §1.2);
     the toolkit's claims use :func:`guarantee_bound`. ``sigma`` is the standard deviation.
     """
-    eps = positive("epsilon", epsilon)
-    k = positive_int("k", k)
-    sigma = positive("sigma", sigma)
-    g = nonnegative("lipschitz_change", lipschitz_change) + nonnegative("lipschitz_x", lipschitz_x)
-    c = positive("constant", constant)
+    eps = check_positive("epsilon", epsilon)
+    k = check_positive_int("k", k)
+    sigma = check_positive("sigma", sigma)
+    g = check_nonnegative("lipschitz_change", lipschitz_change) + check_nonnegative(
+        "lipschitz_x", lipschitz_x
+    )
+    c = check_positive("constant", constant)
     if g == 0.0:
         return 0.0
     return math.exp(-k * eps**2 / (c * g**2 * sigma**2))
@@ -149,5 +151,5 @@ def sinusoid_variance(amplitude: float, u_norm: float, sigma: float) -> float:
     V = E_Z[a sin(u.(x+Z) + phi)] = a exp(-sigma^2 ||u||^2 / 2) sin(u.x + phi) has mean 0 and
     exactly this variance over phi ([derived]).
     """
-    a = nonnegative("amplitude", amplitude)
-    return a**2 * math.exp(-(sigma**2) * nonnegative("u_norm", u_norm) ** 2) / 2.0
+    a = check_nonnegative("amplitude", amplitude)
+    return a**2 * math.exp(-(sigma**2) * check_nonnegative("u_norm", u_norm) ** 2) / 2.0

@@ -48,8 +48,9 @@ from stability.counterfactual._batched import (
     per_row_seeds,
     stability_values,
 )
-from stability.counterfactual._checks import as_queries, nonnegative, positive, positive_int
+from stability.counterfactual._checks import as_queries
 from stability.counterfactual.models import _ProbabilityModel
+from theory.checks import as_float_array, check_nonnegative, check_positive, check_positive_int
 
 __all__ = [
     "counterfactual_stability",
@@ -91,8 +92,8 @@ def stability_from_samples(
     -------
     (n,) float64 array.
     """
-    m_x = np.asarray(m_x, dtype=np.float64)
-    m_samples = np.asarray(m_samples, dtype=np.float64)
+    m_x = as_float_array("m_x", m_x, ndim=1)
+    m_samples = as_float_array("m_samples", m_samples, ndim=2)
     if m_samples.ndim != 2 or m_x.shape != (len(m_samples),):
         raise ValueError(
             f"m_samples must be (n, k) and m_x (n,); got {m_samples.shape} and {m_x.shape}"
@@ -102,9 +103,9 @@ def stability_from_samples(
         return mean - np.abs(m_samples - m_x[:, None]).mean(axis=1)
     if lipschitz is None:
         raise ValueError("lipschitz must be given for the exact measure (relaxed=False)")
-    distances = np.asarray(distances, dtype=np.float64)
-    if distances.shape != m_samples.shape:
-        raise ValueError(f"distances must have shape {m_samples.shape}; got {distances.shape}")
+    distances = as_float_array("distances", distances, shape=m_samples.shape)
+    if np.any(distances < 0):
+        raise ValueError(f"distances must be >= 0 (they are norms); got min {distances.min()}")
     gam = np.asarray(lipschitz, dtype=np.float64)
     if np.any(~np.isfinite(gam)) or np.any(gam < 0):
         raise ValueError(f"lipschitz must be finite and >= 0; got {lipschitz!r}")
@@ -190,8 +191,8 @@ def counterfactual_stability(
     True
     """
     X = as_queries("X", X)
-    k = positive_int("k", k)
-    sigma = positive("sigma", sigma)
+    k = check_positive_int("k", k)
+    sigma = check_positive("sigma", sigma)
     n, d = X.shape
     pm = _ProbabilityModel(model)
     gamma = None
@@ -211,7 +212,7 @@ def counterfactual_stability(
             )
         gam = np.asarray(lipschitz, dtype=np.float64)
         if gam.ndim == 0:
-            gam = np.full(n, nonnegative("lipschitz", float(gam)))
+            gam = np.full(n, check_nonnegative("lipschitz", float(gam)))
         if gam.shape != (n,) or np.any(~np.isfinite(gam)) or np.any(gam < 0):
             raise ValueError(
                 f"lipschitz must be a finite number >= 0 or an array of shape ({n},); got {lipschitz!r}"
@@ -291,7 +292,7 @@ def _lip(layer: nn.Module) -> float:
 
 def expected_gaussian_norm(d: int) -> float:
     """c_d = E||xi||_2 for xi ~ N(0, I_d): sqrt(2) Gamma((d+1)/2) / Gamma(d/2)."""
-    d = positive_int("d", d)
+    d = check_positive_int("d", d)
     return math.sqrt(2.0) * math.exp(gammaln((d + 1) / 2) - gammaln(d / 2))
 
 
@@ -304,7 +305,7 @@ def linear_expected_stability(
     E[R-hat] = m(x) - ||w|| sigma sqrt(2/pi) (spec §5 claims 3 and 4; [derived]). They agree at
     d = 1. ``sigma`` is the standard deviation.
     """
-    sigma = positive("sigma", sigma)
-    w_norm = nonnegative("w_norm", w_norm)
+    sigma = check_positive("sigma", sigma)
+    w_norm = check_nonnegative("w_norm", w_norm)
     c = math.sqrt(2.0 / math.pi) if relaxed else expected_gaussian_norm(d)
     return float(m_x) - w_norm * sigma * c

@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from stability.counterfactual._checks import as_queries, nonnegative, positive_int
+from stability.counterfactual._checks import as_queries
 from stability.counterfactual.models import predict_proba
+from theory.checks import check_nonnegative, check_positive_int
 
 __all__ = ["ModelFamily", "SinusoidalFamily", "changed_models", "sinusoidal_family"]
 
@@ -76,7 +77,7 @@ def changed_models(
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
-    n_models = positive_int("n_models", n_models)
+    n_models = check_positive_int("n_models", n_models)
     X = as_queries("X", X)
     y = np.asarray(y)
     if y.shape != (len(X),):
@@ -86,7 +87,7 @@ def changed_models(
         models = tuple(factory(X, y, seed + 1 + i) for i in range(n_models))
         return ModelFamily(kind, models, {"seeds": (seed + 1, seed + n_models)})
     if kind == "weights":
-        scale = nonnegative("weight_scale", weight_scale)
+        scale = check_nonnegative("weight_scale", weight_scale)
         ref = factory(X, y, seed) if base is None else base
         if not isinstance(ref, torch.nn.Module):
             raise ValueError(f"kind='weights' needs a torch module; got {type(ref).__name__}")
@@ -147,5 +148,7 @@ def sinusoidal_family(
     w, u = np.asarray(w, dtype=np.float64), np.asarray(u, dtype=np.float64)
     if w.ndim != 1 or u.shape != w.shape:
         raise ValueError(f"w and u must be vectors of one length; got {w.shape} and {u.shape}")
-    phases = np.random.default_rng(seed).uniform(0.0, 2 * np.pi, positive_int("n_models", n_models))
-    return SinusoidalFamily(w, float(b), u, nonnegative("amplitude", amplitude), phases)
+    phases = np.random.default_rng(seed).uniform(
+        0.0, 2 * np.pi, check_positive_int("n_models", n_models)
+    )
+    return SinusoidalFamily(w, float(b), u, check_nonnegative("amplitude", amplitude), phases)

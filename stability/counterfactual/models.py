@@ -19,6 +19,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from stability.counterfactual._checks import as_queries
+from theory.checks import (
+    as_float_array,
+    check_choice,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+    check_seed,
+)
+
 __all__ = [
     "as_probability_model",
     "logistic_model",
@@ -145,10 +155,14 @@ def train_mlp(
     a call is deterministic. A few hundred epochs of a 2x32 MLP on 500 points take well under
     a second on one core.
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if X.ndim != 2 or y.shape != (len(X),):
-        raise ValueError(f"X must be (n, d) and y (n,); got {X.shape} and {y.shape}")
+    X = as_queries("X", X)
+    y = as_float_array("y", y, shape=(len(X),))
+    hidden = tuple(check_positive_int(f"hidden[{i}]", h) for i, h in enumerate(hidden))
+    epochs = check_positive_int("epochs", epochs)
+    lr = check_positive("lr", lr)
+    weight_decay = check_nonnegative("weight_decay", weight_decay)
+    seed = check_seed(seed)
+    check_choice("activation", activation, sorted(_ACTIVATIONS))
     if not np.all(np.isin(y, (0.0, 1.0))):
         raise ValueError("y must contain only 0 and 1")
     if activation not in _ACTIVATIONS:

@@ -1,4 +1,7 @@
-"""Input checks shared by the public functions of :mod:`stability.decision_boundary` (private)."""
+"""Domain-specific input converters of :mod:`stability.decision_boundary` (private).
+
+Generic checks live in :mod:`theory.checks`; the converters here build on them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from stability._checks import choice, nonnegative, positive, positive_int  # noqa: F401 (re-exported)
+from theory.checks import ArgumentTypeError, as_float_array
 
 
 def policy_dtype(policy: Callable) -> torch.dtype:
@@ -20,9 +23,20 @@ def policy_dtype(policy: Callable) -> torch.dtype:
 
 
 def check_policy(policy: object) -> Callable:
+    """``policy`` if it is callable (a torch module mapping states to Q-values/logits)."""
     if not callable(policy):
-        raise ValueError(f"policy must be a callable torch module; got {type(policy).__name__}")
+        raise ArgumentTypeError(
+            f"policy must be a callable torch module; got {type(policy).__name__}"
+        )
     return policy  # type: ignore[return-value]
+
+
+def as_batch(name: str, value: object, *, min_ndim: int = 2) -> np.ndarray:
+    """``value`` as a finite, non-empty float64 array with at least ``min_ndim`` dimensions."""
+    arr = as_float_array(name, value)
+    if arr.ndim < min_ndim:
+        raise ValueError(f"{name} must have >= {min_ndim} dimension(s); got shape {arr.shape}")
+    return arr
 
 
 def as_states(name: str, states: object, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -30,12 +44,8 @@ def as_states(name: str, states: object, dtype: torch.dtype = torch.float64) -> 
     if isinstance(states, torch.Tensor):
         t = states.detach().to(dtype)
     else:
-        try:
-            t = torch.as_tensor(np.asarray(states, dtype=np.float64), dtype=dtype)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"{name} must be a numeric (N, *shape) array; got {type(states).__name__}"
-            ) from exc
+        arr = as_float_array(name, states, allow_empty=True, finite=False)
+        t = torch.as_tensor(arr, dtype=dtype)
     if t.ndim < 2 or t.shape[0] == 0 or t[0].numel() == 0:
         raise ValueError(f"{name} must have shape (N, *shape) with N >= 1; got {tuple(t.shape)}")
     if not torch.isfinite(t).all():
@@ -43,21 +53,18 @@ def as_states(name: str, states: object, dtype: torch.dtype = torch.float64) -> 
     return t
 
 
-def as_array(name: str, value: object, *, min_ndim: int = 1) -> np.ndarray:
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array; got {type(value).__name__}") from exc
-    if arr.ndim < min_ndim or arr.size == 0:
-        raise ValueError(f"{name} must have >= {min_ndim} dimension(s); got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} must be finite; got a NaN or inf entry")
-    return arr
-
-
 def q_values(policy: Callable, x: torch.Tensor) -> torch.Tensor:
-    """``policy(x)`` checked to be ``(B, A)`` with ``A >= 2``."""
-    q = policy(x)
+    """``policy(x)`` checked to be ``(B, A)`` with ``A >= 2``.
+
+    A policy whose input layer does not accept the states' shape is reported as a mismatch of
+    ``states`` with ``policy`` instead of torch's internal shape error.
+    """
+    try:
+        q = policy(x)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"states of shape {tuple(x.shape[1:])} do not fit the policy's input: {exc}"
+        ) from exc
     if not isinstance(q, torch.Tensor) or q.ndim != 2 or q.shape[0] != x.shape[0]:
         shape = tuple(q.shape) if isinstance(q, torch.Tensor) else type(q).__name__
         raise ValueError(f"policy must map (B, *shape) to (B, A) Q-values/logits; got {shape}")

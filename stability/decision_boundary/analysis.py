@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stability.decision_boundary._checks import as_array, positive, positive_int
+from stability.decision_boundary._checks import as_batch
+from theory.checks import as_float_array, check_positive, check_positive_int
 
 __all__ = [
     "FourierSpread",
@@ -65,7 +66,7 @@ def oscillation(norms: object) -> Oscillation:
     ValueError
         For a negative entry, fewer than two entries, or an all-zero series.
     """
-    x = as_array("norms", norms).ravel()
+    x = as_float_array("norms", norms).ravel()
     if x.size < 2 or (x < 0).any() or not (x > 0).any():
         raise ValueError(f"norms must hold >= 2 non-negative values, not all 0; got {x[:5]}...")
     m = float(x.mean())
@@ -117,12 +118,12 @@ def fourier_spread(G: object, low: float = 2.0) -> FourierSpread:
     ValueError
         If ``G`` is not 2-D/3-D, is zero, or ``low`` is not positive.
     """
-    g = as_array("G", G, min_ndim=2)
+    g = as_batch("G", G, min_ndim=2)
     if g.ndim == 2:
         g = g[None]
     if g.ndim != 3:
         raise ValueError(f"G must have shape (H, W) or (C, H, W); got {g.shape}")
-    low = positive("low", low)
+    low = check_positive("low", low)
     energy = float(np.sum(g * g))
     if energy == 0:
         raise ValueError("G must be non-zero")
@@ -153,11 +154,11 @@ def top_overlap(G1: object, G2: object, q: float = 0.05) -> float:
     ValueError
         If the shapes differ or ``q`` is not in (0, 1].
     """
-    a = np.abs(as_array("G1", G1)).ravel()
-    b = np.abs(as_array("G2", G2)).ravel()
+    a = np.abs(as_float_array("G1", G1)).ravel()
+    b = np.abs(as_float_array("G2", G2)).ravel()
     if a.size != b.size:
         raise ValueError(f"G1 and G2 must have the same size; got {a.size} and {b.size}")
-    q = positive("q", q)
+    q = check_positive("q", q)
     if q > 1:
         raise ValueError(f"q must be in (0, 1]; got {q}")
     m = max(1, round(q * a.size))
@@ -175,8 +176,8 @@ def bootstrap_interval(
     seed: int = 0,
 ) -> tuple[float, float, float]:
     """``(point, lower, upper)``: ``stat`` and its seeded percentile-bootstrap interval."""
-    x = as_array("values", values).ravel()
-    n_boot = positive_int("n_boot", n_boot)
+    x = as_float_array("values", values).ravel()
+    n_boot = check_positive_int("n_boot", n_boot)
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1); got {level}")
     rng = np.random.default_rng(seed)

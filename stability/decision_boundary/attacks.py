@@ -34,17 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from stability.decision_boundary._checks import (
-    as_states,
-    check_policy,
-    choice,
-    nonnegative,
-    policy_dtype,
-    positive,
-    positive_int,
-    q_values,
-)
+from stability.decision_boundary._checks import as_states, check_policy, policy_dtype, q_values
 from stability.decision_boundary.directions import _gradients
+from theory.checks import (
+    check_choice,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+)
 
 __all__ = [
     "AttackResult",
@@ -154,8 +151,8 @@ def fgsm(
     ValueError
         For ``eps <= 0``, an unknown ``norm``, a bad ``clip`` or malformed inputs.
     """
-    eps = positive("eps", eps)
-    choice("norm", norm, ("inf", "2"))
+    eps = check_positive("eps", eps)
+    check_choice("norm", norm, ("inf", "2"))
     clip = _box(clip)
     x, a = _prep(policy, states)
     g, _ = _gradients(policy, x, a)
@@ -178,9 +175,9 @@ def pgd(
 
     ``alpha`` defaults to ``2.5 ε / steps``. The label stays ``a*(s)`` of the clean state.
     """
-    eps = positive("eps", eps)
-    steps = positive_int("steps", steps)
-    alpha = 2.5 * eps / steps if alpha is None else positive("alpha", alpha)
+    eps = check_positive("eps", eps)
+    steps = check_positive_int("steps", steps)
+    alpha = 2.5 * eps / steps if alpha is None else check_positive("alpha", alpha)
     clip = _box(clip)
     x, a = _prep(policy, states)
     adv = x.clone()
@@ -207,9 +204,9 @@ def nesterov(
 
     ``g ← μ g + ∇J(x + α μ g)/‖∇J‖₁``, ``x ← Π_ε(x + α·sign(g))`` with ``α = ε / steps``.
     """
-    eps = positive("eps", eps)
-    steps = positive_int("steps", steps)
-    mu = nonnegative("mu", mu)
+    eps = check_positive("eps", eps)
+    steps = check_positive_int("steps", steps)
+    mu = check_nonnegative("mu", mu)
     clip = _box(clip)
     x, a = _prep(policy, states)
     alpha = eps / steps
@@ -248,8 +245,8 @@ def deepfool(
     ``x ← x + (1 + overshoot) r`` (as ``torchattacks.DeepFool``), until the action changes.
     For a linear policy one step flips every state, with ``‖r‖ = min_k |f'_k| / ‖w'_k‖``.
     """
-    steps = positive_int("steps", steps)
-    overshoot = nonnegative("overshoot", overshoot)
+    steps = check_positive_int("steps", steps)
+    overshoot = check_nonnegative("overshoot", overshoot)
     clip = _box(clip)
     x, a = _prep(policy, states)
     adv = x.clone()
@@ -294,10 +291,10 @@ def carlini_wagner_l2(
     SA-DQN's ``cw``); the smallest successful perturbation seen is kept, else the clean state.
     Fixed ``c`` (no binary search over ``c``).
     """
-    c = positive("c", c)
-    kappa = nonnegative("kappa", kappa)
-    steps = positive_int("steps", steps)
-    lr = positive("lr", lr)
+    c = check_positive("c", c)
+    kappa = check_nonnegative("kappa", kappa)
+    steps = check_positive_int("steps", steps)
+    lr = check_positive("lr", lr)
     clip = _box(clip)
     x, a = _prep(policy, states)
     if clip is None:
@@ -330,7 +327,7 @@ def carlini_wagner_l2(
 
 def random_directions(n: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     """``n`` unit directions of ``shape``, uniform on the sphere (seeded Gaussian, normalised)."""
-    n = positive_int("n", n)
+    n = check_positive_int("n", n)
     g = np.random.default_rng(seed).standard_normal((n, int(np.prod(shape))))
     g /= np.linalg.norm(g, axis=1, keepdims=True)
     return g.reshape((n, *shape))
@@ -367,9 +364,9 @@ def flip_distance(
         thinner than the grid spacing can be missed: the value then over-estimates the
         first crossing (it is always a distance at which the action has changed).
     """
-    max_radius = positive("max_radius", max_radius)
-    n_grid = positive_int("n_grid", n_grid)
-    n_bisect = positive_int("n_bisect", n_bisect)
+    max_radius = check_positive("max_radius", max_radius)
+    n_grid = check_positive_int("n_grid", n_grid)
+    n_bisect = check_positive_int("n_bisect", n_bisect)
     x, a = _prep(policy, states)
     u = as_states(
         "directions",

@@ -29,14 +29,13 @@ import numpy as np
 import torch
 
 from stability.decision_boundary._checks import (
-    as_array,
+    as_batch,
     as_states,
     check_policy,
-    nonnegative,
     policy_dtype,
-    positive_int,
     q_values,
 )
+from theory.checks import as_float_array, check_nonnegative, check_positive_int
 
 __all__ = [
     "InstabilityDirections",
@@ -167,8 +166,8 @@ def instability_directions(
     Korkmaz, ICML 2024, §3, Definition ("Eqn 5") and its cross-entropy approximation.
     """
     check_policy(policy)
-    tol = nonnegative("tol", tol)
-    batch_size = positive_int("batch_size", batch_size)
+    tol = check_nonnegative("tol", tol)
+    batch_size = check_positive_int("batch_size", batch_size)
     x = as_states("states", states, policy_dtype(policy))
     grads, acts = [], []
     for i in range(0, x.shape[0], batch_size):
@@ -214,9 +213,9 @@ def linear_direction(W: object, b: object, states: object) -> np.ndarray:
     ----------
     Spec ``decision_boundary.md`` §6 claim 1 (gradient formula) [derived].
     """
-    W = as_array("W", W, min_ndim=2)
-    b = as_array("b", b)
-    S = as_array("states", states, min_ndim=2)
+    W = as_batch("W", W, min_ndim=2)
+    b = as_float_array("b", b)
+    S = as_batch("states", states, min_ndim=2)
     if W.ndim != 2 or b.shape != (W.shape[0],) or S.ndim != 2 or S.shape[1] != W.shape[1]:
         raise ValueError(
             f"W (A, d), b (A,), states (N, d) must agree; got {W.shape}, {b.shape}, {S.shape}"

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 import theory as T
-from stability.decision_boundary._checks import positive_int
 from stability.decision_boundary.models import FitReport, GridCNN, fit_q_policy
+from theory.checks import check_positive_int
 
 __all__ = ["ACTIONS", "PixelGridworld", "gridworld_policy", "rollout_states"]
 
@@ -65,7 +65,7 @@ class PixelGridworld(gym.Env):
         gamma: float = 0.99,
         max_steps: int | None = None,
     ) -> None:
-        self.size = positive_int("size", size)
+        self.size = check_positive_int("size", size)
         if self.size < 3:
             raise ValueError(f"size must be >= 3; got {size}")
         if not 0 <= wall_density < 0.6:
@@ -74,7 +74,7 @@ class PixelGridworld(gym.Env):
             raise ValueError(f"gamma must be in [0, 1); got {gamma!r}")
         self.gamma = float(gamma)
         self.max_steps = (
-            4 * self.size**2 if max_steps is None else positive_int("max_steps", max_steps)
+            4 * self.size**2 if max_steps is None else check_positive_int("max_steps", max_steps)
         )
         rng = np.random.default_rng(seed)
         n = self.size
@@ -193,7 +193,7 @@ def rollout_states(
     Korkmaz 2024, §3, "states visited by the policy"), the per-episode observation arrays
     (for oscillation statistics) and the per-episode cell paths.
     """
-    n_episodes = positive_int("n_episodes", n_episodes)
+    n_episodes = check_positive_int("n_episodes", n_episodes)
     dtype = next(policy.parameters()).dtype
     episodes, paths = [], []
     for i in range(n_episodes):

@@ -24,8 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from stability.decision_boundary._checks import as_array, nonnegative, positive, positive_int
+from stability.decision_boundary._checks import as_batch
 from stability.decision_boundary.directions import instability_loss
+from theory.checks import (
+    as_float_array,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+)
 
 __all__ = ["FitReport", "GridCNN", "LinearPolicy", "fit_q_policy"]
 
@@ -35,8 +41,8 @@ class LinearPolicy(nn.Module):
 
     def __init__(self, W: object, b: object) -> None:
         super().__init__()
-        W = as_array("W", W, min_ndim=2)
-        b = as_array("b", b)
+        W = as_batch("W", W, min_ndim=2)
+        b = as_float_array("b", b)
         if W.ndim != 2 or b.shape != (W.shape[0],):
             raise ValueError(f"W must be (A, d) and b (A,); got {W.shape} and {b.shape}")
         self.W = nn.Parameter(torch.as_tensor(W), requires_grad=False)
@@ -130,15 +136,15 @@ def fit_q_policy(
     (GridCNN, FitReport)
         The model (float32, eval mode) returns Q-values on the original scale.
     """
-    X = torch.as_tensor(as_array("observations", observations, min_ndim=4), dtype=torch.float32)
-    Q = as_array("q_star", q_star, min_ndim=2)
+    X = torch.as_tensor(as_batch("observations", observations, min_ndim=4), dtype=torch.float32)
+    Q = as_batch("q_star", q_star, min_ndim=2)
     if Q.shape[0] != X.shape[0] or Q.ndim != 2:
         raise ValueError(f"q_star must be (N, A) with N = {X.shape[0]}; got {Q.shape}")
-    eps = positive("eps", eps)
-    kappa = nonnegative("kappa", kappa)
-    margin = nonnegative("margin", margin)
-    steps = positive_int("steps", steps)
-    scale = float(np.max(np.abs(Q))) or 1.0 if scale is None else positive("scale", scale)
+    eps = check_positive("eps", eps)
+    kappa = check_nonnegative("kappa", kappa)
+    margin = check_nonnegative("margin", margin)
+    steps = check_positive_int("steps", steps)
+    scale = float(np.max(np.abs(Q))) or 1.0 if scale is None else check_positive("scale", scale)
     Y = torch.as_tensor(Q / scale, dtype=torch.float32)
     a_star = Y.argmax(dim=1)
     torch.manual_seed(int(seed))

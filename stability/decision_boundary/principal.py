@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stability.decision_boundary._checks import as_array, choice, positive, positive_int
+from stability.decision_boundary._checks import as_batch
 from stability.decision_boundary.directions import InstabilityDirections
+from theory.checks import check_choice, check_positive, check_positive_int
 
 __all__ = ["METHODS", "FrequentDirections", "PrincipalDirection", "principal_direction"]
 
@@ -95,14 +96,14 @@ def _as_chunks(directions: object) -> tuple[list[np.ndarray], tuple[int, ...]]:
     if isinstance(directions, list | tuple):
         if not directions:
             raise ValueError("directions must not be an empty sequence of chunks")
-        chunks = [as_array("directions", c, min_ndim=2) for c in directions]
+        chunks = [as_batch("directions", c, min_ndim=2) for c in directions]
         shape = chunks[0].shape[1:]
         if any(c.shape[1:] != shape for c in chunks):
             raise ValueError(
                 f"directions chunks must share a state shape; got {[c.shape for c in chunks]}"
             )
         return [c.reshape(len(c), -1) for c in chunks], shape
-    V = as_array("directions", directions, min_ndim=2)
+    V = as_batch("directions", directions, min_ndim=2)
     return [V.reshape(len(V), -1)], V.shape[1:]
 
 
@@ -187,10 +188,10 @@ def principal_direction(
     ----------
     Korkmaz, ICML 2024, §3 (principal component of the non-Lipschitz directions).
     """
-    choice("method", method, METHODS)
-    k = positive_int("k", k)
-    tol = positive("tol", tol)
-    n_iter = positive_int("n_iter", n_iter)
+    check_choice("method", method, METHODS)
+    k = check_positive_int("k", k)
+    tol = check_positive("tol", tol)
+    n_iter = check_positive_int("n_iter", n_iter)
     streamed = isinstance(directions, list | tuple)
     chunks, shape = _as_chunks(directions)
     if normalize:
@@ -259,8 +260,8 @@ class FrequentDirections:
     """
 
     def __init__(self, d: int, ell: int = 32, *, normalize: bool = False) -> None:
-        self.d = positive_int("d", d)
-        self.ell = positive_int("ell", ell)
+        self.d = check_positive_int("d", d)
+        self.ell = check_positive_int("ell", ell)
         self.normalize = bool(normalize)
         self._B = np.zeros((2 * self.ell, self.d))
         self._rows = 0
@@ -270,7 +271,7 @@ class FrequentDirections:
 
     def update(self, chunk: object) -> None:
         """Add a chunk ``(n, *state_shape)`` of directions."""
-        C = as_array("chunk", chunk, min_ndim=2).reshape(len(chunk), -1)  # type: ignore[arg-type]
+        C = as_batch("chunk", chunk, min_ndim=2).reshape(len(chunk), -1)  # type: ignore[arg-type]
         if C.shape[1] != self.d:
             raise ValueError(f"chunk rows must have {self.d} entries; got {C.shape[1]}")
         if self.normalize:

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stability.decision_boundary._checks import as_array, choice
+from stability.decision_boundary._checks import as_batch
 from stability.decision_boundary.directions import InstabilityDirections
 from stability.decision_boundary.principal import PrincipalDirection, principal_direction
+from theory.checks import as_float_array, check_choice
 
 __all__ = ["DEFINITIONS", "CorrelationQuotient", "correlation_quotient"]
 
@@ -101,13 +102,13 @@ def correlation_quotient(
     >>> round(correlation_quotient(np.array([0.0, 1.0]), V).value, 6)
     0.2
     """
-    choice("definition", definition, DEFINITIONS)
+    check_choice("definition", definition, DEFINITIONS)
     g = G_shifted.direction if isinstance(G_shifted, PrincipalDirection) else G_shifted
-    g = as_array("G_shifted", g).ravel()
+    g = as_float_array("G_shifted", g).ravel()
     if isinstance(directions_baseline, InstabilityDirections):
         V = directions_baseline.matrix
     else:
-        V = as_array("directions_baseline", directions_baseline, min_ndim=2)
+        V = as_batch("directions_baseline", directions_baseline, min_ndim=2)
         V = V.reshape(len(V), -1)
     if V.shape[1] != g.size:
         raise ValueError(

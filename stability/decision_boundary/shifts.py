@@ -28,7 +28,8 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage
 
-from stability.decision_boundary._checks import as_array, nonnegative
+from stability.decision_boundary._checks import as_batch
+from theory.checks import check_nonnegative
 
 __all__ = [
     "SHIFTS",
@@ -42,7 +43,7 @@ __all__ = [
 
 
 def _images(states: object) -> np.ndarray:
-    x = as_array("states", states, min_ndim=3)
+    x = as_batch("states", states, min_ndim=3)
     if x.ndim not in (3, 4):
         raise ValueError(f"states must have shape (N, H, W) or (N, C, H, W); got {x.shape}")
     return x
@@ -65,7 +66,7 @@ def brightness_contrast(states: object, strength: float) -> np.ndarray:
 def gaussian_blur(states: object, strength: float) -> np.ndarray:
     """Gaussian blur with σ = ``strength`` pixels over the spatial axes (mode ``nearest``)."""
     x = _images(states)
-    s = nonnegative("strength", strength)
+    s = check_nonnegative("strength", strength)
     if s == 0:
         return x.copy()
     sigma = (0,) * (x.ndim - 2) + (s, s)
@@ -96,7 +97,7 @@ def rotation(states: object, strength: float) -> np.ndarray:
 def dct_compression(states: object, strength: float) -> np.ndarray:
     """JPEG-like DCT quantisation: round the orthonormal 2-D DCT to steps ``strength·(1+u+v)``."""
     x = _images(states)
-    s = nonnegative("strength", strength)
+    s = check_nonnegative("strength", strength)
     if s == 0:
         return x.copy()
     H, W = x.shape[-2:]

@@ -54,7 +54,7 @@ def test_icp_selects_the_causal_parent():
 
 
 def test_bad_shapes_raise():
-    with pytest.raises(ValueError, match="2-D"):
+    with pytest.raises(ValueError, match="x must have 2 dimension"):
         pooled_ols(np.ones(3), np.ones(3))
     with pytest.raises(ValueError, match="y must have shape"):
         pooled_ols(np.ones((3, 2)), np.ones(4))
@@ -70,3 +70,15 @@ def test_icp_needs_two_environments():
     x, y, _ = _shifted_linear()
     with pytest.raises(ValueError, match="at least 2 levels"):
         invariant_causal_prediction(x, y, np.zeros(len(y)))
+
+
+def test_empty_data_one_sample_environment_and_bad_max_size_raise():
+    x, y, e = _shifted_linear()
+    with pytest.raises(ValueError, match="x must not be empty"):
+        pooled_ols(np.zeros((0, 2)), np.zeros(0))
+    with pytest.raises(ValueError, match="max_size"):
+        invariant_causal_prediction(x, y, e, max_size=-1)
+    e1 = np.asarray(e).copy()
+    e1[0] = 99  # a one-sample environment
+    with pytest.raises(ValueError, match="environments"):
+        invariant_causal_prediction(x, y, e1)

@@ -66,3 +66,11 @@ def test_risk_and_kwargs_raise():
 def test_bad_scm_raises():
     with pytest.raises(ValueError, match="scm must be"):
         minimax_subset("graph")
+
+
+def test_nan_risk_raises_naming_the_subset():
+    scm = DiscreteSCM(
+        nx.DiGraph([("Y", "X1")]), "Y", set(), {"Y": [0.5, 0.5], "X1": [[0.9, 0.1], [0.1, 0.9]]}
+    )
+    with pytest.raises(ValueError, match=r"risk must return a finite real number.*subset"):
+        minimax_subset(scm, risk=lambda s: float("nan"), skip_if_condition=False)

@@ -98,12 +98,12 @@ def test_sns_and_robx_postconditions(moons_task):
 
 
 def test_baseline_bad_input(moons_task):
-    with pytest.raises(ValueError, match="delta_max must be finite and >= 0"):
+    with pytest.raises(ValueError, match="delta_max"):
         roar_worst_logit(np.ones(2), 0.0, np.zeros((1, 2)), -1.0)
     with pytest.raises(ValueError, match="x must have shape"):
         roar_worst_logit_lp(np.ones(2), 0.0, np.zeros(3), 0.1)
-    with pytest.raises(ValueError, match="sigma must be finite and > 0"):
+    with pytest.raises(ValueError, match="sigma"):
         invalidation_rate(logistic_model(np.ones(2), 0.0), np.zeros((1, 2)), sigma=0.0)
     _, model, q = moons_task
-    with pytest.raises(ValueError, match="epsilon must be finite and > 0"):
+    with pytest.raises(ValueError, match="epsilon"):
         sns(model, q, epsilon=0.0)
