@@ -22,6 +22,9 @@ References
 from __future__ import annotations
 
 import itertools
+import math
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +36,7 @@ from theory.checks import (
     check_int,
     check_nonnegative,
     check_open_unit,
+    check_real,
 )
 
 __all__ = [
@@ -46,16 +50,47 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LinearPredictor:
-    """``y ≈ X[:, columns] @ coef + intercept``."""
+    """``y ≈ X[:, columns] @ coef + intercept``.
+
+    Raises
+    ------
+    ValueError
+        ``coef`` not a finite 1-D array, ``intercept`` not a finite number, ``columns`` not
+        distinct non-negative integers, one per coefficient.
+    """
 
     coef: np.ndarray
     intercept: float
     columns: tuple[int, ...]
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Predictions for the rows of ``x`` (all columns; unused ones are ignored)."""
-        x = np.asarray(x, dtype=np.float64)
-        return x[:, list(self.columns)] @ self.coef + self.intercept
+    def __post_init__(self) -> None:
+        coef = as_float_array("coef", self.coef, ndim=1, allow_empty=True)
+        coef.setflags(write=False)
+        object.__setattr__(self, "coef", coef)
+        object.__setattr__(self, "intercept", check_real("intercept", self.intercept))
+        if isinstance(self.columns, str | bytes) or not isinstance(self.columns, Iterable):
+            raise ArgumentTypeError(f"columns must be a sequence of integers; got {self.columns!r}")
+        cols = tuple(check_int(f"columns[{i}]", c, lo=0) for i, c in enumerate(self.columns))
+        if len(cols) != coef.shape[0] or len(set(cols)) != len(cols):
+            raise ValueError(
+                f"columns must be {coef.shape[0]} distinct column indices, one per coefficient; "
+                f"got {list(cols)}"
+            )
+        object.__setattr__(self, "columns", cols)
+
+    def predict(self, x: object) -> np.ndarray:
+        """Predictions for the rows of ``x`` (all columns; unused ones are ignored).
+
+        Raises
+        ------
+        ValueError
+            ``x`` not a finite 2-D array with more than ``max(columns)`` columns.
+        """
+        xa = as_float_array("x", x, ndim=2, allow_empty=True)
+        need = max(self.columns, default=-1) + 1
+        if xa.shape[1] < need:
+            raise ValueError(f"x must have at least {need} columns; got shape {xa.shape}")
+        return xa[:, list(self.columns)] @ self.coef + self.intercept
 
     def summary(self) -> str:
         """One line: columns and coefficients."""
@@ -73,13 +108,19 @@ def _check_xy(x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_env(environments: object, n: int, *, min_per_level: int = 1) -> np.ndarray:
+    if isinstance(environments, str | bytes | dict | set) or environments is None:
+        raise ArgumentTypeError(
+            f"environments must be an array of labels; got {type(environments).__name__}"
+        )
     env = np.asarray(environments)
     if env.shape != (n,):
         raise ValueError(f"environments must have shape ({n},); got {env.shape}")
     if env.dtype.kind == "f" and not np.all(np.isfinite(env)):
         raise ValueError("environments must not contain NaN or inf labels")
-    if env.dtype.kind not in "biufUSO":
-        raise ArgumentTypeError(f"environments must hold labels; got dtype {env.dtype}")
+    if env.dtype.kind not in "biufUS":
+        raise ArgumentTypeError(
+            f"environments must hold integer, float or string labels; got dtype {env.dtype}"
+        )
     if min_per_level > 1:
         levels, counts = np.unique(env, return_counts=True)
         small = levels[counts < min_per_level]
@@ -180,6 +221,22 @@ class ICPResult:
         return f"ICP selected {list(self.selected)} ({len(self.accepted)} accepted sets)"
 
 
+def _pvalue(test, parts: list[np.ndarray]) -> float:
+    """The test's p-value; 1 where scipy gives NaN.
+
+    [derived] Both are one-way ANOVA F statistics, NaN only when the within-group and the
+    between-group sums of squares are both zero: for ``f_oneway`` the residuals are one
+    constant in every environment, for ``levene`` the absolute deviations from the group
+    medians are. Either is no evidence against invariance (equal means, equal spreads), so the
+    p-value is 1; without this, ``min(nan, p)`` is ``nan`` and the subset would be silently
+    rejected.
+    """
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = float(test(*parts).pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
 def invariant_causal_prediction(
     x: object, y: object, environments: object, *, alpha: float = 0.05, max_size: int | None = None
 ) -> ICPResult:
@@ -215,9 +272,7 @@ def invariant_causal_prediction(
         for cols in itertools.combinations(range(d), r):
             res = ya - _ols(xa, ya, cols).predict(xa)
             parts = [res[g] for g in groups]
-            p_mean = stats.f_oneway(*parts).pvalue
-            p_var = stats.levene(*parts).pvalue
-            p = min(1.0, 2.0 * min(float(p_mean), float(p_var)))
+            p = min(1.0, 2.0 * min(_pvalue(stats.f_oneway, parts), _pvalue(stats.levene, parts)))
             pvalues[cols] = p
             if p > alpha:
                 accepted.append(cols)

@@ -15,8 +15,9 @@ pair). A leaf has ``Y ⫫ R | Sel`` in ``G_S``, so every member ``Sel ∪ T`` ha
 predictor and the same worst-case risk. The classes partition the power set of ``S``; each
 class is represented by its smallest member ``Sel``.
 
-On the paper's simulation graph this gives 45 classes covering 256 subsets in 57 recursive
-calls (spec §4, reproducing the authors' ``cache/eqclses.json``).
+On the paper's simulation graph (Sec. 6.1, Fig. 4a) this gives 45 classes covering 256
+subsets in 57 recursive calls, reproducing the authors' ``eqcls_search/cache/eqclses.json``
+(the claim ``causal-minimax/simulation-classes``).
 
 References
 ----------
@@ -33,8 +34,10 @@ from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 
 from causal.graph import graph_components, sorted_nodes, stable_graph
+from theory.checks import ArgumentTypeError
 
 __all__ = ["EquivalenceClass", "EquivalenceClasses", "equivalence_classes", "mag_neighbors"]
 
@@ -174,8 +177,12 @@ def equivalence_classes(
     Notes
     -----
     ``2^|N|`` branches per call, ``N`` the MAG neighbours of ``Y``; the number of classes is
-    ``d + 1`` on a chain ``Y → X1 → … → Xd`` and ``2^d`` on a star ``Y → Xi`` (spec §4), so no
-    polynomial bound holds without sparsity assumptions.
+    ``d + 1`` on a chain ``Y → X1 → … → Xd`` and ``2^d`` on a star ``Y → Xi``, so no
+    polynomial bound holds without sparsity assumptions. [derived] On the chain, the MAG
+    neighbour of ``Y`` is the first observed ``X``: keeping it ends the recursion (``Y ⫫`` the
+    rest given it), dropping it moves to the next, so the classes are ``{Xk}`` for each ``k``
+    and ``∅`` (``d + 1``). On the star every ``Xi`` is adjacent to ``Y`` in every MAG, so the
+    first call branches on all ``2^d`` subsets and each is its own class.
 
     Examples
     --------
@@ -184,6 +191,8 @@ def equivalence_classes(
     >>> [sorted(c.representative) for c in res.classes]
     [[], ['X1'], ['X2']]
     """
+    if not isinstance(count_only, bool | np.bool_):
+        raise ArgumentTypeError(f"count_only must be a bool; got {count_only!r}")
     comps = graph_components(graph, target, mutable)
     gs = stable_graph(graph, target, comps.mutable)
     gs = nx.freeze(gs)

@@ -23,6 +23,13 @@ import torch
 
 from causal.graph import sorted_nodes, validate_setting
 from causal.scm import ContinuousSCM, Mechanism
+from theory.checks import (
+    ArgumentTypeError,
+    as_float_array,
+    check_positive,
+    check_positive_int,
+    check_seed,
+)
 
 __all__ = ["fit_continuous_scm"]
 
@@ -87,22 +94,21 @@ def fit_continuous_scm(
     """
     validate_setting(graph, target, mutable)
     if not isinstance(data, Mapping):
-        raise ValueError(f"data must be a mapping node -> array; got {type(data).__name__}")
+        raise ArgumentTypeError(f"data must be a mapping node -> array; got {type(data).__name__}")
     missing = [v for v in sorted_nodes(graph.nodes) if v not in data]
     if missing:
         raise ValueError(f"data lacks the nodes {missing}")
-    arrays = {v: np.asarray(data[v], dtype=np.float64) for v in graph.nodes}
+    arrays = {v: as_float_array(f"data[{v!r}]", data[v], finite=False) for v in graph.nodes}
     lengths = {a.shape for a in arrays.values()}
     if len(lengths) != 1 or len(next(iter(lengths))) != 1 or next(iter(lengths))[0] < 2:
         raise ValueError(f"data arrays must be 1-D of one common length >= 2; got {lengths}")
     if not all(np.all(np.isfinite(a)) for a in arrays.values()):
         raise ValueError("data must be finite")
-    for name, v in (("hidden", hidden), ("steps", steps)):
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive number; got {lr!r}")
-    torch.manual_seed(int(seed))
+    hidden = check_positive_int("hidden", hidden)
+    steps = check_positive_int("steps", steps)
+    lr = check_positive("lr", lr)
+    seed = check_seed(seed)
+    torch.manual_seed(seed)
     mech = {}
     for v in graph.nodes:
         pa = sorted_nodes(graph.predecessors(v))

@@ -1,14 +1,17 @@
 """Instances: random DAGs and binary SCMs, the paper's synthetic graph, the bilinear example.
 
-- :func:`random_dag`, :func:`random_binary_scm`: the random instances of the spec's reference
-  computations (``causal_minimax.md`` §8 (i)).
-- :func:`chain_graph`, :func:`star_graph`: class counts ``d + 1`` and ``2^d`` (§4).
+- :func:`random_dag`, :func:`random_binary_scm`: random Erdős–Rényi DAGs and small binary
+  SCMs, the instances of the toolkit's exact checks of ``h*`` [derived].
+- :func:`chain_graph`, :func:`star_graph`: class counts ``d + 1`` and ``2^d``
+  (:func:`causal.eqclass.equivalence_classes` derives both).
 - :func:`simulation_graph`, :func:`simulation_scm`: the paper's Sec. 6.1 graph (Fig. 4a
   naming), weights and environment shift ``α_e = e - 10.5`` from the authors'
-  ``data/simulation_params.json`` (§5).
-- :func:`bilinear_scm`, :func:`bilinear_worst_case`: the closed-form counterexample
+  ``data/simulation_params.json``.
+- :func:`bilinear_scm`, :func:`bilinear_worst_case`: a closed-form counterexample
   ``Y ~ N(0,1)``, ``M`` child of ``Y``, ``X1 = Y·M + ε`` where ``∅`` (risk 1) beats the whole
-  stable set (risk 1.0786) although ``Ch(Y) ∩ K ≠ ∅`` [derived, §2].
+  stable set (risk 1.0786) although ``Ch(Y) ∩ K ≠ ∅`` [derived in
+  :func:`bilinear_worst_case`; the paper's abstract announces such an example, whose text
+  the toolkit does not reproduce].
 
 References
 ----------
@@ -27,6 +30,7 @@ import torch
 from scipy import integrate, stats
 
 from causal.scm import ContinuousSCM, DiscreteSCM, Mechanism
+from theory.checks import ArgumentTypeError, check_int, check_probability
 
 __all__ = [
     "SIMULATION_EDGES",
@@ -46,6 +50,7 @@ __all__ = [
 
 def chain_graph(d: int) -> nx.DiGraph:
     """``Y → X1 → … → Xd``."""
+    d = check_int("d", d, lo=0)
     g = nx.DiGraph()
     g.add_node("Y")
     names = ["Y"] + [f"X{i}" for i in range(1, d + 1)]
@@ -55,6 +60,7 @@ def chain_graph(d: int) -> nx.DiGraph:
 
 def star_graph(d: int, *, into_target: bool = False) -> nx.DiGraph:
     """``Y → Xi`` for ``i = 1..d`` (or ``Xi → Y`` with ``into_target``)."""
+    d = check_int("d", d, lo=0)
     g = nx.DiGraph()
     g.add_node("Y")
     for i in range(1, d + 1):
@@ -64,10 +70,10 @@ def star_graph(d: int, *, into_target: bool = False) -> nx.DiGraph:
 
 def random_dag(rng: np.random.Generator, d: int, p: float) -> nx.DiGraph:
     """Erdős–Rényi DAG over ``Y, X1..Xd`` in a random order (``Y`` anywhere), edge prob. ``p``."""
-    if d < 0:
-        raise ValueError(f"d must be >= 0; got {d}")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must lie in [0, 1]; got {p}")
+    if not isinstance(rng, np.random.Generator):
+        raise ArgumentTypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    d = check_int("d", d, lo=0)
+    p = check_probability("p", p)
     names = ["Y"] + [f"X{i}" for i in range(1, d + 1)]
     order = [names[i] for i in rng.permutation(len(names))]
     g = nx.DiGraph()
@@ -87,7 +93,7 @@ def random_binary_scm(
     n_mutable: tuple[int, int] = (1, 2),
     max_mutable_parents: int = 2,
 ) -> DiscreteSCM:
-    """A random binary SCM as in the spec's exact check (§8 (i)).
+    """A random binary SCM for the exact checks of ``h*`` [derived instance family].
 
     ``Y`` and ``n_x`` X's in a random order, each forward edge with probability ``edge_prob``;
     ``n_mutable`` mutable nodes drawn among the X's with 1..``max_mutable_parents`` parents
@@ -210,11 +216,20 @@ def bilinear_scm() -> ContinuousSCM:
 
 
 def bilinear_worst_case() -> dict[str, float]:
-    """Analytic worst-case risks of the bilinear example (spec §2, [derived]).
+    """Analytic worst-case risks of the bilinear example [derived].
 
-    Pointwise risk ``R(y, m) = (y² + m²)/(m² + 1)²``; its max over ``m`` is ``1/(4(1 - y²))``
-    for ``y² < 1/2`` (at ``m² = 1 - 2y²``) and ``y²`` otherwise. Returns
-    ``{"whole": E[max_m R] ≈ 1.0786, "empty": 1.0}`` by adaptive quadrature (error < 1e-10).
+    Derivation. Under ``do(M = m)``, ``X1 | Y = y ~ N(y m, 1)`` and ``Y ~ N(0, 1)``, so the
+    stable predictor is the Gaussian posterior mean ``f_{X1}(x1, m) = m x1 / (m² + 1)``; the
+    empty subset's predictor is ``f_∅(m) = E[Y] = 0`` (``M`` is not an ancestor of ``Y``), with
+    risk ``E[Y²] = 1`` for every ``g``. With ``M = g(Y)`` deterministic, the conditional risk of
+    ``f_{X1}`` given ``Y = y, M = m`` is ``E[(y - m(ym + ε)/(m² + 1))²] = (y² + m²)/(m² + 1)²``
+    =: ``R(y, m)``, and the adversary picks ``m`` per ``y``: with ``u = m² >= 0``,
+    ``R = (y² + u)/(u + 1)²`` has ``∂R/∂u = (1 - 2y² - u)/(u + 1)³``, so the maximum is at
+    ``u = 1 - 2y²`` with value ``1/(4(1 - y²))`` when ``y² < 1/2``, and at ``u = 0`` with value
+    ``y²`` otherwise. Hence ``h*({X1}) = E[1/(4(1 - Y²)); Y² < 1/2] + E[Y²; Y² >= 1/2]``.
+
+    Returns ``{"whole": h*({X1}) ≈ 1.0786, "empty": h*(∅) = 1.0}`` by adaptive quadrature
+    (error < 1e-10).
     """
     c = 1 / math.sqrt(2)
     inner, _ = integrate.quad(

@@ -2,15 +2,18 @@
 
 A DAG over ``{Y} ∪ X`` with a *mutable* set ``X_M`` (the variables whose mechanism
 ``P(X_j | PA_j)`` shifts across environments; ``X_M = Adj(E)`` for an environment node ``E``).
-The derived sets follow the authors' ``graphparser`` (spec ``causal_minimax.md`` §1):
+The derived sets follow the authors' code (``causal_discovery/graphparser.py`` of
+``lmz123321/which_invariance``, the implementation of Alg. 1's first step):
 
 - stable set ``S = X \\ X_M``;
 - ``Ch(Y)``; ``X_M^0 = X_M ∩ Ch(Y)``; ``K = De(X_M^0) \\ X_M^0``;
 - ``X* = X_M^0 ∪ (De(X_M^0) \\ Ch(Y))``.
 
-The whole stable set is optimal when **Y does not point into K**, ``Ch(Y) ∩ K = ∅``
-(Liu et al. 2023, the graphical condition of §2 of the spec; whether the paper states "if" or
-"iff" is unverified, and exact checks show it cannot be "iff").
+The whole stable set is optimal when **Y does not point into K**, ``Ch(Y) ∩ K = ∅`` (the
+graphical condition of Liu et al. 2023, abstract and Alg. 1; ``graphparser.detect_K``). It is
+sufficient, not necessary [derived]: exact enumeration of ``h*`` on random binary SCMs finds
+instances that violate it and still have the whole stable set optimal (the claim
+``causal-minimax/condition-implies-optimal`` reports the counts).
 
 References
 ----------
@@ -25,6 +28,8 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
 import networkx as nx
+
+from theory.checks import ArgumentTypeError
 
 __all__ = [
     "GraphComponents",
@@ -53,12 +58,15 @@ def validate_setting(graph: object, target: Hashable, mutable: Iterable[Hashable
 
     Raises
     ------
+    TypeError
+        (:class:`~theory.checks.ArgumentTypeError`, also a ``ValueError``) If ``graph`` is not
+        a ``networkx.DiGraph`` or ``mutable`` is not a collection of hashable nodes.
     ValueError
-        If ``graph`` is not a ``networkx.DiGraph``, has a cycle, ``target`` or a mutable node is
-        not in it, or ``target`` is mutable.
+        If ``graph`` has a cycle (named), ``target`` or a mutable node is not in it, or
+        ``target`` is mutable.
     """
     if not isinstance(graph, nx.DiGraph) or graph.is_multigraph():
-        raise ValueError(f"graph must be a networkx.DiGraph; got {type(graph).__name__}")
+        raise ArgumentTypeError(f"graph must be a networkx.DiGraph; got {type(graph).__name__}")
     if not nx.is_directed_acyclic_graph(graph):
         cycle = [u for u, _ in nx.find_cycle(graph)]
         raise ValueError(f"graph must be acyclic; found the cycle {cycle}")
@@ -69,8 +77,13 @@ def validate_setting(graph: object, target: Hashable, mutable: Iterable[Hashable
     if not in_graph:
         raise ValueError(f"target {target!r} is not a node of graph")
     if isinstance(mutable, str | bytes) or not isinstance(mutable, Iterable):
-        raise ValueError(f"mutable must be a collection of nodes; got {mutable!r}")
-    mut = frozenset(mutable)
+        raise ArgumentTypeError(f"mutable must be a collection of nodes; got {mutable!r}")
+    try:
+        mut = frozenset(mutable)
+    except TypeError:
+        raise ArgumentTypeError(
+            f"mutable must be a collection of hashable nodes; got {mutable!r}"
+        ) from None
     missing = sorted_nodes(m for m in mut if m not in graph)
     if missing:
         raise ValueError(f"mutable nodes {list(missing)} are not nodes of graph")
@@ -80,10 +93,12 @@ def validate_setting(graph: object, target: Hashable, mutable: Iterable[Hashable
 
 
 def stable_graph(graph: nx.DiGraph, target: Hashable, mutable: Iterable[Hashable]) -> nx.DiGraph:
-    """The stable graph ``G_S``: the DAG with the mutable nodes deleted (spec §4).
+    """The stable graph ``G_S``: the DAG with the mutable nodes deleted (the graph Alg. 2 runs on).
 
-    In ``G_{do(X_M)}`` the mutable nodes are always-conditioned roots, so
-    ``A ⫫ B | Z ∪ X_M`` there iff ``A ⫫ B | Z`` in ``G_S``.
+    [derived] In ``G_{do(X_M)}`` the mutable nodes are roots and always conditioned on (the
+    stable predictor receives ``x_M``); a path through a conditioned root is blocked there (a
+    root is never a collider), and conditioning on a root opens no collider (a root is nobody's
+    descendant), so ``A ⫫ B | Z ∪ X_M`` in ``G_{do(X_M)}`` iff ``A ⫫ B | Z`` in ``G_S``.
     """
     mut = validate_setting(graph, target, mutable)
     return nx.DiGraph(graph.subgraph(n for n in graph if n not in mut))
@@ -91,7 +106,7 @@ def stable_graph(graph: nx.DiGraph, target: Hashable, mutable: Iterable[Hashable
 
 @dataclass(frozen=True)
 class GraphComponents:
-    """The sets of the setting (spec §1) and the condition ``Ch(Y) ∩ K = ∅``.
+    """The sets of the setting (authors' ``graphparser``) and the condition ``Ch(Y) ∩ K = ∅``.
 
     Attributes
     ----------
@@ -128,7 +143,7 @@ class GraphComponents:
 def graph_components(
     graph: nx.DiGraph, target: Hashable, mutable: Iterable[Hashable]
 ) -> GraphComponents:
-    """The stable set, ``Ch(Y)``, ``X_M^0``, ``K``, ``X*`` and the condition (spec §1-2).
+    """The stable set, ``Ch(Y)``, ``X_M^0``, ``K``, ``X*`` and the condition ``Ch(Y) ∩ K = ∅``.
 
     Parameters
     ----------
@@ -183,7 +198,8 @@ def whole_stable_set_optimal(
 
     Liu et al. (ICML 2023); the authors' ``graphparser.detect_K`` computes
     ``IsFullSet = not any(node in Ch_Y for node in K)``. A sufficient condition: when it
-    fails, a strictly better subset may or may not exist (spec §2).
+    fails, a strictly better subset may or may not exist ([derived], see the module
+    docstring).
 
     Raises
     ------

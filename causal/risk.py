@@ -1,8 +1,8 @@
 """The worst-case risk ``h*(S')`` of a stable predictor: exact (discrete) or neural (continuous).
 
 For ``S' ⊆ S`` the stable predictor is ``f_{S'}(x) = E[Y | X_{S'} = x_{S'}, do(X_M = x_M)]``: it
-always receives ``x_M`` (spec ``causal_minimax.md`` §1, the authors' ``NonLinearF(in_dim =
-|S'| + |M|)``). Its worst-case risk replaces each mutable mechanism by a deterministic
+always receives ``x_M`` (the authors' code: ``NonLinearF(in_dim = |S'| + |M|)``, so the
+empty subset still uses ``x_M``). Its worst-case risk replaces each mutable mechanism by a deterministic
 intervention function ``g_j(PA_j)`` (parents of ``X_M`` unchanged, descendants regenerated)::
 
     h*(S') = max_g E[(Y - f_{S'}(X_{S'}, X_M))^2 | do(X_M = g(PA_M))].
@@ -11,7 +11,11 @@ intervention function ``g_j(PA_j)`` (parents of ``X_M`` unchanged, descendants r
 fixed; the risk is multilinear in the mutable conditionals, so its maximum over stochastic
 replacements sits at deterministic maps. The maps of all mutable nodes but the last are
 enumerated; for the last one the risk is linear in its indicator table and is maximised per
-parent configuration in closed form (exact, no enumeration).
+parent configuration in closed form (exact, no enumeration). [derived] Multilinearity: the
+joint law is a product of CPT factors, each mutable factor ``P^e(x_j | pa_j)`` appears exactly
+once, and ``f_{S'}`` does not depend on the mutable factors (``X_M`` is fixed by ``do``), so the
+expected loss is linear in each mutable factor separately; a linear function on a product of
+simplices attains its maximum at a vertex, i.e. at a deterministic map ``g_j``.
 
 **Continuous SCMs (neural) [reconstructed].** ``f_{S'}`` is an MLP fitted on exactly
 intervened samples: ``X_M`` drawn from its observational joint law, decoupled from the rest by
@@ -42,6 +46,13 @@ import torch
 
 from causal.graph import sorted_nodes
 from causal.scm import ContinuousSCM, DiscreteSCM
+from theory.checks import (
+    ArgumentTypeError,
+    check_int,
+    check_positive,
+    check_positive_int,
+    check_seed,
+)
 
 __all__ = [
     "NeuralConfig",
@@ -137,17 +148,11 @@ class NeuralConfig:
 
     def __post_init__(self) -> None:
         for name in ("n_samples", "n_eval", "predictor_steps", "hidden", "adversary_hidden"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+            object.__setattr__(self, name, check_positive_int(name, getattr(self, name)))
         for name in ("adversary_steps", "restarts"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be a non-negative integer; got {v!r}")
+            object.__setattr__(self, name, check_int(name, getattr(self, name), lo=0))
         for name in ("output_bound", "lr_predictor", "lr_adversary"):
-            v = getattr(self, name)
-            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a positive number; got {v!r}")
+            object.__setattr__(self, name, check_positive(name, getattr(self, name)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,7 +206,7 @@ def discrete_predictor(scm: DiscreteSCM, subset: Iterable[Hashable]) -> np.ndarr
     outside ``S' ∪ X_M``), from the truncated factorisation with ``X_M`` fixed.
     """
     if not isinstance(scm, DiscreteSCM):
-        raise ValueError(f"scm must be a DiscreteSCM; got {type(scm).__name__}")
+        raise ArgumentTypeError(f"scm must be a DiscreteSCM; got {type(scm).__name__}")
     s = scm.check_subset(subset)
     n = len(scm.order)
     ops: list = []
@@ -220,9 +225,16 @@ def intervened_risk(
 
     ``interventions[j]`` is a CPT of the shape of ``scm.cpts[j]`` (deterministic maps are 0/1
     CPTs; stochastic ones are allowed); mutable nodes not named keep their CPT.
+
+    Raises
+    ------
+    ValueError
+        ``scm`` not a DiscreteSCM, a non-stable subset, ``interventions`` naming a non-mutable
+        node or holding tables of the wrong shape, non-finite entries or rows that are not
+        probability vectors.
     """
     if not isinstance(scm, DiscreteSCM):
-        raise ValueError(f"scm must be a DiscreteSCM; got {type(scm).__name__}")
+        raise ArgumentTypeError(f"scm must be a DiscreteSCM; got {type(scm).__name__}")
     s = scm.check_subset(subset)
     repl = scm.check_interventions(interventions)
     loss = _loss_tensor(scm, s)
@@ -353,7 +365,7 @@ def _check_mutable_values(scm: ContinuousSCM, mutable_values: object) -> dict | 
     if mutable_values is None:
         return None
     if not isinstance(mutable_values, Mapping):
-        raise ValueError(
+        raise ArgumentTypeError(
             f"mutable_values must be a mapping node -> array; got {type(mutable_values).__name__}"
         )
     if set(mutable_values) != set(scm.mutable):
@@ -363,13 +375,24 @@ def _check_mutable_values(scm: ContinuousSCM, mutable_values: object) -> dict | 
         )
     out = {}
     for j, v in mutable_values.items():
-        a = np.asarray(v, dtype=np.float64)
+        try:
+            a = np.asarray(v, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentTypeError(f"mutable_values[{j!r}] must be a numeric array") from exc
         if a.ndim != 1 or a.size < 2 or not np.all(np.isfinite(a)):
             raise ValueError(f"mutable_values[{j!r}] must be a finite 1-D array of >= 2 values")
         out[j] = torch.as_tensor(a.copy())
     if len({t.shape[0] for t in out.values()}) > 1:
         raise ValueError("mutable_values arrays must have equal lengths (rows are joint)")
     return out
+
+
+def _check_config(config: object) -> NeuralConfig:
+    if config is None:
+        return NeuralConfig()
+    if not isinstance(config, NeuralConfig):
+        raise ArgumentTypeError(f"config must be a NeuralConfig; got {type(config).__name__}")
+    return config
 
 
 def fit_stable_predictor(
@@ -382,7 +405,8 @@ def fit_stable_predictor(
 ) -> _StablePredictor:
     """Fit ``f_{S'} ≈ E[Y | X_{S'}, do(X_M)]`` by an MLP on exactly intervened samples.
 
-    Inputs are ``X_{S'}`` and ``X_M`` (spec §1: the empty subset still uses ``X_M``),
+    Inputs are ``X_{S'}`` and ``X_M`` (as in the authors' code, the empty subset still uses
+    ``X_M``),
     standardised; full-batch Adam on the squared error. Returns a callable on
     ``{node: tensor}`` (and ``.predict`` on numpy arrays) with its training MSE.
 
@@ -394,15 +418,18 @@ def fit_stable_predictor(
     Raises
     ------
     ValueError
-        Wrong ``scm`` type, a non-stable subset, malformed ``mutable_values``.
+        Wrong ``scm`` or ``config`` type, a non-stable subset, a seed that is not an integer
+        in ``[0, 2**63)``, malformed ``mutable_values``.
     """
     if not isinstance(scm, ContinuousSCM):
-        raise ValueError(f"scm must be a ContinuousSCM; got {type(scm).__name__}")
+        raise ArgumentTypeError(f"scm must be a ContinuousSCM; got {type(scm).__name__}")
     s = scm.check_subset(subset)
-    cfg = config or NeuralConfig()
-    gen = torch.Generator().manual_seed(int(seed))
-    torch.manual_seed(int(seed))
-    data = _do_sample(scm, cfg.n_samples, gen, _check_mutable_values(scm, mutable_values))
+    cfg = _check_config(config)
+    seed = check_seed(seed)
+    mv = _check_mutable_values(scm, mutable_values)
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    data = _do_sample(scm, cfg.n_samples, gen, mv)
     cols = sorted_nodes(s) + sorted_nodes(scm.mutable)
     y = data[scm.target]
     ybar = float(y.mean())
@@ -583,8 +610,9 @@ def worst_case_risk(
     Raises
     ------
     ValueError
-        Wrong ``scm`` type, a subset with non-stable nodes, ``max_maps`` too small, malformed
-        ``mutable_values``, a joint table too large.
+        Wrong ``scm``, ``config`` or ``predictor`` type, a subset with non-stable nodes,
+        ``max_maps`` not a positive integer or too small, a seed that is not an integer in
+        ``[0, 2**63)``, malformed ``mutable_values``, a joint table too large.
 
     Notes
     -----
@@ -598,6 +626,7 @@ def worst_case_risk(
     >>> round(worst_case_risk(scm, {"X1"}).value, 6)
     0.09
     """
+    seed = check_seed(seed)
     if isinstance(scm, DiscreteSCM):
         if config is not None or predictor is not None or mutable_values is not None:
             warnings.warn(
@@ -606,13 +635,15 @@ def worst_case_risk(
                 RuntimeWarning,
                 stacklevel=2,
             )
-        if not isinstance(max_maps, int) or max_maps < 1:
-            raise ValueError(f"max_maps must be a positive integer; got {max_maps!r}")
+        max_maps = check_positive_int("max_maps", max_maps)
         return _exact_risk(scm, scm.check_subset(subset), max_maps)
     if isinstance(scm, ContinuousSCM):
         s = scm.check_subset(subset)
-        if config is not None and not isinstance(config, NeuralConfig):
-            raise ValueError(f"config must be a NeuralConfig; got {type(config).__name__}")
+        cfg = _check_config(config)
+        if predictor is not None and not callable(predictor):
+            raise ArgumentTypeError(
+                f"predictor must be callable on {{node: tensor}}; got {type(predictor).__name__}"
+            )
         mv = _check_mutable_values(scm, mutable_values)
-        return _neural_risk(scm, s, config or NeuralConfig(), seed, predictor, mv)
-    raise ValueError(f"scm must be a DiscreteSCM or ContinuousSCM; got {type(scm).__name__}")
+        return _neural_risk(scm, s, cfg, seed, predictor, mv)
+    raise ArgumentTypeError(f"scm must be a DiscreteSCM or ContinuousSCM; got {type(scm).__name__}")

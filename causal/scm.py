@@ -9,8 +9,9 @@ target not mutable, mechanisms match the parents):
   with ``f_v`` written in torch (so that intervened samples are differentiable in the
   adversary's parameters); sampling from the observational, ``do`` and shifted versions.
 
-Environments differ only in the mutable factors (spec ``causal_minimax.md`` §1, the
-factorisation ``P^e = P(Y|PA_Y) ∏_{i∈S} P(X_i|PA_i) ∏_{j∈M} P^e(X_j|PA_j)``).
+Environments differ only in the mutable factors, as in the setting of Liu et al. (2023):
+``P^e = P(Y|PA_Y) ∏_{i∈S} P(X_i|PA_i) ∏_{j∈M} P^e(X_j|PA_j)`` [reconstructed: Markov and
+faithful to the DAG, no latent confounding, as in the authors' code].
 
 References
 ----------
@@ -29,6 +30,12 @@ import numpy as np
 import torch
 
 from causal.graph import GraphComponents, graph_components, sorted_nodes, validate_setting
+from theory.checks import (
+    ArgumentTypeError,
+    check_nonnegative,
+    check_positive_int,
+    check_seed,
+)
 
 __all__ = ["ContinuousSCM", "DiscreteSCM", "Mechanism", "zero_mechanism"]
 
@@ -84,8 +91,13 @@ class _SCMBase:
     def check_subset(self, subset: Iterable[Hashable]) -> frozenset:
         """Validate a candidate subset ``S' ⊆ S``."""
         if isinstance(subset, str | bytes) or not isinstance(subset, Iterable):
-            raise ValueError(f"subset must be a collection of stable nodes; got {subset!r}")
-        s = frozenset(subset)
+            raise ArgumentTypeError(f"subset must be a collection of stable nodes; got {subset!r}")
+        try:
+            s = frozenset(subset)
+        except TypeError:
+            raise ArgumentTypeError(
+                f"subset must be a collection of hashable nodes; got {subset!r}"
+            ) from None
         bad = s - self.stable
         if bad:
             raise ValueError(
@@ -138,7 +150,9 @@ class DiscreteSCM(_SCMBase):
     ) -> None:
         self._init_graph(graph, target, mutable, parents)
         if not isinstance(cpts, Mapping):
-            raise ValueError(f"cpts must be a mapping node -> array; got {type(cpts).__name__}")
+            raise ArgumentTypeError(
+                f"cpts must be a mapping node -> array; got {type(cpts).__name__}"
+            )
         missing = [v for v in self.order if v not in cpts]
         if missing:
             raise ValueError(f"cpts lacks the nodes {missing}")
@@ -151,7 +165,7 @@ class DiscreteSCM(_SCMBase):
             try:
                 t = np.array(cpts[v], dtype=np.float64)
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"cpts[{v!r}] must be a numeric array") from exc
+                raise ArgumentTypeError(f"cpts[{v!r}] must be a numeric array") from exc
             pa = self.parents[v]
             want = tuple(self.cards[p] for p in pa)
             if t.ndim != len(pa) + 1 or t.shape[:-1] != want or t.shape[-1] < 1:
@@ -167,7 +181,12 @@ class DiscreteSCM(_SCMBase):
         if target_values is None:
             yv = np.arange(self.cards[target], dtype=np.float64)
         else:
-            yv = np.array(target_values, dtype=np.float64)
+            try:
+                yv = np.array(target_values, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ArgumentTypeError(
+                    f"target_values must be numbers; got {target_values!r}"
+                ) from exc
             if yv.shape != (self.cards[target],) or not np.all(np.isfinite(yv)):
                 raise ValueError(
                     f"target_values must be {self.cards[target]} finite numbers; got {yv!r}"
@@ -191,10 +210,14 @@ class DiscreteSCM(_SCMBase):
         """``n`` joint samples (ancestral sampling); ``interventions`` replace mutable CPTs.
 
         ``interventions[j]`` is a CPT of the same shape as ``cpts[j]`` (a deterministic map is
-        a 0/1 CPT); only mutable nodes may be replaced. Returns ``{node: int array (n,)}``.
+        a 0/1 CPT); only mutable nodes may be replaced. ``rng`` is a
+        ``numpy.random.Generator``. Returns ``{node: int array (n,)}``.
         """
-        if not isinstance(n, int | np.integer) or n < 1:
-            raise ValueError(f"n must be a positive integer; got {n!r}")
+        n = check_positive_int("n", n)
+        if not isinstance(rng, np.random.Generator):
+            raise ArgumentTypeError(
+                f"rng must be a numpy.random.Generator; got {type(rng).__name__}"
+            )
         repl = self.check_interventions(interventions)
         out: dict = {}
         for v in self.order:
@@ -206,18 +229,31 @@ class DiscreteSCM(_SCMBase):
         return out
 
     def check_interventions(self, interventions: Mapping[Hashable, object] | None) -> dict:
-        """Validate replacement CPTs for mutable nodes."""
+        """Validate replacement CPTs for mutable nodes (finite probability vectors)."""
+        if interventions is None:
+            return {}
+        if not isinstance(interventions, Mapping):
+            raise ArgumentTypeError(
+                f"interventions must be a mapping node -> CPT; got {type(interventions).__name__}"
+            )
         out: dict = {}
-        for j, t in (interventions or {}).items():
+        for j, t in interventions.items():
             if j not in self.mutable:
                 raise ValueError(f"interventions may replace mutable nodes only; got {j!r}")
-            arr = np.asarray(t, dtype=np.float64)
+            try:
+                arr = np.asarray(t, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ArgumentTypeError(f"interventions[{j!r}] must be a numeric array") from exc
             if arr.shape != self.cpts[j].shape:
                 raise ValueError(
                     f"interventions[{j!r}] must have shape {self.cpts[j].shape}; got {arr.shape}"
                 )
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"interventions[{j!r}] must be finite; got {arr.tolist()}")
             if np.any(arr < 0) or np.any(np.abs(arr.sum(-1) - 1) > 1e-9):
-                raise ValueError(f"interventions[{j!r}] must hold probability vectors")
+                raise ValueError(
+                    f"interventions[{j!r}] must hold probability vectors; got {arr.tolist()}"
+                )
             out[j] = arr
         return out
 
@@ -245,6 +281,16 @@ class Mechanism:
     parents: tuple
     fn: Callable[[torch.Tensor], torch.Tensor] = field(compare=False)
     noise_std: float = 1.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.parents, str | bytes) or not isinstance(self.parents, Iterable):
+            raise ArgumentTypeError(
+                f"parents must be a sequence of node names; got {self.parents!r}"
+            )
+        object.__setattr__(self, "parents", tuple(self.parents))
+        if not callable(self.fn):
+            raise ArgumentTypeError(f"fn must be callable; got {type(self.fn).__name__}")
+        object.__setattr__(self, "noise_std", check_nonnegative("noise_std", self.noise_std))
 
 
 def zero_mechanism(pa: torch.Tensor) -> torch.Tensor:
@@ -276,16 +322,19 @@ class ContinuousSCM(_SCMBase):
         mechanisms: Mapping[Hashable, Mechanism],
     ) -> None:
         if not isinstance(mechanisms, Mapping):
-            raise ValueError(f"mechanisms must be a mapping; got {type(mechanisms).__name__}")
+            raise ArgumentTypeError(
+                f"mechanisms must be a mapping; got {type(mechanisms).__name__}"
+            )
         validate_setting(graph, target, mutable)
         missing = [v for v in graph if v not in mechanisms]
         if missing:
             raise ValueError(f"mechanisms lacks the nodes {sorted_nodes(missing)}")
+        extra = [v for v in mechanisms if v not in graph]
+        if extra:
+            raise ValueError(f"mechanisms names nodes {extra} that are not in graph")
         for v, m in mechanisms.items():
             if not isinstance(m, Mechanism):
-                raise ValueError(f"mechanisms[{v!r}] must be a Mechanism; got {m!r}")
-            if not (np.isfinite(m.noise_std) and m.noise_std >= 0):
-                raise ValueError(f"mechanisms[{v!r}].noise_std must be >= 0; got {m.noise_std}")
+                raise ArgumentTypeError(f"mechanisms[{v!r}] must be a Mechanism; got {m!r}")
         self._init_graph(graph, target, mutable, {v: m.parents for v, m in mechanisms.items()})
         self.mechanisms = dict(mechanisms)
 
@@ -340,19 +389,43 @@ class ContinuousSCM(_SCMBase):
         interventions: Mapping[Hashable, Intervention] | None = None,
         do: Mapping[Hashable, object] | None = None,
     ) -> dict:
-        """``n`` samples ``{node: float64 numpy array (n,)}`` of the (intervened) model."""
-        if not isinstance(n, int | np.integer) or n < 1:
-            raise ValueError(f"n must be a positive integer; got {n!r}")
-        for j in list(interventions or {}) + list(do or {}):
-            if j not in self.graph:
-                raise ValueError(f"cannot intervene on {j!r}: not a node of graph")
-            if j == self.target:
-                raise ValueError(f"cannot intervene on the target {j!r}")
-        gen = torch.Generator().manual_seed(int(seed))
-        do_t = {
-            j: torch.as_tensor(np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)).copy())
-            for j, x in (do or {}).items()
-        }
+        """``n`` samples ``{node: float64 numpy array (n,)}`` of the (intervened) model.
+
+        ``do[j]`` is a finite scalar or an array of shape ``(n,)``; ``interventions[j]`` a
+        callable ``(n, k) -> (n,)`` (see :meth:`propagate`); ``seed`` an integer in
+        ``[0, 2**63)``.
+        """
+        n = check_positive_int("n", n)
+        seed = check_seed(seed)
+        for name, given in (("interventions", interventions), ("do", do)):
+            if given is not None and not isinstance(given, Mapping):
+                raise ArgumentTypeError(
+                    f"{name} must be a mapping node -> value; got {type(given).__name__}"
+                )
+            for j in given or {}:
+                if j not in self.graph:
+                    raise ValueError(f"{name}: cannot intervene on {j!r}: not a node of graph")
+                if j == self.target:
+                    raise ValueError(f"{name}: cannot intervene on the target {j!r}")
+        for j, g in (interventions or {}).items():
+            if not callable(g):
+                raise ArgumentTypeError(
+                    f"interventions[{j!r}] must be callable (n, k) -> (n,); got {g!r}"
+                )
+        do_t = {}
+        for j, x in (do or {}).items():
+            try:
+                arr = np.asarray(x, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ArgumentTypeError(f"do[{j!r}] must be numeric; got {x!r}") from exc
+            if arr.shape not in ((), (n,)):
+                raise ValueError(
+                    f"do[{j!r}] must be a scalar or have shape ({n},); got {arr.shape}"
+                )
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"do[{j!r}] must be finite; got {x!r}")
+            do_t[j] = torch.as_tensor(np.broadcast_to(arr, (n,)).copy())
+        gen = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             vals = self.propagate(self.noise(n, gen), interventions=interventions, do=do_t)
         return {v: vals[v].numpy().copy() for v in self.order}

@@ -55,7 +55,7 @@ def settings(
 def binary_scms(
     draw: st.DrawFn, *, max_x: int = 4, max_mutable: int = 2, max_mutable_parents: int = 2
 ) -> DiscreteSCM:
-    """Binary SCMs with CPT entries ``P(v=1|pa)`` in [0.05, 0.95] (spec §8 (i)).
+    """Binary SCMs with CPT entries ``P(v=1|pa)`` in [0.05, 0.95] (exact ``h*`` checks).
 
     Mutable nodes have at most ``max_mutable_parents`` parents (exact enumeration stays cheap).
     """

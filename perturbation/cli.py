@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -18,11 +19,16 @@ class UsageError(Exception):
 def _check_device(device: str) -> str:
     if device == "cpu":
         return device
-    if device.startswith("cuda"):
+    if re.fullmatch(r"cuda(:\d+)?", device):
         import torch
 
         if not torch.cuda.is_available():
             raise UsageError(f"--device {device}: CUDA is not available on this machine")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise UsageError(
+                f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
         return device
     raise UsageError(f"--device must be 'cpu' or 'cuda[:N]'; got {device!r}")
 

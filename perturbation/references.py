@@ -19,15 +19,25 @@ PAPERS: dict[str, str] = {
     "lipschitz-control": "Al Makdah, Krishnan & Pasqualetti, 2021 (arXiv:2103.16629)",
     "counterfactual-stability": "Hamman, Noorani, Mishra, Magazzeni & Dutta, ICML 2023 "
     "(arXiv:2305.11997)",
-    "causal-minimax": "Liu, Wang, Rojas-Carulla, Muandet & Schölkopf (Which Invariance Should "
-    "We Transfer?), ICML 2023 (arXiv:2107.01876)",
+    "probe": "Pawelczyk, Datta, van den Heuvel, Kasneci & Lakkaraju (PROBE), ICLR 2023",
+    "roar": "Upadhyay, Joshi & Lakkaraju (ROAR), NeurIPS 2021",
+    "causal-minimax": "Liu, Zheng, Sun, Fang & Wang (Which Invariance Should We Transfer?), "
+    "ICML 2023 (arXiv:2107.01876)",
     "decision-boundary": "Korkmaz, ICML 2024 (arXiv:2406.16979)",
     "deepfool": "Moosavi-Dezfooli, Fawzi & Frossard (DeepFool), CVPR 2016",
     "universal-perturbations": "Moosavi-Dezfooli, Fawzi, Fawzi & Frossard, CVPR 2017",
+    "random-vs-adversarial": "Fawzi, Moosavi-Dezfooli & Frossard, NeurIPS 2016 (arXiv:1608.08967)",
+    "policy-attacks": "Huang, Papernot, Goodfellow, Duan & Abbeel, 2017 (arXiv:1702.02284)",
+    "sa-dqn": "Zhang, Chen, Xiao, Li, Liu, Boning & Hsieh (SA-DQN), NeurIPS 2020 "
+    "(arXiv:2003.08938)",
     "shaping": "Ng, Harada & Russell, ICML 1999",
     "regularized-mdp": "Geist, Scherrer & Pietquin, ICML 2019",
     "dpo": "Rafailov et al., NeurIPS 2023",
+    "soft-q-learning": "Haarnoja, Tang, Abbeel & Levine, ICML 2017 (arXiv:1702.08165)",
+    "discrete-sac": "Christodoulou, 2019 (arXiv:1910.07207)",
     "prach-lampert": "Prach & Lampert, ECCV 2022",
+    "hkm": "Helmberg, Rendl, Vanderbei & Wolkowicz, SIAM J. Optim. 6, 1996",
+    "mehrotra": "Mehrotra, SIAM J. Optim. 2, 1992",
 }
 
 

@@ -31,7 +31,8 @@ import math
 import random
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+import types
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -55,6 +56,7 @@ __all__ = [
     "as_bound",
     "claim",
     "claims",
+    "frozen",
     "register",
 ]
 
@@ -473,6 +475,20 @@ class ClaimResult:
         return row
 
 
+def frozen(obj: Any) -> Any:
+    """A read-only copy of a cached sweep: dicts become mapping proxies, lists tuples, and
+    arrays read-only copies, so that no claim can mutate what another claim reads."""
+    if isinstance(obj, dict):
+        return types.MappingProxyType({k: frozen(v) for k, v in obj.items()})
+    if isinstance(obj, list | tuple):
+        return tuple(frozen(v) for v in obj)
+    if isinstance(obj, np.ndarray):
+        arr = obj.copy()
+        arr.setflags(write=False)
+        return arr
+    return obj
+
+
 _REGISTRY: dict[str, Claim] = {}
 
 
@@ -537,7 +553,7 @@ def _nonfinite(row: dict[str, Any], prefix: str = "") -> dict[str, str]:
     out: dict[str, str] = {}
 
     def walk(obj: Any, path: str) -> None:
-        if isinstance(obj, dict):
+        if isinstance(obj, Mapping):
             for k, v in obj.items():
                 walk(v, f"{path}.{k}" if path else str(k))
         elif isinstance(obj, list | tuple | np.ndarray):
@@ -552,7 +568,7 @@ def _nonfinite(row: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 def _jsonable(obj: Any) -> Any:
     """``obj`` with numpy values as Python ones and non-finite floats as ``None``."""
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):  # dicts and frozen() mapping proxies
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_jsonable(v) for v in obj]

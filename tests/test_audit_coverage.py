@@ -20,6 +20,12 @@ AUDITS = {
     "perturbation.verify": "tests.perturbation.test_bad_input",
     "perturbation.references": "tests.perturbation.test_bad_input",
     "theory.checks": "tests.theory.test_checks",
+    "stability.lipschitz": "tests.stability.lipschitz.test_bad_input",
+    "causal": "tests.causal.test_bad_input",
+    "perturbation.sweeps": "tests.perturbation.sweeps.test_bad_input",
+    "trainers": "tests.trainers.test_bad_input",
+    "stability.decision_boundary": "tests.stability.decision_boundary.test_bad_input",
+    "stability.counterfactual": "tests.stability.counterfactual.test_bad_input",
 }
 
 

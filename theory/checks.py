@@ -130,14 +130,15 @@ def check_seed(value: object, name: str = "seed") -> int:
     return check_int(name, value, lo=0, hi=2**63 - 1)
 
 
-def check_seeds(value: object, name: str = "seeds") -> list[int]:
-    """A non-empty sequence of distinct seeds."""
+def check_seeds(value: object, name: str = "seeds", *, distinct: bool = True) -> list[int]:
+    """A non-empty sequence of seeds, distinct unless ``distinct=False`` (a seed may then
+    appear twice, e.g. once per training set of a paired comparison)."""
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise ArgumentTypeError(f"{name} must be a sequence of integer seeds; got {value!r}")
     seeds = [check_seed(s, f"{name}[{i}]") for i, s in enumerate(value)]
     if not seeds:
         raise ValueError(f"{name} must hold at least one seed; got {value!r}")
-    if len(set(seeds)) != len(seeds):
+    if distinct and len(set(seeds)) != len(seeds):
         raise ValueError(f"{name} must be distinct; got {seeds}")
     return seeds
 

@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
+from theory.checks import ArgumentTypeError, check_int, check_positive
+
 __all__ = ["StackedModule", "clip_grad_norm_per_run"]
 
 
@@ -32,8 +34,17 @@ class StackedModule:
     """
 
     def __init__(self, modules: Sequence[nn.Module]):
+        if isinstance(modules, nn.Module) or not isinstance(modules, Sequence):
+            raise ArgumentTypeError(
+                f"modules must be a sequence of nn.Module; got {type(modules).__name__}"
+            )
         if len(modules) == 0:
             raise ValueError("modules must be a non-empty sequence")
+        for i, m in enumerate(modules):
+            if not isinstance(m, nn.Module):
+                raise ArgumentTypeError(
+                    f"modules[{i}] must be an nn.Module; got {type(m).__name__}"
+                )
         names = [tuple((k, tuple(v.shape)) for k, v in m.named_parameters()) for m in modules]
         if any(n != names[0] for n in names):
             raise ValueError("modules must share one architecture (parameter names and shapes)")
@@ -51,9 +62,25 @@ class StackedModule:
         return self.params.values()
 
     def __call__(self, x: torch.Tensor, *, per_run_input: bool = False) -> torch.Tensor:
-        """All N outputs, shape (N, ...); ``x`` is shared unless ``per_run_input`` (then (N, ...))."""
+        """All N outputs, shape (N, ...); ``x`` is shared unless ``per_run_input`` (then (N, ...)).
+
+        An ``x`` the modules cannot take raises ``ValueError`` naming ``x`` and its shape.
+        """
+        if not isinstance(x, torch.Tensor):
+            raise ArgumentTypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
+        if per_run_input and (x.ndim == 0 or x.shape[0] != self.n):
+            raise ValueError(
+                f"x must have a leading run axis of size {self.n} with per_run_input=True; "
+                f"got shape {tuple(x.shape)}"
+            )
         fn = self._per_run if per_run_input else self._shared
-        return fn(self.params, self.buffers, x)
+        try:
+            return fn(self.params, self.buffers, x)
+        except RuntimeError as exc:  # shape or dtype mismatch inside the module
+            raise ValueError(
+                f"x of shape {tuple(x.shape)} and dtype {x.dtype} does not fit the stacked "
+                f"modules: {exc}"
+            ) from exc
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Stacked parameters and buffers (leading run axis), detached."""
@@ -61,15 +88,22 @@ class StackedModule:
 
     def unstack(self, i: int, module: nn.Module) -> nn.Module:
         """Load run ``i``'s parameters into ``module`` (same architecture) and return it."""
-        if not 0 <= i < self.n:
-            raise ValueError(f"i must lie in [0, {self.n}); got {i}")
-        module.load_state_dict({k: v[i].clone() for k, v in self.state_dict().items()})
+        i = check_int("i", i, lo=0, hi=self.n - 1)
+        if not isinstance(module, nn.Module):
+            raise ArgumentTypeError(f"module must be an nn.Module; got {type(module).__name__}")
+        try:
+            module.load_state_dict({k: v[i].clone() for k, v in self.state_dict().items()})
+        except RuntimeError as exc:
+            raise ValueError(f"module does not have the stacked architecture: {exc}") from exc
         return module
 
 
 def clip_grad_norm_per_run(params: Iterable[torch.Tensor], max_norm: float) -> torch.Tensor:
     """``clip_grad_norm_`` applied to each run (leading axis) separately; returns the N norms."""
+    max_norm = check_positive("max_norm", max_norm)
     params = [p for p in params if p.grad is not None]
+    if not params:
+        raise ValueError("params must hold at least one tensor with a gradient")
     sq = sum(p.grad.pow(2).reshape(p.shape[0], -1).sum(1) for p in params)
     norms = torch.sqrt(sq)
     coef = (max_norm / (norms + 1e-6)).clamp(max=1.0)

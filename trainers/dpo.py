@@ -15,9 +15,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from theory.checks import ArgumentTypeError, check_positive_int
 from trainers import losses as L
 from trainers.policy_gradient import PGConfig, make_policy
-from trainers.runtime import MetricsLog, check_config, setup
+from trainers.runtime import (
+    NONNEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    MetricsLog,
+    check_config,
+    check_instance,
+    real,
+    setup,
+)
 from trainers.tasks import ContextualBandit
 
 __all__ = ["DPOConfig", "DPOResult", "preference_pairs", "train_dpo"]
@@ -44,12 +54,12 @@ class DPOConfig:
         check_config(
             self,
             {
-                "beta": (lambda v: v > 0, "> 0"),
-                "label_smoothing": (lambda v: 0 <= v < 0.5, "in [0, 0.5)"),
-                "steps": (lambda v: isinstance(v, int) and v >= 1, "an int >= 1"),
-                "batch_size": (lambda v: isinstance(v, int) and v >= 1, "an int >= 1"),
-                "lr": (lambda v: v > 0, "> 0"),
-                "hidden": (lambda v: isinstance(v, int) and v >= 0, "an int >= 0"),
+                "beta": POSITIVE,
+                "label_smoothing": real(0.0, 0.5, hi_open=True),
+                "steps": POSITIVE_INT,
+                "batch_size": POSITIVE_INT,
+                "lr": POSITIVE,
+                "hidden": NONNEGATIVE_INT,
             },
         )
 
@@ -75,8 +85,9 @@ def preference_pairs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` Bradley-Terry pairs: uniform context, two distinct uniform arms, label by
     ``sigma(r_a - r_b)``. Returns ``(contexts, chosen, rejected)`` int arrays."""
-    if n < 1:
-        raise ValueError(f"n must be >= 1; got {n!r}")
+    check_instance("task", task, ContextualBandit)
+    n = check_positive_int("n", n)
+    check_instance("rng", rng, np.random.Generator)
     C, A = task.rewards.shape
     c = rng.integers(C, size=n)
     a = rng.integers(A, size=n)
@@ -84,6 +95,45 @@ def preference_pairs(
     p = 1.0 / (1.0 + np.exp(-(task.rewards[c, a] - task.rewards[c, b])))
     win = rng.random(n) < p
     return c, np.where(win, a, b), np.where(win, b, a)
+
+
+def _check_pairs(
+    pairs: object, n_contexts: int, n_actions: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``pairs`` as three checked int64 arrays (contexts, chosen, rejected)."""
+    if not isinstance(pairs, tuple | list) or len(pairs) != 3:
+        raise ArgumentTypeError(
+            f"pairs must be a tuple (contexts, chosen, rejected) of three arrays; got "
+            f"{type(pairs).__name__}"
+        )
+    out = []
+    for part, x, hi in zip(
+        ("contexts", "chosen", "rejected"), pairs, (n_contexts, n_actions, n_actions), strict=True
+    ):
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "iu":
+            raise ArgumentTypeError(
+                f"pairs ({part}) must be an integer array; got dtype {arr.dtype}"
+            )
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"pairs ({part}) must be a non-empty 1-d array; got shape {arr.shape}")
+        if arr.min() < 0 or arr.max() >= hi:
+            k = int(np.flatnonzero((arr < 0) | (arr >= hi))[0])
+            raise ValueError(f"pairs ({part}) must lie in [0, {hi}); pair {k} has {arr[k]}")
+        out.append(arr.astype(np.int64))
+    c, w, lo = out
+    if not c.shape == w.shape == lo.shape:
+        raise ValueError(
+            f"pairs must be three equal-length arrays; got lengths {c.size}, {w.size}, {lo.size}"
+        )
+    same = np.flatnonzero(w == lo)
+    if same.size:
+        k = int(same[0])
+        raise ValueError(
+            f"pairs: pair {k} (context {c[k]}) has chosen == rejected == {w[k]}; a preference "
+            f"needs two distinct arms ({same.size} such pairs)"
+        )
+    return c, w, lo
 
 
 def train_dpo(
@@ -95,13 +145,25 @@ def train_dpo(
     device: str = "cpu",
     progress: bool | None = None,
 ) -> DPOResult:
-    """Train a policy on ``pairs = (contexts, chosen, rejected)`` against ``task.reference``."""
-    c, w, lo = (np.asarray(x, dtype=np.int64) for x in pairs)
-    C, A = task.rewards.shape
-    if not (c.shape == w.shape == lo.shape and c.ndim == 1 and c.size > 0):
-        raise ValueError("pairs must be three equal-length 1-d integer arrays")
-    if c.min() < 0 or c.max() >= C or min(w.min(), lo.min()) < 0 or max(w.max(), lo.max()) >= A:
-        raise ValueError(f"pairs index contexts in [0, {C}) and arms in [0, {A})")
+    """Train a policy on ``pairs = (contexts, chosen, rejected)`` against ``task.reference``.
+
+    Parameters
+    ----------
+    task : ContextualBandit
+        Features and reference policy (its rewards are not used).
+    pairs : (contexts, chosen, rejected)
+        Three equal-length 1-d integer arrays: context indices in ``[0, C)`` and two distinct
+        arm indices in ``[0, A)`` per pair (a pair with ``chosen == rejected`` states no
+        preference and is refused).
+    config : DPOConfig
+    seed : int
+    device, progress
+        As in the other trainers.
+    """
+    check_instance("task", task, ContextualBandit)
+    check_instance("config", config, DPOConfig)
+    c, w, lo = _check_pairs(pairs, *task.rewards.shape)
+    A = task.n_actions
     dev = setup(seed, device)
     net = make_policy(task.features.shape[1], A, PGConfig(hidden=config.hidden), seed).to(dev)
     x = torch.as_tensor(task.features, dtype=torch.float32, device=dev)

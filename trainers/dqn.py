@@ -36,8 +36,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainers.envs import make_env
-from trainers.runtime import MetricsLog, check_config, save_checkpoint, setup
+from trainers.envs import build_env, make_env
+from trainers.runtime import (
+    FLAG,
+    NONNEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    PROBABILITY,
+    MetricsLog,
+    check_config,
+    check_instance,
+    int_tuple,
+    optional,
+    real,
+    save_checkpoint,
+    setup,
+)
 
 __all__ = ["DQNConfig", "DQNResult", "QNetwork", "evaluate_greedy", "train_dqn"]
 
@@ -71,7 +85,7 @@ class DQNConfig:
     exploration_fraction: float = 0.4
     """Fraction of ``total_timesteps`` over which epsilon decays linearly."""
     learning_starts: int = 500
-    """Steps before the first update."""
+    """Steps before the first update (below ``total_timesteps``)."""
     train_frequency: int = 4
     """Environment steps per gradient update."""
     channels: tuple[int, int] = (16, 32)
@@ -86,35 +100,35 @@ class DQNConfig:
     """Log metrics every this many environment steps."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.channels, list):  # a config read back from JSON
-            object.__setattr__(self, "channels", tuple(self.channels))
-        pos_int = (lambda v: isinstance(v, int) and v >= 1, "an int >= 1")
-        prob = (lambda v: 0 <= v <= 1, "in [0, 1]")
         check_config(
             self,
             {
-                "total_timesteps": pos_int,
-                "learning_rate": (lambda v: v > 0, "> 0"),
-                "buffer_size": pos_int,
-                "gamma": (lambda v: 0 <= v < 1, "in [0, 1)"),
-                "tau": (lambda v: 0 < v <= 1, "in (0, 1]"),
-                "target_network_frequency": pos_int,
-                "batch_size": pos_int,
-                "start_e": prob,
-                "end_e": prob,
-                "exploration_fraction": (lambda v: 0 < v <= 1, "in (0, 1]"),
-                "learning_starts": (lambda v: isinstance(v, int) and v >= 0, "an int >= 0"),
-                "train_frequency": pos_int,
-                "channels": (
-                    lambda v: len(v) == 2 and all(isinstance(c, int) and c >= 1 for c in v),
-                    "two ints >= 1",
-                ),
-                "first_stride": pos_int,
-                "hidden": pos_int,
-                "max_grad_norm": (lambda v: v is None or v > 0, "None or > 0"),
-                "log_every": pos_int,
+                "double": FLAG,
+                "dueling": FLAG,
+                "total_timesteps": POSITIVE_INT,
+                "learning_rate": POSITIVE,
+                "buffer_size": POSITIVE_INT,
+                "gamma": real(0.0, 1.0, hi_open=True),
+                "tau": real(0.0, 1.0, lo_open=True),
+                "target_network_frequency": POSITIVE_INT,
+                "batch_size": POSITIVE_INT,
+                "start_e": PROBABILITY,
+                "end_e": PROBABILITY,
+                "exploration_fraction": real(0.0, 1.0, lo_open=True),
+                "learning_starts": NONNEGATIVE_INT,
+                "train_frequency": POSITIVE_INT,
+                "channels": int_tuple(2),  # a JSON list read back becomes a tuple
+                "first_stride": POSITIVE_INT,
+                "hidden": POSITIVE_INT,
+                "max_grad_norm": optional(POSITIVE),
+                "log_every": POSITIVE_INT,
             },
         )
+        if self.learning_starts >= self.total_timesteps:
+            raise ValueError(
+                f"DQNConfig.learning_starts must be below total_timesteps = "
+                f"{self.total_timesteps} (else no gradient update runs); got {self.learning_starts}"
+            )
 
 
 class QNetwork(nn.Module):
@@ -212,13 +226,16 @@ def train_dqn(
     progress, log_dir
         Progress bar and TensorBoard directory (see :class:`trainers.runtime.MetricsLog`).
     """
+    check_instance("config", config, DQNConfig)
     dev = setup(seed, device)
     cfg = config
-    e = env() if callable(env) and not isinstance(env, gym.Env) else make_env(env)
-    if not isinstance(e.action_space, gym.spaces.Discrete):
-        raise ValueError(f"env must have Discrete actions; got {e.action_space}")
+    e = build_env(env)
     A = int(e.action_space.n)
-    shape = tuple(e.observation_space.shape)
+    shape = tuple(e.observation_space.shape or ())
+    if len(shape) not in (1, 3):
+        raise ValueError(
+            f"env must have (C, H, W) image or flat (d,) observations; got {e.observation_space}"
+        )
     kw = {
         "dueling": cfg.dueling,
         "channels": cfg.channels,

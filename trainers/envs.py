@@ -19,9 +19,37 @@ from typing import ClassVar
 import gymnasium as gym
 import numpy as np
 
+from theory.checks import (
+    ArgumentTypeError,
+    as_float_array,
+    check_int,
+    check_positive_int,
+    check_simplex,
+)
 from theory.mdp import TabularMDP
 
-__all__ = ["PixelGridEnv", "TabularMDPEnv", "make_env"]
+__all__ = ["PixelGridEnv", "TabularMDPEnv", "build_env", "make_env"]
+
+
+def _check_action(action: object, n_actions: int) -> int:
+    """An action of ``Discrete(n_actions)``: an integer (or 0-d integer array) in range.
+
+    Gymnasium's environments refuse an action outside the action space before stepping
+    (``action_space.contains``); here the refusal is a ``ValueError`` (``TypeError`` for a
+    non-integer) naming ``action``.
+    """
+    if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
+        action = action.item()
+    if isinstance(action, bool | np.bool_) or not isinstance(action, int | np.integer):
+        raise ArgumentTypeError(
+            f"action must be an integer of the action space Discrete({n_actions}); got {action!r}"
+        )
+    if not 0 <= int(action) < n_actions:
+        raise ValueError(
+            f"action must lie in the action space Discrete({n_actions}), i.e. in "
+            f"[0, {n_actions - 1}]; got {action!r}"
+        )
+    return int(action)
 
 
 class TabularMDPEnv(gym.Env):
@@ -40,13 +68,14 @@ class TabularMDPEnv(gym.Env):
 
     def __init__(self, mdp: TabularMDP, initial: np.ndarray | None = None, max_steps: int = 50):
         if not isinstance(mdp, TabularMDP):
-            raise ValueError(f"mdp must be a theory.TabularMDP; got {type(mdp).__name__}")
-        if max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1; got {max_steps!r}")
+            raise ArgumentTypeError(f"mdp must be a theory.TabularMDP; got {type(mdp).__name__}")
+        max_steps = check_positive_int("max_steps", max_steps)
         S = mdp.n_states
-        mu = np.full(S, 1.0 / S) if initial is None else np.asarray(initial, dtype=np.float64)
-        if mu.shape != (S,) or np.any(mu < 0) or not np.isclose(mu.sum(), 1.0):
-            raise ValueError(f"initial must be a probability vector of length {S}")
+        if initial is None:
+            mu = np.full(S, 1.0 / S)
+        else:
+            mu = as_float_array("initial", initial, shape=(S,))
+            check_simplex("initial", mu, atol=1e-8)
         self.mdp, self.initial, self.max_steps = mdp, mu, int(max_steps)
         self.observation_space = gym.spaces.Box(0.0, 1.0, (S,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(mdp.n_actions)
@@ -61,7 +90,7 @@ class TabularMDPEnv(gym.Env):
         return self._eye[self.state].copy(), {"state": self.state}
 
     def step(self, action):
-        a = int(action)
+        a = _check_action(action, self.mdp.n_actions)
         r = float(self.mdp.R[self.state, a])
         u = self.np_random.random()
         self.state = int(min(np.searchsorted(self._cdf[self.state, a], u), self.mdp.n_states - 1))
@@ -99,12 +128,10 @@ class PixelGridEnv(gym.Env):
     MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))  # up, right, down, left
 
     def __init__(self, size: int = 4, cell: int = 3, max_steps: int | None = None):
-        if not (isinstance(size, int) and size >= 2):
-            raise ValueError(f"size must be an int >= 2; got {size!r}")
-        if not (isinstance(cell, int) and cell >= 1):
-            raise ValueError(f"cell must be an int >= 1; got {cell!r}")
-        if max_steps is not None and not (isinstance(max_steps, int) and max_steps >= 1):
-            raise ValueError(f"max_steps must be None or an int >= 1; got {max_steps!r}")
+        size = check_int("size", size, lo=2)
+        cell = check_positive_int("cell", cell)
+        if max_steps is not None:
+            max_steps = check_positive_int("max_steps", max_steps)
         self.size, self.cell = size, cell
         self.max_steps = 4 * size if max_steps is None else max_steps
         side = size * cell
@@ -128,7 +155,7 @@ class PixelGridEnv(gym.Env):
         return self._render(), {"agent": self.agent, "goal": self.goal}
 
     def step(self, action):
-        dr, dc = self.MOVES[int(action)]
+        dr, dc = self.MOVES[_check_action(action, 4)]
         r, c = self.agent[0] + dr, self.agent[1] + dc
         if 0 <= r < self.size and 0 <= c < self.size:
             self.agent = (r, c)
@@ -146,5 +173,24 @@ def make_env(env: str | gym.Env | TabularMDP, **kwargs) -> gym.Env:
     if isinstance(env, TabularMDP):
         return TabularMDPEnv(env, **kwargs)
     if isinstance(env, str):
-        return gym.make(env, **kwargs)
-    raise ValueError(f"env must be a gymnasium id, a gymnasium.Env or a TabularMDP; got {env!r}")
+        try:
+            return gym.make(env, **kwargs)
+        except gym.error.Error as exc:  # unknown id, missing dependency (not a ValueError)
+            raise ValueError(f"env {env!r} cannot be made by gymnasium: {exc}") from exc
+    raise ArgumentTypeError(
+        f"env must be a gymnasium id, a gymnasium.Env or a TabularMDP; got {env!r}"
+    )
+
+
+def build_env(env: object) -> gym.Env:
+    """``env()`` for a factory (an env class or a function), else :func:`make_env`; the
+    result must be a ``gymnasium.Env`` with ``Discrete`` actions."""
+    e = env() if callable(env) and not isinstance(env, gym.Env) else make_env(env)
+    if not isinstance(e, gym.Env):
+        raise ArgumentTypeError(
+            f"env must be a gymnasium.Env, a factory of one, an id or a TabularMDP; the factory "
+            f"returned {type(e).__name__}"
+        )
+    if not isinstance(e.action_space, gym.spaces.Discrete):
+        raise ValueError(f"env must have Discrete actions; got {e.action_space}")
+    return e

@@ -1,50 +1,79 @@
-"""Policy gradient for bandit / prompt-response policies: REINFORCE, PPO-clip, GRPO, exact PG.
+"""Policy gradient for bandit (prompt-response) policies: REINFORCE, PPO-clip, GRPO, exact PG.
 
-A policy maps context features to logits over A responses: a linear map of one-hot contexts
-(``hidden=0``: a table of logits) or an MLP. Each step uses every context, draws a group of
-``group_size`` responses per context by inverse-CDF sampling from pre-drawn uniforms (so a run
-is a deterministic function of its seed, batched or not), scores them with the verifiable
-reward, and applies one of
+Read top to bottom: config, result, policy network, sampling, the training loop, the entry
+points. A policy maps context features to logits over A responses: a bias-free linear map
+(``hidden=0``; on one-hot contexts a table of logits) or a one-hidden-layer tanh MLP. N runs
+(seeds x reward tables) are N copies of that network stacked into one
+:class:`trainers.batched.StackedModule`: ``batched=True`` trains all N as one stack,
+``batched=False`` trains N stacks of one run each, so N = 1 is the unbatched case and both modes
+run the same loop (with results equal up to floating-point round-off,
+``tests/trainers/test_policy_gradient.py``).
 
-- ``"reinforce"``: ``-A log pi`` with group-centred (or normalized) advantages;
-- ``"ppo"`` / ``"grpo"``: the clipped surrogate over ``update_epochs`` passes, GRPO's
-  group-normalized advantages (``scale_rewards``), and the PPO-max options (reward
-  normalization and clipping, advantage clipping, gradient clipping);
-- ``"exact"``: the expected objective ``sum_a pi(a|c) r(c, a)`` (no sampling): deterministic,
+Each step uses every context: it draws a group of ``group_size`` responses per context by
+inverse-CDF sampling from pre-drawn uniforms (so a run is a deterministic function of its seed,
+batched or not), scores them with the reward table, and minimises one of
+
+- ``"reinforce"``: ``-A log pi(a|c)`` with the group mean as baseline [1];
+- ``"ppo"`` / ``"grpo"``: the clipped surrogate [2, Eq. 7] over ``update_epochs`` passes. The two
+  names share the loss: GRPO [3, Eq. 3] is the setting ``scale_rewards="group"`` (its
+  group-normalised advantage ``(r - mean_G r) / std_G r``, §4.1.2) with ``kl_estimator="k3"``;
+- ``"exact"``: minus the expected reward ``sum_a pi(a|c) r(c, a)`` (no sampling): deterministic,
   used where the claims need convergence to 1e-6.
 
-The KL term to the reference (weight ``beta``) is estimated by ``kl_estimator``: ``"reward"``
-(PPO-max's token-level penalty in the reward: the unbiased gradient of
-``E r - beta KL(pi||ref)``), ``"k3"`` (GRPO/TRL's loss term, whose gradient is that of
-``KL(ref||pi)``, see :mod:`trainers.losses`) or ``"exact"`` (over actions). ``entropy_coef``
+The PPO-max options [5] normalise and clip rewards and clip advantages; ``max_grad_norm`` clips
+each run's gradient norm. The KL term to the reference (weight ``beta``) is estimated by
+``kl_estimator``: ``"reward"`` (PPO-max's penalty in the reward [5]: the unbiased gradient of
+``E r - beta KL(pi||ref)``), ``"k3"`` (GRPO/TRL's loss term [3, Eq. 4; 4], whose gradient is that
+of ``KL(ref||pi)``, see :mod:`trainers.losses`) or ``"exact"`` (over actions). ``entropy_coef``
 adds the exact entropy bonus. With ``beta > 0`` and an unbiased estimator the runs converge to
-``pi_ref exp(r/beta)/Z`` (claim ``trainers/kl-pg-closed-form``).
+``pi_ref exp(r/beta)/Z`` [6, Eq. 4] (claim ``trainers/kl-pg-closed-form``).
 
 Every term is averaged over contexts; ``context_weights`` (one row per run, or one for all)
-turns that average into a weighted one, so a 0/1 mask drops contexts from training (the
-Policy Cliff Model-1 vs Model-3 comparison, claim ``trainers/multi-reward-drop-ambiguous``).
+turns that average into a weighted one, so a 0/1 mask drops contexts from training (the Policy
+Cliff Model-1 vs Model-3 comparison [7, §5.6], claim ``trainers/multi-reward-drop-ambiguous``).
 A dropped context still gets a policy: the network's prediction from its features.
 
-:func:`train_bandit` trains one run; :func:`train_bandit_runs` trains N runs (seeds x reward
-tables) either as one stacked model (``batched=True``, :mod:`trainers.batched`) or one by one,
-with results equal up to floating-point round-off (``tests/trainers/test_policy_gradient.py``).
+References
+----------
+.. [1] R. J. Williams, "Simple Statistical Gradient-Following Algorithms for Connectionist
+   Reinforcement Learning", Machine Learning 8, 1992 (REINFORCE with a baseline).
+.. [2] J. Schulman et al., "Proximal Policy Optimization Algorithms", arXiv:1707.06347, 2017,
+   Eq. (7).
+.. [3] Z. Shao et al., "DeepSeekMath", arXiv:2402.03300, 2024, Eq. (3)-(4) and §4.1.2 (GRPO).
+.. [4] J. Schulman, "Approximating KL Divergence", 2020 (the k3 estimator).
+.. [5] R. Zheng et al., "Secrets of RLHF in Large Language Models Part I: PPO" (PPO-max),
+   arXiv:2307.04964, 2023, §5.3.
+.. [6] R. Rafailov et al., "Direct Preference Optimization", NeurIPS 2023, Eq. (4).
+.. [7] X. Xu, "The Policy Cliff", arXiv:2507.20150, 2025.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from theory.checks import check_seed, check_seeds
 from trainers import losses as L
 from trainers.batched import StackedModule, clip_grad_norm_per_run
-from trainers.runtime import MetricsLog, check_config, setup
+from trainers.runtime import (
+    FLAG,
+    NONNEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    MetricsLog,
+    check_config,
+    check_instance,
+    integer,
+    one_of,
+    optional,
+    real,
+    setup,
+)
 from trainers.tasks import ContextualBandit
 
 __all__ = ["PGConfig", "PGResult", "make_policy", "train_bandit", "train_bandit_runs"]
@@ -100,36 +129,39 @@ class PGConfig:
     """Log metrics every this many steps."""
 
     def __post_init__(self) -> None:
-        pos = (lambda v: v > 0, "> 0")
         check_config(
             self,
             {
-                "algorithm": (lambda v: v in ALGORITHMS, f"one of {ALGORITHMS}"),
-                "steps": (lambda v: isinstance(v, int) and v >= 1, "an int >= 1"),
-                "group_size": (lambda v: isinstance(v, int) and v >= 2, "an int >= 2"),
-                "lr": pos,
-                "optimizer": (lambda v: v in ("adam", "sgd"), "'adam' or 'sgd'"),
-                "beta": (lambda v: v >= 0, ">= 0"),
-                "kl_estimator": (lambda v: v in ("reward", "k3", "exact"), "reward, k3 or exact"),
-                "entropy_coef": (lambda v: v >= 0, ">= 0"),
-                "clip_low": (lambda v: 0 < v < 1, "in (0, 1)"),
-                "update_epochs": (lambda v: isinstance(v, int) and v >= 1, "an int >= 1"),
-                "scale_rewards": (lambda v: v in ("group", "batch", "none"), "group/batch/none"),
-                "reward_clip": (lambda v: v is None or v > 0, "None or > 0"),
-                "advantage_clip": (lambda v: v is None or v > 0, "None or > 0"),
-                "max_grad_norm": (lambda v: v is None or v > 0, "None or > 0"),
-                "hidden": (lambda v: isinstance(v, int) and v >= 0, "an int >= 0"),
-                "init_std": (lambda v: v >= 0, ">= 0"),
-                "dtype": (lambda v: v in ("float32", "float64"), "'float32' or 'float64'"),
-                "log_every": (lambda v: isinstance(v, int) and v >= 1, "an int >= 1"),
+                "algorithm": one_of(*ALGORITHMS),
+                "steps": POSITIVE_INT,
+                "group_size": integer(2),
+                "lr": POSITIVE,
+                "optimizer": one_of("adam", "sgd"),
+                "anneal_lr": FLAG,
+                "beta": NONNEGATIVE,
+                "kl_estimator": one_of("reward", "k3", "exact"),
+                "entropy_coef": NONNEGATIVE,
+                "clip_low": real(0.0, 1.0, lo_open=True, hi_open=True),
+                "clip_high": optional(POSITIVE),
+                "update_epochs": POSITIVE_INT,
+                "scale_rewards": one_of("group", "batch", "none"),
+                "reward_norm": FLAG,
+                "reward_clip": optional(POSITIVE),
+                "advantage_clip": optional(POSITIVE),
+                "max_grad_norm": optional(POSITIVE),
+                "hidden": integer(0),
+                "init_std": NONNEGATIVE,
+                "dtype": one_of("float32", "float64"),
+                "log_every": POSITIVE_INT,
             },
         )
 
 
 @dataclass(frozen=True)
 class PGResult:
-    """N trained runs: final ``policies`` (N, C, A) float64, per-run ``seeds``, the metrics table
-    (averages over runs), the stacked ``state_dict`` (leading run axis) and wall time."""
+    """N trained runs: final ``policies`` (N, C, A) float64, per-run ``seeds``, the metrics
+    table (batched: averages over the runs at each logged step; one by one: each run's rows in
+    turn), the stacked ``state_dict`` (leading run axis) and wall time."""
 
     policies: np.ndarray
     seeds: tuple[int, ...]
@@ -154,13 +186,18 @@ class PGResult:
 
 
 def make_policy(n_features: int, n_actions: int, config: PGConfig, seed: int) -> nn.Module:
-    """The policy network of run ``seed`` (its initialization depends only on ``seed``)."""
+    """The policy network of run ``seed`` (its initialization depends only on ``seed``).
+
+    ``hidden == 0``: a bias-free linear map with N(0, init_std^2) weights (zero weights, the
+    uniform policy, for ``init_std == 0``); else a tanh MLP with torch's default initialization.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if config.hidden == 0:
             net = nn.Linear(n_features, n_actions, bias=False)
-            nn.init.normal_(net.weight, std=config.init_std) if config.init_std > 0 else None
-            if config.init_std == 0:
+            if config.init_std > 0:
+                nn.init.normal_(net.weight, std=config.init_std)
+            else:
                 nn.init.zeros_(net.weight)
         else:
             net = nn.Sequential(
@@ -170,7 +207,8 @@ def make_policy(n_features: int, n_actions: int, config: PGConfig, seed: int) ->
 
 
 def _noise(seed: int, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    g = torch.Generator().manual_seed(int(seed) * 7919 + 17)
+    """Run ``seed``'s sampling uniforms, ``shape`` (steps, C, G), from its own generator."""
+    g = torch.Generator().manual_seed((int(seed) * 7919 + 17) % 2**63)  # any seed < 2**63
     return torch.rand(shape, generator=g, dtype=torch.float64).to(dtype)
 
 
@@ -186,109 +224,84 @@ def _context_mean(x: torch.Tensor, cw: torch.Tensor | None) -> torch.Tensor:
     return x.mean(-1) if cw is None else (x * cw).sum(-1)
 
 
-def _per_run_loss(
-    logits: torch.Tensor,
-    logp_all: torch.Tensor,
-    actions: torch.Tensor | None,
-    adv: torch.Tensor | None,
-    old_logp: torch.Tensor | None,
-    rewards: torch.Tensor,
-    ref_logp: torch.Tensor,
-    cfg: PGConfig,
-    cw: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The loss of each run (leading dims kept) and its statistics; ``cw`` weights contexts."""
-    stats: dict[str, torch.Tensor] = {}
-    if cfg.algorithm == "exact":
-        loss = -_context_mean((logp_all.exp() * rewards).sum(-1), cw)
-    else:
-        logp = logp_all.gather(-1, actions)
-        if cfg.algorithm == "reinforce":
-            per = L.reinforce_loss(logp, adv)
-        else:
-            per, stats = L.ppo_clip_loss(
-                logp, old_logp, adv, clip_low=cfg.clip_low, clip_high=cfg.clip_high
-            )
-        if cfg.beta > 0 and cfg.kl_estimator == "k3":
-            per = per + cfg.beta * L.k3_kl(logp, ref_logp.gather(-1, actions))
-        loss = per.mean((-2, -1)) if cw is None else _context_mean(per.mean(-1), cw)
-    if cfg.beta > 0 and (cfg.kl_estimator == "exact" or cfg.algorithm == "exact"):
-        loss = loss + cfg.beta * _context_mean(L.categorical_kl(logits, ref_logp), cw)
-    if cfg.entropy_coef > 0:
-        loss = loss - cfg.entropy_coef * _context_mean(L.categorical_entropy(logits), cw)
-    return loss, stats
-
-
-def _advantages(
-    logp_all: torch.Tensor,
-    actions: torch.Tensor,
-    rewards: torch.Tensor,
-    ref_logp: torch.Tensor,
-    cfg: PGConfig,
-    rstats: L.RunningMeanStd | None,
-) -> torch.Tensor:
-    r = rewards.gather(-1, actions)
-    if cfg.beta > 0 and cfg.kl_estimator == "reward":
-        r = L.kl_penalized_rewards(
-            r, logp_all.gather(-1, actions), ref_logp.gather(-1, actions), cfg.beta
-        )
-    if cfg.reward_norm or cfg.reward_clip is not None:
-        r = L.normalize_rewards(r, rstats if cfg.reward_norm else None, clip=cfg.reward_clip)
-    adv = L.group_advantages(r, scale=cfg.scale_rewards)
-    if cfg.advantage_clip is not None:
-        adv = L.clip_advantages(adv, cfg.advantage_clip)
-    return adv.detach()
-
-
 def _train(
-    forward,
-    params: list[torch.Tensor],
+    model: StackedModule,
+    x: torch.Tensor,
     rewards: torch.Tensor,
     ref_logp: torch.Tensor,
     noise: torch.Tensor | None,
+    cw: torch.Tensor | None,
     cfg: PGConfig,
     log: MetricsLog,
-    stacked: bool,
-    cw: torch.Tensor | None = None,
 ) -> None:
-    """The training loop; ``rewards`` (C, A) or (N, C, A), ``noise`` (steps, [N,] C, G),
-    ``cw`` context weights ([N,] C) with rows summing to 1 (None: plain mean)."""
+    """The training loop of one stack of N runs (trained in place).
+
+    ``x`` (C, F) features shared by the runs; ``rewards`` and ``ref_logp`` (N, C, A); ``noise``
+    (steps, N, C, G) sampling uniforms (None for ``"exact"``); ``cw`` (N, C) context weights
+    with rows summing to 1 (None: plain mean). Every loss is per run, shape (N,): the gradient
+    of their sum is each run's own gradient, in its slice of the stacked parameters.
+    """
+    params = list(model.parameters())
     opt = (torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.SGD)(params, lr=cfg.lr)
-    lead = rewards.shape[:-2]
-    rstats = (
-        L.RunningMeanStd((*lead, 1, 1) if lead else (), device=rewards.device)
-        if cfg.reward_norm
-        else None
-    )
+    n_runs = rewards.shape[0]
+    rstats = L.RunningMeanStd((n_runs, 1, 1), device=rewards.device) if cfg.reward_norm else None
     for t in range(cfg.steps):
         if cfg.anneal_lr:
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * (1.0 - t / cfg.steps)
-        actions = adv = old_logp = None
+            opt.param_groups[0]["lr"] = cfg.lr * (1.0 - t / cfg.steps)
         for epoch in range(cfg.update_epochs):
-            logits = forward()
+            logits = model(x)  # (N, C, A)
             logp_all = L.log_softmax(logits)
-            if epoch == 0 and cfg.algorithm != "exact":
-                # sample the group from the current policy (one forward pass serves both)
-                with torch.no_grad():
-                    lp = logp_all.detach()
-                    actions = _sample(lp.exp(), noise[t])
-                    old_logp = lp.gather(-1, actions)
-                    adv = _advantages(lp, actions, rewards, ref_logp, cfg, rstats)
-            loss, stats = _per_run_loss(
-                logits, logp_all, actions, adv, old_logp, rewards, ref_logp, cfg, cw
-            )
+            if cfg.algorithm == "exact":
+                # --- exact policy gradient: minus the expected reward sum_a pi(a|c) r(c, a) ---
+                loss, stats = -_context_mean((logp_all.exp() * rewards).sum(-1), cw), {}
+            else:
+                if epoch == 0:
+                    # --- sample G responses per context from the current policy, score them ---
+                    with torch.no_grad():
+                        lp = logp_all.detach()
+                        actions = _sample(lp.exp(), noise[t])  # (N, C, G)
+                        old_logp = lp.gather(-1, actions)
+                        r = rewards.gather(-1, actions)
+                        if cfg.beta > 0 and cfg.kl_estimator == "reward":
+                            # PPO-max's KL penalty in the reward [5]: r - beta (l - l_ref)
+                            ref_a = ref_logp.gather(-1, actions)
+                            r = L.kl_penalized_rewards(r, old_logp, ref_a, cfg.beta)
+                        if cfg.reward_norm or cfg.reward_clip is not None:  # PPO-max [5]
+                            r = L.normalize_rewards(r, rstats, clip=cfg.reward_clip)
+                        # --- advantage: group-centred; GRPO's group-normalised advantage
+                        #     A = (r - mean_G r) / std_G r with scale_rewards="group" [3, §4.1.2]
+                        adv = L.group_advantages(r, scale=cfg.scale_rewards)
+                        if cfg.advantage_clip is not None:  # PPO-max [5]
+                            adv = L.clip_advantages(adv, cfg.advantage_clip)
+                logp = logp_all.gather(-1, actions)
+                if cfg.algorithm == "reinforce":
+                    # --- REINFORCE (Williams 1992) [1]: -A log pi(a|c) ---
+                    per, stats = L.reinforce_loss(logp, adv), {}
+                else:
+                    # --- PPO-clip (Schulman et al. 2017, Eq. 7) [2], GRPO's surrogate [3, Eq. 3]:
+                    #     -min(rho A, clip(rho, 1 - eps_low, 1 + eps_high) A), rho = pi / pi_old
+                    per, stats = L.ppo_clip_loss(
+                        logp, old_logp, adv, clip_low=cfg.clip_low, clip_high=cfg.clip_high
+                    )
+                if cfg.beta > 0 and cfg.kl_estimator == "k3":
+                    # --- k3 KL estimator in the loss (GRPO [3, Eq. 4]; Schulman 2020 [4]):
+                    #     exp(l_ref - l) - (l_ref - l) - 1 per sampled response
+                    per = per + cfg.beta * L.k3_kl(logp, ref_logp.gather(-1, actions))
+                loss = per.mean((-2, -1)) if cw is None else _context_mean(per.mean(-1), cw)
+            if cfg.beta > 0 and (cfg.kl_estimator == "exact" or cfg.algorithm == "exact"):
+                # --- exact KL(pi || ref) over the actions ---
+                loss = loss + cfg.beta * _context_mean(L.categorical_kl(logits, ref_logp), cw)
+            if cfg.entropy_coef > 0:
+                # --- exact entropy bonus ---
+                loss = loss - cfg.entropy_coef * _context_mean(L.categorical_entropy(logits), cw)
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             if cfg.max_grad_norm is not None:
-                if stacked:
-                    clip_grad_norm_per_run(params, cfg.max_grad_norm)
-                else:
-                    nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                clip_grad_norm_per_run(params, cfg.max_grad_norm)
             opt.step()
         if (t + 1) % cfg.log_every == 0 or t + 1 == cfg.steps:
             with torch.no_grad():
-                lg = forward()
+                lg = model(x)
                 p = L.log_softmax(lg).exp()
                 log.log(
                     t + 1,
@@ -331,14 +344,15 @@ def train_bandit_runs(
         training; weight-0 contexts are still sampled, so the batch statistics
         ``scale_rewards="batch"`` and ``reward_norm`` are rejected with weights.
     batched : bool
-        One stacked model (``torch.func``) or a loop of single runs (same numbers).
+        All N runs as one :class:`~trainers.batched.StackedModule`, or N stacks of one run
+        trained in turn (the same numbers up to floating-point round-off).
     device : str
     progress, log_dir
         Progress bar and TensorBoard directory (see :class:`trainers.runtime.MetricsLog`).
     """
-    seeds = [int(s) for s in seeds]
-    if not seeds or any(s < 0 for s in seeds):
-        raise ValueError(f"seeds must be a non-empty list of ints >= 0; got {seeds!r}")
+    check_instance("task", task, ContextualBandit)
+    check_instance("config", config, PGConfig)
+    seeds = check_seeds(seeds, distinct=False)  # a seed may repeat across reward tables
     C, A = task.rewards.shape
     if rewards is None:
         rewards = np.broadcast_to(task.rewards, (len(seeds), C, A))
@@ -356,49 +370,31 @@ def train_bandit_runs(
     with np.errstate(divide="ignore"):
         ref = torch.as_tensor(np.log(task.reference), dtype=dtype, device=dev)
     shape = (config.steps, C, config.group_size)
-    sampled = config.algorithm != "exact"
+    # one stack of all N runs, or N stacks of one run each: the same loop either way
+    N = len(seeds)
+    stacks = [slice(0, N)] if batched else [slice(i, i + 1) for i in range(N)]
     log = MetricsLog(config.steps, progress=progress, log_dir=log_dir)
     start = time.perf_counter()
-    nets = [make_policy(x.shape[1], A, config, s).to(dev) for s in seeds]
-    if batched:
-        model = StackedModule(nets)
-        noise = (
-            torch.stack([_noise(s, shape, dtype) for s in seeds], 1).to(dev) if sampled else None
-        )
-        ref_n = ref.expand_as(r_all).contiguous()
-        _train(
-            lambda: model(x), list(model.parameters()), r_all, ref_n, noise, config, log, True, cw
-        )
+    policies, states = [], []
+    for runs in stacks:
+        model = StackedModule([make_policy(x.shape[1], A, config, s).to(dev) for s in seeds[runs]])
+        noise = None
+        if config.algorithm != "exact":
+            noise = torch.stack([_noise(s, shape, dtype) for s in seeds[runs]], 1).to(dev)
+        n = len(seeds[runs])
+        ref_n = ref.expand(n, C, A).contiguous()
+        _train(model, x, r_all[runs], ref_n, noise, None if cw is None else cw[runs], config, log)
         with torch.no_grad():
-            pol = L.log_softmax(model(x)).exp()
-        state = model.state_dict()
-    else:
-        pols = []
-        for i, (s, net) in enumerate(zip(seeds, nets, strict=True)):
-            noise = _noise(s, shape, dtype).to(dev) if sampled else None
-            _train(
-                lambda net=net: net(x),
-                list(net.parameters()),
-                r_all[i],
-                ref,
-                noise,
-                config,
-                log,
-                False,
-                None if cw is None else cw[i],
-            )
-            with torch.no_grad():
-                pols.append(L.log_softmax(net(x)).exp())
-        pol = torch.stack(pols)
-        state = {k: torch.stack([n.state_dict()[k] for n in nets]) for k in nets[0].state_dict()}
+            policies.append(L.log_softmax(model(x)).exp())
+        states.append(model.state_dict())
     seconds = time.perf_counter() - start
     log.close()
     return PGResult(
-        pol.detach().cpu().double().numpy(),
+        torch.cat(policies).cpu().double().numpy(),
         tuple(seeds),
         config,
         log.rows,
-        {k: v.detach().cpu() for k, v in state.items()},
+        {k: torch.cat([s[k] for s in states]).cpu() for k in states[0]},
         seconds,
         batched,
     )
@@ -440,10 +436,7 @@ def train_bandit(
     log_dir: str | None = None,
 ) -> PGResult:
     """Train one run (see :func:`train_bandit_runs`)."""
+    check_seed(seed)
     return train_bandit_runs(
         task, config, [seed], batched=False, device=device, progress=progress, log_dir=log_dir
     )
-
-
-def config_dict(config: PGConfig) -> dict[str, Any]:
-    return dataclasses.asdict(config)

@@ -1,7 +1,7 @@
 """PPO with a value head for gymnasium environments with discrete actions (CleanRL's ``ppo.py``).
 
 Read top to bottom: config, agent, rollout, GAE, clipped update. Defaults are CleanRL's
-published CartPole hyperparameters (spec trainers_tooling §1): 4 envs x 128 steps, 4 epochs of
+published CartPole hyperparameters [2]: 4 envs x 128 steps, 4 epochs of
 4 minibatches, lr 2.5e-4 annealed, gamma 0.99, lambda 0.95, clip 0.2 (value loss clipped too),
 entropy 0.01, value 0.5, grad norm 0.5, separate 64-64 tanh actor and critic with orthogonal
 init. Environments are stepped one by one with manual auto-reset (no vector-env wrapper), one
@@ -26,8 +26,19 @@ import torch
 from torch import nn
 
 from trainers import losses as L
-from trainers.envs import make_env
-from trainers.runtime import MetricsLog, check_config, setup
+from trainers.envs import build_env, make_env
+from trainers.runtime import (
+    FLAG,
+    NONNEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    PROBABILITY,
+    MetricsLog,
+    check_config,
+    check_instance,
+    real,
+    setup,
+)
 
 __all__ = ["Agent", "PPOConfig", "PPOResult", "evaluate_policy", "train_ppo"]
 
@@ -37,7 +48,8 @@ class PPOConfig:
     """Hyperparameters (CleanRL ``ppo.py`` defaults)."""
 
     total_timesteps: int = 100_000
-    """Environment steps in total."""
+    """Environment steps in total (at least one rollout, ``num_envs * num_steps``; rounded
+    down to a whole number of rollouts, as in CleanRL)."""
     learning_rate: float = 2.5e-4
     """Adam learning rate (eps 1e-5)."""
     num_envs: int = 4
@@ -70,26 +82,37 @@ class PPOConfig:
     """Width of the two hidden layers."""
 
     def __post_init__(self) -> None:
-        pos_int = (lambda v: isinstance(v, int) and v >= 1, "an int >= 1")
         check_config(
             self,
             {
-                "total_timesteps": pos_int,
-                "learning_rate": (lambda v: v > 0, "> 0"),
-                "num_envs": pos_int,
-                "num_steps": pos_int,
-                "gamma": (lambda v: 0 <= v <= 1, "in [0, 1]"),
-                "gae_lambda": (lambda v: 0 <= v <= 1, "in [0, 1]"),
-                "num_minibatches": pos_int,
-                "update_epochs": pos_int,
-                "clip_coef": (lambda v: 0 < v < 1, "in (0, 1)"),
-                "hidden": pos_int,
+                "total_timesteps": POSITIVE_INT,
+                "learning_rate": POSITIVE,
+                "num_envs": POSITIVE_INT,
+                "num_steps": POSITIVE_INT,
+                "anneal_lr": FLAG,
+                "gamma": PROBABILITY,
+                "gae_lambda": PROBABILITY,
+                "num_minibatches": POSITIVE_INT,
+                "update_epochs": POSITIVE_INT,
+                "norm_adv": FLAG,
+                "clip_coef": real(0.0, 1.0, lo_open=True, hi_open=True),
+                "clip_vloss": FLAG,
+                "ent_coef": NONNEGATIVE,
+                "vf_coef": NONNEGATIVE,
+                "max_grad_norm": POSITIVE,
+                "hidden": POSITIVE_INT,
             },
         )
         if (self.num_envs * self.num_steps) % self.num_minibatches:
             raise ValueError(
                 f"PPOConfig.num_minibatches must divide num_envs * num_steps = "
                 f"{self.num_envs * self.num_steps}; got {self.num_minibatches}"
+            )
+        if self.total_timesteps < self.batch_size:
+            raise ValueError(
+                f"PPOConfig.total_timesteps must be at least one rollout, num_envs * num_steps = "
+                f"{self.num_envs} * {self.num_steps} = {self.batch_size}; got "
+                f"{self.total_timesteps} (lower num_steps or num_envs)"
             )
 
     @property
@@ -157,11 +180,14 @@ def train_ppo(
     log_dir: str | None = None,
 ) -> PPOResult:
     """Train PPO on ``config.num_envs`` copies of ``env`` (gymnasium id, TabularMDP or factory)."""
+    check_instance("config", config, PPOConfig)
     dev = setup(seed, device)
-    factory = env if callable(env) and not isinstance(env, gym.Env) else (lambda: make_env(env))
-    envs = [factory() for _ in range(config.num_envs)]
-    if not isinstance(envs[0].action_space, gym.spaces.Discrete):
-        raise ValueError(f"env must have Discrete actions; got {envs[0].action_space}")
+    if isinstance(env, gym.Env) and config.num_envs > 1:
+        raise ValueError(
+            f"env: one gymnasium.Env instance cannot serve num_envs = {config.num_envs} "
+            "environments; pass an id, a TabularMDP or a factory (or set num_envs=1)"
+        )
+    envs = [build_env(env) for _ in range(config.num_envs)]
     obs_dim = int(np.prod(envs[0].observation_space.shape))
     agent = Agent(obs_dim, int(envs[0].action_space.n), config.hidden).to(dev)
     opt = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)

@@ -7,7 +7,12 @@
   ``losses/pg`` and ``charts/reward``), writes it as CSV, shows a tqdm progress bar on a
   terminal, and mirrors scalars to TensorBoard when it is installed and a ``log_dir`` is given.
 - :func:`save_checkpoint` / :func:`load_checkpoint`: a state dict (``.pt``, loaded with
-  ``weights_only=True``) plus the config as JSON.
+  ``weights_only=True``) plus the config as JSON; a file that is corrupt, tampered with or not
+  a plain state dict is refused with a ``ValueError`` naming it.
+- :func:`check_config` validates every field of a config dataclass with the rules below
+  (:data:`POSITIVE`, :func:`integer`, :func:`real`, :func:`one_of`, :func:`optional`, ...), all
+  thin wrappers over :mod:`theory.checks`: a wrong type raises ``TypeError``, a bad value
+  ``ValueError``, and the message names ``Config.field`` and shows the bad value.
 """
 
 from __future__ import annotations
@@ -16,19 +21,43 @@ import csv
 import dataclasses
 import json
 import math
+import os
+import pickle
 import random
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
+from theory.checks import (
+    ArgumentTypeError,
+    check_choice,
+    check_int,
+    check_positive_int,
+    check_real,
+    check_seed,
+)
+
 __all__ = [
+    "FLAG",
+    "NONNEGATIVE",
+    "NONNEGATIVE_INT",
+    "POSITIVE",
+    "POSITIVE_INT",
+    "PROBABILITY",
     "MetricsLog",
+    "Rule",
     "check_config",
+    "check_instance",
+    "int_tuple",
+    "integer",
     "load_checkpoint",
+    "one_of",
+    "optional",
+    "real",
     "resolve_device",
     "save_checkpoint",
     "seed_everything",
@@ -36,6 +65,71 @@ __all__ = [
 ]
 
 C = TypeVar("C")
+
+#: A validation rule: ``rule(name, value)`` returns the value normalized (``int``, ``float``,
+#: ``bool``, ``tuple``) or raises ``TypeError``/``ValueError`` naming ``name``.
+Rule = Callable[[str, Any], Any]
+
+
+def integer(lo: int | None = None, hi: int | None = None) -> Rule:
+    """An integer (``bool`` refused) in ``[lo, hi]``."""
+    return lambda name, v: check_int(name, v, lo=lo, hi=hi)
+
+
+def real(
+    lo: float = -math.inf, hi: float = math.inf, *, lo_open: bool = False, hi_open: bool = False
+) -> Rule:
+    """A finite real number (``bool`` refused) in the interval from ``lo`` to ``hi``."""
+    return lambda name, v: check_real(name, v, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open)
+
+
+def one_of(*options: Any) -> Rule:
+    """One of ``options``."""
+    return lambda name, v: check_choice(name, v, options)
+
+
+def optional(rule: Rule) -> Rule:
+    """None, or a value that passes ``rule``."""
+    return lambda name, v: None if v is None else rule(name, v)
+
+
+def int_tuple(length: int | None = None, lo: int = 1) -> Rule:
+    """A tuple (a JSON list is accepted) of integers ``>= lo``, of ``length`` entries if given."""
+
+    def rule(name: str, v: Any) -> tuple[int, ...]:
+        if not isinstance(v, tuple | list):
+            raise ArgumentTypeError(f"{name} must be a tuple of integers; got {v!r}")
+        if length is not None and len(v) != length:
+            raise ValueError(f"{name} must hold {length} integers; got {v!r}")
+        return tuple(check_int(f"{name}[{i}]", h, lo=lo) for i, h in enumerate(v))
+
+    return rule
+
+
+def _flag(name: str, v: Any) -> bool:
+    if not isinstance(v, bool | np.bool_):
+        raise ArgumentTypeError(f"{name} must be True or False; got {v!r}")
+    return bool(v)
+
+
+#: ``True`` or ``False`` (not 0/1, not a string).
+FLAG: Rule = _flag
+#: A finite number > 0.
+POSITIVE: Rule = real(0.0, lo_open=True)
+#: A finite number >= 0.
+NONNEGATIVE: Rule = real(0.0)
+#: A number in [0, 1].
+PROBABILITY: Rule = real(0.0, 1.0)
+#: An integer >= 1.
+POSITIVE_INT: Rule = integer(1)
+#: An integer >= 0.
+NONNEGATIVE_INT: Rule = integer(0)
+
+
+def check_instance(name: str, value: object, cls: type) -> None:
+    """Raise ``TypeError`` naming ``name`` unless ``value`` is a ``cls``."""
+    if not isinstance(value, cls):
+        raise ArgumentTypeError(f"{name} must be a {cls.__name__}; got {type(value).__name__}")
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -53,8 +147,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 def seed_everything(seed: int) -> None:
     """Seed ``random``, numpy's global generator and torch."""
-    if not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    seed = check_seed(seed)
     random.seed(int(seed))
     np.random.seed(int(seed) % 2**32)  # noqa: NPY002 (legacy global generator, as CleanRL)
     torch.manual_seed(int(seed))
@@ -68,15 +161,24 @@ def setup(seed: int, device: str | torch.device | None, *, threads: int | None =
     return resolve_device(device)
 
 
-def check_config(config: Any, rules: Mapping[str, tuple[Any, str]]) -> None:
-    """Validate a config dataclass: ``rules[name] = (predicate, requirement)``.
+def check_config(config: Any, rules: Mapping[str, Rule]) -> None:
+    """Validate every field of a config dataclass: ``rules[field](name, value)`` for each field.
 
-    Raises ``ValueError("config.name must be <requirement>; got <value>")`` for the first failure.
+    The rules (:data:`POSITIVE`, :func:`integer`, ...) raise ``TypeError`` for a wrong type and
+    ``ValueError`` for a bad value, naming ``Config.field``; the normalized value (a JSON list
+    read back as a tuple, an integer-valued float field as ``float``) is stored back in the
+    frozen instance. Every field must have a rule (a missing one is a programming error).
     """
-    for name, (ok, requirement) in rules.items():
-        value = getattr(config, name)
-        if not ok(value):
-            raise ValueError(f"{type(config).__name__}.{name} must be {requirement}; got {value!r}")
+    cls = type(config).__name__
+    names = [f.name for f in dataclasses.fields(config)]
+    if set(names) != set(rules):
+        raise RuntimeError(
+            f"{cls}: validation rules do not match the fields (missing "
+            f"{sorted(set(names) - set(rules))}, unknown {sorted(set(rules) - set(names))})"
+        )
+    for name in names:
+        value = rules[name](f"{cls}.{name}", getattr(config, name))
+        object.__setattr__(config, name, value)
 
 
 class MetricsLog:
@@ -95,6 +197,10 @@ class MetricsLog:
     def __init__(
         self, total: int, *, progress: bool | None = None, log_dir: str | Path | None = None
     ):
+        check_positive_int("total", total)
+        optional(FLAG)("progress", progress)
+        if log_dir is not None and not isinstance(log_dir, str | os.PathLike):
+            raise ArgumentTypeError(f"log_dir must be a path or None; got {log_dir!r}")
         self.rows: list[dict[str, float]] = []
         show = sys.stderr.isatty() if progress is None else progress
         self._bar = None
@@ -153,28 +259,80 @@ class MetricsLog:
         return path
 
 
+def _check_path(path: object) -> Path:
+    if not isinstance(path, str | os.PathLike):
+        raise ArgumentTypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
+    return Path(path)
+
+
 def save_checkpoint(
     path: str | Path, state_dict: Mapping[str, torch.Tensor], config: Any
 ) -> tuple[Path, Path]:
     """Write ``path.pt`` (the state dict) and ``path.json`` (the config dataclass and its type)."""
-    if not dataclasses.is_dataclass(config):
-        raise ValueError(f"config must be a dataclass instance; got {type(config).__name__}")
-    base = Path(path)
+    base = _check_path(path)
+    if not isinstance(state_dict, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state_dict.items()
+    ):
+        raise ArgumentTypeError(
+            f"state_dict must map parameter names to tensors; got {type(state_dict).__name__}"
+        )
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise ArgumentTypeError(f"config must be a dataclass instance; got {type(config).__name__}")
     base.parent.mkdir(parents=True, exist_ok=True)
     pt, js = base.with_suffix(".pt"), base.with_suffix(".json")
     torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, pt)
     payload = {"type": type(config).__name__, "config": dataclasses.asdict(config)}
-    js.write_text(json.dumps(payload, indent=2) + "\n")
+    js.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
     return pt, js
 
 
 def load_checkpoint(path: str | Path, config_type: type[C]) -> tuple[dict[str, torch.Tensor], C]:
-    """Read a checkpoint written by :func:`save_checkpoint` (``torch.load(weights_only=True)``)."""
-    base = Path(path)
-    payload = json.loads(base.with_suffix(".json").read_text())
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    The state dict is read with ``torch.load(weights_only=True)`` (no code runs: a pickle that
+    calls anything is refused) and must map names to finite tensors; the config is rebuilt
+    through its dataclass, whose validation refuses out-of-range values. A missing file raises
+    ``FileNotFoundError``; a corrupt, tampered or foreign file ``ValueError`` naming ``path``.
+    """
+    base = _check_path(path)
+    if not (isinstance(config_type, type) and dataclasses.is_dataclass(config_type)):
+        raise ArgumentTypeError(f"config_type must be a dataclass type; got {config_type!r}")
+    pt, js = base.with_suffix(".pt"), base.with_suffix(".json")
+    for f in (js, pt):
+        if not f.is_file():
+            raise FileNotFoundError(f"path {base}: checkpoint file {f} does not exist")
+    try:
+        payload = json.loads(js.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"path {base}: {js.name} is not valid JSON ({exc})") from exc
+    if not (isinstance(payload, dict) and isinstance(payload.get("config"), dict)):
+        raise ValueError(f"path {base}: {js.name} is not a checkpoint config (no 'config' table)")
     if payload.get("type") != config_type.__name__:
         raise ValueError(
-            f"checkpoint {base} holds a {payload.get('type')!r} config, not {config_type.__name__!r}"
+            f"path {base} holds a {payload.get('type')!r} config, not {config_type.__name__!r}"
         )
-    state = torch.load(base.with_suffix(".pt"), weights_only=True)
-    return state, config_type(**payload["config"])
+    fields = {f.name for f in dataclasses.fields(config_type)}
+    unknown = sorted(set(payload["config"]) - fields)
+    if unknown:
+        raise ValueError(
+            f"path {base}: {js.name} has unknown {config_type.__name__} fields {unknown}"
+        )
+    try:
+        config = config_type(**payload["config"])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"path {base}: {js.name} holds an invalid config: {exc}") from exc
+    try:
+        state = torch.load(pt, weights_only=True, map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError) as exc:
+        raise ValueError(
+            f"path {base}: {pt.name} is corrupt or not a plain state dict (refused by "
+            f"torch.load(weights_only=True): {type(exc).__name__})"
+        ) from exc
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise ValueError(f"path {base}: {pt.name} is not a state dict of named tensors")
+    for k, v in state.items():
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise ValueError(f"path {base}: {pt.name} entry {k!r} holds NaN or inf")
+    return state, config

@@ -50,8 +50,21 @@ import torch
 from torch import nn
 
 from trainers import losses as L
-from trainers.envs import TabularMDPEnv, make_env
-from trainers.runtime import MetricsLog, check_config, save_checkpoint, setup
+from trainers.envs import TabularMDPEnv, build_env
+from trainers.runtime import (
+    FLAG,
+    NONNEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    MetricsLog,
+    check_config,
+    check_instance,
+    one_of,
+    optional,
+    real,
+    save_checkpoint,
+    setup,
+)
 
 __all__ = ["SoftQConfig", "SoftQResult", "train_soft_q"]
 
@@ -75,7 +88,7 @@ class SoftQConfig:
     total_timesteps: int = 6000
     """Environment steps."""
     learning_starts: int = 200
-    """Uniformly random actions (and no updates) for this many steps."""
+    """Uniformly random actions (and no updates) for this many steps (below ``total_timesteps``)."""
     buffer_size: int = 100_000
     """Replay capacity (transitions)."""
     batch_size: int = 64
@@ -96,29 +109,34 @@ class SoftQConfig:
     """Log metrics every this many environment steps."""
 
     def __post_init__(self) -> None:
-        pos_int = (lambda v: isinstance(v, int) and v >= 1, "an int >= 1")
-        pos = (lambda v: v > 0, "> 0")
         check_config(
             self,
             {
-                "algorithm": (lambda v: v in ALGORITHMS, f"one of {ALGORITHMS}"),
-                "alpha": (lambda v: math.isfinite(v) and v > 0, "finite and > 0"),
-                "target_entropy_scale": (lambda v: 0 < v < 1, "in (0, 1)"),
-                "gamma": (lambda v: v is None or 0 <= v < 1, "None or in [0, 1)"),
-                "total_timesteps": pos_int,
-                "learning_starts": (lambda v: isinstance(v, int) and v >= 0, "an int >= 0"),
-                "buffer_size": pos_int,
-                "batch_size": pos_int,
-                "train_frequency": pos_int,
-                "q_lr": pos,
-                "policy_lr": pos,
-                "tau": (lambda v: 0 < v <= 1, "in (0, 1]"),
-                "hidden": (lambda v: isinstance(v, int) and v >= 0, "an int >= 0"),
-                "log_every": pos_int,
+                "algorithm": one_of(*ALGORITHMS),
+                "alpha": POSITIVE,
+                "autotune": FLAG,
+                "target_entropy_scale": real(0.0, 1.0, lo_open=True, hi_open=True),
+                "gamma": optional(real(0.0, 1.0, hi_open=True)),
+                "total_timesteps": POSITIVE_INT,
+                "learning_starts": NONNEGATIVE_INT,
+                "buffer_size": POSITIVE_INT,
+                "batch_size": POSITIVE_INT,
+                "train_frequency": POSITIVE_INT,
+                "q_lr": POSITIVE,
+                "policy_lr": POSITIVE,
+                "anneal_lr": FLAG,
+                "tau": real(0.0, 1.0, lo_open=True),
+                "hidden": NONNEGATIVE_INT,
+                "log_every": POSITIVE_INT,
             },
         )
         if self.autotune and self.algorithm != "sac":
             raise ValueError("SoftQConfig.autotune must be False unless algorithm='sac'; got True")
+        if self.learning_starts >= self.total_timesteps:
+            raise ValueError(
+                f"SoftQConfig.learning_starts must be below total_timesteps = "
+                f"{self.total_timesteps} (else no gradient update runs); got {self.learning_starts}"
+            )
 
 
 def _net(obs_dim: int, n_actions: int, hidden: int) -> nn.Module:
@@ -207,10 +225,9 @@ def train_soft_q(
     SoftQResult
         ``policy(obs)`` gives the learned soft policy; ``save(path)`` checkpoints it.
     """
+    check_instance("config", config, SoftQConfig)
     dev = setup(seed, device)
-    e = env() if callable(env) and not isinstance(env, gym.Env) else make_env(env)
-    if not isinstance(e.action_space, gym.spaces.Discrete):
-        raise ValueError(f"env must have Discrete actions; got {e.action_space}")
+    e = build_env(env)
     cfg = config
     A = int(e.action_space.n)
     obs_dim = int(np.prod(e.observation_space.shape))

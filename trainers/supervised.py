@@ -32,9 +32,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from theory.checks import ArgumentTypeError, as_float_array, check_int, check_seed, check_seeds
 from trainers import losses as L
 from trainers.batched import StackedModule
-from trainers.runtime import MetricsLog, check_config, save_checkpoint, setup
+from trainers.runtime import (
+    FLAG,
+    NONNEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    MetricsLog,
+    check_config,
+    check_instance,
+    int_tuple,
+    one_of,
+    optional,
+    save_checkpoint,
+    setup,
+)
 
 __all__ = [
     "SupervisedConfig",
@@ -73,28 +87,18 @@ class SupervisedConfig:
     """Log metrics every this many steps."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.hidden, list):  # a config read back from JSON
-            object.__setattr__(self, "hidden", tuple(self.hidden))
-        pos_int = (lambda v: isinstance(v, int) and v >= 1, "an int >= 1")
         check_config(
             self,
             {
-                "hidden": (
-                    lambda v: (
-                        isinstance(v, tuple) and all(isinstance(h, int) and h >= 1 for h in v)
-                    ),
-                    "a tuple of ints >= 1",
-                ),
-                "activation": (lambda v: v in ACTIVATIONS, f"one of {tuple(ACTIVATIONS)}"),
-                "steps": pos_int,
-                "batch_size": (
-                    lambda v: v is None or (isinstance(v, int) and v >= 1),
-                    "None or >= 1",
-                ),
-                "lr": (lambda v: v > 0, "> 0"),
-                "weight_decay": (lambda v: v >= 0, ">= 0"),
-                "dtype": (lambda v: v in ("float32", "float64"), "'float32' or 'float64'"),
-                "log_every": pos_int,
+                "hidden": int_tuple(),  # a JSON list read back becomes a tuple
+                "activation": one_of(*ACTIVATIONS),
+                "steps": POSITIVE_INT,
+                "batch_size": optional(POSITIVE_INT),
+                "lr": POSITIVE,
+                "anneal_lr": FLAG,
+                "weight_decay": NONNEGATIVE,
+                "dtype": one_of("float32", "float64"),
+                "log_every": POSITIVE_INT,
             },
         )
 
@@ -194,9 +198,6 @@ def _fit(
     progress: bool | None,
     log_dir: str | None,
 ) -> SupervisedResult:
-    seeds = [int(s) for s in seeds]
-    if not seeds or any(s < 0 for s in seeds):
-        raise ValueError(f"seeds must be a non-empty list of ints >= 0; got {seeds!r}")
     N, (n, d) = len(seeds), x.shape
     dev = setup(seeds[0], device)
     dtype = getattr(torch, config.dtype)
@@ -300,20 +301,30 @@ def _fit(
     )
 
 
-def _check_inputs(states: object) -> np.ndarray:
-    x = np.asarray(states, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] < 1 or not np.all(np.isfinite(x)):
-        raise ValueError(f"states must be a finite (n, d) array; got shape {x.shape}")
-    return x
+def _check_common(
+    name: str, data: object, config: object, seeds: object, batched: object
+) -> tuple[np.ndarray, list[int]]:
+    """The checks every learner shares: ``data`` (n, d) finite, config, seeds, batched."""
+    x = as_float_array(name, data, ndim=2)
+    if x.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one column; got shape {x.shape}")
+    check_instance("config", config, SupervisedConfig)
+    seeds = check_seeds(seeds, distinct=False)  # a seed may repeat across datasets
+    if not isinstance(batched, bool):
+        raise ArgumentTypeError(f"batched must be True or False; got {batched!r}")
+    return x, seeds
 
 
 def _check_weights(weights: object, n_runs: int, n: int) -> np.ndarray | None:
     if weights is None:
         return None
-    w = np.asarray(weights, dtype=np.float64)
+    w = as_float_array("weights", weights)
     w = _per_run("weights", w, n_runs, (n,))
-    if np.any(w < 0) or not np.all(np.isfinite(w)) or np.any(w.sum(-1) <= 0):
-        raise ValueError("weights must be finite, >= 0 and not all zero (per run)")
+    if np.any(w < 0):
+        raise ValueError(f"weights must be >= 0; got minimum {w.min()!r}")
+    if np.any(w.sum(-1) <= 0):
+        bad = np.flatnonzero(w.sum(-1) <= 0).tolist()
+        raise ValueError(f"weights must have a positive sum for every run; runs {bad} sum to 0")
     return w
 
 
@@ -346,18 +357,16 @@ def train_bc_runs(
     device, progress, log_dir
         As in the other trainers.
     """
-    N = len(seeds)
-    x = _check_inputs(states)
-    n = x.shape[0]
-    a = np.asarray(actions, dtype=np.float64)
+    x, seeds = _check_common("states", states, config, seeds, batched)
+    N, n = len(seeds), x.shape[0]
+    a = as_float_array("actions", actions)
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim == 2:
         a = np.broadcast_to(a, (N, *a.shape))
-    if a.ndim != 3 or a.shape[:2] != (N, n) or not np.all(np.isfinite(a)):
+    if a.ndim != 3 or a.shape[:2] != (N, n) or a.shape[2] == 0:
         raise ValueError(
-            f"actions must be finite with shape ({n}, m), ({n},) or ({N}, {n}, m); got "
-            f"{np.shape(actions)}"
+            f"actions must have shape ({n}, m), ({n},) or ({N}, {n}, m); got {np.shape(actions)}"
         )
     w = _check_weights(weights, N, n)
     return _fit("bc", x, a, w, a.shape[2], config, seeds, batched, device, progress, log_dir)
@@ -374,6 +383,7 @@ def train_bc(
     progress: bool | None = None,
 ) -> SupervisedResult:
     """Behavior cloning, one run (see :func:`train_bc_runs`)."""
+    check_seed(seed)
     return train_bc_runs(
         states,
         actions,
@@ -419,16 +429,20 @@ def train_classifier_runs(
     SupervisedResult
         ``predict_proba(x)`` gives the class probabilities, (N, n, K).
     """
-    N = len(seeds)
-    x = _check_inputs(features)
-    n = x.shape[0]
+    x, seeds = _check_common("features", features, config, seeds, batched)
+    N, n = len(seeds), x.shape[0]
     y = np.asarray(labels)
-    if y.dtype.kind not in "iub" or y.size == 0:
-        raise ValueError(f"labels must be an integer array; got dtype {y.dtype}")
+    if y.dtype.kind not in "iub":
+        raise ArgumentTypeError(f"labels must be an integer array; got dtype {y.dtype}")
     y = _per_run("labels", y.astype(np.int64), N, (n,))
-    K = max(2, int(y.max()) + 1) if n_classes is None else n_classes
-    if not (isinstance(K, int) and K >= 2) or y.min() < 0 or y.max() >= K:
-        raise ValueError(f"labels must lie in [0, n_classes) with n_classes >= 2; got {K!r}")
+    if y.min() < 0:
+        raise ValueError(f"labels must be >= 0; got {y.min()}")
+    if n_classes is None:
+        K = max(2, int(y.max()) + 1)
+    else:
+        K = check_int("n_classes", n_classes, lo=2)
+        if y.max() >= K:
+            raise ValueError(f"labels must lie in [0, n_classes) = [0, {K}); got {y.max()}")
     w = _check_weights(weights, N, n)
     return _fit("classifier", x, y, w, K, config, seeds, batched, device, progress, log_dir)
 
@@ -445,6 +459,7 @@ def train_classifier(
     progress: bool | None = None,
 ) -> SupervisedResult:
     """One seeded MLP classifier (see :func:`train_classifier_runs`)."""
+    check_seed(seed)
     return train_classifier_runs(
         features,
         labels,

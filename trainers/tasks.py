@@ -8,8 +8,9 @@
   ambiguous (boundary) contexts where two components conflict. It is the one-step (``gamma = 0``)
   case of :func:`theory.generators.conflicting_multi_reward_task`, where ``R_eff = Q*`` and every
   boundary context has an exact tie.
-- :func:`verifiable_bandit`: the spec's GRPO benchmark task (8-d context, 10 arms, reward 1 iff
-  the arm is ``argmax(W x)``).
+- :func:`verifiable_bandit`: a verifiable-reward task for GRPO-style training (8-d context,
+  10 arms, reward 1 iff the arm is ``argmax(W x)``: a rule-based accuracy reward in the sense
+  of DeepSeek-AI, "DeepSeek-R1", arXiv:2501.12948, 2025, §2.2.2).
 
 Environments through the gymnasium API live in :mod:`trainers.envs`.
 """
@@ -20,6 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from theory.checks import (
+    ArgumentTypeError,
+    as_float_array,
+    check_int,
+    check_positive_int,
+    check_real,
+    check_simplex,
+)
 from theory.effective_reward import effective_reward
 from theory.generators import conflicting_multi_reward_task
 from theory.soft import kl_regularized_bandit_policy
@@ -32,11 +41,21 @@ __all__ = [
 ]
 
 
+def _check_rng(rng: object) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise ArgumentTypeError(
+            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)); got "
+            f"{type(rng).__name__}"
+        )
+
+
 @dataclass(frozen=True)
 class ContextualBandit:
     """C contexts x A arms: ``rewards`` (C, A), ``reference`` (C, A), ``features`` (C, d).
 
     ``tie_contexts`` lists contexts whose best arms are tied (exactly, by construction).
+    All arrays must be finite, with at least one context, two arms and one feature; every
+    reference row is a probability vector.
     """
 
     rewards: np.ndarray
@@ -45,18 +64,28 @@ class ContextualBandit:
     tie_contexts: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        r = np.asarray(self.rewards, dtype=np.float64)
-        if r.ndim != 2 or r.shape[1] < 2 or not np.all(np.isfinite(r)):
-            raise ValueError(f"rewards must be a finite (C, A >= 2) array; got shape {r.shape}")
-        ref = np.asarray(self.reference, dtype=np.float64)
-        if ref.shape != r.shape or np.any(ref < 0) or not np.allclose(ref.sum(-1), 1.0):
-            raise ValueError(f"reference must be (C, A) = {r.shape} probability rows")
-        x = np.asarray(self.features, dtype=np.float64)
-        if x.ndim != 2 or x.shape[0] != r.shape[0]:
-            raise ValueError(f"features must have shape ({r.shape[0]}, d); got {x.shape}")
+        r = as_float_array("rewards", self.rewards, ndim=2)
+        if r.shape[1] < 2:
+            raise ValueError(f"rewards must have at least two arms (columns); got shape {r.shape}")
+        ref = as_float_array("reference", self.reference)
+        if ref.shape != r.shape:
+            raise ValueError(f"reference must have the shape of rewards {r.shape}; got {ref.shape}")
+        check_simplex("reference", ref, atol=1e-6)
+        x = as_float_array("features", self.features, ndim=2)
+        if x.shape[0] != r.shape[0] or x.shape[1] < 1:
+            raise ValueError(f"features must have shape ({r.shape[0]}, d >= 1); got {x.shape}")
+        if isinstance(self.tie_contexts, str | bytes) or not hasattr(self.tie_contexts, "__iter__"):
+            raise ArgumentTypeError(
+                f"tie_contexts must be a sequence of context indices; got {self.tie_contexts!r}"
+            )
+        ties = tuple(
+            check_int(f"tie_contexts[{i}]", c, lo=0, hi=r.shape[0] - 1)
+            for i, c in enumerate(self.tie_contexts)
+        )
         object.__setattr__(self, "rewards", r)
         object.__setattr__(self, "reference", ref)
         object.__setattr__(self, "features", x)
+        object.__setattr__(self, "tie_contexts", ties)
 
     @property
     def n_contexts(self) -> int:
@@ -70,17 +99,31 @@ class ContextualBandit:
     def tabular(
         cls, rewards: np.ndarray, reference: np.ndarray | None = None, tie_contexts=()
     ) -> ContextualBandit:
-        """One-hot context features; uniform reference by default."""
-        r = np.asarray(rewards, dtype=np.float64)
+        """One-hot context features; uniform reference by default (one row or one per context)."""
+        r = as_float_array("rewards", rewards)
         if r.ndim == 1:
             r = r[None]
-        ref = np.full_like(r, 1.0 / r.shape[-1]) if reference is None else reference
-        ref = np.broadcast_to(np.asarray(ref, dtype=np.float64), r.shape).copy()
-        return cls(r, ref, np.eye(r.shape[0]), tuple(tie_contexts))
+        if r.ndim != 2 or r.shape[1] < 2:
+            raise ValueError(f"rewards must have shape (C, A >= 2) or (A,); got {r.shape}")
+        if reference is None:
+            ref = np.full_like(r, 1.0 / r.shape[-1])
+        else:
+            ref = as_float_array("reference", reference)
+            if ref.shape not in (r.shape, r.shape[1:]):
+                raise ValueError(
+                    f"reference must have shape {r.shape[1:]} or {r.shape}; got {ref.shape}"
+                )
+            ref = np.broadcast_to(ref, r.shape).copy()
+        return cls(r, ref, np.eye(r.shape[0]), tie_contexts)
 
     def closed_form(self, beta: float, rewards: np.ndarray | None = None) -> np.ndarray:
-        """``pi_ref exp(r / beta) / Z`` per context (:func:`theory.kl_regularized_bandit_policy`)."""
-        r = self.rewards if rewards is None else rewards
+        """``pi_ref exp(r / beta) / Z`` per context (:func:`theory.kl_regularized_bandit_policy`);
+        ``rewards`` (C, A) or a batch (..., C, A) replaces the task's rewards."""
+        r = self.rewards if rewards is None else as_float_array("rewards", rewards)
+        if r.shape[-2:] != self.rewards.shape:
+            raise ValueError(
+                f"rewards must have shape (..., {self.n_contexts}, {self.n_actions}); got {r.shape}"
+            )
         return kl_regularized_bandit_policy(r, self.reference, beta)
 
 
@@ -123,8 +166,8 @@ class MultiRewardBandit:
         With ``K + extra_dims >= C`` the (C, K + extra_dims) matrix has full row rank almost
         surely, so a policy linear in these features can represent any logits on the contexts.
         """
-        if not isinstance(extra_dims, int | np.integer) or extra_dims < 0:
-            raise ValueError(f"extra_dims must be an int >= 0; got {extra_dims!r}")
+        extra_dims = check_int("extra_dims", extra_dims, lo=0)
+        _check_rng(rng)
         C = self.weights.shape[0]
         z = rng.normal(size=(C, int(extra_dims))) / np.sqrt(max(int(extra_dims), 1))
         return np.hstack([self.weights, z])
@@ -147,7 +190,27 @@ def multi_reward_bandit(
     with ``gamma = 0``, so that ``R_eff = Q*`` and each boundary context has an exact tie.
 
     Interior contexts have a unique best arm (reward 1.5, the others uniform in [-1, 1]).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    n_components : int, default 3
+        Reward components (domains), >= 2.
+    contexts_per_domain : int, default 3
+        Interior contexts per domain, >= 1.
+    n_actions : int, default 3
+        Arms, >= 2.
+    tie_size : int, default 2
+        Tied best arms at each boundary context, in ``[2, n_actions]``.
+    conflict : float, default 0.5
+        How far the two components at a boundary context pull apart (finite, >= 0).
     """
+    _check_rng(rng)
+    check_int("n_components", n_components, lo=2)
+    check_positive_int("contexts_per_domain", contexts_per_domain)
+    check_int("n_actions", n_actions, lo=2)
+    check_int("tie_size", tie_size, lo=2, hi=int(n_actions))
+    check_real("conflict", conflict, lo=0.0)
     t = conflicting_multi_reward_task(
         rng,
         n_components=n_components,
@@ -163,9 +226,12 @@ def multi_reward_bandit(
 def verifiable_bandit(
     rng: np.random.Generator, *, n_contexts: int = 64, dim: int = 8, n_actions: int = 10
 ) -> ContextualBandit:
-    """Contexts ``x ~ N(0, I_dim)``; reward 1 iff the arm is ``argmax(W x)`` (spec §2 benchmark)."""
-    if n_contexts < 1 or dim < 1 or n_actions < 2:
-        raise ValueError(f"need n_contexts, dim >= 1, n_actions >= 2; got {n_contexts, dim}")
+    """Contexts ``x ~ N(0, I_dim)``; reward 1 iff the arm is ``argmax(W x)`` for a random
+    ``W`` (n_actions, dim): a rule-based accuracy reward (DeepSeek-R1, 2025, §2.2.2)."""
+    _check_rng(rng)
+    check_positive_int("n_contexts", n_contexts)
+    check_positive_int("dim", dim)
+    check_int("n_actions", n_actions, lo=2)
     x = rng.normal(size=(n_contexts, dim))
     W = rng.normal(size=(n_actions, dim))
     r = np.zeros((n_contexts, n_actions))

@@ -36,7 +36,7 @@ IMPC_COLUMNS: dict[str, str] = {
     "X4": "IMPC_HEM_037_001",
     "X5": "IMPC_HEM_039_001",
 }
-#: The authors' graph (spec ``causal_minimax.md`` §5).
+#: The authors' graph (Liu et al. 2023, App. F.2.1; authors' ``impc/`` code).
 IMPC_EDGES: tuple[tuple[str, str], ...] = (
     ("Y", "X5"),
     ("X1", "X2"),
@@ -124,8 +124,8 @@ def load_impc(*, standardize: str = "pooled") -> IMPCData:
     Parameters
     ----------
     standardize : {"pooled", "none", "per-environment"}
-        ``"pooled"`` (default): every variable to mean 0, std 1 over all 614 mice (the spec's
-        "standardised data"); ``"none"``: raw values; ``"per-environment"``: each genotype with
+        ``"pooled"`` (default): every variable to mean 0, std 1 over all 614 mice (the
+        standardised data of the authors' IMPC record); ``"none"``: raw values; ``"per-environment"``: each genotype with
         its own mean and std, as the authors' ``need_norm`` does for each test environment (a
         quirk that hides mean shifts; offered to reproduce their numbers only).
 

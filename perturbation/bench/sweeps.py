@@ -1,6 +1,6 @@
 """Benchmark of :mod:`perturbation.sweeps`: the cost of the sweep machinery and of each engine.
 
-64 tiny numpy tasks (16 seeds x 4 eps, as in the trainers/tooling spec's measured table): each
+64 tiny numpy tasks (16 seeds x 4 eps): each
 runs ``n_iter`` steps of ``x <- tanh(eps A x) + 0.1`` with a seeded 32 x 32 Gaussian ``A / sqrt(32)``
 (``eps <= 0.4``: a contraction, so the batched and looped values agree to rounding).
 Every row is timed against the plain Python loop over the same 64 tasks in this run:

@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import math
-import types
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 
 import theory as T
 from perturbation.registry import RunContext, Worst
 from theory.generators import random_mdp
-
-
-def frozen(obj: Any) -> Any:
-    """A read-only copy of a cached sweep: dicts become mapping proxies, lists tuples, and
-    arrays read-only copies, so that no claim can mutate what another claim reads."""
-    if isinstance(obj, dict):
-        return types.MappingProxyType({k: frozen(v) for k, v in obj.items()})
-    if isinstance(obj, list | tuple):
-        return tuple(frozen(v) for v in obj)
-    if isinstance(obj, np.ndarray):
-        arr = obj.copy()
-        arr.setflags(write=False)
-        return arr
-    return obj
-
 
 #: Value-iteration tolerances of the experiments: far below every tolerance stated in a claim,
 #: and above float64's round-off allowance (4 eps max|Q| / (1 - gamma)) for gamma <= 0.95.

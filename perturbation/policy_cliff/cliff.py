@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -14,7 +13,6 @@ from perturbation.policy_cliff._common import (
     ALPHAS,
     VI_TOL,
     fit_slope,
-    frozen,
     perturbations,
     random_mdps,
     soft_changes,
@@ -22,7 +20,7 @@ from perturbation.policy_cliff._common import (
     soft_worst,
 )
 from perturbation.references import ref
-from perturbation.registry import Evidence, RunContext, Theorem, Tolerance, claim
+from perturbation.registry import Evidence, RunContext, Theorem, Tolerance, Worst, claim, frozen
 from theory import bounds as B
 from theory.generators import (
     planted_tie_mdp,
@@ -226,7 +224,7 @@ def _gapped_mdps(
     bound=Theorem(B.greedy_stability_radius),
 )
 def greedy_radius(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
-    flips_below, tested, worst = 0, 0, (math.inf, 0.0, 0.0)
+    flips_below, tested, worst = 0, 0, Worst(">=")
     scales = np.geomspace(0.01, 100.0, 81)
     for rng, mdp, q, gap in _gapped_mdps(ctx, "greedy-radius", ctx.n(60)):
         radius = bound(gap, mdp.gamma)
@@ -248,16 +246,14 @@ def greedy_radius(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
             flipped = np.any(np.argmax(qd, axis=-1) != greedy, axis=-1)
             if flipped.any():
                 t = float(scales[np.argmax(flipped)] * radius)
-                worst = min(worst, (t / radius, t, radius))
-    return Evidence.lower(
-        worst[1],
-        worst[2],
+                worst.add(t, radius)
+    return worst.evidence(
         note=f"{tested} random perturbations at 0.999·radius on random MDPs with gap > 1e-3; "
         "then a scale grid from 0.01 to 100 radii along targeted and random directions; "
         "measured: the smallest flipping ‖ΔR‖∞ found (grid resolution 12%), reported at the "
         "instance closest to its radius.",
         require={f"0 greedy flips in {tested} perturbations at 0.999·radius": flips_below == 0},
-        details={"flips_below_radius": flips_below, "min_flip_over_radius": worst[0]},
+        details={"flips_below_radius": flips_below, "min_flip_over_radius": worst.score},
     )
 
 
@@ -304,7 +300,7 @@ def uhc(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
 )
 def prop_3_1(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     rng = ctx.rng("prop-3.1")
-    worst, unreachable_zero = (math.inf, 0.0, 0.0), True
+    worst, unreachable_zero = Worst(">="), True
     for _ in range(ctx.n(40)):
         S, A = int(rng.integers(2, 6)), int(rng.integers(2, 5))
         mdp, s0 = planted_tie_mdp(rng, S, A, 2, float(rng.uniform(0, 0.95)))
@@ -321,7 +317,7 @@ def prop_3_1(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
             mu @ (T.optimal_q(true, tol=VI_TOL).max(-1) - T.policy_value(true, pi_train))
         )
         b = bound(c, float(mu[s0]))
-        worst = min(worst, (regret / b, regret, b))
+        worst.add(regret, b)
         # equality case: a start distribution that never reaches s0 (s0 unreachable under pi_train)
         reach = _reachable(mdp.P, pi_train, start=[s for s in range(S) if s != s0])
         if s0 not in reach:
@@ -331,15 +327,13 @@ def prop_3_1(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
                 mu0 @ (T.optimal_q(true, tol=VI_TOL).max(-1) - T.policy_value(true, pi_train))
             )
             unreachable_zero &= abs(r0) <= 1e-9
-    return Evidence.lower(
-        worst[1],
-        worst[2],
+    return worst.evidence(
         atol=1e-9,
         note=f"{ctx.n(40)} random MDPs with a planted tie; R_missing = c·1{{(s0, a2)}}, c ∈ [0.1, 1]; "
         "μ random with full support; regret by exact policy evaluation; reported: the smallest "
         "regret/bound.",
         require={"zero regret when μ never reaches s0": bool(unreachable_zero)},
-        details={"min_ratio": worst[0]},
+        details={"min_ratio": worst.score},
     )
 
 

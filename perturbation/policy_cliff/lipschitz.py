@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -12,7 +11,6 @@ import theory as T
 from perturbation.policy_cliff._common import (
     ALPHAS,
     SOFT_TOL,
-    frozen,
     perturbations,
     random_mdps,
     ratios,
@@ -20,7 +18,7 @@ from perturbation.policy_cliff._common import (
     worst_ratio,
 )
 from perturbation.references import ref
-from perturbation.registry import Evidence, RunContext, Theorem, Worst, claim
+from perturbation.registry import Evidence, RunContext, Theorem, Worst, claim, frozen
 from theory import bounds as B
 from theory.generators import (
     tight_soft_construction,
@@ -228,7 +226,7 @@ def span_refinement(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
 )
 def prop_4_7_tight(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     delta, alpha = 1e-5, 1.0
-    table, worst = [], (math.inf, 0.0, 0.0)
+    table, worst = [], Worst(">=")
     for gamma in (0.0, 0.5, 0.9, 0.99, 0.999):
         mdp, dR = tight_soft_construction(gamma, delta)
         # |Q| ~ alpha log 2 / (1 - gamma): scale the tolerance with it, above float64's
@@ -245,13 +243,11 @@ def prop_4_7_tight(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
         table.append(
             {"gamma": gamma, "bound": b, "measured TV": tv, "ratio": tv / b, "VI backups": res.nit}
         )
-        worst = min(worst, (tv / b, tv, b))
-    return Evidence.lower(
-        worst[1],
-        worst[2],
-        atol=1e-3 * worst[2],
+        worst.add(tv, b)
+    return worst.evidence(
+        atol=1e-3 * worst.bound,
         note=f"δ = {delta}, α = {alpha}, VI tolerance 2e-12/(1−γ); the claim's tolerance is "
         "0.001·bound (ratio ≥ 0.999). The VI "
         "backups grow like log(1/tol)/(1−γ).",
-        details={"min_ratio": worst[0], "table": table},
+        details={"min_ratio": worst.score, "table": table},
     )

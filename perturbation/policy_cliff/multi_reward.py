@@ -12,14 +12,13 @@ from perturbation.plots import save_plot
 from perturbation.policy_cliff._common import (
     ALPHAS,
     VI_TOL,
-    frozen,
     ratios,
     soft_changes,
     soft_series,
     soft_worst,
 )
 from perturbation.references import ref
-from perturbation.registry import Evidence, RunContext, Theorem, claim
+from perturbation.registry import Evidence, RunContext, Theorem, Worst, claim, frozen
 from theory import bounds as B
 from theory.generators import (
     conflicting_multi_reward_task,
@@ -45,7 +44,7 @@ def _lemma_4_2_bound(distance_n: float, weights: np.ndarray) -> float:
 )
 def lemma_4_2(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     rng = ctx.rng("lemma-4.2")
-    worst, equal_ok = (-1.0, 0.0, 0.0), True
+    worst, equal_ok = Worst("<="), True
     for i in range(ctx.n(300)):
         K, S, A = (int(v) for v in rng.integers(2, 6, size=3))
         w = rng.dirichlet(np.full(K, rng.choice([0.2, 1.0])), S)
@@ -54,19 +53,17 @@ def lemma_4_2(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
         d = np.repeat(rng.normal(size=(1, S, A)), K, axis=0) if same else rng.normal(size=(K, S, A))
         m = T.reward_distance(T.effective_reward(R, w), T.effective_reward(R + d, w))
         b = bound(float(np.max(np.abs(d))), w)
-        worst = max(worst, (m / b, m, b))
+        worst.add(m, b)
         if same and (i // 3) % 2 == 0:  # constant-over-k shifts of equal size: equality
             d = np.full((K, S, A), 0.3)
             m = T.reward_distance(T.effective_reward(R, w), T.effective_reward(R + d, w))
             equal_ok &= abs(m - 0.3) <= 1e-12
-    return Evidence.upper(
-        worst[1],
-        worst[2],
+    return worst.evidence(
         rtol=1e-12,
         note=f"{ctx.n(300)} random (K, S, A) ≤ 5 instances with simplex weights; reported: the "
         "largest ratio.",
         require={"equality for equal component shifts": bool(equal_ok)},
-        details={"max_ratio": worst[0]},
+        details={"max_ratio": worst.score},
     )
 
 

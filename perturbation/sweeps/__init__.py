@@ -1,6 +1,6 @@
 """Sweeps: a grid of configurations -> a run function -> a tidy, persisted, resumable table.
 
-The toolkit's one way to run many trainings or experiments (issue 3, §2)::
+The toolkit's one way to run many trainings or experiments::
 
     from perturbation.sweeps import Grid, sweep, aggregate
 
@@ -11,8 +11,11 @@ The toolkit's one way to run many trainings or experiments (issue 3, §2)::
 
 Engines behind the same call: ``inprocess`` (batched run functions get whole chunks, see
 :func:`batched`), ``joblib`` (local processes, one thread each; the default for plain run
-functions) and ``ray`` (``RAY_ADDRESS`` or a local instance; optional). Each finished run is
-written atomically to ``out_dir/runs/<key>.json``; an interrupted sweep resumes where it stopped.
+functions; its workers end with the sweep process) and ``ray`` (the Ray instance already
+connected, ``RAY_ADDRESS``, or a local instance started once and kept; optional). Each finished
+run is written atomically to ``out_dir/runs/<key>.json``; an interrupted sweep resumes where it
+stopped, and several processes may sweep into one ``out_dir`` at once (each run is claimed, so it
+executes once).
 Statistics (:mod:`perturbation.sweeps.stats`) follow rliable (Agarwal et al., NeurIPS 2021).
 """
 

@@ -1,8 +1,11 @@
 """``stability sweep MODULE:FUNCTION --axis NAME=V1,V2 --seeds N --out DIR``: a sweep from the shell.
 
 Axis and fixed values are parsed as JSON where they parse (``0.1``, ``true``, ``"a"``) and taken as
-strings otherwise. The tidy table is written to ``DIR/results.csv``; the exit status is 1 if any
-run failed, 2 on bad arguments.
+strings otherwise. The tidy table is written to ``DIR/results.csv``. Exit status: 0 every run
+succeeded, 1 a run failed, 2 bad arguments (refused before any run, except ``--aggregate METRIC``
+naming a metric no run reported, which is known only once the runs are done: they are saved,
+and the same command with a reported metric resumes them without executing them again), 3 the
+engine could not start, 130 interrupted (the finished runs are saved; the same command resumes).
 """
 
 from __future__ import annotations
@@ -44,8 +47,11 @@ def _load_run(spec: str) -> Any:
 
 def _sweep(args: argparse.Namespace) -> int:
     from perturbation.sweeps import Grid, sweep
+    from perturbation.sweeps.engines import EngineStartError
 
     try:
+        if args.aggregate is not None and not args.aggregate.strip():
+            raise ValueError("--aggregate must name a metric; got an empty string")
         run = _load_run(args.run)
         axes = {}
         for text in args.axis:
@@ -67,13 +73,28 @@ def _sweep(args: argparse.Namespace) -> int:
     except (ValueError, TypeError, ImportError) as exc:
         print(f"stability sweep: {exc}", file=sys.stderr)
         return 2
+    except EngineStartError as exc:
+        print(f"stability sweep: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt as exc:
+        notes = "; ".join(getattr(exc, "__notes__", [])) or "interrupted"
+        print(f"stability sweep: {notes}", file=sys.stderr)
+        return 130
     res.to_csv(Path(args.out) / "results.csv")
     print(res.summary())
-    if args.aggregate:
-        for agg in res.aggregate(args.aggregate):
-            print(f"  {agg.summary()}")
     for rec in res.failures:
         print(f"  FAILED {rec['config']} seed {rec['seed']}: {rec['error']}", file=sys.stderr)
+    if args.aggregate:
+        if args.aggregate not in res.metrics:
+            print(
+                f"stability sweep: --aggregate {args.aggregate!r}: no run reported this metric; "
+                f"the runs report {res.metrics}. The runs are saved in {args.out!r}: run the "
+                "same command with one of those to aggregate them (nothing is executed again)",
+                file=sys.stderr,
+            )
+            return 2
+        for agg in res.aggregate(args.aggregate):
+            print(f"  {agg.summary()}")
     return 1 if res.failures else 0
 
 

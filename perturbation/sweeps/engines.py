@@ -3,13 +3,20 @@
 - ``inprocess``: in this process; a batched run function receives whole chunks (``max_batch``
   configurations, default all), a plain one is called run by run.
 - ``joblib``: local worker processes (joblib's ``loky`` backend), one torch/OpenMP thread each;
-  results stream back as they finish (``return_as="generator_unordered"``).
-- ``ray``: Ray tasks (``num_cpus=1``) on the cluster named by ``RAY_ADDRESS``, or on a local
-  instance started (and stopped) for the sweep; an optional dependency (``pip install
-  'policy-stability[cluster]'``).
+  results stream back as they finish (``return_as="generator_unordered"``). Each worker watches
+  the sweep process that started it and exits at once when that process is gone (killed with
+  ``kill -9``, say), instead of executing runs whose results nobody will record.
+- ``ray``: Ray tasks (``num_cpus=1``) on the Ray instance this process is already connected to
+  (an earlier ``ray.init``), else on the cluster named by ``RAY_ADDRESS``, else on a local
+  instance started on first use and kept for the following sweeps of this process (Ray stops it
+  when the process exits; ``ray.shutdown()`` stops it earlier). An optional dependency (``pip
+  install 'policy-stability[cluster]'``), imported only when the engine is used; a failure to
+  connect or start is raised as :class:`EngineStartError` before any run executes.
 
 Every engine runs the same worker function :func:`execute`, which never raises for a failing
-run: the exception (or a malformed or non-finite metric) is recorded in the run's record.
+run: the exception (or a malformed or non-finite metric) is recorded in the run's record. The
+engines dispatch runs lazily, through a ``take`` filter that lets the sweep claim each run
+just before it is handed to a worker (see :class:`~perturbation.sweeps.store.RunClaims`).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -25,8 +33,17 @@ from typing import Any
 
 from perturbation.sweeps.grid import RunSpec
 from perturbation.sweeps.store import make_record, utc_now
+from theory.checks import ArgumentTypeError
 
-__all__ = ["ENGINES", "batched", "execute", "is_batched", "resolve_engine"]
+__all__ = [
+    "ENGINES",
+    "EngineStartError",
+    "batched",
+    "connect_ray",
+    "execute",
+    "is_batched",
+    "resolve_engine",
+]
 
 #: Accepted values of ``engine`` (``auto`` picks ``inprocess`` or ``joblib``).
 ENGINES: tuple[str, ...] = ("auto", "inprocess", "joblib", "ray")
@@ -50,14 +67,14 @@ def batched(fn: Callable | None = None, *, max_batch: int | None = None) -> Call
     >>> run.batched, run.max_batch
     (True, 64)
     """
-    if max_batch is not None and (
-        isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1
-    ):
+    if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int)):
+        raise ArgumentTypeError(f"max_batch must be a positive integer or None; got {max_batch!r}")
+    if max_batch is not None and max_batch < 1:
         raise ValueError(f"max_batch must be a positive integer or None; got {max_batch!r}")
 
     def mark(f: Callable) -> Callable:
         if not callable(f):
-            raise TypeError(f"batched expects a callable; got {f!r}")
+            raise TypeError(f"fn must be callable (the batched run function); got {f!r}")
         f.batched = True  # type: ignore[attr-defined]
         f.max_batch = max_batch  # type: ignore[attr-defined]
         return f
@@ -87,6 +104,35 @@ class Context:
     code: str
     engine: str
     single_thread: bool
+    #: The sweep process's id: a worker that is its child exits when it is gone.
+    parent_pid: int | None = None
+
+
+class EngineStartError(RuntimeError):
+    """An engine could not start (e.g. no Ray cluster at ``RAY_ADDRESS``); no run executed."""
+
+
+_WATCHDOG: threading.Thread | None = None
+
+
+def _watch_parent(parent_pid: int, interval: float = 0.2) -> None:
+    """In a worker process: exit at once when the sweep process ``parent_pid`` is gone.
+
+    The worker's parent process id changes (to init or a subreaper) when its parent dies, so
+    the check cannot be fooled by process-id reuse. Started once per worker process, only in a
+    direct child of the sweep process (``os.getppid() == parent_pid``).
+    """
+    global _WATCHDOG
+    if _WATCHDOG is not None or os.getpid() == parent_pid or os.getppid() != parent_pid:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval)
+        os._exit(70)  # the parent is gone: nobody will record this worker's results
+
+    _WATCHDOG = threading.Thread(target=watch, name="sweep-parent-watchdog", daemon=True)
+    _WATCHDOG.start()
 
 
 def _single_thread() -> None:
@@ -128,6 +174,8 @@ def execute(
     ``Exception`` from the run function is recorded as a failed run; ``BaseException``
     (``KeyboardInterrupt``, ``SystemExit``) propagates and interrupts the sweep.
     """
+    if ctx.parent_pid is not None:
+        _watch_parent(ctx.parent_pid)
     if ctx.single_thread:
         _single_thread()
 
@@ -183,9 +231,19 @@ def execute(
     return recs
 
 
-def _chunks(pending: Sequence[RunSpec], size: int) -> Iterator[list[RunSpec]]:
+Take = Callable[[list[RunSpec]], list[RunSpec]]
+
+
+def _all(chunk: list[RunSpec]) -> list[RunSpec]:
+    return chunk
+
+
+def _chunks(pending: Sequence[RunSpec], size: int, take: Take = _all) -> Iterator[list[RunSpec]]:
+    """Chunks of ``size`` runs, each filtered by ``take`` just before it is handed out."""
     for i in range(0, len(pending), size):
-        yield list(pending[i : i + size])
+        chunk = take(list(pending[i : i + size]))
+        if chunk:
+            yield chunk
 
 
 def _chunk_size(run: Callable, n_pending: int, n_workers: int) -> int:
@@ -196,11 +254,11 @@ def _chunk_size(run: Callable, n_pending: int, n_workers: int) -> int:
 
 
 def run_inprocess(
-    run: Callable, pending: Sequence[RunSpec], ctx: Context, n_jobs: int
+    run: Callable, pending: Sequence[RunSpec], ctx: Context, n_jobs: int, take: Take = _all
 ) -> Iterator[list[dict]]:
     """Execute in this process (batched functions get chunks of ``max_batch``)."""
     size = _chunk_size(run, len(pending), 1)
-    for chunk in _chunks(pending, size):
+    for chunk in _chunks(pending, size, take):
         yield execute(run, [s.config for s in chunk], [s.seed for s in chunk], ctx)
 
 
@@ -210,52 +268,109 @@ def _n_workers(n_jobs: int) -> int:
 
 
 def run_joblib(
-    run: Callable, pending: Sequence[RunSpec], ctx: Context, n_jobs: int
+    run: Callable, pending: Sequence[RunSpec], ctx: Context, n_jobs: int, take: Take = _all
 ) -> Iterator[list[dict]]:
-    """Execute in local ``loky`` worker processes, one thread each; yield as runs finish."""
+    """Execute in local ``loky`` worker processes, one thread each; yield as runs finish.
+
+    The workers watch this process (``ctx.parent_pid``) and exit when it is gone.
+    """
     from joblib import Parallel, delayed, parallel_config
 
     size = _chunk_size(run, len(pending), _n_workers(n_jobs))
     tasks = (
         delayed(execute)(run, [s.config for s in c], [s.seed for s in c], ctx)
-        for c in _chunks(pending, size)
+        for c in _chunks(pending, size, take)
     )
     with parallel_config(backend="loky", n_jobs=n_jobs, inner_max_num_threads=1):
         yield from Parallel(return_as="generator_unordered")(tasks)
 
 
-def run_ray(
-    run: Callable, pending: Sequence[RunSpec], ctx: Context, n_jobs: int
-) -> Iterator[list[dict]]:
-    """Execute as Ray tasks (``RAY_ADDRESS`` or a local instance); yield as runs finish."""
+def _import_ray() -> Any:
     try:
         import ray
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        if exc.name != "ray":
+            msg = f"engine='ray': Ray is installed but fails to import: {exc}"
+            raise EngineStartError(msg) from exc
         raise ImportError(
             "engine='ray' needs Ray: pip install 'policy-stability[cluster]' (ray>=2.9)"
         ) from None
-    started_here = False
-    if not ray.is_initialized():
-        opts: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        if os.environ.get("RAY_ADDRESS"):
-            ray.init(address=os.environ["RAY_ADDRESS"], **opts)
-        else:
-            ray.init(num_cpus=_n_workers(n_jobs), **opts)
-        started_here = True
+    except Exception as exc:  # a broken installation
+        msg = f"engine='ray': Ray is installed but fails to import: {exc}"
+        raise EngineStartError(msg) from exc
+    return ray
+
+
+def connect_ray(n_jobs: int = -1) -> str:
+    """Make sure this process is connected to a Ray instance; say which one.
+
+    In order: the instance this process is already connected to (an earlier ``ray.init``,
+    kept as it is), the cluster at ``RAY_ADDRESS`` (connected once, kept connected for the
+    following sweeps), or a new local instance with ``n_jobs`` CPUs (``cpu_count + 1 +
+    n_jobs`` when negative), likewise kept: the start-up cost (seconds) is paid once per
+    process, not once per sweep. Ray stops what it started when the process exits.
+
+    Returns
+    -------
+    str
+        ``"existing"``, ``"address"`` or ``"local"``.
+
+    Raises
+    ------
+    ImportError
+        Ray is not installed.
+    EngineStartError
+        Ray fails to import, to connect to ``RAY_ADDRESS`` or to start a local instance (the
+        message says which, with Ray's reason).
+    """
+    ray = _import_ray()
+    if ray.is_initialized():
+        return "existing"
+    opts: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+    address = os.environ.get("RAY_ADDRESS")
     try:
-        task = ray.remote(num_cpus=1)(execute)
-        run_ref = ray.put(run)
-        size = _chunk_size(run, len(pending), int(ray.available_resources().get("CPU", 1)))
-        waiting = [
-            task.remote(run_ref, [s.config for s in c], [s.seed for s in c], ctx)
-            for c in _chunks(pending, size)
-        ]
-        while waiting:
-            done, waiting = ray.wait(waiting, num_returns=1)
-            yield ray.get(done[0])
-    finally:
-        if started_here:
-            ray.shutdown()
+        if address:
+            ray.init(address=address, **opts)
+            return "address"
+        ray.init(num_cpus=_n_workers(n_jobs), **opts)
+        return "local"
+    except Exception as exc:
+        where = (
+            f"cannot connect to the Ray cluster at RAY_ADDRESS={address!r}"
+            if address
+            else "cannot start a local Ray instance"
+        )
+        raise EngineStartError(f"engine='ray': {where}: {type(exc).__name__}: {exc}") from exc
+
+
+def run_ray(
+    run: Callable, pending: Sequence[RunSpec], ctx: Context, n_jobs: int, take: Take = _all
+) -> Iterator[list[dict]]:
+    """Execute as Ray tasks on the instance of :func:`connect_ray`; yield as runs finish.
+
+    At most twice the cluster's CPUs of chunks are in flight; the next chunk is taken (and
+    claimed) when one finishes.
+    """
+    connect_ray(n_jobs)
+    ray = _import_ray()
+    task = ray.remote(num_cpus=1)(execute)
+    run_ref = ray.put(run)
+    cpus = max(1, int(ray.available_resources().get("CPU", 1)))
+    chunks = _chunks(pending, _chunk_size(run, len(pending), cpus), take)
+
+    def submit() -> bool:
+        c = next(chunks, None)
+        if c is not None:
+            waiting.append(task.remote(run_ref, [s.config for s in c], [s.seed for s in c], ctx))
+        return c is not None
+
+    waiting: list[Any] = []
+    while len(waiting) < 2 * cpus and submit():
+        pass
+    while waiting:
+        done, waiting = ray.wait(waiting, num_returns=1)
+        yield ray.get(done[0])
+        submit()
 
 
 RUNNERS: dict[str, Callable[..., Iterator[list[dict]]]] = {

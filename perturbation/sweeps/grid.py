@@ -12,9 +12,12 @@ import hashlib
 import itertools
 import json
 import math
+import numbers
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from theory.checks import ArgumentTypeError, check_seed
 
@@ -33,10 +36,24 @@ def canonical_json(obj: Any) -> str:
 
 
 def run_key(config: Mapping[str, Any], seed: int) -> str:
-    """The content key of one run: the first 16 hex digits of sha256 of config and seed."""
+    """The content key of one run: the first 16 hex digits of sha256 of config and seed.
+
+    Raises
+    ------
+    TypeError
+        If ``config`` is not a mapping with string keys, or ``seed`` is not an integer.
+    ValueError
+        If a config value does not round-trip through JSON (NaN, inf, a tuple, a numpy
+        scalar), or ``seed`` is outside ``[0, 2**63)``.
+    """
     if not isinstance(config, Mapping):
         raise ArgumentTypeError(f"config must be a mapping; got {type(config).__name__}")
-    text = canonical_json({"config": dict(config), "seed": check_seed(seed)})
+    config = dict(config)
+    bad_names = [k for k in config if not isinstance(k, str)]
+    if bad_names:
+        raise ArgumentTypeError(f"config keys must be strings; got {bad_names!r}")
+    _check_value("config", config)
+    text = canonical_json({"config": config, "seed": check_seed(seed)})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -54,6 +71,10 @@ def _check_value(where: str, value: Any) -> None:
             f"{where} = {value!r} does not round-trip through JSON (got {back!r} back); "
             "use lists instead of tuples and plain Python numbers instead of numpy scalars"
         )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
 
 
 def _check_name(where: str, name: Any) -> None:
@@ -117,7 +138,9 @@ class Grid:
         fixed: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(axes, Mapping):
-            raise ValueError(f"axes must be a mapping of name -> values; got {type(axes).__name__}")
+            raise ArgumentTypeError(
+                f"axes must be a mapping of name -> values; got {type(axes).__name__}"
+            )
         clean: dict[str, tuple[Any, ...]] = {}
         for name, values in axes.items():
             _check_name("axis", name)
@@ -131,24 +154,33 @@ class Grid:
             if len(set(texts)) != len(texts):
                 raise ValueError(f"axes[{name!r}] has repeated values: {list(values)!r}")
             clean[name] = tuple(values)
+        if fixed is not None and not isinstance(fixed, Mapping):
+            raise ArgumentTypeError(
+                f"fixed must be a mapping of name -> value; got {type(fixed).__name__}"
+            )
         fixed = dict(fixed or {})
         for name, v in fixed.items():
             _check_name("fixed", name)
             if name in clean:
                 raise ValueError(f"fixed parameter {name!r} is also an axis")
             _check_value(f"fixed[{name!r}]", v)
-        if isinstance(seeds, bool):
-            raise ValueError(f"seeds must be an int count or a sequence of ints; got {seeds!r}")
+        if isinstance(seeds, bool | str | bytes) or not isinstance(seeds, int | Sequence):
+            raise ArgumentTypeError(
+                f"seeds must be an int count or a sequence of ints; got {seeds!r}"
+            )
         if isinstance(seeds, int):
             if seeds < 1:
                 raise ValueError(f"seeds must be >= 1 (the grid would have no runs); got {seeds}")
             seed_tuple = tuple(range(seeds))
         else:
-            seed_tuple = tuple(seeds)
-            if not seed_tuple:
+            if not seeds:
                 raise ValueError("seeds is empty: the grid would have no runs")
-            if not all(isinstance(s, int) and not isinstance(s, bool) for s in seed_tuple):
-                raise ValueError(f"seeds must be integers; got {list(seed_tuple)!r}")
+            if not all(_is_int(s) for s in seeds):
+                raise ArgumentTypeError(f"seeds must be integers; got {list(seeds)!r}")
+            seed_tuple = tuple(int(s) for s in seeds)
+            out_of_range = [s for s in seed_tuple if not 0 <= s < 2**63]
+            if out_of_range:
+                raise ValueError(f"seeds must be in [0, 2**63); got {out_of_range!r}")
             if len(set(seed_tuple)) != len(seed_tuple):
                 raise ValueError(f"seeds has repeated values: {list(seed_tuple)!r}")
         object.__setattr__(self, "axes", clean)
@@ -187,6 +219,10 @@ class Grid:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Grid:
         """The grid described by :meth:`to_dict`."""
+        if not isinstance(d, Mapping) or "axes" not in d or "seeds" not in d:
+            raise ValueError(
+                f"d must be a mapping with 'axes' and 'seeds' (as Grid.to_dict gives); got {d!r}"
+            )
         return cls(d["axes"], seeds=d["seeds"], fixed=d.get("fixed") or {})
 
     def summary(self) -> str:

@@ -15,7 +15,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from perturbation.sweeps.stats import Profile
-from perturbation.sweeps.sweep import Aggregate
+from perturbation.sweeps.sweep import Aggregate, _as_path
+from theory.checks import ArgumentTypeError
 
 __all__ = ["plot_intervals", "plot_profiles"]
 
@@ -29,10 +30,20 @@ def plot_intervals(
     ------
     ValueError
         If ``aggregates`` is empty.
+    TypeError
+        If ``aggregates`` does not hold :class:`~perturbation.sweeps.Aggregate` objects, or
+        ``path`` is not a path.
     """
+    if isinstance(aggregates, str | bytes) or not isinstance(aggregates, Sequence):
+        raise ArgumentTypeError(
+            f"aggregates must be a sequence of Aggregate; got {type(aggregates).__name__}"
+        )
     if not aggregates:
         raise ValueError("aggregates is empty: nothing to plot")
-    path = Path(path)
+    wrong = [a for a in aggregates if not isinstance(a, Aggregate)]
+    if wrong:
+        raise ArgumentTypeError(f"aggregates must hold Aggregate objects; got {wrong[0]!r}")
+    path = _as_path("path", path)
     fig = Figure(figsize=(6.4, 0.6 + 0.35 * len(aggregates)), layout="constrained")
     ax = fig.subplots()
     y = np.arange(len(aggregates))[::-1]
@@ -61,10 +72,20 @@ def plot_profiles(
     ------
     ValueError
         If ``profiles`` is empty.
+    TypeError
+        If ``profiles`` is not a mapping label -> :class:`~perturbation.sweeps.Profile`, or
+        ``path`` is not a path.
     """
+    if not isinstance(profiles, Mapping):
+        raise ArgumentTypeError(
+            f"profiles must be a mapping label -> Profile; got {type(profiles).__name__}"
+        )
     if not profiles:
         raise ValueError("profiles is empty: nothing to plot")
-    path = Path(path)
+    wrong = {k: p for k, p in profiles.items() if not isinstance(p, Profile)}
+    if wrong:
+        raise ArgumentTypeError(f"profiles must map labels to Profile objects; got {wrong!r}")
+    path = _as_path("path", path)
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
     ax = fig.subplots()
     for i, (label, p) in enumerate(profiles.items()):

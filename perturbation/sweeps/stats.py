@@ -31,7 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from theory.checks import check_choice, check_open_unit, check_positive_int, check_real
+from theory.checks import (
+    ArgumentTypeError,
+    as_float_array,
+    check_choice,
+    check_open_unit,
+    check_positive_int,
+    check_real,
+    check_seed,
+)
 
 __all__ = [
     "STATISTICS",
@@ -55,16 +63,30 @@ Statistic = str | Callable[[Any], float]
 
 def _as_strata(scores: Scores) -> list[np.ndarray]:
     """Validate scores; return one float64 1-D array per task (each non-empty and finite)."""
+    if isinstance(scores, str | bytes) or scores is None:
+        raise ArgumentTypeError(
+            "scores must be a (runs, tasks) array, a 1-D array or a mapping task -> runs; "
+            f"got {scores!r}"
+        )
     if isinstance(scores, Mapping):
-        strata = [np.asarray(s, dtype=np.float64) for s in scores.values()]
-        for k, s in zip(scores, strata, strict=True):
-            if s.ndim != 1:
-                raise ValueError(f"scores[{k!r}] must be 1-D (the runs of one task); got {s.shape}")
+        strata = []
+        for k, s in scores.items():
+            try:
+                strata.append(np.asarray(s, dtype=np.float64))
+            except (TypeError, ValueError) as exc:
+                raise ArgumentTypeError(
+                    f"scores[{k!r}] must be a 1-D array of numbers (the runs of one task); "
+                    f"got {s!r} ({exc})"
+                ) from None
+            if strata[-1].ndim != 1:
+                raise ValueError(
+                    f"scores[{k!r}] must be 1-D (the runs of one task); got {strata[-1].shape}"
+                )
     else:
         try:
             arr = np.asarray(scores, dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            raise ValueError(
+            raise ArgumentTypeError(
                 f"scores must be a (runs, tasks) array, a 1-D array or a mapping task -> runs "
                 f"({exc})"
             ) from None
@@ -111,13 +133,19 @@ def _statistic_of(statistic: Statistic, strata: list[np.ndarray]) -> float:
         x = _padded(strata)[None]
         return float(_batch_stat(statistic, x, sum(s.size for s in strata))[0])
     if not callable(statistic):
-        raise ValueError(f"statistic must be a name or a callable; got {statistic!r}")
+        raise ArgumentTypeError(f"statistic must be a name or a callable; got {statistic!r}")
     equal = len({s.size for s in strata}) == 1
-    value = float(statistic(np.stack(strata, axis=1) if equal else strata))
+    out = statistic(np.stack(strata, axis=1) if equal else strata)
+    name = getattr(statistic, "__name__", statistic)
+    try:
+        value = float(out)
+    except (TypeError, ValueError):
+        raise ArgumentTypeError(
+            f"statistic {name!r} returned {out!r}; a statistic must return one finite float"
+        ) from None
     if not np.isfinite(value):
         raise ValueError(
-            f"statistic {getattr(statistic, '__name__', statistic)!r} returned {value}; "
-            "a statistic must return a finite float"
+            f"statistic {name!r} returned {value}; a statistic must return a finite float"
         )
     return value
 
@@ -158,10 +186,11 @@ def optimality_gap(scores: Scores, gamma: float = 1.0) -> float:
     return float(_batch_stat("optimality_gap", x, sum(s.size for s in strata), gamma)[0])
 
 
-def _check_boot_args(reps: int, confidence: float, method: str) -> None:
+def _check_boot_args(reps: int, confidence: float, method: str, random_state: int = 0) -> None:
     check_positive_int("reps", reps)
     check_open_unit("confidence", confidence)
     check_choice("method", method, ("percentile", "basic"))
+    check_seed(random_state, "random_state")
 
 
 def _resample(strata: list[np.ndarray], reps: int, rng: np.random.Generator) -> np.ndarray:
@@ -194,7 +223,7 @@ def bootstrap_distribution(
     ndarray, shape (reps,)
     """
     strata = _as_strata(scores)
-    _check_boot_args(reps, 0.95, "percentile")
+    _check_boot_args(reps, 0.95, "percentile", random_state)
     return _boot(strata, statistic, int(reps), random_state)
 
 
@@ -203,7 +232,7 @@ def _boot(strata: list[np.ndarray], statistic: Statistic, reps: int, seed: int) 
     if isinstance(statistic, str):
         return _batch_stat(statistic, boot, sum(s.size for s in strata))
     if not callable(statistic):
-        raise ValueError(f"statistic must be a name or a callable; got {statistic!r}")
+        raise ArgumentTypeError(f"statistic must be a name or a callable; got {statistic!r}")
     sizes = [s.size for s in strata]
     return np.array(
         [_statistic_of(statistic, [b[:n, k] for k, n in enumerate(sizes)]) for b in boot]
@@ -289,7 +318,7 @@ def bootstrap_ci(
     (3.0, 3.0, 3.0)
     """
     strata = _as_strata(scores)
-    _check_boot_args(reps, confidence, method)
+    _check_boot_args(reps, confidence, method, random_state)
     point = _statistic_of(statistic, strata)
     boot = _boot(strata, statistic, int(reps), random_state)
     lo, hi = _interval(boot, point, confidence, method)
@@ -360,10 +389,8 @@ def performance_profile(
         ``values`` is non-increasing in ``tau`` and lies in ``[0, 1]``.
     """
     strata = _as_strata(scores)
-    _check_boot_args(reps, confidence, "percentile")
-    taus = np.asarray(taus, dtype=np.float64)
-    if taus.ndim != 1 or taus.size == 0 or not np.all(np.isfinite(taus)):
-        raise ValueError(f"taus must be a non-empty 1-D array of finite floats; got {taus}")
+    _check_boot_args(reps, confidence, "percentile", random_state)
+    taus = as_float_array("taus", taus, ndim=1)
     sizes = np.array([s.size for s in strata], dtype=np.float64)
     x0 = _padded(strata)[None]
     boot = _resample(strata, int(reps), np.random.default_rng(random_state))

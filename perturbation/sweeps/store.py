@@ -11,6 +11,21 @@ into place with :func:`os.replace` (atomic on POSIX and Windows), so a reader se
 file or a complete one. Each record carries a sha256 checksum of its own content; a file that
 does not parse, lacks a field, has the wrong key for its config and seed, or fails its checksum
 is reported as corrupt, moved aside to ``<key>.json.corrupt`` and its run is executed again.
+
+Several processes may run the same sweep into one directory at once (e.g. two jobs of a
+cluster array sharing a file system):
+
+- temporary files carry the writer's host and process id (``.<key>.json.tmp-<host>-<pid>-*``),
+  and a reader removes a leftover temporary file only when its writer is gone (same host, that
+  process no longer exists) or, for another host's file, when it is older than
+  :data:`STALE_TMP_SECONDS`; an in-flight write of another process is never deleted;
+- a process *claims* a run before executing it (:class:`RunClaims`): an exclusive, non-blocking
+  ``flock`` on ``runs/.<key>.claim``. A run claimed by another process is skipped, then waited
+  for (its record is taken when the other process writes it). The operating system drops the
+  lock when its holder exits, however it exits (``kill -9`` included), so a claim can never go
+  stale: the run of a dead claimant is executed by the next process that wants it. On
+  platforms without ``fcntl`` (Windows) runs are not claimed, and one sweep per directory at a
+  time is supported there.
 """
 
 from __future__ import annotations
@@ -21,8 +36,11 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import tempfile
+import threading
+import time
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +51,8 @@ from perturbation.sweeps.grid import canonical_json, run_key
 __all__ = [
     "RECORD_FIELDS",
     "SCHEMA",
+    "STALE_TMP_SECONDS",
+    "RunClaims",
     "code_version",
     "load_records",
     "make_record",
@@ -43,6 +63,12 @@ __all__ = [
 ]
 
 SCHEMA = 1
+
+#: Age after which a leftover temporary file written from another host is removed.
+STALE_TMP_SECONDS = 24 * 3600.0
+
+_HOST = re.sub(r"[^A-Za-z0-9]", "_", platform.node()) or "host"
+_TMP = re.compile(r"\.tmp-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp$")
 
 #: Fields every run record has.
 RECORD_FIELDS: tuple[str, ...] = (
@@ -138,10 +164,16 @@ def make_record(
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically (temp file + fsync + :func:`os.replace`)."""
+    """Write ``obj`` as JSON to ``path`` atomically (temp file + fsync + :func:`os.replace`).
+
+    The temporary file's name carries this host and process id, so that a concurrent reader
+    can tell an in-flight write from the leftover of a killed one (:func:`load_records`).
+    """
     path = Path(path)
     text = json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.tmp-{_HOST}-{os.getpid()}-", suffix=".tmp", dir=path.parent
+    )
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
@@ -198,15 +230,16 @@ def load_records(runs_dir: Path, *, quarantine: bool = True) -> dict[str, dict[s
 
     Corrupt files are reported with a :class:`RuntimeWarning` and (with ``quarantine``) renamed
     to ``<name>.corrupt`` so that their runs execute again; leftover temporary files of an
-    interrupted write are removed.
+    interrupted write are removed (never those of a write still in flight in another process).
     """
     runs_dir = Path(runs_dir)
     out: dict[str, dict[str, Any]] = {}
     if not runs_dir.is_dir():
         return out
     for tmp in runs_dir.glob(".*.tmp"):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        if _is_leftover(tmp):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
     for path in sorted(runs_dir.glob("*.json")):
         try:
             rec = read_record(path)
@@ -222,3 +255,108 @@ def load_records(runs_dir: Path, *, quarantine: bool = True) -> dict[str, dict[s
             continue
         out[rec["key"]] = rec
     return out
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: alive, another user's
+        return True
+    return True
+
+
+def _is_leftover(tmp: Path) -> bool:
+    """Whether a temporary file is the leftover of a write that can no longer finish."""
+    m = _TMP.search(tmp.name)
+    if m is None:  # not written by this version's write_json_atomic
+        return True
+    if m["host"] == _HOST:
+        pid = int(m["pid"])
+        return pid != os.getpid() and not _pid_alive(pid)
+    try:
+        return time.time() - tmp.stat().st_mtime > STALE_TMP_SECONDS
+    except OSError:
+        return False
+
+
+try:  # POSIX advisory locks; absent on Windows
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+class RunClaims:
+    """Exclusive claims on the runs of one sweep directory, so that each run executes once.
+
+    A claim is an exclusive ``flock`` on ``runs_dir/.<key>.claim`` held from before the run
+    executes until its record is written (:meth:`release`). The kernel releases the lock when
+    the holding process exits, however it exits, so claims never go stale (no time-outs, no
+    process-id checks); a claim file left behind by a killed process is an unlocked, empty
+    file that the next claimant takes over. The usual unlink race (a claim file removed while
+    another process waits on it) is closed by checking, after locking, that the locked file is
+    still the one at the path.
+
+    Without ``fcntl`` (Windows) every claim succeeds: concurrent sweeps into one directory are
+    not supported there.
+    """
+
+    def __init__(self, runs_dir: Path) -> None:
+        self.runs_dir = Path(runs_dir)
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()  # joblib consumes task generators from several threads
+
+    def _path(self, key: str) -> Path:
+        return self.runs_dir / f".{key}.claim"
+
+    def acquire(self, key: str, *, block: bool = False) -> bool:
+        """Claim run ``key``; ``False`` if another live process holds it (and not ``block``)."""
+        if fcntl is None:  # pragma: no cover - Windows
+            return True
+        with self._lock:
+            if key in self._held:
+                return True
+        path = self._path(key)
+        while True:
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            except BaseException:
+                os.close(fd)
+                raise
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:  # released (and removed) while we waited: try again
+                same = False
+            if same:
+                with self._lock:
+                    self._held[key] = fd
+                return True
+            os.close(fd)
+
+    def release(self, key: str) -> None:
+        """Give up the claim on ``key`` (its record is on disk, or the run was not executed)."""
+        with self._lock:
+            fd = self._held.pop(key, None)
+        if fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.unlink(self._path(key))  # while still locked: see the class docstring
+        os.close(fd)
+
+    def release_all(self) -> None:
+        """Give up every claim this object holds."""
+        with self._lock:
+            keys = list(self._held)
+        for key in keys:
+            self.release(key)
+
+    @property
+    def held(self) -> frozenset[str]:
+        """The keys claimed and not yet released."""
+        with self._lock:
+            return frozenset(self._held)

@@ -5,34 +5,50 @@
 grid on an engine (in-process, joblib processes, Ray), persists each finished run as one JSON
 file (atomically) when ``out_dir`` is given, and resumes an interrupted sweep by skipping the
 runs already on disk. The result's :attr:`SweepResult.table` has one row per run and metric.
+Several processes may run the same sweep into one ``out_dir`` at once: each run is claimed
+before it executes (:class:`~perturbation.sweeps.store.RunClaims`) and so executes once.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
+import numbers
+import os
+import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perturbation.sweeps.engines import RUNNERS, Context, resolve_engine
-from perturbation.sweeps.grid import RESERVED_COLUMNS, Grid, canonical_json
+from perturbation.sweeps.engines import RUNNERS, Context, connect_ray, resolve_engine
+from perturbation.sweeps.grid import RESERVED_COLUMNS, Grid, RunSpec, canonical_json
 from perturbation.sweeps.stats import STATISTICS, Interval, bootstrap_ci
 from perturbation.sweeps.store import (
+    RECORD_FIELDS,
+    RunClaims,
     code_version,
     load_records,
+    read_record,
     utc_now,
     write_json_atomic,
     write_record,
 )
+from theory.checks import ArgumentTypeError
 
 __all__ = ["Aggregate", "SweepResult", "aggregate", "load", "sweep", "tidy", "write_csv"]
 
 MANIFEST = "sweep.json"
 RUNS = "runs"
+
+
+def _as_path(name: str, value: object) -> Path:
+    if not isinstance(value, str | os.PathLike) or str(value) == "":
+        raise ArgumentTypeError(f"{name} must be a path (str or os.PathLike); got {value!r}")
+    return Path(value)
 
 
 def _run_name(run: Callable) -> str:
@@ -47,7 +63,26 @@ def tidy(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     Columns: the config keys, then ``seed``, ``metric``, ``value``, ``code_version``,
     ``device``, ``timestamp`` (when the run finished, UTC) and ``run`` (the run's key). Failed
     runs have no rows (see :attr:`SweepResult.failures`).
+
+    Raises
+    ------
+    TypeError
+        If ``records`` is not a sequence of mappings.
+    ValueError
+        If a record lacks a field of :data:`~perturbation.sweeps.store.RECORD_FIELDS`.
     """
+    if isinstance(records, str | bytes | Mapping) or not isinstance(records, Sequence):
+        raise ArgumentTypeError(
+            f"records must be a sequence of run records; got {type(records).__name__}"
+        )
+    for i, rec in enumerate(records):
+        if not isinstance(rec, Mapping):
+            raise ArgumentTypeError(
+                f"records[{i}] must be a run record (a mapping); got {type(rec).__name__}"
+            )
+        missing = [f for f in RECORD_FIELDS if f not in rec]
+        if missing:
+            raise ValueError(f"records[{i}] is not a run record: it lacks {missing}")
     rows = []
     for rec in records:
         if rec["status"] != "ok":
@@ -69,8 +104,23 @@ def tidy(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    """Write table rows as CSV (non-scalar cells as JSON); returns the path."""
-    path = Path(path)
+    """Write table rows as CSV (non-scalar cells as JSON); returns the path.
+
+    Raises
+    ------
+    TypeError
+        If ``rows`` is not a sequence of mappings or ``path`` is not a path.
+    ValueError
+        If ``path`` is a directory.
+    """
+    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Sequence):
+        raise ArgumentTypeError(f"rows must be a sequence of table rows; got {type(rows).__name__}")
+    bad = [i for i, r in enumerate(rows) if not isinstance(r, Mapping)]
+    if bad:
+        raise ArgumentTypeError(f"rows[{bad[0]}] must be a mapping; got {rows[bad[0]]!r}")
+    path = _as_path("path", path)
+    if path.is_dir():
+        raise ValueError(f"path {str(path)!r} is a directory; give a file name")
     columns: list[str] = []
     for r in rows:
         columns += [c for c in r if c not in columns]
@@ -152,13 +202,37 @@ def aggregate(
     Raises
     ------
     ValueError
-        If ``metric`` does not occur, or ``by`` names a column that is not a config column.
+        If ``metric`` does not occur (the message lists the metrics that do), or ``by`` names a
+        column that is not a config column.
+    TypeError
+        If ``rows``, ``metric`` or ``by`` has the wrong type.
     """
     if isinstance(rows, SweepResult):
         rows = rows.table
+    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Sequence):
+        raise ArgumentTypeError(
+            f"rows must be a SweepResult or a sequence of table rows; got {type(rows).__name__}"
+        )
+    if not all(isinstance(r, Mapping) for r in rows):
+        raise ArgumentTypeError("rows must be table rows (mappings, as SweepResult.table gives)")
+    if not isinstance(metric, str) or not metric:
+        raise ArgumentTypeError(f"metric must be a metric name (a string); got {metric!r}")
+    if by is not None and (isinstance(by, str | bytes) or not isinstance(by, Sequence)):
+        raise ArgumentTypeError(f"by must be a sequence of column names; got {by!r}")
+    available = sorted({r.get("metric") for r in rows} - {None})
     rows = [r for r in rows if r.get("metric") == metric]
     if not rows:
-        raise ValueError(f"metric {metric!r} has no rows (failed runs have none)")
+        raise ValueError(
+            f"metric {metric!r} has no rows (failed runs have none); metrics in the table: "
+            f"{available}"
+        )
+    for i, r in enumerate(rows):
+        v = r.get("value")
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+            raise ValueError(
+                f"rows: the value of metric {metric!r} in row {i} is {v!r}; values must be "
+                "finite numbers"
+            )
     # config columns; ``device`` counts as one only where it varies (runs on several devices)
     config_cols = [c for c in rows[0] if c not in RESERVED_COLUMNS and c != "device"]
     if len({r.get("device") for r in rows}) > 1:
@@ -207,7 +281,8 @@ class SweepResult:
     executed : int
         Runs executed by this call.
     reused : int
-        Runs found finished on disk and skipped (resume).
+        Runs found finished on disk and skipped (resume), or executed meanwhile by another
+        process sweeping into the same ``out_dir``.
     seconds : float
         Wall time of the call.
     """
@@ -305,10 +380,15 @@ def sweep(
         result that is not a mapping of finite numbers, is recorded as a failed run with the
         reason (and warned about); ``KeyboardInterrupt``/``SystemExit`` interrupt the sweep.
     engine : {"auto", "inprocess", "joblib", "ray"}, default "auto"
-        ``auto``: ``inprocess`` for a batched run function, ``joblib`` otherwise.
+        ``auto``: ``inprocess`` for a batched run function, ``joblib`` otherwise. ``ray`` runs
+        on the Ray instance this process is connected to, else ``RAY_ADDRESS``, else a local
+        instance kept for the following sweeps (:func:`~perturbation.sweeps.engines.connect_ray`).
     out_dir : str or Path, optional
         Persist each finished run as ``out_dir/runs/<key>.json`` (atomic write) and the grid in
-        ``out_dir/sweep.json``. ``None``: keep results in memory only.
+        ``out_dir/sweep.json``. ``None``: keep results in memory only. Several processes may
+        sweep into one ``out_dir`` at once: each run is claimed before it executes, so it
+        executes once, and a process waits for the runs another one is executing and takes
+        their records (a run whose claimant died is executed again).
     resume : bool, default True
         Skip runs whose valid record is already in ``out_dir`` (corrupt records are warned
         about, moved aside and rerun). ``False``: execute every run and replace its record.
@@ -329,12 +409,16 @@ def sweep(
     Raises
     ------
     ValueError
-        Unknown engine, ``grid`` not a :class:`Grid`, ``n_jobs == 0``, or ``out_dir`` holding a
+        Unknown engine, ``n_jobs == 0``, ``out_dir`` not a writable directory or holding a
         sweep of another run function.
     TypeError
-        If ``run`` is not callable.
+        If ``grid`` is not a :class:`Grid`, ``run`` is not callable, or ``resume``,
+        ``retry_failed``, ``progress``, ``device`` or ``out_dir`` has the wrong type.
     ImportError
         ``engine="ray"`` without Ray installed.
+    perturbation.sweeps.engines.EngineStartError
+        The engine cannot start (no Ray cluster at ``RAY_ADDRESS``, a local Ray instance
+        failing to start); raised before any run executes.
 
     Notes
     -----
@@ -351,57 +435,145 @@ def sweep(
     """
     t0 = time.perf_counter()
     if not isinstance(grid, Grid):
-        raise ValueError(f"grid must be a Grid; got {type(grid).__name__}")
+        raise ArgumentTypeError(f"grid must be a Grid; got {type(grid).__name__}")
     if not callable(run):
         raise TypeError(f"run must be callable; got {run!r}")
     chosen = resolve_engine(engine, run)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
         raise ValueError(f"n_jobs must be a non-zero integer; got {n_jobs!r}")
+    for name, flag in (("resume", resume), ("retry_failed", retry_failed), ("progress", progress)):
+        if not isinstance(flag, bool):
+            raise ArgumentTypeError(f"{name} must be True or False; got {flag!r}")
+    if not isinstance(device, str):
+        raise ArgumentTypeError(f"device must be a string; got {device!r}")
+    if not device.strip():
+        raise ValueError(f"device must be a non-empty string; got {device!r}")
     specs = list(grid)
     records: dict[str, dict[str, Any]] = {}
+    known: dict[str, str] = {}  # checksums of the records on disk when this call started
     runs_dir = None
     if out_dir is not None:
-        out_dir = Path(out_dir)
+        out_dir = _as_path("out_dir", out_dir)
         runs_dir = out_dir / RUNS
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        _check_manifest(out_dir, _run_name(run), grid)
-        if resume:
-            keys = {s.key for s in specs}
-            for key, rec in load_records(runs_dir).items():
-                if key in keys and (rec["status"] == "ok" or not retry_failed):
-                    records[key] = rec
+        try:
+            runs_dir.mkdir(parents=True, exist_ok=True)
+            _check_manifest(out_dir, _run_name(run), grid)
+        except OSError as exc:
+            raise ValueError(
+                f"out_dir {str(out_dir)!r} is not a writable directory: {exc}"
+            ) from exc
+        keys = {s.key for s in specs}
+        for key, rec in load_records(runs_dir).items():
+            known[key] = rec["sha256"]
+            if resume and key in keys and (rec["status"] == "ok" or not retry_failed):
+                records[key] = rec
     reused = len(records)
     pending = [s for s in specs if s.key not in records]
     ctx = Context(
-        device=device, code=code_version(), engine=chosen, single_thread=chosen != "inprocess"
+        device=device,
+        code=code_version(),
+        engine=chosen,
+        single_thread=chosen != "inprocess",
+        parent_pid=os.getpid() if chosen == "joblib" else None,
     )
+    if pending and chosen == "ray":
+        connect_ray(n_jobs)  # fails here, before any run, as what it is (EngineStartError)
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(specs), initial=reused, disable=not progress, desc="sweep", unit="run")
+    claims = RunClaims(runs_dir) if runs_dir is not None else None
+    found: dict[str, dict[str, Any]] = {}  # records another process wrote during this call
+    skipped: list[RunSpec] = []  # runs another process held when this one came to them
+    lock = threading.Lock()  # joblib calls ``take`` from its dispatching threads
+
+    def fresh(key: str) -> dict[str, Any] | None:
+        """The record of ``key`` written by another process since this call started."""
+        try:
+            rec = read_record(runs_dir / f"{key}.json")  # type: ignore[operator]
+        except ValueError:  # no record (or a corrupt one: execute and replace it)
+            return None
+        return rec if rec["sha256"] != known.get(key) else None
+
+    def take(chunk: list[RunSpec]) -> list[RunSpec]:
+        """The runs of ``chunk`` this process claims and executes."""
+        if claims is None:
+            return chunk
+        out = []
+        for spec in chunk:
+            if not claims.acquire(spec.key):
+                with lock:
+                    skipped.append(spec)
+                continue
+            rec = fresh(spec.key)
+            if rec is None:
+                out.append(spec)
+                continue
+            claims.release(spec.key)
+            with lock:
+                found[spec.key] = rec
+        return out
+
+    def merge_found() -> None:
+        with lock:
+            new = [k for k in found if k not in records]
+            records.update((k, found[k]) for k in new)
+        bar.update(len(new))
+
+    executed = 0
+    todo = pending
     try:
-        if pending:
-            for recs in RUNNERS[chosen](run, pending, ctx, n_jobs):
+        while todo:
+            for recs in RUNNERS[chosen](run, todo, ctx, n_jobs, take):
                 for rec in recs:
                     if runs_dir is not None:
                         write_record(runs_dir, rec)
+                    if claims is not None:
+                        claims.release(rec["key"])
                     records[rec["key"]] = rec
+                    executed += 1
+                    bar.update(1)
+                merge_found()
+            merge_found()
+            # runs another process was executing: wait until it lets go, then take its record,
+            # or, when it ended without writing one (killed), execute the run in the next pass
+            # (claims are never held while waiting, so two sweeps cannot wait on each other)
+            with lock:
+                waiting, skipped[:] = list(skipped), []
+            todo = []
+            for spec in waiting:
+                assert claims is not None
+                claims.acquire(spec.key, block=True)
+                rec = fresh(spec.key)
+                claims.release(spec.key)
+                if rec is None:
+                    todo.append(spec)
+                else:
+                    records[spec.key] = rec
                     bar.update(1)
     except BaseException as exc:
-        where = f" in {str(out_dir)!r}" if out_dir is not None else " (in memory only: lost)"
-        exc.add_note(
-            f"sweep interrupted: {len(records)} of {len(specs)} runs finished{where}; "
-            "call sweep() again with the same out_dir to run the remaining ones"
-        )
+        if out_dir is not None:
+            exc.add_note(
+                f"sweep interrupted: {len(records)} of {len(specs)} runs finished in "
+                f"{str(out_dir)!r}; call sweep() again with the same out_dir to run the "
+                "remaining ones"
+            )
+        else:
+            exc.add_note(
+                f"sweep interrupted: {len(records)} of {len(specs)} runs finished, in memory "
+                "only (lost); pass out_dir to make a sweep resumable"
+            )
         raise
     finally:
+        if claims is not None:
+            claims.release_all()
         bar.close()
     result = SweepResult(
         grid=grid,
         records=tuple(records[s.key] for s in specs),
         engine=chosen,
         out_dir=out_dir,
-        executed=len(pending),
-        reused=reused,
+        executed=executed,
+        reused=len(specs) - executed,
         seconds=time.perf_counter() - t0,
     )
     failures = result.failures
@@ -423,8 +595,10 @@ def load(out_dir: str | Path) -> SweepResult:
     ------
     ValueError
         If ``out_dir`` has no ``sweep.json``.
+    TypeError
+        If ``out_dir`` is not a path.
     """
-    out_dir = Path(out_dir)
+    out_dir = _as_path("out_dir", out_dir)
     try:
         manifest = json.loads((out_dir / MANIFEST).read_text())
     except (OSError, json.JSONDecodeError) as exc:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
+from typing import Any
+
 import numpy as np
 
-from theory.checks import as_float_array
+from theory.checks import ArgumentTypeError, as_float_array, check_choice, check_int, check_seed
 
 
 def as_queries(
@@ -52,3 +55,61 @@ def box_arrays(box: object, d: int) -> tuple[np.ndarray, np.ndarray] | None:
     if np.isnan(lo).any() or np.isnan(hi).any() or np.any(lo > hi):
         raise ValueError(f"box must satisfy lo <= hi everywhere; got lo={lo}, hi={hi}")
     return lo, hi
+
+
+def check_rng_seed(seed: object, n: int | None = None, name: str = "seed") -> Any:
+    """``seed`` as the generators accept it: None, an integer in [0, 2**63), a numpy
+    ``Generator`` or ``SeedSequence``, or (where ``n`` is given: one seed per row) a
+    list/tuple/1-d array of ``n`` such integers. Returns ``seed`` unchanged."""
+    if seed is None or isinstance(seed, np.random.Generator | np.random.SeedSequence):
+        return seed
+    per_row = isinstance(seed, list | tuple) or (isinstance(seed, np.ndarray) and seed.ndim == 1)
+    if per_row:
+        if n is None:
+            raise ArgumentTypeError(
+                f"{name} must be an integer, a numpy Generator or None; got {seed!r}"
+            )
+        if len(seed) != n:  # type: ignore[arg-type]
+            got = len(seed)  # type: ignore[arg-type]
+            raise ValueError(
+                f"{name} given per row must have one entry per row of X ({n}); got {got}"
+            )
+        for i, s in enumerate(seed):  # type: ignore[arg-type]
+            check_seed(s, f"{name}[{i}]")
+        return seed
+    if isinstance(seed, np.ndarray) and seed.ndim == 0 and seed.dtype.kind in "iu":
+        seed = int(seed)
+    if isinstance(seed, bool | np.bool_) or not isinstance(seed, numbers.Integral):
+        what = "an integer, a sequence of n integers" if n is not None else "an integer"
+        raise ArgumentTypeError(f"{name} must be {what}, a numpy Generator or None; got {seed!r}")
+    check_seed(seed, name)
+    return seed
+
+
+def check_bool(name: str, value: object) -> bool:
+    """A flag: ``True`` or ``False`` (numpy booleans accepted; ``"no"`` or 0 are refused)."""
+    if not isinstance(value, bool | np.bool_):
+        raise ArgumentTypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def check_norm(value: object, name: str = "norm") -> int:
+    """The order of a norm: 1 or 2 (``True`` refused)."""
+    return check_choice(name, check_int(name, value), (1, 2))
+
+
+def model_input_dim(model: object) -> int | None:
+    """The input dimension of a torch model whose first layer is ``nn.Linear`` (else None)."""
+    from torch import nn
+
+    first: object = model
+    while isinstance(first, nn.Sequential) and len(first) > 0:
+        first = first[0]
+    return int(first.in_features) if isinstance(first, nn.Linear) else None
+
+
+def check_model_dim(model: object, name: str, d: int) -> None:
+    """Raise when ``model`` is a torch network whose first layer takes other than ``d`` inputs."""
+    want = model_input_dim(getattr(model, "model", model))
+    if want is not None and want != d:
+        raise ValueError(f"{name} must have {want} columns (the model's inputs); got {d}")

@@ -24,7 +24,7 @@ References
 .. [3] S. Upadhyay, S. Joshi, H. Lakkaraju, "Towards Robust and Reliable Algorithmic Recourse",
    NeurIPS 2021, Eq. (4)-(6).
 .. [4] M. Pawelczyk et al., "Probabilistically Robust Recourse", ICLR 2023, Thm 2.
-.. [5] ``shared/specs/counterfactual.md`` §4, §5 claims 13-15.
+.. [5] Hamman et al., ICML 2023 (arXiv:2305.11997), Sec. 5 (the baselines compared with T-Rex).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from scipy.optimize import linprog
 from scipy.stats import norm as normal
 from torch import nn
 
-from stability.counterfactual._checks import as_queries
+from stability.counterfactual._checks import as_queries, check_rng_seed
 from stability.counterfactual.generators import (
     CounterfactualResult,
     _check_norm,
@@ -51,6 +51,7 @@ from stability.counterfactual.generators import (
 from stability.counterfactual.measure import _rng
 from stability.counterfactual.models import _ProbabilityModel
 from theory.checks import (
+    ArgumentTypeError,
     as_float_array,
     check_nonnegative,
     check_positive,
@@ -105,6 +106,7 @@ def sns(
     norm = _check_norm(norm)
     pm = _ProbabilityModel(model)
     pm.require_gradients("sns")
+    pm.expect("X", d)
     tb = _tbox(box, d)
     b_np = _base(model, X, base, norm, box)
     out = np.full((n, d), np.nan)
@@ -145,6 +147,7 @@ def robx_score(
     pm = _ProbabilityModel(model)
     rng = _rng(seed)
     n, d = X.shape
+    pm.expect("X", d)
     out = np.empty(n)
     rows = max(1, (1 << 18) // k)
     with torch.no_grad():
@@ -183,7 +186,10 @@ def robx(
     X_train = as_queries("X_train", X_train, d)
     n_alpha = check_positive_int("n_alpha", n_alpha)
     tau = check_probability("tau", tau)
+    k, sigma = check_positive_int("k", k), check_positive("sigma", sigma)
+    seed = check_rng_seed(seed)
     pm = _ProbabilityModel(model)
+    pm.expect("X", d)
     b_np = _base(model, X, base, _check_norm(norm), box)
     seed = 0 if seed is None else seed
 
@@ -234,7 +240,8 @@ def robx(
 def _linear_parameters(model: Any) -> tuple[np.ndarray, float]:
     """(w, b) of a logistic model nn.Sequential(Linear(d, 1), Sigmoid()) or a (w, b) pair."""
     if isinstance(model, tuple) and len(model) == 2:
-        return np.asarray(model[0], dtype=np.float64), float(model[1])
+        w = as_float_array("model[0] (the weights w)", model[0], ndim=1)
+        return w, check_real("model[1] (the bias b)", model[1])
     if (
         isinstance(model, nn.Sequential)
         and len(model) == 2
@@ -246,8 +253,8 @@ def _linear_parameters(model: Any) -> tuple[np.ndarray, float]:
         w = lin.weight.detach().to(torch.float64).numpy()[0].copy()
         b = 0.0 if lin.bias is None else float(lin.bias.detach()[0])
         return w, b
-    raise ValueError(
-        "ROAR here needs a logistic model nn.Sequential(Linear(d, 1), Sigmoid()) or a (w, b) "
+    raise ArgumentTypeError(
+        "model: ROAR here needs a logistic model nn.Sequential(Linear(d, 1), Sigmoid()) or a (w, b) "
         f"pair; got {type(model).__name__}"
     )
 
@@ -312,7 +319,7 @@ def roar(
     n, d = X.shape
     w, b = _linear_parameters(model)
     if w.shape != (d,):
-        raise ValueError(f"model has {w.shape[0]} inputs; X has {d} columns")
+        raise ValueError(f"X must have {w.shape[0]} columns (the model's inputs); got {d}")
     dm, lam = check_nonnegative("delta_max", delta_max), check_positive("lam", lam)
     norm = _check_norm(norm)
     steps, lr = check_positive_int("steps", steps), check_positive("lr", lr)
@@ -355,6 +362,7 @@ def invalidation_rate(model: Any, X: np.ndarray, *, sigma: float) -> np.ndarray:
     sigma = check_positive("sigma", sigma)
     pm = _ProbabilityModel(model)
     pm.require_gradients("invalidation_rate")
+    pm.expect("X", X.shape[1])
     xa = torch.from_numpy(X).clone().requires_grad_(True)
     lg = _logit(pm(xa))
     (g,) = torch.autograd.grad(lg.sum(), xa)
@@ -374,6 +382,7 @@ def invalidation_rate_mc(
     pm = _ProbabilityModel(model)
     rng = _rng(seed)
     n, d = X.shape
+    pm.expect("X", d)
     out = np.empty(n)
     with torch.no_grad():
         for i in range(n):

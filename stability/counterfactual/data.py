@@ -19,7 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.checks import check_positive_int
+from stability.counterfactual._checks import check_rng_seed
+from theory.checks import (
+    ArgumentTypeError,
+    as_float_array,
+    check_nonnegative,
+    check_open_unit,
+    check_positive_int,
+)
 
 __all__ = ["Dataset", "breast_cancer", "moons"]
 
@@ -34,6 +41,16 @@ class Dataset:
     X_test: np.ndarray
     y_test: np.ndarray
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise ArgumentTypeError(f"name must be a string; got {self.name!r}")
+        X_train = as_float_array("X_train", self.X_train, ndim=2)
+        X_test = as_float_array("X_test", self.X_test, shape=(None, X_train.shape[1]))
+        for nm, y, X in (("y_train", self.y_train, X_train), ("y_test", self.y_test, X_test)):
+            y = as_float_array(nm, y, shape=(len(X),))
+            if not np.all(np.isin(y, (0.0, 1.0))):
+                raise ValueError(f"{nm} must contain only 0 and 1")
+
     def summary(self) -> str:
         return (
             f"{self.name}: {len(self.X_train)} train / {len(self.X_test)} test rows, "
@@ -42,10 +59,14 @@ class Dataset:
 
 
 def _split(name: str, X: np.ndarray, y: np.ndarray, test_fraction: float, seed: int) -> Dataset:
-    if not 0.0 < float(test_fraction) < 1.0:
-        raise ValueError(f"test_fraction must lie in (0, 1); got {test_fraction!r}")
-    perm = np.random.default_rng(seed).permutation(len(X))
+    test_fraction = check_open_unit("test_fraction", test_fraction)
+    perm = np.random.default_rng(check_rng_seed(seed)).permutation(len(X))
     n_test = max(1, round(test_fraction * len(X)))
+    if n_test >= len(X):
+        raise ValueError(
+            f"test_fraction = {test_fraction} of {len(X)} rows leaves no training row; "
+            "lower test_fraction or raise n"
+        )
     te, tr = perm[:n_test], perm[n_test:]
     lo, hi = X[tr].min(0), X[tr].max(0)
     span = np.where(hi > lo, hi - lo, 1.0)
@@ -57,6 +78,8 @@ def breast_cancer(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     """scikit-learn's breast-cancer data (569 x 30), scaled to [0, 1]; y = 1 means benign."""
     from sklearn.datasets import load_breast_cancer
 
+    test_fraction = check_open_unit("test_fraction", test_fraction)
+    check_rng_seed(seed)
     raw = load_breast_cancer()
     return _split("breast-cancer", raw.data.astype(np.float64), raw.target, test_fraction, seed)
 
@@ -68,7 +91,9 @@ def moons(
     n, d = check_positive_int("n", n), check_positive_int("d", d)
     if d < 2:
         raise ValueError(f"d must be >= 2; got {d}")
-    rng = np.random.default_rng(seed)
+    noise = check_nonnegative("noise", noise)
+    test_fraction = check_open_unit("test_fraction", test_fraction)
+    rng = np.random.default_rng(check_rng_seed(seed))
     y = rng.integers(0, 2, n)
     t = rng.uniform(0, np.pi, n)
     x0 = np.where(y == 1, np.cos(t), 1.0 - np.cos(t))

@@ -11,7 +11,7 @@ wall time. Batched over queries: one forward/backward pass per step for all rows
   weight per row), p in {1, 2}; the base counterfactual of T-Rex:I.
 - :func:`wachter`: Wachter et al. (2017): lambda (m(x') - target)^2 + ||(x' - x)/scale||_1 with
   lambda raised until valid.
-- :func:`trex`: T-Rex:I as in the authors' code (spec §1.5): from the base counterfactual,
+- :func:`trex`: T-Rex:I as in the authors' code (Algorithm 1 of [1]): from the base counterfactual,
   ascend R-hat by normalised gradient steps, project onto the L2 ball of ``radius`` around the
   base and onto the box, keep an iterate only while m(x') >= 0.5, stop when R-hat >= tau or
   after ``max_steps``.
@@ -44,10 +44,24 @@ from stability.counterfactual._batched import (
     row_generators,
     value_and_grad,
 )
-from stability.counterfactual._checks import as_queries, box_arrays
+from stability.counterfactual._checks import (
+    as_queries,
+    box_arrays,
+    check_bool,
+    check_norm,
+    check_rng_seed,
+)
 from stability.counterfactual.measure import counterfactual_stability
 from stability.counterfactual.models import _ProbabilityModel
-from theory.checks import check_nonnegative, check_positive, check_positive_int, check_probability
+from theory.checks import (
+    as_float_array,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+    check_probability,
+    check_real,
+)
 
 __all__ = ["CounterfactualResult", "closest_counterfactual", "trex", "trex_nn", "wachter"]
 
@@ -76,6 +90,23 @@ class CounterfactualResult:
     steps: np.ndarray
     status: tuple[str, ...]
     seconds: float
+
+    def __post_init__(self) -> None:
+        cf = as_float_array(
+            "counterfactuals", self.counterfactuals, ndim=2, allow_empty=True, finite=False
+        )
+        n = len(cf)
+        for name, value in (
+            ("valid", self.valid),
+            ("stability", self.stability),
+            ("steps", self.steps),
+        ):
+            arr = np.asarray(value)
+            if arr.shape != (n,):
+                raise ValueError(f"{name} must have shape ({n},); got shape {arr.shape}")
+        if not isinstance(self.status, tuple) or len(self.status) != n:
+            raise ValueError(f"status must be a tuple of {n} strings; got {self.status!r}")
+        check_nonnegative("seconds", self.seconds)
 
     @property
     def found(self) -> np.ndarray:
@@ -112,9 +143,7 @@ def _cost(delta: torch.Tensor, norm: int) -> torch.Tensor:
 
 
 def _check_norm(norm: object) -> int:
-    if norm not in (1, 2):
-        raise ValueError(f"norm must be 1 or 2; got {norm!r}")
-    return int(norm)  # type: ignore[arg-type]
+    return check_norm(norm)
 
 
 def _finish(
@@ -187,6 +216,7 @@ def closest_counterfactual(
     pm = _ProbabilityModel(model)
     pm.require_gradients("closest_counterfactual")
     n, d = X.shape
+    pm.expect("X", d)
     tb = _tbox(box, d)
     x0 = torch.from_numpy(X)
     best = np.full((n, d), np.nan)
@@ -258,19 +288,19 @@ def wachter(
     start = time.perf_counter()
     X = as_queries("X", X)
     n, d = X.shape
-    if not 0.5 < float(target) <= 1.0:
-        raise ValueError(f"target must lie in (0.5, 1]; got {target!r}")
+    target = check_real("target", target, lo=0.5, hi=1.0, lo_open=True)
     lam = check_positive("lam", lam)
     steps, rounds, lr = (
         check_positive_int("steps", steps),
         check_positive_int("rounds", rounds),
         check_positive("lr", lr),
     )
-    sc = np.ones(d) if scale is None else np.asarray(scale, dtype=np.float64)
-    if sc.shape != (d,) or np.any(~np.isfinite(sc)) or np.any(sc <= 0):
+    sc = np.ones(d) if scale is None else as_float_array("scale", scale, shape=(d,))
+    if np.any(sc <= 0):
         raise ValueError(f"scale must be a positive ({d},) array; got {scale!r}")
     pm = _ProbabilityModel(model)
     pm.require_gradients("wachter")
+    pm.expect("X", d)
     tb = _tbox(box, d)
     x0, sct = torch.from_numpy(X), torch.from_numpy(sc)
     best, best_cost = np.full((n, d), np.nan), np.full(n, np.inf)
@@ -316,7 +346,7 @@ def trex(
     seed: int | np.random.Generator | Sequence[int] | None = None,
     common_noise: bool = False,
 ) -> CounterfactualResult:
-    """T-Rex:I: raise the Stability of a counterfactual by projected ascent (spec §1.5).
+    """T-Rex:I: raise the Stability of a counterfactual by projected ascent (Algorithm 1 of [1]).
 
     While R-hat(x') < tau and fewer than ``max_steps`` steps were taken:
     x' <- Proj_box(Proj_{B_2(base, radius)}(x' + step * grad R-hat / ||grad R-hat||_2)), accepted
@@ -356,7 +386,7 @@ def trex(
     start = time.perf_counter()
     X = as_queries("X", X)
     n, d = X.shape
-    k, max_steps = check_positive_int("k", k), int(check_nonnegative("max_steps", max_steps))
+    k, max_steps = check_positive_int("k", k), check_int("max_steps", max_steps, lo=0)
     sigma, step, radius = (
         check_positive("sigma", sigma),
         check_positive("step", step),
@@ -364,15 +394,17 @@ def trex(
     )
     tau = check_probability("tau", tau)
     norm = _check_norm(norm)
+    common_noise = check_bool("common_noise", common_noise)
+    seed = check_rng_seed(seed, n)
     pm = _ProbabilityModel(model)
     pm.require_gradients("trex")
+    pm.expect("X", d)
     tb = _tbox(box, d)
     if base is None:
         base = closest_counterfactual(model, X, norm=norm, box=box).counterfactuals
     base = as_queries("base", base, d, allow_nan=True)
     if base.shape != X.shape:
         raise ValueError(f"base must have shape {X.shape}; got {base.shape}")
-    common_noise = bool(common_noise)
     if common_noise:
         if per_row_seeds(seed, n) is not None:
             raise ValueError("common_noise=True needs a single seed, not one seed per row")
@@ -473,7 +505,10 @@ def trex_nn(
     X_train = as_queries("X_train", X_train, d)
     tau = check_probability("tau", tau)
     norm = _check_norm(norm)
+    k, sigma = check_positive_int("k", k), check_positive("sigma", sigma)
+    seed = check_rng_seed(seed)
     pm = _ProbabilityModel(model)
+    pm.expect("X", d)
     with torch.no_grad():
         cand = X_train[pm(torch.from_numpy(X_train)).numpy() >= 0.5]
     out, stab = np.full((n, d), np.nan), np.full(n, np.nan)

@@ -1,8 +1,8 @@
 """The probabilistic validity guarantee for counterfactuals with high Stability.
 
-**Provable version** (spec §1.3, [derived]). Let the changed model M be random and independent
-of the samples, with Lip(M) <= gamma_M almost surely, Lip(m) <= gamma_m, and let R be computed
-with gamma_x >= gamma_M. Put h = M - m and V = E_Z[h(x + Z)] with E_M V = 0 and Var_M V <= nu.
+**Provable version** ([derived]; the proof is below). Let the changed model M be random and
+independent of the samples, with Lip(M) <= gamma_M almost surely, Lip(m) <= gamma_m, and let R
+be computed with gamma_x >= gamma_M. Put h = M - m and V = E_Z[h(x + Z)] with E_M V = 0 and Var_M V <= nu.
 Then, for every 0 <= s < epsilon (s = 0 only when nu = 0),
 
     Pr(M(x) <= R_{k,sigma}(x, m) - epsilon)
@@ -22,9 +22,11 @@ probability at least 1 - bound. sigma is a standard deviation.
 
 References
 ----------
-.. [1] Hamman et al., ICML 2023 (arXiv:2305.11997), main theorem (shape [reconstructed]).
-.. [2] ``shared/specs/counterfactual.md`` §1.3; Gaussian concentration for Lipschitz functions
-   (e.g. Boucheron, Lugosi, Massart, *Concentration Inequalities*, Thm 5.6); Cantelli's inequality.
+.. [1] F. Hamman, E. Noorani, S. Mishra, D. Magazzeni, S. Dutta, "Robust Counterfactual
+   Explanations for Neural Networks With Probabilistic Guarantees", ICML 2023
+   (arXiv:2305.11997), main theorem (shape [reconstructed]).
+.. [2] S. Boucheron, G. Lugosi, P. Massart, *Concentration Inequalities*, Oxford 2013, Thm 5.6
+   (Gaussian concentration for Lipschitz functions); Cantelli's inequality.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def guarantee_bound(
     nu: float = 0.0,
     s: float | None = None,
 ) -> float:
-    """Upper bound on Pr(M(x) <= R_{k,sigma}(x, m) - epsilon): the provable version (spec §1.3).
+    """Upper bound on Pr(M(x) <= R_{k,sigma}(x, m) - epsilon): the provable version ([derived]).
 
     Parameters
     ----------
@@ -72,7 +74,7 @@ def guarantee_bound(
     lipschitz_change : float
         gamma_M >= Lip(M) almost surely; R must have been computed with gamma_x >= gamma_M.
     lipschitz_model : float, optional
-        gamma_m >= Lip(m); defaults to ``lipschitz_change`` (the spec's gamma_x := gamma).
+        gamma_m >= Lip(m); defaults to ``lipschitz_change`` (gamma_m = gamma_M = gamma).
     nu : float
         Bound on Var_M E_Z[M(x+Z) - m(x+Z)] (0 for a change with no spread on average).
     s : float, optional
@@ -84,7 +86,7 @@ def guarantee_bound(
 
     Examples
     --------
-    >>> round(guarantee_bound(0.05, k=200, sigma=0.1, lipschitz_change=2.25), 3)  # spec §1.3
+    >>> round(guarantee_bound(0.05, k=200, sigma=0.1, lipschitz_change=2.25), 3)
     0.291
     """
     eps = check_positive("epsilon", epsilon)
@@ -130,8 +132,9 @@ def paper_guarantee_bound(
 ) -> float:
     """The paper's form exp(-k eps^2 / (C (gamma + gamma_x)^2 sigma^2)) [reconstructed, C = 8].
 
-    Labelled "paper form": the constant and the exact assumptions are not confirmed (spec §1.2);
-    the toolkit's claims use :func:`guarantee_bound`. ``sigma`` is the standard deviation.
+    Labelled "paper form": the constant and the exact assumptions are [reconstructed], not
+    confirmed; the toolkit's claims use :func:`guarantee_bound`. ``sigma`` is the standard
+    deviation.
     """
     eps = check_positive("epsilon", epsilon)
     k = check_positive_int("k", k)
@@ -152,4 +155,6 @@ def sinusoid_variance(amplitude: float, u_norm: float, sigma: float) -> float:
     exactly this variance over phi ([derived]).
     """
     a = check_nonnegative("amplitude", amplitude)
-    return a**2 * math.exp(-(sigma**2) * check_nonnegative("u_norm", u_norm) ** 2) / 2.0
+    u = check_nonnegative("u_norm", u_norm)
+    sigma = check_positive("sigma", sigma)
+    return a**2 * math.exp(-(sigma**2) * u**2) / 2.0

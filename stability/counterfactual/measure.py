@@ -25,7 +25,8 @@ References
 .. [1] F. Hamman, E. Noorani, S. Mishra, D. Magazzeni, S. Dutta, "Robust Counterfactual
    Explanations for Neural Networks With Probabilistic Guarantees", ICML 2023 (arXiv:2305.11997),
    definition of Stability [reconstructed from the abstract and the authors' code].
-.. [2] ``shared/specs/counterfactual.md`` §1.2-1.4 and §5 claims 1-8.
+.. [2] R <= m(x) for gamma_x >= Lip(m), R-hat >= R, and the closed forms of
+   :func:`linear_expected_stability` are [derived] here (derivations in the docstrings).
 """
 
 from __future__ import annotations
@@ -48,9 +49,16 @@ from stability.counterfactual._batched import (
     per_row_seeds,
     stability_values,
 )
-from stability.counterfactual._checks import as_queries
+from stability.counterfactual._checks import as_queries, check_bool, check_rng_seed
 from stability.counterfactual.models import _ProbabilityModel
-from theory.checks import as_float_array, check_nonnegative, check_positive, check_positive_int
+from theory.checks import (
+    ArgumentTypeError,
+    as_float_array,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+    check_real,
+)
 
 __all__ = [
     "counterfactual_stability",
@@ -92,6 +100,7 @@ def stability_from_samples(
     -------
     (n,) float64 array.
     """
+    relaxed = check_bool("relaxed", relaxed)
     m_x = as_float_array("m_x", m_x, ndim=1)
     m_samples = as_float_array("m_samples", m_samples, ndim=2)
     if m_samples.ndim != 2 or m_x.shape != (len(m_samples),):
@@ -106,13 +115,19 @@ def stability_from_samples(
     distances = as_float_array("distances", distances, shape=m_samples.shape)
     if np.any(distances < 0):
         raise ValueError(f"distances must be >= 0 (they are norms); got min {distances.min()}")
-    gam = np.asarray(lipschitz, dtype=np.float64)
-    if np.any(~np.isfinite(gam)) or np.any(gam < 0):
-        raise ValueError(f"lipschitz must be finite and >= 0; got {lipschitz!r}")
+    gam = as_float_array("lipschitz", lipschitz)
+    if gam.shape not in ((), (len(m_x),)):
+        raise ValueError(
+            f"lipschitz must be a number or an array of shape ({len(m_x)},); got shape {gam.shape}"
+        )
+    if np.any(gam < 0):
+        raise ValueError(f"lipschitz must be >= 0; got {lipschitz!r}")
     return mean - gam * distances.mean(axis=1)
 
 
 def _rng(seed: Any) -> np.random.Generator:
+    """A generator from a checked scalar ``seed`` (int, None, Generator, SeedSequence)."""
+    seed = check_rng_seed(seed)
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
@@ -193,8 +208,12 @@ def counterfactual_stability(
     X = as_queries("X", X)
     k = check_positive_int("k", k)
     sigma = check_positive("sigma", sigma)
+    relaxed = check_bool("relaxed", relaxed)
+    common_noise = check_bool("common_noise", common_noise)
     n, d = X.shape
+    seed = check_rng_seed(seed, n)
     pm = _ProbabilityModel(model)
+    pm.expect("X", d)
     gamma = None
     if relaxed:
         if lipschitz is not None:
@@ -210,7 +229,7 @@ def counterfactual_stability(
             raise ValueError(
                 f"lipschitz must be a number, an array, 'certified' or None; got {lipschitz!r}"
             )
-        gam = np.asarray(lipschitz, dtype=np.float64)
+        gam = as_float_array("lipschitz", lipschitz, finite=False)
         if gam.ndim == 0:
             gam = np.full(n, check_nonnegative("lipschitz", float(gam)))
         if gam.shape != (n,) or np.any(~np.isfinite(gam)) or np.any(gam < 0):
@@ -218,7 +237,6 @@ def counterfactual_stability(
                 f"lipschitz must be a finite number >= 0 or an array of shape ({n},); got {lipschitz!r}"
             )
         gamma = torch.from_numpy(gam)
-    common_noise = bool(common_noise)
     seeds = per_row_seeds(seed, n)
     if common_noise and seeds is not None:
         raise ValueError("common_noise=True needs a single seed, not one seed per row")
@@ -256,7 +274,8 @@ def lipschitz_upper_bound(model: nn.Module) -> float:
     Supports ``nn.Sequential`` (nested) of ``Linear``, 1-Lipschitz activations (ReLU, Tanh,
     LeakyReLU with slope <= 1, ELU, Identity, Dropout in eval mode) and ``Sigmoid`` (factor 1/4).
     Loose (it ignores where the activations saturate) but sound: with it, R is a true lower
-    bound on m(x) (spec §1.4, "sound option"). The tighter bounds of :mod:`stability.lipschitz`
+    bound on m(x) ([derived]: |m(y) - m(x)| <= Lip(m) ||y - x|| gives m(x_i) - gamma_x
+    ||x_i - x|| <= m(x) for every sample, hence for their mean). The tighter bounds of :mod:`stability.lipschitz`
     can be passed to :func:`counterfactual_stability` as ``lipschitz=`` instead.
 
     Raises
@@ -265,8 +284,8 @@ def lipschitz_upper_bound(model: nn.Module) -> float:
         If ``model`` contains a layer whose Lipschitz constant is not known here.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(
-            f"lipschitz_upper_bound needs a torch nn.Sequential; got {type(model).__name__} "
+        raise ArgumentTypeError(
+            f"model must be a torch nn.Module (nn.Sequential); got {type(model).__name__} "
             "(pass lipschitz= explicitly for other models)"
         )
     return float(_lip(model))
@@ -302,10 +321,18 @@ def linear_expected_stability(
     """E[R] or E[R-hat] for a linear model m(y) = w . y + b with gamma_x = ||w||.
 
     E[R] = m(x) - ||w|| sigma c_d with c_d = sqrt(2) Gamma((d+1)/2)/Gamma(d/2), and
-    E[R-hat] = m(x) - ||w|| sigma sqrt(2/pi) (spec §5 claims 3 and 4; [derived]). They agree at
-    d = 1. ``sigma`` is the standard deviation.
+    E[R-hat] = m(x) - ||w|| sigma sqrt(2/pi). They agree at d = 1. ``sigma`` is the standard
+    deviation.
+
+    [derived] With x_i = x + sigma xi_i: m(x_i) = m(x) + sigma w . xi_i has mean m(x), and
+    ||x_i - x|| = sigma ||xi_i|| has mean sigma c_d, which gives E[R]; |m(x_i) - m(x)| =
+    sigma |w . xi_i| with w . xi_i ~ N(0, ||w||^2), whose absolute mean is ||w|| sqrt(2/pi),
+    which gives E[R-hat].
     """
+    m_x = check_real("m_x", m_x)
     sigma = check_positive("sigma", sigma)
     w_norm = check_nonnegative("w_norm", w_norm)
+    d = check_positive_int("d", d)
+    relaxed = check_bool("relaxed", relaxed)
     c = math.sqrt(2.0 / math.pi) if relaxed else expected_gaussian_norm(d)
-    return float(m_x) - w_norm * sigma * c
+    return m_x - w_norm * sigma * c

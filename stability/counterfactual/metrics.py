@@ -1,6 +1,6 @@
 """Metrics of counterfactuals: cost, validity, robust validity, LOF (1 neighbour), Stability, time.
 
-Conventions (the authors' ``evaluate_counterfactuals``, spec §2.1): validity is the fraction of
+Conventions (the authors' ``evaluate_counterfactuals``): validity is the fraction of
 queries whose counterfactual has m(x') >= 0.5; a NaN row (a failure) counts as invalid.
 Robust validity is the mean over the changed models M of the fraction of queries with
 M(x') >= 0.5. LOF is sklearn's ``LocalOutlierFactor(n_neighbors=1, novelty=True).predict``,
@@ -10,7 +10,8 @@ References
 ----------
 .. [1] M. Breunig, H.-P. Kriegel, R. Ng, J. Sander, "LOF: Identifying Density-Based Local
    Outliers", SIGMOD 2000.
-.. [2] ``shared/specs/counterfactual.md`` §2.1.
+.. [2] Hamman et al., ICML 2023 (arXiv:2305.11997), experimental protocol (validity and robust
+   validity over retrained models) as in the authors' ``evaluate_counterfactuals``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from stability.counterfactual._checks import as_queries
+from stability.counterfactual._checks import as_queries, check_norm, check_rng_seed
 from stability.counterfactual.generators import CounterfactualResult
 from stability.counterfactual.measure import counterfactual_stability
 from stability.counterfactual.model_change import ModelFamily
 from stability.counterfactual.models import predict_proba
+from theory.checks import ArgumentTypeError, check_positive, check_positive_int
 
 __all__ = ["cost", "evaluate", "lof_1nn", "robust_validity", "validity"]
 
@@ -32,8 +34,9 @@ def cost(X: np.ndarray, CF: np.ndarray, *, p: int = 1) -> float:
     """Mean ||x' - x||_p over the rows with a counterfactual (NaN if none)."""
     X = as_queries("X", X)
     CF = as_queries("CF", CF, X.shape[1], allow_nan=True)
-    if p not in (1, 2):
-        raise ValueError(f"p must be 1 or 2; got {p!r}")
+    p = check_norm(p, "p")
+    if CF.shape != X.shape:
+        raise ValueError(f"CF must have shape {X.shape} (one row per query); got {CF.shape}")
     ok = ~np.isnan(CF).any(axis=1)
     if not ok.any():
         return float("nan")
@@ -48,7 +51,14 @@ def validity(model: Any, CF: np.ndarray) -> float:
 
 def robust_validity(family: ModelFamily | list | tuple, CF: np.ndarray) -> float:
     """Mean over the changed models of the fraction of rows with M(x') >= 0.5."""
-    models = family.models if isinstance(family, ModelFamily) else tuple(family)
+    if isinstance(family, ModelFamily):
+        models = family.models
+    elif isinstance(family, list | tuple):
+        models = tuple(family)
+    else:
+        raise ArgumentTypeError(
+            f"family must be a ModelFamily or a list of models; got {type(family).__name__}"
+        )
     if not models:
         raise ValueError("family must hold at least one model")
     return float(np.mean([validity(m, CF) for m in models]))
@@ -95,7 +105,19 @@ def evaluate(
 ) -> dict[str, float | str]:
     """One row of the comparison table: method, found, cost L1/L2, validity, robust validity,
     LOF (mean of +-1 over the found rows), mean R-hat (k samples of std ``sigma``), ms/query."""
+    if not isinstance(result, CounterfactualResult):
+        raise ArgumentTypeError(
+            f"result must be a CounterfactualResult; got {type(result).__name__}"
+        )
+    if not isinstance(family, ModelFamily):
+        raise ArgumentTypeError(f"family must be a ModelFamily; got {type(family).__name__}")
+    k, sigma = check_positive_int("k", k), check_positive("sigma", sigma)
+    seed = check_rng_seed(seed)
     cf = result.counterfactuals
+    X = as_queries("X", X, cf.shape[1])
+    if X.shape != cf.shape:
+        raise ValueError(f"X must have shape {cf.shape} (the result's queries); got {X.shape}")
+    X_train = as_queries("X_train", X_train, cf.shape[1])
     found = result.found
     lof = lof_1nn(X_train, cf)
     rhat = (

@@ -19,13 +19,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from stability.counterfactual._checks import as_queries
+from stability.counterfactual._checks import as_queries, check_bool, check_model_dim
 from theory.checks import (
+    ArgumentTypeError,
     as_float_array,
     check_choice,
     check_nonnegative,
     check_positive,
     check_positive_int,
+    check_real,
     check_seed,
 )
 
@@ -50,8 +52,10 @@ class _ProbabilityModel:
             self.model, self.differentiable, self.check = model.model, model.differentiable, check
             self.dtype = model.dtype
             return
-        if not callable(model):
-            raise ValueError(f"model must be a torch module or a callable; got {type(model)!r}")
+        if not callable(model) or isinstance(model, type):
+            raise ArgumentTypeError(
+                f"model must be a torch module or a callable; got {type(model).__name__}"
+            )
         self.model = model
         self.check = check
         self.differentiable = isinstance(model, nn.Module)
@@ -68,7 +72,12 @@ class _ProbabilityModel:
 
     def _one(self, pts: torch.Tensor) -> torch.Tensor:
         if self.differentiable:
-            out = self.model(pts.to(self.dtype))
+            try:
+                out = self.model(pts.to(self.dtype))
+            except RuntimeError as exc:  # e.g. "mat1 and mat2 shapes cannot be multiplied"
+                raise ValueError(
+                    f"model cannot evaluate points of shape {tuple(pts.shape)}: {exc}"
+                ) from exc
         else:
             out = self.model(pts.detach().cpu().numpy())
             out = torch.as_tensor(np.asarray(out, dtype=np.float64))
@@ -93,6 +102,10 @@ class _ProbabilityModel:
                     )
         return out
 
+    def expect(self, name: str, d: int) -> None:
+        """Raise unless the points ``name`` (``d`` columns) fit the model's first layer."""
+        check_model_dim(self.model, name, d)
+
     def require_gradients(self, who: str) -> None:
         if not self.differentiable:
             raise ValueError(
@@ -110,31 +123,32 @@ def as_probability_model(model: Any, *, check: bool = True) -> Callable[[torch.T
     check : bool
         Raise ``ValueError`` when an output is NaN or outside ``[0, 1]``.
     """
-    return _ProbabilityModel(model, check)
+    return _ProbabilityModel(model, check_bool("check", check))
 
 
 def predict_proba(model: Any, X: np.ndarray) -> np.ndarray:
-    """``m(X)`` as a float64 array of shape ``(n,)`` (rows with NaN give NaN)."""
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X must have shape (n, d); got {X.shape}")
+    """``m(X)`` as a float64 array of shape ``(n,)``; a whole-NaN row (a generator's "not
+    found") gives NaN. ``X`` may be empty (then so is the result); a partial NaN row or an
+    infinite entry is refused."""
+    X = as_queries("X", X, allow_nan=True, allow_empty=True)
+    pm = _ProbabilityModel(model)
+    pm.expect("X", X.shape[1])
     out = np.full(len(X), np.nan)
-    ok = np.all(np.isfinite(X), axis=1)
+    ok = ~np.isnan(X).any(axis=1)
     if ok.any():
         with torch.no_grad():
-            out[ok] = _ProbabilityModel(model)(torch.from_numpy(X[ok])).numpy()
+            out[ok] = pm(torch.from_numpy(X[ok])).numpy()
     return out
 
 
 def logistic_model(w: np.ndarray, b: float) -> nn.Sequential:
     """The logistic model ``m(x) = sigmoid(w . x + b)`` as a float64 ``nn.Sequential``."""
-    w = np.asarray(w, dtype=np.float64)
-    if w.ndim != 1 or not np.all(np.isfinite(w)):
-        raise ValueError(f"w must be a finite vector; got shape {w.shape}")
+    w = as_float_array("w", w, ndim=1)
+    b = check_real("b", b)
     lin = nn.Linear(len(w), 1).double()
     with torch.no_grad():
         lin.weight.copy_(torch.from_numpy(w[None]))
-        lin.bias.fill_(float(b))
+        lin.bias.fill_(b)
     return nn.Sequential(lin, nn.Sigmoid())
 
 
@@ -157,6 +171,8 @@ def train_mlp(
     """
     X = as_queries("X", X)
     y = as_float_array("y", y, shape=(len(X),))
+    if isinstance(hidden, str | bytes) or not isinstance(hidden, Sequence):
+        raise ArgumentTypeError(f"hidden must be a sequence of layer widths; got {hidden!r}")
     hidden = tuple(check_positive_int(f"hidden[{i}]", h) for i, h in enumerate(hidden))
     epochs = check_positive_int("epochs", epochs)
     lr = check_positive("lr", lr)

@@ -6,7 +6,9 @@ matrix unless asked), the feature correlation quotient ``Λ(S_Ψ, S)``
 (:func:`correlation_quotient`, [reconstructed]), oscillation / Fourier / overlap summaries,
 attacks (FGSM, PGD, Nesterov, DeepFool, C&W-ℓ2, flip distances along directions), natural sample
 shifts, and a pixel gridworld with exact Q* and vanilla/robust CNN policies.
-Spec: ``shared/specs/decision_boundary.md``.
+
+Reference: E. Korkmaz, "Understanding and Diagnosing Deep Reinforcement Learning", ICML 2024
+(PMLR v235, arXiv:2406.16979), §3 (RA-NLD), §4 (Λ, Table 1), §5 (oscillations, Fourier).
 """
 
 from stability.decision_boundary.analysis import (
@@ -19,6 +21,7 @@ from stability.decision_boundary.analysis import (
 )
 from stability.decision_boundary.attacks import (
     AttackResult,
+    FlipDistance,
     carlini_wagner_l2,
     deepfool,
     fgsm,
@@ -45,6 +48,7 @@ __all__ = [
     "SHIFTS",
     "AttackResult",
     "CorrelationQuotient",
+    "FlipDistance",
     "FourierSpread",
     "FrequentDirections",
     "InstabilityDirections",

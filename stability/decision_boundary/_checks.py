@@ -10,7 +10,30 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from theory.checks import ArgumentTypeError, as_float_array
+from theory.checks import ArgumentTypeError, as_float_array, check_real
+
+#: ``clip`` of the attacks: ``None`` or a box ``(lo, hi)`` with ``lo < hi``.
+Box = tuple[float, float] | None
+
+
+def check_flag(name: str, value: object) -> bool:
+    """``value`` if it is a ``bool`` (``normalize="no"`` is a mistake, not ``True``)."""
+    if not isinstance(value, bool | np.bool_):
+        raise ArgumentTypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def check_box(name: str, value: object) -> Box:
+    """``None`` or a pair ``(lo, hi)`` of finite numbers with ``lo < hi``."""
+    if value is None:
+        return None
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ArgumentTypeError(f"{name} must be None or a pair (lo, hi); got {value!r}")
+    lo = check_real(f"{name}[0]", value[0])
+    hi = check_real(f"{name}[1]", value[1])
+    if not lo < hi:
+        raise ValueError(f"{name} must be (lo, hi) with lo < hi; got {value!r}")
+    return lo, hi
 
 
 def policy_dtype(policy: Callable) -> torch.dtype:
@@ -70,4 +93,6 @@ def q_values(policy: Callable, x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"policy must map (B, *shape) to (B, A) Q-values/logits; got {shape}")
     if q.shape[1] < 2:
         raise ValueError(f"policy must have at least 2 actions; got {q.shape[1]}")
+    if not torch.isfinite(q.detach()).all():
+        raise ValueError("policy returned a NaN or infinite Q-value/logit on the given states")
     return q

@@ -3,7 +3,7 @@
 The paper's observations are qualitative (Korkmaz 2024, §5): adversarially trained policies have
 "much higher variance in the gradient norm" along an episode, their ``G_S`` has Fourier mass
 "more evenly and smoothly spread out", and their non-robust features sit on "disjoint
-coordinates" from the vanilla ones. The proxies here are [derived] (spec §1.4–1.5):
+coordinates" from the vanilla ones. The paper gives no formula; the proxies here are [derived]:
 
 - :func:`oscillation`: mean, std, coefficient of variation and mean relative step of ‖∇J(s_t)‖;
 - :func:`fourier_spread`: normalised spectral entropy of ``|FFT2(G)|²`` and the energy share
@@ -24,7 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from stability.decision_boundary._checks import as_batch
-from theory.checks import as_float_array, check_positive, check_positive_int
+from theory.checks import (
+    ArgumentTypeError,
+    as_float_array,
+    check_open_unit,
+    check_positive,
+    check_positive_int,
+    check_seed,
+)
 
 __all__ = [
     "FourierSpread",
@@ -54,7 +61,11 @@ class Oscillation:
 
 
 def oscillation(norms: object) -> Oscillation:
-    """Oscillation statistics of a series of gradient norms (Korkmaz 2024, §5; spec §1.4).
+    """Oscillation statistics of a series of gradient norms (Korkmaz 2024, §5) [derived].
+
+    The paper plots ``‖∇_s J(s_t)‖`` along an episode and reports that adversarially trained
+    policies show "much higher variance"; the coefficient of variation is that variance on a
+    scale-free footing (multiplying every norm by ``c > 0`` leaves it unchanged).
 
     Parameters
     ----------
@@ -66,7 +77,7 @@ def oscillation(norms: object) -> Oscillation:
     ValueError
         For a negative entry, fewer than two entries, or an all-zero series.
     """
-    x = as_float_array("norms", norms).ravel()
+    x = as_float_array("norms", norms, allow_empty=True).ravel()
     if x.size < 2 or (x < 0).any() or not (x > 0).any():
         raise ValueError(f"norms must hold >= 2 non-negative values, not all 0; got {x[:5]}...")
     m = float(x.mean())
@@ -82,7 +93,7 @@ class FourierSpread:
     ----------
     entropy : float
         Shannon entropy of the normalised power spectrum over ``log(H W)``, in [0, 1]: 0 for
-        one frequency, 1 for a flat spectrum (the "spread" of §1.5).
+        one frequency, 1 for a flat spectrum (the "spread" of Korkmaz 2024, §5).
     high_share : float
         Energy share outside the lowest radial band (radius <= ``low`` in cycles per image).
     dc_share : float
@@ -104,7 +115,11 @@ class FourierSpread:
 
 
 def fourier_spread(G: object, low: float = 2.0) -> FourierSpread:
-    """Spatial-frequency spread of a principal direction ``G`` (spec §1.5, claim 13) [derived].
+    """Spatial-frequency spread of a principal direction ``G`` (Korkmaz 2024, §5) [derived].
+
+    The paper's observation is qualitative (the Fourier mass of a robust policy's ``G_S`` is
+    "more evenly and smoothly spread out"); its normalised spectral entropy and high-band
+    share are the proxies. Parseval, ``Σ|F|² = H W ‖G‖²``, is checked on every call.
 
     Parameters
     ----------
@@ -147,7 +162,8 @@ def fourier_spread(G: object, low: float = 2.0) -> FourierSpread:
 def top_overlap(G1: object, G2: object, q: float = 0.05) -> float:
     """Jaccard overlap of the top-``q`` fraction of coordinates of ``|G1|`` and ``|G2|`` [derived].
 
-    1 for identical supports, 0 for disjoint ones (spec §1.5, "disjointness").
+    1 for identical supports, 0 for disjoint ones: a proxy for the "disjoint coordinates" of
+    vanilla and robust non-robust features (Korkmaz 2024, §5).
 
     Raises
     ------
@@ -175,12 +191,28 @@ def bootstrap_interval(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> tuple[float, float, float]:
-    """``(point, lower, upper)``: ``stat`` and its seeded percentile-bootstrap interval."""
+    """``(point, lower, upper)``: ``stat`` and its seeded percentile-bootstrap interval.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For non-finite or empty ``values``, a ``stat`` that is not callable or returns a
+        non-finite number, ``level`` outside (0, 1), ``n_boot < 1`` or a bad ``seed``.
+    """
     x = as_float_array("values", values).ravel()
+    if not callable(stat):
+        raise ArgumentTypeError(f"stat must be callable; got {stat!r}")
+    level = check_open_unit("level", level)
     n_boot = check_positive_int("n_boot", n_boot)
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1); got {level}")
-    rng = np.random.default_rng(seed)
-    boots = np.array([stat(x[rng.integers(0, x.size, x.size)]) for _ in range(n_boot)])
+    rng = np.random.default_rng(check_seed(seed))
+    try:
+        point = float(stat(x))
+    except (TypeError, ValueError) as exc:
+        raise ArgumentTypeError(f"stat must map an array to one number: {exc}") from exc
+    if not np.isfinite(point):
+        raise ValueError(f"stat must return a finite number; got {point} on values")
+    boots = np.array([stat(x[rng.integers(0, x.size, x.size)]) for _ in range(n_boot)], float)
+    if not np.isfinite(boots).all():
+        raise ValueError("stat must return a finite number; got NaN/inf on a bootstrap resample")
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
-    return float(stat(x)), float(lo), float(hi)
+    return point, float(lo), float(hi)

@@ -12,8 +12,9 @@ the instability loss ``J = -log softmax(Q)_{a*}`` of :mod:`.directions` (the los
   a linear policy (Moosavi-Dezfooli et al. 2016);
 - :func:`carlini_wagner_l2`: ``min ‖δ‖² + c·max(Q_{a*} - max_{k≠a*} Q_k + κ, 0)`` by Adam,
   keeping the smallest successful perturbation (fixed ``c``, no binary search);
-- :func:`flip_distance`: the distance along a direction at which the action first changes
-  (geometric grid, then bisection); :func:`random_directions`: the random baseline.
+- :func:`flip_distance`: the distance along a direction (both signs by default) at which the
+  action first changes (geometric grid, then bisection), as a :class:`FlipDistance`;
+  :func:`random_directions`: the random baseline.
 
 References
 ----------
@@ -34,17 +35,30 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from stability.decision_boundary._checks import as_states, check_policy, policy_dtype, q_values
+from stability.decision_boundary._checks import (
+    Box,
+    as_states,
+    check_box,
+    check_flag,
+    check_policy,
+    policy_dtype,
+    q_values,
+)
 from stability.decision_boundary.directions import _gradients
 from theory.checks import (
+    ArgumentTypeError,
     check_choice,
+    check_int,
     check_nonnegative,
     check_positive,
     check_positive_int,
+    check_seed,
 )
 
 __all__ = [
+    "SIGNS",
     "AttackResult",
+    "FlipDistance",
     "carlini_wagner_l2",
     "deepfool",
     "fgsm",
@@ -54,7 +68,8 @@ __all__ = [
     "random_directions",
 ]
 
-Box = tuple[float, float] | None
+#: The sides of a direction :func:`flip_distance` can search: both, ``+u`` only, ``-u`` only.
+SIGNS = ("both", "+", "-")
 
 
 @dataclass(frozen=True)
@@ -104,13 +119,8 @@ def _prep(policy: Callable, states: object) -> tuple[torch.Tensor, torch.Tensor]
     return x, a
 
 
-def _box(clip: Box) -> Box:
-    if clip is None:
-        return None
-    lo, hi = float(clip[0]), float(clip[1])
-    if not lo < hi:
-        raise ValueError(f"clip must be (lo, hi) with lo < hi; got {clip!r}")
-    return lo, hi
+def _box(clip: object) -> Box:
+    return check_box("clip", clip)
 
 
 def _result(
@@ -178,11 +188,13 @@ def pgd(
     eps = check_positive("eps", eps)
     steps = check_positive_int("steps", steps)
     alpha = 2.5 * eps / steps if alpha is None else check_positive("alpha", alpha)
+    random_start = check_flag("random_start", random_start)
+    seed = check_seed(seed)
     clip = _box(clip)
     x, a = _prep(policy, states)
     adv = x.clone()
     if random_start:
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(seed)
         adv = adv + (2 * torch.rand(x.shape, generator=gen, dtype=x.dtype) - 1) * eps
     adv = _clip(adv, clip)
     for _ in range(steps):
@@ -326,11 +338,77 @@ def carlini_wagner_l2(
 
 
 def random_directions(n: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
-    """``n`` unit directions of ``shape``, uniform on the sphere (seeded Gaussian, normalised)."""
+    """``n`` unit directions of ``shape``, uniform on the sphere (seeded Gaussian, normalised).
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``seed`` is not an integer, or ``shape`` not a tuple of integers.
+    ValueError
+        If ``n < 1``, ``seed`` is negative, or an entry of ``shape`` is ``< 1``.
+    """
     n = check_positive_int("n", n)
+    seed = check_seed(seed)
+    if isinstance(shape, int | np.integer) and not isinstance(shape, bool):
+        shape = (int(shape),)
+    if isinstance(shape, str | bytes) or not isinstance(shape, tuple | list):
+        raise ArgumentTypeError(f"shape must be a tuple of positive integers; got {shape!r}")
+    shape = tuple(check_int(f"shape[{i}]", k, lo=1) for i, k in enumerate(shape))
+    if not shape:
+        raise ValueError("shape must have at least one axis; got ()")
     g = np.random.default_rng(seed).standard_normal((n, int(np.prod(shape))))
     g /= np.linalg.norm(g, axis=1, keepdims=True)
     return g.reshape((n, *shape))
+
+
+@dataclass(frozen=True)
+class FlipDistance:
+    """Where the greedy action first changes along each state's direction.
+
+    ``np.asarray(result)`` is :attr:`distance`.
+
+    Attributes
+    ----------
+    distance : ndarray, shape (N,)
+        The ℓ2 distance ``t`` of the first detected change, over the searched sides; ``inf``
+        where the action did not change within ``max_radius`` (right-censored at the cap).
+    side : ndarray of int, shape (N,)
+        ``+1`` if the change at ``distance`` is along ``+u``, ``-1`` along ``-u``, ``0`` if none.
+    sign : {"both", "+", "-"}
+        The sides searched.
+    max_radius : float
+        The search cap ``R``: a state not flipped within ``R`` has ``distance = inf``.
+    """
+
+    distance: np.ndarray
+    side: np.ndarray
+    sign: str
+    max_radius: float
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        return self.distance if dtype is None else self.distance.astype(dtype)
+
+    def __len__(self) -> int:
+        return len(self.distance)
+
+    @property
+    def flipped(self) -> np.ndarray:
+        """States whose action changed within ``max_radius``."""
+        return np.isfinite(self.distance)
+
+    @property
+    def flip_rate(self) -> float:
+        """Fraction of states flipped within ``max_radius``."""
+        return float(self.flipped.mean())
+
+    def summary(self) -> str:
+        f = self.flipped
+        med = float(np.median(self.distance[f])) if f.any() else float("nan")
+        return (
+            f"flip distance (sides {self.sign}): {int(f.sum())}/{len(f)} states flipped within "
+            f"R = {self.max_radius:g} ({int((self.side > 0).sum())} along +u, "
+            f"{int((self.side < 0).sum())} along -u), median over flipped {med:.4g}"
+        )
 
 
 def flip_distance(
@@ -339,10 +417,11 @@ def flip_distance(
     directions: object,
     *,
     max_radius: float,
+    sign: str = "both",
     n_grid: int = 32,
     n_bisect: int = 30,
     batch_size: int = 8192,
-) -> np.ndarray:
+) -> FlipDistance:
     """The ℓ2 distance ``t`` along a unit direction at which the greedy action first changes.
 
     Parameters
@@ -350,23 +429,43 @@ def flip_distance(
     policy : callable
     states : array_like, shape (N, *state_shape)
     directions : array_like, shape (N, *state_shape) or state_shape
-        One direction per state, or one shared by all (normalised here).
+        One direction ``u`` per state, or one shared by all (normalised here).
     max_radius : float
         Search ``t`` in ``(0, max_radius]``.
+    sign : {"both", "+", "-"}, default "both"
+        Search ``s + t u`` and ``s - t u`` and keep the nearer change (``"both"``), or one side
+        only. A direction has no preferred sign (a random one none at all), so one side alone
+        can miss a boundary that lies just behind the state.
     n_grid : int, default 32
-        Geometric grid from ``max_radius / 1000`` to ``max_radius``; the first grid point where
-        the action differs brackets the crossing, refined by ``n_bisect`` bisection steps.
+        Geometric grid (``>= 2`` points) from ``max_radius / 1000`` to ``max_radius``; the
+        first grid point where the action differs brackets the crossing, refined by
+        ``n_bisect`` bisection steps.
+    n_bisect : int, default 30
+    batch_size : int, default 8192
+        Policy evaluations per forward pass.
 
     Returns
     -------
-    ndarray, shape (N,)
-        The first detected crossing (``inf`` if none up to ``max_radius``). A flip region
-        thinner than the grid spacing can be missed: the value then over-estimates the
-        first crossing (it is always a distance at which the action has changed).
+    FlipDistance
+        The first detected crossing per state (``inf`` if none up to ``max_radius``) and the
+        side it lies on. A flip region thinner than the grid spacing can be missed: the value
+        then over-estimates the first crossing (it is always a distance at which the action has
+        changed).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (named in the message), zero or mismatched ``directions``.
     """
     max_radius = check_positive("max_radius", max_radius)
+    check_choice("sign", sign, SIGNS)
     n_grid = check_positive_int("n_grid", n_grid)
-    n_bisect = check_positive_int("n_bisect", n_bisect)
+    if n_grid < 2:
+        raise ValueError(
+            f"n_grid must be >= 2 (a grid from max_radius/1000 to max_radius); got {n_grid}"
+        )
+    n_bisect = check_int("n_bisect", n_bisect, lo=0)
+    batch_size = check_positive_int("batch_size", batch_size)
     x, a = _prep(policy, states)
     u = as_states(
         "directions",
@@ -375,13 +474,37 @@ def flip_distance(
     )
     if u.shape[1:] != x.shape[1:] or len(u) not in (1, len(x)):
         raise ValueError(
-            f"directions must have shape (N, *state_shape) or state_shape; got {tuple(u.shape)}"
+            f"directions must have shape (N, *state_shape) = {tuple(x.shape)} or state_shape "
+            f"{tuple(x.shape[1:])}; got {tuple(u.shape)}"
         )
     flat = u.reshape(len(u), -1)
     nrm = flat.norm(dim=1)
     if (nrm == 0).any():
-        raise ValueError("directions must be non-zero")
+        raise ValueError(
+            f"directions must be non-zero; row {int((nrm == 0).nonzero()[0, 0])} is zero"
+        )
     u = (flat / nrm[:, None]).reshape(u.shape).expand_as(x)
+    sides = {"both": (1, -1), "+": (1,), "-": (-1,)}[sign]
+    best = np.full(len(x), np.inf)
+    side = np.zeros(len(x), dtype=int)
+    for sg in sides:  # "+" first: on an exact tie the + side is reported
+        t = _first_crossing(policy, x, a, sg * u, max_radius, n_grid, n_bisect, batch_size)
+        better = t < best
+        best[better], side[better] = t[better], sg
+    return FlipDistance(distance=best, side=side, sign=sign, max_radius=max_radius)
+
+
+def _first_crossing(
+    policy: Callable,
+    x: torch.Tensor,
+    a: torch.Tensor,
+    u: torch.Tensor,
+    max_radius: float,
+    n_grid: int,
+    n_bisect: int,
+    batch_size: int,
+) -> np.ndarray:
+    """First ``t`` in ``(0, max_radius]`` with ``argmax policy(x + t u) != a`` (``inf`` if none)."""
 
     def changed(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         pts = x[idx] + t.reshape(-1, *([1] * (x.ndim - 1))).to(x.dtype) * u[idx]

@@ -22,6 +22,7 @@ References
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,11 +32,12 @@ import torch
 from stability.decision_boundary._checks import (
     as_batch,
     as_states,
+    check_flag,
     check_policy,
     policy_dtype,
     q_values,
 )
-from theory.checks import as_float_array, check_nonnegative, check_positive_int
+from theory.checks import ArgumentTypeError, as_float_array, check_nonnegative, check_positive_int
 
 __all__ = [
     "InstabilityDirections",
@@ -52,12 +54,45 @@ def instability_loss(q: torch.Tensor, actions: torch.Tensor | None = None) -> to
     even where the softmax saturates.
 
     The greedy action is taken without gradient: it is the label, as in SA-DQN's attacks.
+
+    Parameters
+    ----------
+    q : Tensor, shape (B, A)
+        Finite Q-values or logits, ``A >= 2``.
+    actions : Tensor of int, shape (B,), optional
+        The labels, each in ``[0, A)``.
+
+    Raises
+    ------
+    TypeError
+        If ``q`` is not a floating tensor or ``actions`` not an integer tensor.
+    ValueError
+        If ``q`` is not finite ``(B, A)`` with ``A >= 2``, or ``actions`` has the wrong shape
+        or an entry outside ``[0, A)``.
     """
+    if not isinstance(q, torch.Tensor) or not q.is_floating_point():
+        raise ArgumentTypeError(f"q must be a floating torch tensor (B, A); got {type(q).__name__}")
+    if q.ndim != 2 or q.shape[0] == 0 or q.shape[1] < 2:
+        raise ValueError(f"q must have shape (B, A) with B >= 1, A >= 2; got {tuple(q.shape)}")
+    if not torch.isfinite(q.detach()).all():
+        raise ValueError("q must be finite; got a NaN or inf entry")
     if actions is None:
         actions = q.detach().argmax(dim=1)
+    else:
+        if not isinstance(actions, torch.Tensor) or actions.is_floating_point():
+            raise ArgumentTypeError(
+                f"actions must be an integer torch tensor (B,); got {actions!r:.60}"
+            )
+        if actions.shape != (q.shape[0],):
+            raise ValueError(f"actions must have shape ({q.shape[0]},); got {tuple(actions.shape)}")
+        if ((actions < 0) | (actions >= q.shape[1])).any():
+            raise ValueError(f"actions must lie in [0, {q.shape[1]}); got {actions.tolist()[:8]}")
+        actions = actions.long()
     # = log(1 + Σ_{k≠a*} exp(q_k - q_{a*})): the cross-entropy's value, but its gradient
     # Σ_{k≠a*} p_k (∇q_k - ∇q_{a*}) is formed from differences only (no 1 - p_{a*}), so it
-    # stays in span{w_k - w_j} to relative round-off when the softmax saturates (spec §1.2).
+    # stays in span{w_k - w_j} to relative round-off when the softmax saturates [derived]:
+    # the textbook form (1 - p_{a*}) ∇q_{a*} - ... cancels catastrophically once p_{a*}
+    # rounds to 1 and leaves rounding noise outside the span.
     z = q - q.gather(1, actions[:, None])
     mask = torch.nn.functional.one_hot(actions, q.shape[1]).bool()
     return torch.nn.functional.softplus(torch.logsumexp(z.masked_fill(mask, -torch.inf), dim=1))
@@ -72,12 +107,12 @@ class InstabilityDirections:
     directions : ndarray, shape (N, *state_shape), float64
         ``v(s)`` (unit vectors when ``normalize``); zero for dropped states.
     norms : ndarray, shape (N,)
-        ``‖∇_s J(s)‖₂`` before normalisation (the oscillation statistic of §1.4).
+        ``‖∇_s J(s)‖₂`` before normalisation (the oscillation statistic of Korkmaz 2024, §5).
     actions : ndarray, shape (N,), int
         The greedy actions ``a*(s)``.
     kept : ndarray, shape (N,), bool
-        ``norms > tol``: states whose gradient is above the rounding floor (§1.2 "saturated
-        softmax trap"); the others carry a zero direction.
+        ``norms > tol``: states whose gradient is above the rounding floor (where the softmax
+        saturates, ``∇J`` is rounding noise); the others carry a zero direction.
     normalized : bool
     tol : float
     """
@@ -88,6 +123,16 @@ class InstabilityDirections:
     kept: np.ndarray
     normalized: bool
     tol: float
+
+    @property
+    def n_kept(self) -> int:
+        """Number of states kept (``norms > tol``)."""
+        return int(self.kept.sum())
+
+    @property
+    def n_dropped(self) -> int:
+        """Number of saturated states dropped (``norms <= tol``)."""
+        return len(self.kept) - self.n_kept
 
     @property
     def matrix(self) -> np.ndarray:
@@ -134,12 +179,14 @@ def instability_directions(
         Evaluated in the policy's parameter dtype (use a float64 policy for exact tests).
     normalize : bool, default False
         [reconstructed] Whether each ``v(s)`` is scaled to unit norm before aggregation; the
-        paper's choice is not known (spec §1.2). Unnormalised, states with large gradients
-        dominate ``G_S``.
+        paper (§3) does not say. Unnormalised, states with large gradients dominate ``G_S``.
     tol : float, default 1e-8
         States with ``‖v(s)‖ <= tol`` are dropped (zero direction, ``kept = False``): there the
         softmax is saturated and the gradient is rounding noise that, normalised, would inject a
-        spurious direction (spec §1.2).
+        spurious direction [derived]: with ``p_{a*}`` within round-off of 1, ``‖∇J‖`` is of the
+        order of ``(1 - p_{a*}) max_k ‖∇q_k‖``, so a float64 policy reaches about 1e-16 and a
+        float32 one about 1e-7 relative to its gradient scale. A ``RuntimeWarning`` reports
+        how many states were dropped; the result keeps the count (:attr:`~InstabilityDirections.n_kept`).
     batch_size : int, default 1024
         States per backward pass.
 
@@ -149,9 +196,16 @@ def instability_directions(
 
     Raises
     ------
+    TypeError
+        If ``policy`` is not callable, or an argument has the wrong type.
     ValueError
-        If ``policy`` is not callable or does not return ``(B, A)`` with ``A >= 2``, ``states``
-        is not a finite ``(N, *shape)`` array, or ``tol``/``batch_size`` are invalid.
+        If ``policy`` does not return finite ``(B, A)`` with ``A >= 2``, ``states`` is not a
+        finite ``(N, *shape)`` array, or ``tol``/``batch_size`` are invalid.
+
+    Warns
+    -----
+    RuntimeWarning
+        When states are dropped (``norms <= tol``), with the counts kept and dropped.
 
     Examples
     --------
@@ -166,6 +220,7 @@ def instability_directions(
     Korkmaz, ICML 2024, §3, Definition ("Eqn 5") and its cross-entropy approximation.
     """
     check_policy(policy)
+    normalize = check_flag("normalize", normalize)
     tol = check_nonnegative("tol", tol)
     batch_size = check_positive_int("batch_size", batch_size)
     x = as_states("states", states, policy_dtype(policy))
@@ -178,6 +233,15 @@ def instability_directions(
     flat = g.reshape(len(g), -1)
     norms = np.linalg.norm(flat, axis=1)
     kept = norms > tol
+    if not kept.all():
+        warnings.warn(
+            f"instability_directions: {int((~kept).sum())} of {len(kept)} states dropped "
+            f"(saturated softmax, ‖∇J‖ <= tol = {tol:g}); {int(kept.sum())} kept. Their "
+            "directions are zero and G_S uses the kept states only; lower tol or use a "
+            "float64 policy to keep more.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     flat = np.where(kept[:, None], flat, 0.0)
     if normalize:
         flat = flat / np.where(kept, norms, 1.0)[:, None]
@@ -211,7 +275,9 @@ def linear_direction(W: object, b: object, states: object) -> np.ndarray:
 
     References
     ----------
-    Spec ``decision_boundary.md`` §6 claim 1 (gradient formula) [derived].
+    [derived] With ``p = softmax(q)``, ``q = W s + b`` and ``J = -log p_{a*}``,
+    ``∂J/∂q = p - e_{a*}`` and ``∂q/∂s = W``, so ``∇_s J = Wᵀ(p - e_{a*})``; the
+    ``a*`` component ``p_{a*} - 1 = -Σ_{k≠a*} p_k`` puts ``v(s)`` in ``span{w_k - w_{a*}}``.
     """
     W = as_batch("W", W, min_ndim=2)
     b = as_float_array("b", b)

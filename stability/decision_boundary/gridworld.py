@@ -6,8 +6,8 @@ agent 1.0. Four actions (up, right, down, left); moving into a wall or off the g
 Reward -1 per step until the goal (absorbing, reward 0); ``γ = 0.99`` by default, so Q* is
 close to minus the shortest-path length and the action gaps are about 1.
 
-This is rung 2 of the spec's CPU-scale ladder (``decision_boundary.md`` §4): a policy fitted to
-Q* has real nonlinear decision boundaries without RL noise.
+It is the middle rung between exact linear policies and Atari-scale agents (which Korkmaz 2024
+uses): a policy fitted to Q* has real nonlinear decision boundaries without RL noise.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch
 
 import theory as T
 from stability.decision_boundary.models import FitReport, GridCNN, fit_q_policy
-from theory.checks import check_positive_int
+from theory.checks import check_gamma, check_int, check_positive_int, check_real, check_seed
 
 __all__ = ["ACTIONS", "PixelGridworld", "gridworld_policy", "rollout_states"]
 
@@ -65,14 +65,10 @@ class PixelGridworld(gym.Env):
         gamma: float = 0.99,
         max_steps: int | None = None,
     ) -> None:
-        self.size = check_positive_int("size", size)
-        if self.size < 3:
-            raise ValueError(f"size must be >= 3; got {size}")
-        if not 0 <= wall_density < 0.6:
-            raise ValueError(f"wall_density must be in [0, 0.6); got {wall_density!r}")
-        if not 0 <= gamma < 1:
-            raise ValueError(f"gamma must be in [0, 1); got {gamma!r}")
-        self.gamma = float(gamma)
+        self.size = check_int("size", size, lo=3)
+        wall_density = check_real("wall_density", wall_density, lo=0.0, hi=0.6, hi_open=True)
+        self.gamma = check_gamma(gamma)
+        seed = check_seed(seed)
         self.max_steps = (
             4 * self.size**2 if max_steps is None else check_positive_int("max_steps", max_steps)
         )
@@ -110,6 +106,14 @@ class PixelGridworld(gym.Env):
 
     def move(self, cell: tuple[int, int], action: int) -> tuple[int, int]:
         """The deterministic successor of ``cell`` under ``action``."""
+        action = self._action(action)
+        try:
+            free = tuple(cell) in self.index  # type: ignore[arg-type]
+        except TypeError:  # not iterable, or unhashable entries
+            free = False
+        if not free:
+            raise ValueError(f"cell must be a free cell (row, col) of the maze; got {cell!r}")
+        cell = (int(cell[0]), int(cell[1]))
         if cell == self.goal:
             return cell
         r, c = cell[0] + ACTIONS[action][0], cell[1] + ACTIONS[action][1]
@@ -165,7 +169,11 @@ class PixelGridworld(gym.Env):
         super().reset(seed=seed)
         starts = [c for c in self.cells if c != self.goal] or [self.goal]
         if options and "start" in options:
-            start = tuple(options["start"])
+            start = options["start"]
+            try:
+                start = tuple(int(v) for v in start)
+            except (TypeError, ValueError):
+                start = None
             if start not in self.index:
                 raise ValueError(f"options['start'] must be a free cell; got {start}")
             self.agent = start  # type: ignore[assignment]
@@ -174,10 +182,16 @@ class PixelGridworld(gym.Env):
         self._t = 0
         return self.render_cell(self.agent), {"cell": self.agent}
 
+    @staticmethod
+    def _action(action: object) -> int:
+        """``action`` as an int in ``0..3`` (a bool, float or out-of-range value is refused)."""
+        if isinstance(action, np.ndarray) and action.ndim == 0:
+            action = action.item()
+        return check_int("action", action, lo=0, hi=len(ACTIONS) - 1)
+
     def step(self, action: int):
-        if not self.action_space.contains(action):
-            raise ValueError(f"action must be in 0..3; got {action!r}")
-        self.agent = self.move(self.agent, int(action))
+        """One move; an invalid ``action`` raises ValueError/TypeError naming it (not IndexError)."""
+        self.agent = self.move(self.agent, self._action(action))
         self._t += 1
         terminated = self.agent == self.goal
         truncated = self._t >= self.max_steps and not terminated
@@ -193,11 +207,16 @@ def rollout_states(
     Korkmaz 2024, §3, "states visited by the policy"), the per-episode observation arrays
     (for oscillation statistics) and the per-episode cell paths.
     """
+    if not isinstance(policy, torch.nn.Module):
+        raise TypeError(f"policy must be a torch module; got {type(policy).__name__}")
+    if not isinstance(env, PixelGridworld):
+        raise TypeError(f"env must be a PixelGridworld; got {type(env).__name__}")
     n_episodes = check_positive_int("n_episodes", n_episodes)
+    seed = check_seed(seed)
     dtype = next(policy.parameters()).dtype
     episodes, paths = [], []
     for i in range(n_episodes):
-        obs, info = env.reset(seed=int(seed) * 100_003 + i)
+        obs, info = env.reset(seed=seed * 100_003 + i)
         frames, cells = [obs], [info["cell"]]
         done = info["cell"] == env.goal
         while not done:

@@ -1,13 +1,13 @@
 """Policies for the experiments: linear Q-functions, and a small CNN fitted to Q* (vanilla/robust).
 
-- :class:`LinearPolicy`: ``Q(s) = W s + b`` (float64), the exact-test rung of the spec's ladder;
+- :class:`LinearPolicy`: ``Q(s) = W s + b`` (float64), where every quantity has a closed form;
 - :class:`GridCNN`: two convolutions (the first aligned with the 3 × 3 cells) and two dense
   layers, for ``1 × 3n × 3n`` gridworld observations;
 - :func:`fit_q_policy`: a short, seeded, full-batch supervised fit of a :class:`GridCNN` to Q*
   (the "vanilla" policy), or with an SA-DQN-style adversarial margin penalty (the "robust
   twin"): ``loss = MSE(Q(s), Q*(s)) + κ · mean(clamp(max_{a≠a*} Q(s_adv, a) - Q(s_adv, a*),
   min=-c))`` with ``s_adv`` from ℓ∞ PGD on the instability loss (``chenhongge/SA_DQN`` train.py,
-  PGD variant; spec §3). Our own loop, independent of ``trainers/``.
+  PGD variant). Our own loop, independent of ``trainers/``.
 
 References
 ----------
@@ -24,13 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from stability.decision_boundary._checks import as_batch
+from stability.decision_boundary._checks import as_batch, check_flag
 from stability.decision_boundary.directions import instability_loss
 from theory.checks import (
     as_float_array,
     check_nonnegative,
     check_positive,
     check_positive_int,
+    check_seed,
 )
 
 __all__ = ["FitReport", "GridCNN", "LinearPolicy", "fit_q_policy"]
@@ -140,16 +141,27 @@ def fit_q_policy(
     Q = as_batch("q_star", q_star, min_ndim=2)
     if Q.shape[0] != X.shape[0] or Q.ndim != 2:
         raise ValueError(f"q_star must be (N, A) with N = {X.shape[0]}; got {Q.shape}")
+    if X.shape[-1] != X.shape[-2] or X.shape[-1] % 3:
+        raise ValueError(f"observations must be (N, C, 3n, 3n) images; got {tuple(X.shape)}")
+    if Q.shape[1] < 2:
+        raise ValueError(f"q_star must have at least 2 actions; got {Q.shape}")
+    robust = check_flag("robust", robust)
     eps = check_positive("eps", eps)
     kappa = check_nonnegative("kappa", kappa)
     margin = check_nonnegative("margin", margin)
+    pgd_steps = check_positive_int("pgd_steps", pgd_steps)
+    adv_batch = check_positive_int("adv_batch", adv_batch)
     steps = check_positive_int("steps", steps)
+    lr = check_positive("lr", lr)
+    seed = check_seed(seed)
     scale = float(np.max(np.abs(Q))) or 1.0 if scale is None else check_positive("scale", scale)
     Y = torch.as_tensor(Q / scale, dtype=torch.float32)
     a_star = Y.argmax(dim=1)
-    torch.manual_seed(int(seed))
-    gen = torch.Generator().manual_seed(int(seed))
-    model = GridCNN(X.shape[-1], Q.shape[1], X.shape[1])
+    gen = torch.Generator().manual_seed(seed)
+    # the initialisation is seeded without touching the caller's global generator
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = GridCNN(X.shape[-1], Q.shape[1], X.shape[1])
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     t0 = time.perf_counter()
     for _ in range(steps):

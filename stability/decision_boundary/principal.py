@@ -24,9 +24,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stability.decision_boundary._checks import as_batch
+from stability.decision_boundary._checks import as_batch, check_flag
 from stability.decision_boundary.directions import InstabilityDirections
-from theory.checks import check_choice, check_positive, check_positive_int
+from theory.checks import (
+    ArgumentTypeError,
+    check_choice,
+    check_int,
+    check_positive,
+    check_positive_int,
+    check_seed,
+)
 
 __all__ = ["METHODS", "FrequentDirections", "PrincipalDirection", "principal_direction"]
 
@@ -161,7 +168,8 @@ def principal_direction(
         chunks only); ``eigh``: materialise ``L`` (d × d; reference, ``d <= 4096`` only);
         ``auto``: ``power`` for a list of chunks, else ``gram`` when ``N < d/4``, else ``svd``.
     normalize : bool, default False
-        [reconstructed] Scale each non-zero ``v(s)`` to unit norm first (spec §1.2).
+        [reconstructed] Scale each non-zero ``v(s)`` to unit norm first (the paper, §3, does
+        not say whether it does).
     tol : float, default 1e-10
         Relative Ritz residual at which power iteration stops.
     n_iter : int, default 500
@@ -190,8 +198,10 @@ def principal_direction(
     """
     check_choice("method", method, METHODS)
     k = check_positive_int("k", k)
+    normalize = check_flag("normalize", normalize)
     tol = check_positive("tol", tol)
     n_iter = check_positive_int("n_iter", n_iter)
+    seed = check_seed(seed)
     streamed = isinstance(directions, list | tuple)
     chunks, shape = _as_chunks(directions)
     if normalize:
@@ -262,7 +272,7 @@ class FrequentDirections:
     def __init__(self, d: int, ell: int = 32, *, normalize: bool = False) -> None:
         self.d = check_positive_int("d", d)
         self.ell = check_positive_int("ell", ell)
-        self.normalize = bool(normalize)
+        self.normalize = check_flag("normalize", normalize)
         self._B = np.zeros((2 * self.ell, self.d))
         self._rows = 0
         self.n_states = 0
@@ -271,7 +281,8 @@ class FrequentDirections:
 
     def update(self, chunk: object) -> None:
         """Add a chunk ``(n, *state_shape)`` of directions."""
-        C = as_batch("chunk", chunk, min_ndim=2).reshape(len(chunk), -1)  # type: ignore[arg-type]
+        C = as_batch("chunk", chunk, min_ndim=2)
+        C = C.reshape(len(C), -1)
         if C.shape[1] != self.d:
             raise ValueError(f"chunk rows must have {self.d} entries; got {C.shape[1]}")
         if self.normalize:
@@ -299,9 +310,19 @@ class FrequentDirections:
         self._rows = m - 1 if m and s2[m - 1] == 0 else m
 
     def result(self, k: int = 4, shape: Sequence[int] | None = None) -> PrincipalDirection:
-        """``G_S`` of the sketch (``converged`` is False unless the certificate is exact)."""
+        """``G_S`` of the sketch (``converged`` is False unless the certificate is exact).
+
+        ``shape`` (default ``(d,)``) must have ``d`` entries in all.
+        """
+        k = check_positive_int("k", k)
+        if shape is not None:
+            if isinstance(shape, str | bytes) or not isinstance(shape, Sequence):
+                raise ArgumentTypeError(f"shape must be a tuple of integers; got {shape!r}")
+            shape = tuple(check_int(f"shape[{i}]", v, lo=1) for i, v in enumerate(shape))
+            if int(np.prod(shape)) != self.d:
+                raise ValueError(f"shape must have d = {self.d} entries in all; got {shape}")
         if self.trace == 0.0:
-            raise ValueError("the sketch holds no non-zero direction")
+            raise ValueError("the sketch holds no non-zero direction (update it first)")
         _, s, Vh = np.linalg.svd(self._B[: self._rows], full_matrices=False)
         g = _fix_sign(Vh[0])
         lam = s[: min(k, len(s))] ** 2

@@ -2,7 +2,7 @@
 
 Λ "quantifies how correlated the non-robust features from a transformed set of states are to
 those from a baseline set" and is "bounded between 0 and 1" (Korkmaz 2024, §4, per a secondary
-digest). The exact formula is not available; the default reading (spec §1.3) is the Rayleigh
+digest). The exact formula is not available; the default reading [reconstructed] is the Rayleigh
 quotient of the shifted principal direction under the baseline matrix, over its maximum:
 
     Λ(S_Ψ, S) = G_{S_Ψ}ᵀ L(S) G_{S_Ψ} / λ_max(L(S))  =  ‖V_S G_{S_Ψ}‖² / σ_max(V_S)²,
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stability.decision_boundary._checks import as_batch
+from stability.decision_boundary._checks import as_batch, check_flag
 from stability.decision_boundary.directions import InstabilityDirections
 from stability.decision_boundary.principal import PrincipalDirection, principal_direction
 from theory.checks import as_float_array, check_choice
@@ -103,6 +103,7 @@ def correlation_quotient(
     0.2
     """
     check_choice("definition", definition, DEFINITIONS)
+    normalize = check_flag("normalize", normalize)
     g = G_shifted.direction if isinstance(G_shifted, PrincipalDirection) else G_shifted
     g = as_float_array("G_shifted", g).ravel()
     if isinstance(directions_baseline, InstabilityDirections):
@@ -118,6 +119,10 @@ def correlation_quotient(
     if ng == 0:
         raise ValueError("G_shifted must be non-zero")
     g = g / ng
+    if len(V) == 0 or not np.any(V):
+        raise ValueError(
+            f"directions_baseline must hold at least one non-zero direction; got shape {V.shape}"
+        )
     base = principal_direction(V, 1, method="svd", normalize=normalize)
     if normalize:
         n = np.linalg.norm(V, axis=1, keepdims=True)

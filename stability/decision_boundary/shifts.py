@@ -29,7 +29,7 @@ import scipy.fft as sfft
 from scipy import ndimage
 
 from stability.decision_boundary._checks import as_batch
-from theory.checks import check_nonnegative
+from theory.checks import check_choice, check_nonnegative, check_real
 
 __all__ = [
     "SHIFTS",
@@ -57,9 +57,7 @@ def _per_image(x: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndar
 def brightness_contrast(states: object, strength: float) -> np.ndarray:
     """``α s + β`` with ``α = 1 + strength``, ``β = strength / 2`` (invertible for α > 0)."""
     x = _images(states)
-    s = float(strength)
-    if not np.isfinite(s) or s <= -1:
-        raise ValueError(f"strength must be finite and > -1; got {strength!r}")
+    s = check_real("strength", strength, lo=-1.0, lo_open=True)
     return (1.0 + s) * x + s / 2
 
 
@@ -84,9 +82,7 @@ def _about_centre(x: np.ndarray, M: np.ndarray) -> np.ndarray:
 def rotation(states: object, strength: float) -> np.ndarray:
     """Rotation by ``strength`` degrees (clockwise as displayed) about the centre (bilinear)."""
     x = _images(states)
-    s = float(strength)
-    if not np.isfinite(s):
-        raise ValueError(f"strength must be finite; got {strength!r}")
+    s = check_real("strength", strength)
     if s == 0:
         return x.copy()
     t = np.deg2rad(s)
@@ -109,9 +105,7 @@ def dct_compression(states: object, strength: float) -> np.ndarray:
 def affine_warp(states: object, strength: float) -> np.ndarray:
     """Perspective approximated by the affine map ``I + strength·[[0.1, 1], [0.5, -0.1]]``."""
     x = _images(states)
-    s = float(strength)
-    if not np.isfinite(s) or abs(s) >= 0.5:
-        raise ValueError(f"strength must be finite with |strength| < 0.5; got {strength!r}")
+    s = check_real("strength", strength, lo=-0.5, hi=0.5, lo_open=True, hi_open=True)
     if s == 0:
         return x.copy()
     M = np.eye(2) + s * np.array([[0.1, 1.0], [0.5, -0.1]])
@@ -130,6 +124,5 @@ SHIFTS: dict[str, Callable[[object, float], np.ndarray]] = {
 
 def apply_shift(name: str, states: object, strength: float) -> np.ndarray:
     """Apply the shift ``name`` (a key of :data:`SHIFTS`) at ``strength``."""
-    if name not in SHIFTS:
-        raise ValueError(f"name must be one of {sorted(SHIFTS)}; got {name!r}")
+    check_choice("name", name, sorted(SHIFTS))
     return SHIFTS[name](states, strength)

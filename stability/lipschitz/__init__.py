@@ -7,7 +7,12 @@ lower bounds from ``dual_bound`` prove the distance to the optimum) and -Network
 certified by an exact Schur-complement check,
 LipSDP-Neuron-FO (solver-free L-BFGS on the multipliers, certified the same way),
 a local bound over a box, and ``auto``. Lower bounds (:func:`lipschitz_lower_bound`): batched
-Jacobian norms and pair-ratio ascent. Spec: ``shared/specs/lipschitz.md``.
+Jacobian norms and pair-ratio ascent.
+
+References: LipSDP (Fazlyab, Robey, Hassani, Morari, Pappas, NeurIPS 2019, arXiv:1906.04893);
+ECLipsE (Xu & Sivaranjani, NeurIPS 2024, arXiv:2404.04375); LipLT (Fazlyab, Entesari, Roy,
+Chellappa, NeurIPS 2023, arXiv:2310.00116); Lipschitz-constrained imitation of a controller
+(Al Makdah, Krishnan, Pasqualetti, arXiv:2103.16629).
 """
 
 from stability.lipschitz.api import METHODS, lipschitz_bound, lipschitz_lower_bound

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import time
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from stability.lipschitz.auto import auto_bound
-from stability.lipschitz.eclipse import eclipse, eclipse_fast
+from stability.lipschitz.auto import (
+    DEFAULT_SOLVE_BUDGET,
+    auto_bound,
+    check_budget,
+    check_budget_arg,
+)
+from stability.lipschitz.eclipse import eclipse, eclipse_applicable, eclipse_fast
 from stability.lipschitz.liplt import liplt_bound
-from stability.lipschitz.lipsdp import lipsdp
+from stability.lipschitz.lipsdp import LipSDPError, lipsdp
 from stability.lipschitz.local import local_bound
 from stability.lipschitz.lower import lower_bound
 from stability.lipschitz.naive import naive_bound
-from stability.lipschitz.network import as_network
+from stability.lipschitz.network import as_network, check_box
 from stability.lipschitz.neuron_fo import neuron_fo
 from stability.lipschitz.result import LipschitzLowerBound, LipschitzResult
+from theory.checks import ArgumentTypeError, check_choice, check_int, check_open_unit, check_seed
 
 __all__ = ["METHODS", "lipschitz_bound", "lipschitz_lower_bound"]
 
@@ -33,6 +39,50 @@ METHODS = (
     "auto",
 )
 
+#: The methods that take ``solver=``.
+SOLVER_METHODS = ("lipsdp-neuron", "lipsdp-layer", "lipsdp-network", "eclipse", "local")
+
+
+@functools.cache
+def _sdp_solvers() -> tuple[str, ...]:
+    """The installed cvxpy solvers that handle semidefinite constraints."""
+    import cvxpy as cp
+    from cvxpy.reductions.solvers.defines import SOLVER_MAP_CONIC
+
+    out = []
+    for name in cp.installed_solvers():
+        cls = SOLVER_MAP_CONIC.get(name)
+        cons = getattr(cls, "SUPPORTED_CONSTRAINTS", ()) if cls is not None else ()
+        if any(c.__name__ in ("PSD", "SvecPSD") for c in cons):
+            out.append(name)
+    return tuple(out)
+
+
+def _check_solver(method: str, solver: Any) -> str | None:
+    """``solver`` as the method will use it, or an error naming ``solver`` (never a silent
+    fallback: an unknown name, or a solver that cannot solve SDPs, is refused here)."""
+    if solver is None:
+        return None
+    if not isinstance(solver, str):
+        raise ArgumentTypeError(
+            f"solver must be None, 'ipm' or a cvxpy solver name; got {solver!r}"
+        )
+    if method not in SOLVER_METHODS:
+        raise ValueError(
+            f"solver applies to the methods {SOLVER_METHODS}; got solver={solver!r} with "
+            f"method {method!r}"
+        )
+    if solver == "ipm":
+        if method == "lipsdp-network":
+            raise ValueError("solver 'ipm' handles lipsdp-neuron, lipsdp-layer, eclipse and local")
+        return solver
+    if solver.upper() not in _sdp_solvers():
+        raise ValueError(
+            f"solver must be None, 'ipm' or an installed cvxpy solver that handles SDPs "
+            f"{_sdp_solvers()}; got {solver!r}"
+        )
+    return solver.upper()
+
 
 def lipschitz_bound(
     network: Any,
@@ -45,6 +95,7 @@ def lipschitz_bound(
     on_failure: str = "fallback",
     slopes: Mapping[str, tuple[float, float]] | None = None,
     rtol: float | None = None,
+    max_memory_gb: float | None = None,
 ) -> LipschitzResult:
     """An upper bound on the ℓ2 Lipschitz constant of a network.
 
@@ -57,35 +108,51 @@ def lipschitz_bound(
     activation : str or (float, float), optional
         For a weight list: the activation between layers (default ``"relu"``).
     time_budget : float, optional
-        Seconds for ``"auto"`` (default 10 s) and for ``"lipsdp-neuron-fo"`` (default: its
-        iteration limit); ignored (with a warning) by other methods.
+        Seconds the call may take (``math.inf``: no limit). ``"auto"``: picks the tightest
+        method whose estimated time fits (default 10 s, :data:`~stability.lipschitz.auto.DEFAULT_BUDGET`);
+        ``"lipsdp-neuron-fo"``: stops its descent then, with a certified value (default
+        600 s); every other method: refused at once, with the estimate and a faster method,
+        when its estimated time exceeds the budget (default 600 s,
+        :data:`~stability.lipschitz.auto.DEFAULT_SOLVE_BUDGET`). The estimates are the models of
+        :func:`stability.lipschitz.auto.estimate_cost`.
     box : (array_like, array_like), optional
-        ``(lo, hi)`` of the state box; required by ``"local"``.
+        ``(lo, hi)`` of the state box; required by ``"local"`` (and only for it).
     solver : str, optional
-        For ``lipsdp-neuron``/``lipsdp-layer``: ``None`` (the structured methods: the exact dual
-        of :mod:`stability.lipschitz.one_hidden` for one-hidden-layer scalar-output networks,
-        else the interior-point method of :mod:`stability.lipschitz.neuron_ipm`), ``"ipm"``, or
-        a cvxpy solver name; for ``eclipse``: ``None`` (each layer SDP by the structured
-        methods) or a cvxpy solver name; for the other SDP methods a cvxpy solver (default
-        CVXOPT if installed, else Clarabel).
+        For ``lipsdp-neuron``/``lipsdp-layer``/``local``: ``None`` (the structured methods: the
+        exact dual of :mod:`stability.lipschitz.one_hidden` for one-hidden-layer scalar-output
+        networks, else the interior-point method of :mod:`stability.lipschitz.neuron_ipm`),
+        ``"ipm"``, or a cvxpy solver that handles SDPs; for ``eclipse``: ``None`` (each layer
+        SDP by the structured methods) or a cvxpy solver name; for ``lipsdp-network`` a cvxpy
+        solver (default CVXOPT if installed, else Clarabel). Refused for the other methods, and
+        when unknown or unable to solve SDPs.
     on_failure : {"fallback", "raise"}
         LipSDP's behaviour when the solver fails or cannot be certified.
     slopes : mapping, optional
-        Slopes of further activation classes of an ``nn.Sequential``, by class name.
+        Slopes ``(alpha, beta)`` (finite, ``alpha <= beta``) of further activation classes of
+        an ``nn.Sequential``, by class name.
     rtol : float, optional
         For ``lipsdp-neuron``/``lipsdp-layer`` with the structured solvers: stop once the value
         is proven within ``rtol`` (relative) of the SDP's optimum (e.g. ``0.02``: at most 2%
         above LipSDP-Neuron); default: solve to relative gap ``1e-6``.
+    max_memory_gb : float, optional
+        Memory the method may use (default 4 GB,
+        :data:`~stability.lipschitz.auto.DEFAULT_MAX_MEMORY_GB`): a method estimated to need
+        more is refused (``"auto"`` skips it).
 
     Returns
     -------
     LipschitzResult
-        ``value``, ``method``, ``certified``, ``status``, ``seconds``.
+        ``value``, ``method``, ``certified``, ``status``, ``seconds``. A NaN or infinite value
+        is never ``certified``.
 
     Raises
     ------
     ValueError
-        Unknown method, unsupported layer, bad activation, missing box, negative budget.
+        Unknown method, solver or ``on_failure``, unsupported layer, bad activation or slopes,
+        missing or bad box, bad budget, or an estimate over ``time_budget``/``max_memory_gb``.
+    TypeError
+        Arguments of the wrong type (:class:`theory.checks.ArgumentTypeError`, also a
+        ``ValueError``).
 
     Examples
     --------
@@ -94,17 +161,26 @@ def lipschitz_bound(
     >>> (r.value, r.method, r.certified)
     (2.0, 'naive', True)
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    if time_budget is not None and not time_budget > 0:
-        raise ValueError(f"time_budget must be positive; got {time_budget!r}")
-    if time_budget is not None and method not in ("auto", "lipsdp-neuron-fo"):
-        warnings.warn(f"method {method!r} does not use time_budget", RuntimeWarning, stacklevel=2)
-    if rtol is not None and method not in ("lipsdp-neuron", "lipsdp-layer"):
-        raise ValueError(f"rtol applies to lipsdp-neuron and lipsdp-layer; got method {method!r}")
+    check_choice("method", method, METHODS)
+    time_budget = check_budget_arg("time_budget", time_budget)
+    max_memory_gb = check_budget_arg("max_memory_gb", max_memory_gb)
+    check_choice("on_failure", on_failure, ("fallback", "raise"))
+    solver = _check_solver(method, solver)
+    if rtol is not None:
+        if method not in ("lipsdp-neuron", "lipsdp-layer"):
+            raise ValueError(
+                f"rtol applies to lipsdp-neuron and lipsdp-layer; got method {method!r}"
+            )
+        rtol = check_open_unit("rtol", rtol)
     if method == "local" and box is None:
         raise ValueError("method 'local' needs box=(lo, hi)")
+    if method != "local" and box is not None:
+        raise ValueError(f"box applies to method 'local' only; got method {method!r}")
     net = as_network(network, activation, slopes=slopes)
+    if method == "auto":
+        return auto_bound(net, time_budget, max_memory_gb)
+    lo_hi = check_box(box, net.dims[0]) if method == "local" else None
+    check_budget(net, method, solver=solver, time_budget=time_budget, max_memory_gb=max_memory_gb)
     start = time.perf_counter()
     if method in ("naive", "liplt"):
         v = naive_bound(net) if method == "naive" else liplt_bound(net)
@@ -114,14 +190,38 @@ def lipschitz_bound(
     if method == "eclipse":
         return eclipse(net, solver=solver)
     if method == "lipsdp-neuron-fo":
-        return neuron_fo(net, time_budget=time_budget)
+        limit = DEFAULT_SOLVE_BUDGET if time_budget is None else time_budget
+        return neuron_fo(net, time_budget=limit)
     if method.startswith("lipsdp-"):
-        return lipsdp(
+        return _lipsdp_or_fallback(
             net, method.removeprefix("lipsdp-"), solver=solver, on_failure=on_failure, rtol=rtol
         )
-    if method == "local":
-        return local_bound(net, box[0], box[1], solver=solver)
-    return auto_bound(net, time_budget)
+    return local_bound(net, lo_hi[0], lo_hi[1], solver=solver)
+
+
+def _lipsdp_or_fallback(net, variant: str, *, solver, on_failure: str, rtol) -> LipschitzResult:
+    """LipSDP, and the fallback policy when no solver's multipliers could be certified.
+
+    ``on_failure="raise"`` re-raises :class:`~stability.lipschitz.lipsdp.LipSDPError`;
+    ``"fallback"`` returns the tighter of ECLipsE-Fast (when applicable) and LipLT, with
+    ``method`` naming it and ``status`` saying why LipSDP failed (``requested`` stays
+    ``lipsdp-<variant>``).
+    """
+    start = time.perf_counter()
+    try:
+        return lipsdp(net, variant, solver=solver, rtol=rtol)
+    except LipSDPError as exc:
+        if on_failure == "raise":
+            raise
+        why = str(exc)
+    value, fb = liplt_bound(net), "liplt"
+    if eclipse_applicable(net):
+        ef = eclipse_fast(net)
+        if ef.certified and ef.value < value:
+            value, fb = ef.value, "eclipse-fast"
+    seconds = time.perf_counter() - start
+    name = f"lipsdp-{variant}"
+    return LipschitzResult(value, fb, True, f"fallback to {fb}: {why}", seconds, name)
 
 
 def lipschitz_lower_bound(
@@ -137,6 +237,19 @@ def lipschitz_lower_bound(
     """A lower bound on the Lipschitz constant (Jacobian norms at samples + pair-ratio ascent).
 
     See :func:`stability.lipschitz.lower.lower_bound`; ``box`` restricts to a state box.
+
+    Raises
+    ------
+    ValueError
+        Bad network, activation or slopes (as :func:`lipschitz_bound`), ``n_samples < 1``,
+        ``n_ascent < 0``, a bad ``box`` or ``seed``.
+    TypeError
+        Counts or seed that are not integers.
     """
+    n_samples = check_int("n_samples", n_samples, lo=1)
+    n_ascent = check_int("n_ascent", n_ascent, lo=0)
+    seed = check_seed(seed)
     net = as_network(network, activation, slopes=slopes)
+    if box is not None:
+        box = check_box(box, net.dims[0])
     return lower_bound(net, n_samples=n_samples, n_ascent=n_ascent, box=box, seed=seed)

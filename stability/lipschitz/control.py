@@ -5,8 +5,8 @@ Setting (seed: Al Makdah, Krishnan, Pasqualetti, arXiv:2103.16629): a linear sys
 a policy ``π = L·g`` with ``lip(π) <= L`` trained by least squares, and closed-loop runs where
 the policy sees ``x_t + δ_t``, ``||δ_t|| <= ε`` (adversarial measurement disturbances).
 
-The seed paper's theorems were not available (spec §1): the bounds here are the elementary
-facts of spec §1, each labelled **[derived]** and proved in its docstring.
+The bounds here are elementary facts in the setting of Al Makdah et al. (2021), each
+labelled **[derived]** and proved in its docstring.
 """
 
 from __future__ import annotations
@@ -18,6 +18,17 @@ import scipy.linalg as sla
 import torch
 
 from stability.lipschitz.layers import LipschitzPolicy
+from theory.checks import (
+    ArgumentTypeError,
+    as_float_array,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+    check_real,
+    check_seed,
+)
 
 __all__ = [
     "LinearSystem",
@@ -57,12 +68,20 @@ class LinearSystem:
 
 def lqr_gain(a: np.ndarray, b: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
     """Discrete-time LQR gain ``K = (R + BᵀSB)⁻¹ BᵀSA`` from the Riccati solution ``S``."""
+    a = as_float_array("a", a, ndim=2)
+    n = a.shape[0]
+    a = as_float_array("a", a, shape=(n, n))
+    b = as_float_array("b", b, shape=(n, None))
+    q = as_float_array("q", q, shape=(n, n))
+    r = as_float_array("r", r, shape=(b.shape[1], b.shape[1]))
     s = sla.solve_discrete_are(a, b, q, r)
     return np.linalg.solve(r + b.T @ s @ b, b.T @ s @ a)
 
 
 def linear_system(name: str = "double-integrator", dt: float = 0.1) -> LinearSystem:
     """``"double-integrator"`` (2 states) or ``"cartpole"`` (linearised at the top, 4 states)."""
+    check_choice("name", name, ("double-integrator", "cartpole"))
+    dt = check_positive("dt", dt)
     if name == "double-integrator":
         a = np.array([[1.0, dt], [0.0, 1.0]])
         b = np.array([[0.5 * dt**2], [dt]])
@@ -89,18 +108,19 @@ def linear_system(name: str = "double-integrator", dt: float = 0.1) -> LinearSys
 
 
 # --------------------------------------------------------------------------------------------
-# Elementary bounds [derived] (spec §1)
+# Elementary bounds [derived] (setting of Al Makdah et al. 2021)
 # --------------------------------------------------------------------------------------------
 
 
 def disturbance_bound(lipschitz: float, eps: float) -> float:
     """[derived] ``||π(x+δ) - π(x)|| <= L ||δ|| <= L ε`` (definition of the Lipschitz constant)."""
-    return lipschitz * eps
+    return check_nonnegative("lipschitz", lipschitz) * check_nonnegative("eps", eps)
 
 
 def one_step_deviation_bound(l_u: float, lipschitz: float, eps: float) -> float:
     """[derived] With ``f`` ``L_u``-Lipschitz in ``u``: ``||f(x, π(x+δ)) - f(x, π(x))|| <= L_u L ε``."""
-    return l_u * lipschitz * eps
+    l_u = check_nonnegative("l_u", l_u)
+    return l_u * check_nonnegative("lipschitz", lipschitz) * check_nonnegative("eps", eps)
 
 
 def learning_error_bound(x, data_x, residuals, l_pi: float, l_expert: float) -> np.ndarray:
@@ -109,8 +129,14 @@ def learning_error_bound(x, data_x, residuals, l_pi: float, l_expert: float) -> 
     Proof: ``π - π*`` is ``(L_π + L_π*)``-Lipschitz and ``u_i = π*(x_i)``.
     ``x``: (m, n) query states; ``data_x``: (N, n); ``residuals``: (N,) training residual norms.
     """
-    d = np.linalg.norm(np.asarray(x)[:, None, :] - np.asarray(data_x)[None, :, :], axis=2)
-    return np.min(np.asarray(residuals)[None, :] + (l_pi + l_expert) * d, axis=1)
+    data_x = as_float_array("data_x", data_x, ndim=2)
+    x = as_float_array("x", x, shape=(None, data_x.shape[1]), allow_empty=True)
+    residuals = as_float_array("residuals", residuals, shape=(len(data_x),))
+    if np.any(residuals < 0):
+        raise ValueError(f"residuals must be norms (>= 0); got min {residuals.min()!r}")
+    l_pi, l_expert = check_nonnegative("l_pi", l_pi), check_nonnegative("l_expert", l_expert)
+    d = np.linalg.norm(x[:, None, :] - data_x[None, :, :], axis=2)
+    return np.min(residuals[None, :] + (l_pi + l_expert) * d, axis=1)
 
 
 def closed_loop_deviation_bound(
@@ -122,10 +148,14 @@ def closed_loop_deviation_bound(
     ``ρ``-contraction in ``||·||_P``, and ``||π(x_t+δ_t) - π*(x_t)|| <= L ε + ||π(x_t) - π*(x_t)||
     <= L ε + gap`` (gap: the largest policy error along the visited states), so
     ``||e_t||_P <= Σ_k ρ^k ||P^½B|| (L ε + gap)``. With ``eps = 0`` it is the nominal deviation
-    (spec §1: ``L_u sup||π - π*|| / (1 - ρ)``).
+    (``L_u sup||π - π*|| / (1 - ρ)`` with ``L_u = ||P^½B||``).
     """
-    if not 0 <= rho < 1:
-        raise ValueError(f"rho must be in [0, 1); got {rho!r}")
+    rho = check_real("rho", rho, lo=0.0, hi=1.0, hi_open=True)
+    b_gain, lipschitz = (
+        check_nonnegative("b_gain", b_gain),
+        check_nonnegative("lipschitz", lipschitz),
+    )
+    eps, gap = check_nonnegative("eps", eps), check_nonnegative("gap", gap)
     return b_gain * (lipschitz * eps + gap) / (1.0 - rho)
 
 
@@ -149,6 +179,9 @@ def train_policy(
 
     Returns the policy and the demonstration states.
     """
+    _check_system(sys)
+    n_data, steps = check_positive_int("n_data", n_data), check_positive_int("steps", steps)
+    radius, seed = check_positive("radius", radius), check_seed(seed)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     n, m = sys.b.shape
@@ -181,6 +214,11 @@ def rollout(
     the expert's next state. Returns the states ``x``, expert states ``x_star``, the per-step
     policy error ``gap`` ``||π(x_t) - π*(x_t)||`` and the deviation ``||x_t - x*_t||_P``.
     """
+    _check_system(sys)
+    if not callable(policy):
+        raise ArgumentTypeError(f"policy must be callable on a state batch; got {policy!r}")
+    x0 = as_float_array("x0", x0, shape=(sys.a.shape[0],))
+    horizon, eps = check_int("horizon", horizon, lo=0), check_nonnegative("eps", eps)
     x, xe = np.array(x0, dtype=np.float64), np.array(x0, dtype=np.float64)
     xs, xes, gaps = [x.copy()], [xe.copy()], []
     for _ in range(horizon):
@@ -218,4 +256,11 @@ def rollout(
 
 def quadratic_cost(xs: np.ndarray) -> float:
     """``Σ_t ||x_t||²`` of a trajectory (the nominal performance measure)."""
-    return float(np.sum(xs**2))
+    return float(np.sum(as_float_array("xs", xs) ** 2))
+
+
+def _check_system(sys: object) -> None:
+    if not isinstance(sys, LinearSystem):
+        raise ArgumentTypeError(
+            f"sys must be a LinearSystem (see linear_system); got {type(sys).__name__}"
+        )

@@ -12,7 +12,7 @@ valid for any diagonal ``Λ_i >= 0`` with ``X_i ≻ 0``. **ECLipsE-Fast** takes
 ``Λ_i`` of the small SDP ``max s  s.t.  [[Λ - s W_{i+1}ᵀW_{i+1}, Λ K_i^{1/2}], [K_i^{1/2} Λ, I]] ⪰ 0``.
 
 The multipliers ``T_k = (L²/2) Λ_k / β_k²`` are a LipSDP-Neuron certificate; the reported value
-is recomputed from them by :func:`stability.lipschitz.lipsdp.certify_multipliers` (so ECLipsE's
+is recomputed from them by :func:`stability.lipschitz.certificate.certify_multipliers` (so ECLipsE's
 per-layer SDP accuracy cannot make the value invalid). Only ``alpha = 0`` is supported (as in
 the paper and its code); other slopes raise ``ValueError``.
 
@@ -43,7 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from stability.lipschitz.lipsdp import SAFETY, LipSDPError, certify_multipliers, lipsdp
+from stability.lipschitz.certificate import SAFETY, LipSDPError, certify_multipliers
+from stability.lipschitz.lipsdp import check_cvxpy_solver, lipsdp
 from stability.lipschitz.network import Network
 from stability.lipschitz.result import LipschitzResult
 
@@ -146,9 +147,11 @@ def eclipse(net: Network, *, solver: str | None = None) -> LipschitzResult:
     Raises
     ------
     ValueError
-        If some activation has ``alpha != 0``.
+        If some activation has ``alpha != 0``, or ``solver`` is not an installed cvxpy solver.
     """
     _check(net, "eclipse")
+    if solver not in (None, "ipm"):
+        check_cvxpy_solver(solver)
 
     def choose(_k: np.ndarray, w: np.ndarray, x: np.ndarray, w_next: np.ndarray):
         layer = eclipse_layer(_factor(w, x), w_next, solver=solver)
@@ -207,7 +210,7 @@ def eclipse_layer(g: np.ndarray, w_next: np.ndarray, *, solver: str | None = Non
     if solver in (None, "ipm"):
         lam, status = _layer_by_lipsdp(g, w_next)
     else:
-        lam, status = _layer_by_cvxpy(g, w_next, solver)
+        lam, status = _layer_by_cvxpy(g, w_next, check_cvxpy_solver(solver))
     x = np.diag(lam) - (lam[:, None] * (g @ g.T)) * lam[None, :]
     try:
         b = np.linalg.solve(np.linalg.cholesky(0.5 * (x + x.T)), w_next.T)
@@ -227,7 +230,7 @@ def _layer_by_lipsdp(g: np.ndarray, w_next: np.ndarray) -> tuple[np.ndarray, str
     zeros = (np.zeros(g.shape[0]), np.zeros(w_next.shape[0]))
     layer = Network((2.0 * g, w_next), zeros, ((0.0, 1.0),), ("relu",))
     try:
-        r = lipsdp(layer, "neuron", on_failure="raise")
+        r = lipsdp(layer, "neuron")
     except LipSDPError as exc:
         return _fast_choice(g @ g.T)[0], f"layer SDP failed ({exc})"
     rho = (r.value / (1 + SAFETY)) ** 2  # the certified ρ̂ of T

@@ -23,11 +23,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from theory.checks import ArgumentTypeError, check_choice, check_positive, check_positive_int
+
 __all__ = ["AOLLinear", "LipschitzPolicy", "SLLBlock", "aol_rescale", "cayley_linear"]
 
 
 def aol_rescale(p: torch.Tensor) -> torch.Tensor:
     """``P D`` with ``D_ii = (Σ_j |PᵀP|_ij)^(-1/2)`` (Theorem 1 of [1]_): spectral norm <= 1."""
+    if not isinstance(p, torch.Tensor) or p.ndim != 2:
+        raise ArgumentTypeError(
+            f"p must be a 2-D tensor; got {type(p).__name__} {tuple(getattr(p, 'shape', ()))}"
+        )
+    if not bool(torch.isfinite(p).all()):
+        raise ValueError("p must be finite; it has NaN or infinite entries")
     s = torch.abs(p.T @ p).sum(dim=1)
     return p * torch.rsqrt(torch.clamp(s, min=1e-30))[None, :]
 
@@ -37,6 +45,7 @@ class AOLLinear(nn.Module):
 
     def __init__(self, n_in: int, n_out: int, *, bias: bool = True) -> None:
         super().__init__()
+        n_in, n_out = check_positive_int("n_in", n_in), check_positive_int("n_out", n_out)
         self.p = nn.Parameter(torch.empty(n_out, n_in, dtype=torch.float64))
         nn.init.orthogonal_(self.p)
         self.bias = nn.Parameter(torch.zeros(n_out, dtype=torch.float64)) if bias else None
@@ -52,6 +61,7 @@ class AOLLinear(nn.Module):
 
 def cayley_linear(n_in: int, n_out: int, *, bias: bool = True) -> nn.Linear:
     """An ``nn.Linear`` whose weight is (semi-)orthogonal via the Cayley map (``||W||_2 = 1``)."""
+    n_in, n_out = check_positive_int("n_in", n_in), check_positive_int("n_out", n_out)
     lin = nn.Linear(n_in, n_out, bias=bias, dtype=torch.float64)
     return nn.utils.parametrizations.orthogonal(lin, orthogonal_map="cayley")
 
@@ -61,7 +71,8 @@ class SLLBlock(nn.Module):
 
     def __init__(self, n: int, n_inner: int | None = None) -> None:
         super().__init__()
-        k = n_inner or n
+        n = check_positive_int("n", n)
+        k = n if n_inner is None else check_positive_int("n_inner", n_inner)
         self.w = nn.Parameter(torch.randn(k, n, dtype=torch.float64) / n**0.5)
         self.b = nn.Parameter(torch.zeros(k, dtype=torch.float64))
         self.log_q = nn.Parameter(torch.zeros(k, dtype=torch.float64))
@@ -93,11 +104,13 @@ class LipschitzPolicy(nn.Module):
         self, n_in: int, n_out: int, hidden=(32, 32), lipschitz: float = 1.0, *, kind: str = "aol"
     ) -> None:
         super().__init__()
-        if not lipschitz > 0:
-            raise ValueError(f"lipschitz must be positive; got {lipschitz!r}")
-        if kind not in ("aol", "cayley", "sll"):
-            raise ValueError(f"kind must be 'aol', 'cayley' or 'sll'; got {kind!r}")
-        self.lipschitz, self.kind = float(lipschitz), kind
+        n_in, n_out = check_positive_int("n_in", n_in), check_positive_int("n_out", n_out)
+        if isinstance(hidden, str | bytes) or not hasattr(hidden, "__iter__"):
+            raise ArgumentTypeError(f"hidden must be a sequence of widths; got {hidden!r}")
+        hidden = [check_positive_int(f"hidden[{i}]", h) for i, h in enumerate(hidden)]
+        lipschitz = check_positive("lipschitz", lipschitz)
+        check_choice("kind", kind, ("aol", "cayley", "sll"))
+        self.lipschitz, self.kind = lipschitz, kind
         dims = [n_in, *hidden, n_out]
         layers: list[nn.Module] = []
         for k in range(len(dims) - 1):

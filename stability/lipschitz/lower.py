@@ -16,8 +16,12 @@ import time
 
 import numpy as np
 
-from stability.lipschitz.network import Network
+from stability.lipschitz.network import Network, check_box
 from stability.lipschitz.result import LipschitzLowerBound
+from theory.checks import as_float_array, check_int, check_seed
+
+#: Float64 entries of the batched Jacobians held at once (about 0.4 GB).
+_JACOBIAN_ENTRIES = 50_000_000
 
 __all__ = ["angle_sweep", "jacobian_norms", "lower_bound"]
 
@@ -40,10 +44,16 @@ def _derivative(name: str, z: np.ndarray) -> np.ndarray:
 
 
 def jacobian_norms(net: Network, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """``||J_f(x_i)||_2`` for a batch ``x`` of shape ``(m, n_0)`` (forward mode, float64)."""
+    """``||J_f(x_i)||_2`` for a batch ``x`` of shape ``(m, n_0)`` (forward mode, float64).
+
+    At most ``chunk`` points at a time, fewer when the Jacobians of a chunk would exceed about
+    0.4 GB (``chunk * max_k n_k * n_0`` float64 entries).
+    """
     from stability.lipschitz.network import _apply
 
-    x = np.asarray(x, dtype=np.float64)
+    chunk = check_int("chunk", chunk, lo=1)
+    x = as_float_array("x", x, shape=(None, net.dims[0]), allow_empty=True)
+    chunk = max(1, min(chunk, _JACOBIAN_ENTRIES // (max(net.dims) * net.dims[0])))
     out = np.empty(len(x))
     for s in range(0, len(x), chunk):
         h = x[s : s + chunk]
@@ -68,8 +78,7 @@ def angle_sweep(net: Network, n_angles: int = 200_000) -> float:
     """
     if net.dims[0] != 2:
         raise ValueError(f"angle_sweep needs a 2-D input; got input dimension {net.dims[0]}")
-    if n_angles < 1:
-        raise ValueError(f"n_angles must be >= 1; got {n_angles}")
+    n_angles = check_int("n_angles", n_angles, lo=1)
     t = (np.arange(n_angles) + 0.5) * (2 * np.pi / n_angles)
     return float(np.max(jacobian_norms(net, np.stack([np.cos(t), np.sin(t)], axis=1))))
 
@@ -98,10 +107,10 @@ def lower_bound(
         Restrict points to ``[lo, hi]`` (a lower bound of the local constant there).
     seed : int
     """
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be >= 1; got {n_samples}")
-    if n_ascent < 0:
-        raise ValueError(f"n_ascent must be >= 0; got {n_ascent}")
+    n_samples = check_int("n_samples", n_samples, lo=1)
+    n_ascent = check_int("n_ascent", n_ascent, lo=0)
+    n_starts = check_int("n_starts", n_starts, lo=1)
+    seed = check_seed(seed)
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     n0 = net.dims[0]
@@ -109,7 +118,7 @@ def lower_bound(
         x = rng.standard_normal((n_samples, n0))
         lo = hi = None
     else:
-        lo, hi = (np.asarray(v, dtype=np.float64).reshape(n0) for v in box)
+        lo, hi = check_box(box, n0)
         x = rng.uniform(lo, hi, (n_samples, n0))
     jn = jacobian_norms(net, x)
     order = np.argsort(-jn)[: max(1, min(n_starts, n_samples))]

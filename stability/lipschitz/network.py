@@ -25,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ACTIVATION_SLOPES", "Network", "as_network", "merge_linear_layers"]
+from theory.checks import ArgumentTypeError, as_float_array
+
+__all__ = ["ACTIVATION_SLOPES", "Network", "as_network", "check_box", "merge_linear_layers"]
 
 #: Activation name -> slope interval ``(alpha, beta)``.
 ACTIVATION_SLOPES: dict[str, tuple[float, float]] = {
@@ -60,6 +62,53 @@ class Network:
     slopes: tuple[tuple[float, float], ...]
     activations: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        """Refuse inconsistent or non-finite parts (a ValueError naming the field)."""
+        ws, bs = self.weights, self.biases
+        if not isinstance(ws, tuple) or not ws:
+            raise ArgumentTypeError(f"weights must be a non-empty tuple of matrices; got {ws!r}")
+        for k, w in enumerate(ws):
+            if not isinstance(w, np.ndarray) or w.ndim != 2:
+                raise ArgumentTypeError(
+                    f"weights[{k}] must be a 2-D ndarray; got {type(w).__name__} "
+                    f"of shape {np.shape(w)}"
+                )
+            if k and w.shape[1] != ws[k - 1].shape[0]:
+                raise ValueError(
+                    f"weights[{k}] of shape {w.shape} does not chain with shape {ws[k - 1].shape}"
+                )
+            if not np.all(np.isfinite(w)):
+                raise ValueError(f"weights[{k}] has non-finite entries")
+        if not isinstance(bs, tuple) or len(bs) != len(ws):
+            raise ValueError(f"biases must be a tuple of {len(ws)} vectors; got {bs!r}")
+        for k, (w, b) in enumerate(zip(ws, bs, strict=True)):
+            if np.shape(b) != (w.shape[0],):
+                raise ValueError(f"biases[{k}] must have shape ({w.shape[0]},); got {np.shape(b)}")
+            if not np.all(np.isfinite(b)):
+                raise ValueError(f"biases[{k}] has non-finite entries")
+        if len(self.slopes) != len(ws) - 1:
+            raise ValueError(
+                f"slopes must hold one (alpha, beta) per hidden layer ({len(ws) - 1}); "
+                f"got {self.slopes!r}"
+            )
+        for k, s in enumerate(self.slopes):
+            _check_interval(f"slopes[{k}]", s)
+        if len(self.activations) != len(ws) - 1:
+            raise ValueError(
+                f"activations must hold one name per hidden layer ({len(ws) - 1}); "
+                f"got {self.activations!r}"
+            )
+        for k, name in enumerate(self.activations):
+            if not isinstance(name, str) or not (
+                name in ACTIVATION_SLOPES or name == "custom" or name.startswith("leaky_relu:")
+            ):
+                raise ValueError(
+                    f"activations[{k}] must be a name of ACTIVATION_SLOPES, 'custom' or "
+                    f"'leaky_relu:<slope>'; got {name!r}"
+                )
+            if name.startswith("leaky_relu:"):
+                _leaky_slope(f"activations[{k}]", name)
+
     @property
     def dims(self) -> tuple[int, ...]:
         """``(n_0, n_1, …, n_l)``."""
@@ -91,7 +140,7 @@ class Network:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Evaluate ``f`` on a batch ``x`` of shape ``(m, n_0)`` (numpy, float64)."""
-        h = np.asarray(x, dtype=np.float64)
+        h = as_float_array("x", x, shape=(None, self.dims[0]))
         for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = h @ w.T + b
             if k < self.depth - 1:
@@ -116,7 +165,8 @@ def merge_linear_layers(net: Network) -> Network:
     ``W_{k+1} φ_k(W_k x + b_k)`` with ``φ_k(v) = a v`` is the affine map
     ``(a W_{k+1} W_k) x + a W_{k+1} b_k``, so the merged network has the same Lipschitz
     constant, and every bound gets exact where LipSDP's multipliers would have to grow without
-    bound (spec §6: solvers fail or lose accuracy on ``α = β``). For bounds only: an affine
+    bound (with ``α = β`` the LipSDP constraint of neuron ``i`` reads ``-λ_i (φ(a) - α a)² >= 0``,
+    informative only as ``λ_i → ∞``, where interior-point solvers fail or lose accuracy) [derived]. For bounds only: an affine
     activation's offset is not known from its slopes and is dropped from the biases.
     """
     if all(a != b for a, b in net.slopes):
@@ -134,6 +184,51 @@ def merge_linear_layers(net: Network) -> Network:
         bs[k : k + 2] = [a * w_next @ bs[k] + b_next]
         del slopes[k], acts[k]
     return Network(tuple(ws), tuple(bs), tuple(slopes), tuple(acts))
+
+
+def _check_interval(name: str, pair: Any) -> tuple[float, float]:
+    """A slope interval ``(alpha, beta)``: two finite reals with ``alpha <= beta``."""
+    if isinstance(pair, str | bytes) or not hasattr(pair, "__len__") or len(pair) != 2:
+        raise ArgumentTypeError(f"{name} must be an (alpha, beta) pair; got {pair!r}")
+    try:
+        a, b = (float(v) for v in pair)
+    except (TypeError, ValueError):
+        raise ArgumentTypeError(f"{name} must be a pair of real numbers; got {pair!r}") from None
+    if not (np.isfinite(a) and np.isfinite(b) and a <= b):
+        raise ValueError(
+            f"{name}: the slopes (alpha, beta) must be finite with alpha <= beta; got {pair!r}"
+        )
+    return a, b
+
+
+def _leaky_slope(name: str, activation: str) -> float:
+    """The finite negative-side slope ``s`` of ``'leaky_relu:<s>'``."""
+    text = activation.split(":", 1)[1]
+    try:
+        s = float(text)
+    except ValueError:
+        raise ValueError(
+            f"{name}: 'leaky_relu:<slope>' needs a number after the colon; got {activation!r}"
+        ) from None
+    if not np.isfinite(s):
+        raise ValueError(f"{name}: the leaky ReLU slope must be finite; got {activation!r}")
+    return s
+
+
+def check_box(box: Any, n0: int, name: str = "box") -> tuple[np.ndarray, np.ndarray]:
+    """``box = (lo, hi)``: two finite vectors of shape ``(n0,)`` with ``lo <= hi``."""
+    if isinstance(box, str | bytes) or not hasattr(box, "__len__") or len(box) != 2:
+        raise ArgumentTypeError(f"{name} must be a pair (lo, hi) of vectors; got {box!r}")
+    lo = as_float_array(f"{name}: lo", box[0]).reshape(-1)
+    hi = as_float_array(f"{name}: hi", box[1]).reshape(-1)
+    if lo.shape != (n0,) or hi.shape != (n0,):
+        raise ValueError(
+            f"{name}: lo and hi must have shape ({n0},); got {lo.shape} and {hi.shape}"
+        )
+    if np.any(lo > hi):
+        i = int(np.argmax(lo > hi))
+        raise ValueError(f"{name}: need lo <= hi; got lo[{i}] = {lo[i]} > hi[{i}] = {hi[i]}")
+    return lo, hi
 
 
 def _apply(name: str, h: np.ndarray) -> np.ndarray:
@@ -174,25 +269,18 @@ def _apply_torch(name: str, h: Any) -> Any:
 def _slopes_of(activation: Any) -> tuple[str, tuple[float, float]]:
     """Name and slopes of an activation given as a name or an ``(alpha, beta)`` pair."""
     if isinstance(activation, str):
-        key = activation.lower().replace("-", "_")
+        head, sep, tail = activation.lower().partition(":")
+        key = head.replace("-", "_") + sep + tail
         if key.startswith("leaky_relu:"):
-            s = float(key.split(":")[1])
-            return key, (min(s, 1.0), max(s, 1.0))
+            s = _leaky_slope("activation", key)
+            return f"leaky_relu:{s!r}", (min(s, 1.0), max(s, 1.0))
         if key not in ACTIVATION_SLOPES:
             raise ValueError(
                 f"activation must be one of {sorted(ACTIVATION_SLOPES)}, 'leaky_relu:<slope>' or "
                 f"an (alpha, beta) pair; got {activation!r}"
             )
         return key, ACTIVATION_SLOPES[key]
-    try:
-        a, b = (float(v) for v in activation)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"activation must be a name or an (alpha, beta) pair; got {activation!r}"
-        ) from None
-    if not (np.isfinite(a) and np.isfinite(b) and a <= b):
-        raise ValueError(f"activation slopes must be finite with alpha <= beta; got {activation!r}")
-    return "custom", (a, b)
+    return "custom", _check_interval("activation", activation)
 
 
 def _module_slopes(
@@ -203,12 +291,13 @@ def _module_slopes(
 
     cls = type(mod).__name__
     if cls in custom:
-        a, b = (float(v) for v in custom[cls])
-        return "custom", (a, b)
+        return "custom", custom[cls]
     if isinstance(mod, nn.ReLU):
         return "relu", (0.0, 1.0)
     if isinstance(mod, nn.LeakyReLU):
         s = float(mod.negative_slope)
+        if not np.isfinite(s):
+            raise ValueError(f"network: LeakyReLU negative_slope must be finite; got {s!r}")
         return f"leaky_relu:{s!r}", (min(s, 1.0), max(s, 1.0))
     if isinstance(mod, nn.Tanh):
         return "tanh", (0.0, 1.0)
@@ -322,10 +411,18 @@ def as_network(
     Raises
     ------
     ValueError
-        On an unsupported layer (named), non-chaining shapes, non-finite weights, or a bad
-        activation.
+        On an unsupported layer (named), non-chaining shapes, non-finite weights or biases, a
+        bad activation (``'leaky_relu:nan'``, an interval with ``alpha > beta``), or bad
+        ``slopes`` (not finite, ``alpha > beta``, or given with a weight list).
+    TypeError
+        On a ``network`` that is neither an ``nn.Sequential`` nor a list of numeric matrices.
     """
     if isinstance(network, Network):
+        if activation is not None or slopes is not None:
+            raise ValueError(
+                "activation and slopes are for weight lists and nn.Sequential; a Network carries "
+                f"its own; got activation={activation!r}, slopes={slopes!r}"
+            )
         return network
     try:
         from torch import nn
@@ -339,39 +436,68 @@ def as_network(
         if isinstance(network, nn.Linear):
             network = nn.Sequential(network)
         if not isinstance(network, nn.Sequential):
-            raise ValueError(
+            raise ArgumentTypeError(
                 f"network must be an nn.Sequential or a list of weights; got {type(network).__name__}"
             )
-        net = _from_sequential(network, dict(slopes or {}))
-    else:
-        if isinstance(network, np.ndarray) and network.ndim == 2:
-            network = [network]
-        if not isinstance(network, Sequence) or len(network) == 0:
-            raise ValueError(
-                f"network must be an nn.Sequential or a non-empty list of weight matrices; got {type(network).__name__}"
-            )
-        name, sl = _slopes_of("relu" if activation is None else activation)
-        ws = []
-        for k, w in enumerate(network):
-            if hasattr(w, "detach"):
-                w = w.detach().cpu().numpy()
-            w = np.array(w, dtype=np.float64)
-            if w.ndim != 2 or 0 in w.shape:
-                raise ValueError(
-                    f"network: weight {k} must be a non-empty matrix; got shape {w.shape}"
-                )
-            if k and w.shape[1] != ws[-1].shape[0]:
-                raise ValueError(
-                    f"network: weight {k} of shape {w.shape} does not chain with shape {ws[-1].shape}"
-                )
-            ws.append(w)
-        net = Network(
-            tuple(ws),
-            tuple(np.zeros(w.shape[0]) for w in ws),
-            tuple(sl for _ in ws[:-1]),
-            tuple(name for _ in ws[:-1]),
+        custom = _check_custom_slopes(slopes)
+        try:
+            return _from_sequential(network, custom)
+        except ValueError as exc:  # a non-finite weight or bias, named by its field
+            msg = str(exc)
+            raise type(exc)(msg if msg.startswith("network") else f"network: {msg}") from None
+    if slopes is not None:
+        raise ValueError(
+            "slopes (slope intervals by activation class name) is only for an nn.Sequential; "
+            f"for a weight list pass activation=(alpha, beta); got slopes={slopes!r}"
         )
-    for k, w in enumerate(net.weights):
+    if isinstance(network, np.ndarray) and network.ndim == 2:
+        network = [network]
+    if isinstance(network, str | bytes) or not isinstance(network, Sequence) or len(network) == 0:
+        raise ArgumentTypeError(
+            "network must be an nn.Sequential or a non-empty list of weight matrices; got "
+            f"{type(network).__name__} {network!r:.80}"
+        )
+    name, sl = _slopes_of("relu" if activation is None else activation)
+    ws = []
+    for k, w in enumerate(network):
+        if hasattr(w, "detach"):
+            w = w.detach().cpu().numpy()
+        if isinstance(w, str | bytes):
+            raise ArgumentTypeError(f"network: weight {k} must be a numeric matrix; got {w!r:.80}")
+        try:
+            w = np.array(w, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ArgumentTypeError(
+                f"network: weight {k} must be a numeric matrix; got {type(w).__name__}"
+            ) from None
+        if w.ndim != 2 or 0 in w.shape:
+            raise ValueError(f"network: weight {k} must be a non-empty matrix; got shape {w.shape}")
+        if k and w.shape[1] != ws[-1].shape[0]:
+            raise ValueError(
+                f"network: weight {k} of shape {w.shape} does not chain with shape {ws[-1].shape}"
+            )
         if not np.all(np.isfinite(w)):
             raise ValueError(f"network: weight {k} has non-finite entries")
-    return net
+        ws.append(w)
+    return Network(
+        tuple(ws),
+        tuple(np.zeros(w.shape[0]) for w in ws),
+        tuple(sl for _ in ws[:-1]),
+        tuple(name for _ in ws[:-1]),
+    )
+
+
+def _check_custom_slopes(slopes: Any) -> dict[str, tuple[float, float]]:
+    """``slopes``: a mapping of activation class names to valid slope intervals."""
+    if slopes is None:
+        return {}
+    if not isinstance(slopes, Mapping):
+        raise ArgumentTypeError(
+            f"slopes must map activation class names to (alpha, beta) pairs; got {slopes!r}"
+        )
+    out = {}
+    for key, pair in slopes.items():
+        if not isinstance(key, str):
+            raise ArgumentTypeError(f"slopes: keys must be class names (str); got {key!r}")
+        out[key] = _check_interval(f"slopes[{key!r}]", pair)
+    return out

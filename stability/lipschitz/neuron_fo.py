@@ -6,7 +6,7 @@ Eq. (10) of [1]_) is feasible for ``ρ`` iff ``H22(λ) ≺ 0`` and ``ρ >= ρ(λ
 ``ρ(λ) = λmax(M(λ))``,  ``M(λ) = H11 - H12 H22⁻¹ H21``,
 
 computed by the block-tridiagonal backward elimination that ECLipsE [2]_ uses
-(:func:`stability.lipschitz.lipsdp.certify_multipliers`). LipSDP-Neuron is ``min_{λ >= 0} ρ(λ)``,
+(:func:`stability.lipschitz.certificate.certify_multipliers`). LipSDP-Neuron is ``min_{λ >= 0} ρ(λ)``,
 a convex problem (``uᵀM(λ)u = max_y [u; y]ᵀ H(λ) [u; y]`` is a maximum of affine functions of λ),
 and **every** ``λ`` with ``H22(λ) ≺ 0`` gives a proven bound ``L <= √ρ(λ)``. This module
 minimizes ``ρ`` directly:
@@ -46,7 +46,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.linalg import cho_solve, solve_triangular
 
-from stability.lipschitz.lipsdp import SAFETY, certify_multipliers, layer_start
+from stability.lipschitz.certificate import SAFETY, certify_multipliers, layer_start
+from stability.lipschitz.eclipse import eclipse_applicable, eclipse_fast
 from stability.lipschitz.network import Network, merge_linear_layers
 from stability.lipschitz.result import LipschitzResult
 
@@ -183,8 +184,6 @@ def neuron_fo(
     net = merge_linear_layers(net)  # linear activations: exact, and no unbounded λ
     if net.depth == 1:
         return LipschitzResult.single_layer(net.weights[0], name, start)
-    from stability.lipschitz.eclipse import eclipse_applicable, eclipse_fast
-
     starts = [("backward-layer", layer_start(net))]
     if eclipse_applicable(net):
         ef = eclipse_fast(net)

@@ -36,7 +36,7 @@ Ritz value can only overestimate the step, which the Cholesky checks catch). The
 is scaled so that the starting ``ρ`` is 1 (the LMI is homogeneous in ``(ρ, λ, W_lᵀW_l)``).
 
 Certification: the returned multipliers are checked by
-:func:`stability.lipschitz.lipsdp.certify_multipliers` (exact backward Schur elimination) and
+:func:`stability.lipschitz.certificate.certify_multipliers` (exact backward Schur elimination) and
 the reported value is ``√ρ̂ (1 + SAFETY)``, never the iteration's ``√ρ``.
 
 References
@@ -60,17 +60,18 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import blas, lapack
 
-from stability._checks import open_unit, positive_int
-from stability.lipschitz.dual_bound import dual_lower_bound
-from stability.lipschitz.lipsdp import (
+from stability.lipschitz.certificate import (
     SAFETY,
-    _check_slopes,
     certify_multipliers,
+    check_slopes,
     layer_start,
     widen_linear,
 )
+from stability.lipschitz.dual_bound import dual_lower_bound
 from stability.lipschitz.network import Network, merge_linear_layers
 from stability.lipschitz.result import LipschitzResult
+from theory.checks import check_open_unit as open_unit
+from theory.checks import check_positive_int as positive_int
 
 __all__ = ["lipsdp_ipm"]
 
@@ -375,7 +376,7 @@ def _box_slopes(net: Network, slopes: Sequence[tuple[np.ndarray, np.ndarray]]):
     Returns the reduced network (``None`` if a whole hidden layer is removed), its slopes, the
     kept neurons per layer and the number widened.
     """
-    slopes = _check_slopes(net, slopes)
+    slopes = check_slopes(net, slopes)
     keep = [~((lo == 0) & (hi == 0)) for lo, hi in slopes]
     if not all(k.any() for k in keep):
         return None, [], keep, 0

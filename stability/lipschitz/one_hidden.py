@@ -32,7 +32,7 @@ in the scaled variable ``D = Z^½ D̃ Z^½``, where the barrier's Hessian is ``�
 that keeps ``Z ≻ 0``; ``μ`` divided by 10 once the Newton decrement is below ``4μ``). Every ``Z`` gives a **lower** bound ``g(Z)²`` on ``ρ*`` (weak duality) and multipliers
 ``t(Z)`` whose ``λmax(G(t))`` is an **upper** bound; the method stops when the two are within
 ``tol`` (relative), so the distance to LipSDP-Neuron's optimum is proven, not estimated. The
-reported value is certified independently by :func:`stability.lipschitz.lipsdp.certify_multipliers`
+reported value is certified independently by :func:`stability.lipschitz.certificate.certify_multipliers`
 (the backward Schur check on the original LMI).
 
 Limitation: a primal barrier method. When the optimal ``Z`` has rank one and ``μ`` has been
@@ -60,10 +60,11 @@ import time
 import numpy as np
 from scipy.linalg import lapack
 
-from stability._checks import open_unit, positive_int
-from stability.lipschitz.lipsdp import SAFETY, certify_multipliers
+from stability.lipschitz.certificate import SAFETY, certify_multipliers
 from stability.lipschitz.network import Network, merge_linear_layers
 from stability.lipschitz.result import LipschitzResult
+from theory.checks import check_open_unit as open_unit
+from theory.checks import check_positive_int as positive_int
 
 __all__ = ["MAX_INPUT", "one_hidden_applicable", "one_hidden_dual"]
 

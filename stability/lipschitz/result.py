@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+
+from theory.checks import ArgumentTypeError
 
 __all__ = ["LipschitzLowerBound", "LipschitzResult"]
 
@@ -24,7 +29,8 @@ class LipschitzResult:
         The method that produced ``value`` (for ``auto``, the method it picked; for a fallback,
         the method fallen back to).
     certified : bool
-        Whether ``value`` is a proven upper bound.
+        Whether ``value`` is a proven upper bound. Never true for a NaN or infinite ``value``:
+        such a result is marked not certified on construction, and ``status`` says why.
     status : str
         ``"closed-form"`` for the matrix-norm methods, else the solver status (``"optimal"``,
         ``"user_limit"``, ...) with a fallback note where one happened.
@@ -44,11 +50,27 @@ class LipschitzResult:
     requested: str = ""
     details: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        """Refuse a value that is not a number or negative; a certified NaN/inf is uncertified.
+
+        A NaN or infinite value proves nothing (``L <= inf`` is vacuous, ``L <= nan`` is no
+        statement), so ``certified`` is set to false and ``status`` records it: no code path can
+        report a non-finite certified bound.
+        """
+        v = self.value
+        if isinstance(v, bool | np.bool_) or not isinstance(v, numbers.Real):
+            raise ArgumentTypeError(f"value must be a real number; got {self.value!r}")
+        if v < 0:
+            raise ValueError(f"value must be >= 0 (an upper bound on a norm); got {v!r}")
+        if not isinstance(self.certified, bool):
+            raise ArgumentTypeError(f"certified must be a bool; got {self.certified!r}")
+        if self.certified and not math.isfinite(v):
+            object.__setattr__(self, "certified", False)
+            object.__setattr__(self, "status", f"{self.status}; not certified: value is {v}")
+
     @classmethod
     def single_layer(cls, weight: Any, method: str, start: float) -> LipschitzResult:
         """The exact value ``||W||_2`` of a network without hidden layers (every method's case)."""
-        import numpy as np
-
         value = float(np.linalg.norm(weight, 2))
         seconds = time.perf_counter() - start
         return cls(value, method, True, "closed-form (single layer)", seconds, method)
@@ -96,6 +118,18 @@ class LipschitzLowerBound:
     y: Any
     n_evaluations: int
     seconds: float
+
+    def __post_init__(self) -> None:
+        """Refuse a NaN or negative lower bound (a ValueError naming ``value``)."""
+        for name in ("value", "jacobian", "pair_ratio"):
+            v = getattr(self, name)
+            if isinstance(v, bool | np.bool_) or not isinstance(v, numbers.Real):
+                raise ArgumentTypeError(f"{name} must be a real number; got {v!r}")
+            if math.isnan(v) or v < 0:
+                raise ValueError(
+                    f"{name} must be a number >= 0 (a lower bound on a norm); got {v!r}: the "
+                    "network evaluates to NaN or overflows at the sampled points"
+                )
 
     def summary(self) -> str:
         """One readable line."""

@@ -82,3 +82,13 @@ def test_empty_data_one_sample_environment_and_bad_max_size_raise():
     e1[0] = 99  # a one-sample environment
     with pytest.raises(ValueError, match="environments"):
         invariant_causal_prediction(x, y, e1)
+
+
+def test_icp_degenerate_residuals_are_not_silently_rejected():
+    # y constant: the empty set's residuals are one constant, scipy's tests give NaN; the
+    # empty set must be accepted (p = 1), not dropped by min(nan, p) = nan
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 2))
+    res = invariant_causal_prediction(x, np.full(12, 3.0), np.repeat([0, 1, 2], 4))
+    assert res.pvalues[()] == 1.0
+    assert () in res.accepted and res.selected == ()

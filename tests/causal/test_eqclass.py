@@ -20,7 +20,8 @@ from causal.generators import (
 from causal.graph import stable_graph
 from causal.strategies import settings as causal_settings
 
-#: The 45 representatives of the authors' eqsubsets.json start with these (spec §7.2).
+#: The 45 representatives of the authors' eqsubsets.json start with these
+#: (claim ``causal-minimax/simulation-classes``).
 FIRST_REPRESENTATIVES = [set(), {"X1"}, {"X2"}, {"X3"}, {"X4"}, {"X1", "X5"}, {"X1", "X6"}]
 
 

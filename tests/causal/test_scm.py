@@ -78,13 +78,8 @@ def test_missing_mechanism_raises():
 
 
 def test_negative_noise_raises():
-    mech = {
-        "Y": Mechanism((), zero_mechanism, -1.0),
-        "X1": Mechanism(("Y",), lambda pa: pa[:, 0]),
-        "M": Mechanism(("X1",), lambda pa: pa[:, 0]),
-    }
     with pytest.raises(ValueError, match="noise_std"):
-        ContinuousSCM(G, "Y", {"M"}, mech)
+        Mechanism((), zero_mechanism, -1.0)
 
 
 def test_do_on_target_raises():

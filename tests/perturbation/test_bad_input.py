@@ -54,6 +54,7 @@ EXEMPT = {
     "claims": "any pattern is valid; one matching nothing is refused by verify and the CLI",
     "VerifyResult": "a result type",
     "run_claims": "takes already-built claims and context",
+    "frozen": "any object is valid: it is copied read-only, never refused",
 }
 assert claims and run_claims and claim  # imported for EXEMPT's names
 

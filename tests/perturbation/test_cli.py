@@ -54,9 +54,11 @@ def test_verify_rejects_pattern_matching_nothing(tmp_path, capsys):
     assert "matches no registered claim" in capsys.readouterr().err
 
 
-def test_verify_rejects_unknown_device(tmp_path, capsys):
-    assert cli.main(["verify", "--out", str(tmp_path), "--device", "tpu"]) == 2
+@pytest.mark.parametrize("device", ["tpu", "cudax", "cuda:-1", ""])
+def test_verify_rejects_unknown_device(tmp_path, capsys, device):
+    assert cli.main(["verify", "--out", str(tmp_path), "--device", device]) == 2
     assert "--device" in capsys.readouterr().err
+    assert not (tmp_path / "report.md").exists()
 
 
 def test_verify_refuses_an_unwritable_out_before_running(tmp_path, capsys, monkeypatch):
@@ -136,7 +138,8 @@ def test_results_json_is_strict_json_with_nonfinite_flagged(tmp_path, monkeypatc
 
 def test_list_with_a_pattern_matching_nothing_is_a_usage_error(capsys):
     assert cli.main(["list", "--only", "zzz"]) == 2
-    assert "zzz" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "zzz" in err and "matches no registered claim" in err
 
 
 def test_seed_changes_instances_but_fixed_seed_reproduces(tmp_path):

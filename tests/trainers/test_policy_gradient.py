@@ -66,6 +66,21 @@ def test_batched_equals_one_by_one(small_task, cfg):
         assert np.abs(a.policies[0] - a.policies[1]).max() > 1e-6
 
 
+@pytest.mark.parametrize("algorithm", ["grpo", "exact"])
+def test_one_run_is_a_stack_of_one(small_task, algorithm):
+    """N = 1 is the unbatched case: ``train_bandit`` is a stacked model of one run, bit for bit
+    (float32, an MLP and per-run gradient clipping included)."""
+    cfg = PGConfig(
+        algorithm=algorithm, beta=0.1, kl_estimator="k3", hidden=8, max_grad_norm=0.5, steps=20
+    )
+    one = train_bandit(small_task, cfg, seed=4, progress=False)
+    stacked = train_bandit_runs(small_task, cfg, [4], batched=True)
+    np.testing.assert_array_equal(one.policies, stacked.policies)
+    assert one.metrics == stacked.metrics
+    for k in one.state_dict:
+        torch.testing.assert_close(one.state_dict[k], stacked.state_dict[k], atol=0, rtol=0)
+
+
 @pytest.mark.parametrize("algorithm,estimator", [("reinforce", "reward"), ("exact", "exact")])
 def test_kl_regularized_pg_converges_to_closed_form(small_task, algorithm, estimator):
     cfg = PGConfig(

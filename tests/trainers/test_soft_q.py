@@ -69,7 +69,9 @@ def test_same_seed_same_run(mdp):
         lambda: SoftQConfig(gamma=1.0),
         lambda: SoftQConfig(tau=0.0),
         lambda: SoftQConfig(autotune=True),
-        lambda: train_soft_q(gym.make("Pendulum-v1"), SoftQConfig(total_timesteps=10)),
+        lambda: train_soft_q(
+            gym.make("Pendulum-v1"), SoftQConfig(total_timesteps=10, learning_starts=5)
+        ),
     ],
     ids=["algorithm", "alpha", "gamma", "tau", "autotune-needs-sac", "continuous-actions"],
 )

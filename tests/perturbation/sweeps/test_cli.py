@@ -45,3 +45,28 @@ def test_stability_sweep_failed_runs_exit_1(tmp_path, capsys):
     with pytest.warns(RuntimeWarning, match="1 of 1 runs failed"):
         assert main([*argv, "--out", str(tmp_path / "s")]) == 1
     assert "FAILED" in capsys.readouterr().err
+
+
+def test_stability_sweep_aggregate_of_an_unknown_metric_exits_2_without_traceback(tmp_path, capsys):
+    out = tmp_path / "s"
+    argv = ["sweep", RUN, "--axis", "eps=0.5", "--fixed", "n_iter=5", "--engine", "inprocess"]
+    argv += ["--out", str(out), "--quiet", "--aggregate", "nosuchmetric"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "'nosuchmetric'" in err and "['norm'" in err and "saved" in err
+    assert (out / "results.csv").exists()  # the runs are kept; rerunning resumes them
+    assert main([*argv[:-1], "norm"]) == 0
+    assert "(0 executed, 1 resumed)" in capsys.readouterr().out
+
+
+def test_stability_sweep_refuses_bad_arguments_before_running(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    base = ["sweep", RUN, "--axis", "eps=0.5", "--fixed", "n_iter=5", "--engine", "inprocess"]
+    assert main([*base, "--out", str(blocker / "s"), "--quiet"]) == 2
+    assert "out_dir" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "s"), "--seeds", "0", "--quiet"]) == 2
+    assert "seeds" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "s"), "--n-jobs", "0", "--quiet"]) == 2
+    assert main([*base, "--out", str(tmp_path / "s"), "--aggregate", " ", "--quiet"]) == 2
+    assert not (tmp_path / "s" / "runs").exists() or not list((tmp_path / "s" / "runs").iterdir())

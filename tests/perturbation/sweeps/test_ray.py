@@ -50,8 +50,13 @@ def test_ray_sweep_on_a_local_instance_matches_inprocess_and_resumes(tmp_path, m
 
 
 @pytest.mark.slow
-def test_ray_engine_starts_and_stops_its_own_local_instance(monkeypatch):
+def test_ray_engine_starts_one_local_instance_and_keeps_it(monkeypatch):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    res = sweep(Grid({"eps": [1.0]}, seeds=2), square, engine="ray", n_jobs=2, progress=False)
-    assert [r["value"] for r in res.table] == [1.0, 2.0]
-    assert not ray.is_initialized()
+    try:
+        res = sweep(Grid({"eps": [1.0]}, seeds=2), square, engine="ray", n_jobs=2, progress=False)
+        assert [r["value"] for r in res.table] == [1.0, 2.0]
+        assert ray.is_initialized()  # kept for the next sweep of this process
+        res = sweep(Grid({"eps": [2.0]}, seeds=1), square, engine="ray", progress=False)
+        assert [r["value"] for r in res.table] == [4.0]
+    finally:
+        ray.shutdown()

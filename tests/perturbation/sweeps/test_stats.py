@@ -168,5 +168,5 @@ def test_bad_bootstrap_input_raises(scores, kwargs, match):
 
 @pytest.mark.parametrize("taus", [[], [np.nan], [[0.0]]])
 def test_bad_taus_raise(taus):
-    with pytest.raises(ValueError, match="taus must be"):
+    with pytest.raises(ValueError, match=r"taus must (be|have|not be)"):
         performance_profile([1.0, 2.0], taus)

@@ -1,4 +1,5 @@
-"""SNS, RobX, ROAR and PROBE (spec §5 claims 13-15)."""
+"""SNS, RobX, ROAR and PROBE (claims counterfactual/probe-closed-form and
+counterfactual/roar-inner-lp)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from stability.counterfactual import (
 from stability.counterfactual.strategies import tanh_mlps
 
 
-# claim 14: ROAR's inner problem, closed form vs a linear program
+# counterfactual/roar-inner-lp: ROAR's inner problem, closed form vs a linear program
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 8), st.floats(0.0, 1.0), st.integers(0, 10**6))
 def test_claim_14_roar_inner_closed_form_equals_lp(d, delta, seed):
@@ -57,7 +58,8 @@ def test_roar_needs_a_linear_model(moons_task):
         roar(model, q)
 
 
-# claim 13: PROBE's closed form vs Monte Carlo for a logistic model, within 4 SE
+# counterfactual/probe-closed-form: PROBE's closed form vs Monte Carlo for a logistic model,
+# within 4 SE
 def test_claim_13_probe_closed_form():
     w, b = np.array([1.0, -2.0, 0.5]), 0.2
     m = logistic_model(w, b)
@@ -71,7 +73,7 @@ def test_claim_13_probe_closed_form():
     assert np.all(np.abs(mc - exact) <= 4 * se + 1e-12)
 
 
-# claim 15: RobX's CS <= mean, equality iff constant, range [(1 - sqrt 2)/2, 1]
+# RobX (Dutta et al., ICML 2022): CS <= mean, equality iff constant, range [(1 - sqrt 2)/2, 1]
 @settings(max_examples=25, deadline=None)
 @given(tanh_mlps(), st.integers(0, 10**6))
 def test_claim_15_robx_score_range(model, seed):

@@ -1,4 +1,5 @@
-"""The probability bound (spec §1.3) and the key lemma (spec §5 claims 2 and 10)."""
+"""The probability bound (provable version, [derived]) and its key lemma; the sinusoidal
+family of claim counterfactual/guarantee-sinusoidal."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def test_guarantee_is_a_probability_and_monotone(eps, k, sigma, gam, nu):
         )
 
 
-# claim 2: key lemma: Lip(M) <= gamma  =>  M(x) >= R(x, M; gamma) on every draw
+# key lemma ([derived]): Lip(M) <= gamma  =>  M(x) >= R(x, M; gamma) on every draw
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 5), st.floats(0.0, 1.0), st.floats(0.01, 1.0), st.integers(0, 10**6))
 def test_claim_2_key_lemma(d, a, sigma, seed):
@@ -73,7 +74,8 @@ def test_claim_2_key_lemma(d, a, sigma, seed):
         assert Mx[0] >= r[0] - 1e-12
 
 
-# claim 10: the bound holds on the sinusoidal family (exact nu), small Monte Carlo
+# counterfactual/guarantee-sinusoidal: the bound holds on the sinusoidal family (exact nu),
+# small Monte Carlo
 def test_claim_10_sinusoidal_guarantee():
     rng = np.random.default_rng(0)
     d, k, sigma, a, eps = 3, 20, 0.02, 0.1, 0.05

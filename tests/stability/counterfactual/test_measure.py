@@ -1,4 +1,5 @@
-"""Stability R, the relaxation R-hat and the certified variant (spec §5 claims 1, 3-9)."""
+"""Stability R, the relaxation R-hat and the certified variant (claims counterfactual/upper-bound,
+relaxation-optimistic, linear-closed-form, relaxed-closed-form; the rest [derived])."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def _grad_norms(model, X):
     return torch.linalg.vector_norm(g, dim=1).numpy()
 
 
-# claim 1: R <= m(x) when gamma_x >= Lip(m) (certified gamma from spectral norms)
+# counterfactual/upper-bound: R <= m(x) when gamma_x >= Lip(m) (certified gamma: spectral norms)
 @FAST
 @given(st.one_of(logistic_models(), tanh_mlps()), st.data())
 def test_claim_1_certified_stability_below_prediction(model, data):
@@ -59,7 +60,7 @@ def test_lipschitz_upper_bound_exact_for_logistic():
     assert _grad_norms(logistic_model(w, 0.0), np.zeros((1, 2)))[0] == pytest.approx(1.25)
 
 
-# claim 5: R-hat >= R on the same samples when gamma_x >= Lip(m)
+# counterfactual/relaxation-optimistic: R-hat >= R on the same samples when gamma_x >= Lip(m)
 @FAST
 @given(st.one_of(logistic_models(), tanh_mlps()), st.data())
 def test_claim_5_relaxation_is_optimistic(model, data):
@@ -69,7 +70,8 @@ def test_claim_5_relaxation_is_optimistic(model, data):
     assert np.all(rh >= r - 1e-12)
 
 
-# claims 3 and 4: closed forms for a linear m, Monte Carlo within 4 standard errors
+# counterfactual/linear-closed-form and relaxed-closed-form: closed forms for a linear m,
+# Monte Carlo within 4 standard errors
 @pytest.mark.parametrize("d", [1, 3, 8])
 def test_claims_3_4_linear_closed_forms(d):
     rng = np.random.default_rng(d)
@@ -92,7 +94,7 @@ def test_expected_norm_values():
     assert a == pytest.approx(linear_expected_stability(0.3, 2.0, 0.1, 1, relaxed=True))
 
 
-# claim 6: dR/dgamma_x = -mean ||Z_i||, exactly; claim 7: monotone in m and shift-equivariant
+# [derived] dR/dgamma_x = -mean ||Z_i||, exactly; monotone in m and shift-equivariant
 @FAST
 @given(linear_instances(), st.floats(0.0, 5.0), st.floats(0.01, 2.0), st.floats(-1.0, 1.0))
 def test_claims_6_7_linearity_in_gamma_and_model(inst, gamma, dg, c):
@@ -109,7 +111,7 @@ def test_claims_6_7_linearity_in_gamma_and_model(inst, gamma, dg, c):
     assert r(gamma, bump=0.1) >= r(gamma) - 1e-12  # m1 >= m2 pointwise => R(m1) >= R(m2)
 
 
-# claim 8: sigma -> 0 with xi fixed: |R - m(x)| <= (Lip(m) + gamma_x) sigma mean ||xi||
+# [derived] sigma -> 0 with xi fixed: |R - m(x)| <= (Lip(m) + gamma_x) sigma mean ||xi||
 @FAST
 @given(tanh_mlps(), st.sampled_from([1e-1, 1e-2, 1e-4]), st.data())
 def test_claim_8_small_sigma(model, sigma, data):
@@ -122,7 +124,7 @@ def test_claim_8_small_sigma(model, sigma, data):
     assert np.all(np.abs(r - predict_proba(model, X)) <= gap * (1 + 1e-9) + 1e-12)
 
 
-# claim 9: concentration: the empirical lower tail is under exp(-k t^2 / (8 gamma^2 sigma^2)),
+# [derived] concentration: the empirical lower tail is under exp(-k t^2 / (8 gamma^2 sigma^2)),
 # and Var_k / Var_4k ~ 4
 def test_claim_9_concentration():
     model = logistic_model(np.array([2.0, -1.0, 0.5]), 0.1)
@@ -189,7 +191,7 @@ def test_unknown_layer_and_callable_without_lipschitz():
     ).double()
     with pytest.raises(ValueError, match="Softplus"):
         counterfactual_stability(net, np.zeros((1, 2)), k=5, sigma=0.1)
-    with pytest.raises(ValueError, match=r"needs a torch nn\.Sequential"):
+    with pytest.raises(ValueError, match=r"model must be a torch nn\.Module"):
         counterfactual_stability(lambda X: np.full(len(X), 0.5), np.zeros((1, 2)), k=5, sigma=0.1)
 
 

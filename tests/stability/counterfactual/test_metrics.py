@@ -42,7 +42,7 @@ def test_cost_and_validity_hand_computed():
     assert validity(m, np.array([[1.0, 0.0], [0.0, 1.0]])) == pytest.approx(0.5)
     flip = logistic_model(np.array([-1.0, 1.0]), 0.0)
     assert robust_validity([m, flip], np.array([[1.0, 0.0], [0.0, 1.0]])) == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="p must be 1 or 2"):
+    with pytest.raises(ValueError, match=r"p must be one of \(1, 2\)"):
         cost(X, CF, p=3)
     with pytest.raises(ValueError, match="at least one model"):
         robust_validity([], CF)
@@ -74,7 +74,7 @@ def test_changed_model_families():
     assert "leave-out" in lo.summary()
     with pytest.raises(ValueError, match="kind must be one of"):
         changed_models(_factory, X, y, kind="prune")
-    with pytest.raises(ValueError, match="leave_out must lie in"):
+    with pytest.raises(ValueError, match="leave_out must be in"):
         changed_models(_factory, X, y, kind="leave-out", leave_out=1.0)
 
 
@@ -84,7 +84,7 @@ def test_datasets():
     assert bc.X_train.min() == 0.0 and bc.X_train.max() == 1.0
     assert set(np.unique(bc.y_train)) == {0.0, 1.0}
     assert "breast-cancer" in bc.summary()
-    with pytest.raises(ValueError, match="test_fraction must lie in"):
+    with pytest.raises(ValueError, match="test_fraction must be in"):
         breast_cancer(test_fraction=1.5)
     with pytest.raises(ValueError, match="d must be >= 2"):
         moons(d=1)

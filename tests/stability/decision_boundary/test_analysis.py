@@ -12,7 +12,7 @@ from stability.decision_boundary import bootstrap_interval, fourier_spread, osci
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(2, 12), st.integers(2, 12), st.integers(0, 2**31))
-def test_parseval_and_range(H, W, seed):  # claim 13
+def test_parseval_and_range(H, W, seed):  # decision-boundary/fourier-parseval
     G = np.random.default_rng(seed).standard_normal((H, W))
     G /= np.linalg.norm(G)
     f = fourier_spread(G)
@@ -22,7 +22,7 @@ def test_parseval_and_range(H, W, seed):  # claim 13
         assert 0 <= v <= 1
 
 
-def test_constant_and_checkerboard():  # claim 13
+def test_constant_and_checkerboard():  # decision-boundary/fourier-parseval
     c = fourier_spread(np.ones((8, 8)))
     assert c.dc_share == pytest.approx(1.0) and c.entropy == pytest.approx(0.0, abs=1e-12)
     board = (-1.0) ** np.add.outer(np.arange(8), np.arange(8))
@@ -36,7 +36,7 @@ def test_constant_and_checkerboard():  # claim 13
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 2**31), st.floats(1e-3, 1e3))
-def test_cv_is_scale_invariant(seed, c):  # claim 14
+def test_cv_is_scale_invariant(seed, c):  # decision-boundary/oscillation-cv
     x = np.random.default_rng(seed).exponential(1.0, 30)
     a, b = oscillation(x), oscillation(c * x)
     assert abs(a.cv - b.cv) < 1e-12 and abs(a.mean_step - b.mean_step) < 1e-12

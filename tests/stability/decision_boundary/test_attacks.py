@@ -1,4 +1,5 @@
-"""Claims 8, 9, 11 and attack postconditions (budgets respected, flips reported truthfully)."""
+"""Attacks: claims decision-boundary/deepfool-linear, gradient-vs-random and fgsm-vs-noise, and
+attack postconditions (budgets respected, flips reported truthfully)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def _min_distance(W, b, S):
 
 @settings(max_examples=30, deadline=None)
 @given(linear_policies(max_states=20))
-def test_deepfool_exact_in_one_step_on_linear(inst):  # claim 8
+def test_deepfool_exact_in_one_step_on_linear(inst):  # decision-boundary/deepfool-linear
     W, b, S = inst
     r = deepfool(LinearPolicy(W, b), S, steps=1, overshoot=0.02)
     assert r.flipped.all()
@@ -43,32 +44,51 @@ def test_deepfool_exact_in_one_step_on_linear(inst):  # claim 8
 
 @settings(max_examples=20, deadline=None)
 @given(linear_policies(min_actions=2, max_actions=2, max_states=10))
-def test_gradient_direction_is_minimal_for_binary_linear(inst):  # claim 9, A = 2
+def test_gradient_direction_is_minimal_for_binary_linear(inst):  # gradient-vs-random, A = 2
     W, b, S = inst
     pol = LinearPolicy(W, b)
     D = instability_directions(pol, S, normalize=True, tol=0.0)
     ok = D.kept
     t = flip_distance(pol, S[ok], D.directions[ok], max_radius=1e3, n_bisect=50)
-    np.testing.assert_allclose(t, _min_distance(W, b, S)[ok], rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(t.distance, _min_distance(W, b, S)[ok], rtol=1e-7, atol=1e-9)
+    assert (t.side == 1).all()  # ascent of J: the boundary lies along +v, never behind
+    plus = flip_distance(pol, S[ok], D.directions[ok], max_radius=1e3, n_bisect=50, sign="+")
+    np.testing.assert_array_equal(plus.distance, t.distance)
+    minus = flip_distance(pol, S[ok], D.directions[ok], max_radius=1e3, sign="-")
+    assert not minus.flipped.any()  # a linear binary policy never flips along -v
 
 
-def test_random_directions_need_much_larger_norms_at_d_100():  # claim 9, d >= 100
+def test_flip_distance_searches_both_sides():
+    """A boundary behind the state (along -u) is found by default and reported as side -1."""
+    pol = LinearPolicy(np.array([[1.0, 0.0], [-1.0, 0.0]]), np.zeros(2))  # boundary x0 = 0
+    S = np.array([[0.5, 0.0], [2.0, 1.0], [-1.0, 0.0]])
+    u = np.array([1.0, 0.0])
+    r = flip_distance(pol, S, u, max_radius=10.0)
+    np.testing.assert_allclose(r.distance, [0.5, 2.0, 1.0], rtol=1e-8)
+    assert r.side.tolist() == [-1, -1, 1] and r.sign == "both"
+    one = flip_distance(pol, S, u, max_radius=10.0, sign="+")
+    assert np.isinf(one.distance[:2]).all() and one.flip_rate == pytest.approx(1 / 3)
+    assert "1/3 states flipped" in one.summary()
+    np.testing.assert_array_equal(np.asarray(r), r.distance)
+
+
+def test_random_directions_need_much_larger_norms_at_d_100():  # gradient-vs-random, d >= 100
     rng = np.random.default_rng(0)
     d, A, N = 100, 4, 60
     W, b, S = rng.standard_normal((A, d)), rng.standard_normal(A), rng.standard_normal((N, d))
     pol = LinearPolicy(W, b)
     D = instability_directions(pol, S, normalize=True)
-    adv = flip_distance(pol, S, D.directions, max_radius=1e3)
+    adv = flip_distance(pol, S, D.directions, max_radius=1e3).distance
     rnd = np.concatenate(
         [
-            flip_distance(pol, S, random_directions(N, (d,), seed=i), max_radius=1e3)
+            flip_distance(pol, S, random_directions(N, (d,), seed=i), max_radius=1e3).distance
             for i in range(10)
         ]
     )
     assert np.median(rnd) / np.median(adv) >= 5
 
 
-def test_fgsm_beats_sign_noise():  # claim 11
+def test_fgsm_beats_sign_noise():  # decision-boundary/fgsm-vs-noise
     torch.manual_seed(0)
     mlp = torch.nn.Sequential(
         torch.nn.Linear(20, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4)

@@ -1,4 +1,8 @@
-"""Claims 1, 2, 3, 7 of the spec (decision_boundary.md §6): gradient formula, row space, binary, invariances."""
+"""Instability directions: gradient formula, row space, binary case, invariances.
+
+Claims decision-boundary/linear-gradient, linear-row-space and linear-binary (Korkmaz,
+ICML 2024, §3), and invariances of v(s) [derived].
+"""
 
 from __future__ import annotations
 
@@ -19,13 +23,13 @@ def _dirs(W, b, S, **kw):
 
 @settings(max_examples=40, deadline=None)
 @given(linear_policies())
-def test_linear_gradient_matches_closed_form(inst):  # claim 1
+def test_linear_gradient_matches_closed_form(inst):  # decision-boundary/linear-gradient
     W, b, S = inst
     r = _dirs(W, b, S, tol=0.0)
     np.testing.assert_allclose(r.directions, linear_direction(W, b, S), atol=1e-10, rtol=0)
 
 
-def test_gradcheck_on_small_mlp():  # claim 1, nonlinear
+def test_gradcheck_on_small_mlp():  # decision-boundary/linear-gradient, nonlinear
     torch.manual_seed(0)
     mlp = torch.nn.Sequential(
         torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3)
@@ -44,7 +48,7 @@ def test_gradcheck_on_small_mlp():  # claim 1, nonlinear
 
 @settings(max_examples=40, deadline=None)
 @given(linear_policies(min_d=5, max_d=9, max_actions=4, max_states=30))
-def test_row_space_restriction_and_rank(inst):  # claim 2
+def test_row_space_restriction_and_rank(inst):  # decision-boundary/linear-row-space
     W, b, S = inst
     A = W.shape[0]
     r = _dirs(W, b, S, normalize=True)
@@ -58,7 +62,7 @@ def test_row_space_restriction_and_rank(inst):  # claim 2
     assert np.all(g.eigenvalues[A - 1 :] < 1e-10)
 
 
-def test_saturated_softmax_filter_removes_spurious_eigenvalue():  # claim 2 regression (§1.2)
+def test_saturated_softmax_filter_removes_spurious_eigenvalue():  # linear-row-space regression
     rng = np.random.default_rng(0)
     d, A, N = 10, 4, 300
     W, b = rng.standard_normal((A, d)), rng.standard_normal(A)
@@ -73,15 +77,18 @@ def test_saturated_softmax_filter_removes_spurious_eigenvalue():  # claim 2 regr
     naive = naive[nz] / np.linalg.norm(naive[nz], axis=1, keepdims=True)
     raw = principal_direction(naive, k=d, method="eigh")
     assert raw.eigenvalues[A - 1] > 1e-6  # the spurious direction
-    kept = _dirs(W, b, S, normalize=True, tol=1e-8)
+    with pytest.warns(RuntimeWarning, match=r"(\d+) of 300 states dropped") as rec:
+        kept = _dirs(W, b, S, normalize=True, tol=1e-8)
     filt = principal_direction(kept, k=d, method="eigh")
-    assert (~kept.kept).sum() > 0
+    assert kept.n_dropped > 0 and kept.n_kept + kept.n_dropped == N
+    assert f"{kept.n_dropped} of 300 states dropped" in str(rec[0].message)
+    assert f"{kept.n_kept} kept" in str(rec[0].message)
     assert filt.eigenvalues[A - 1] < 1e-10
 
 
 @settings(max_examples=30, deadline=None)
 @given(linear_policies(min_actions=2, max_actions=2, max_states=20))
-def test_binary_exactness(inst):  # claim 3
+def test_binary_exactness(inst):  # decision-boundary/linear-binary
     W, b, S = inst
     r = _dirs(W, b, S, normalize=True)
     n = int(r.kept.sum())
@@ -94,7 +101,7 @@ def test_binary_exactness(inst):  # claim 3
     assert g.eigenvalues[1:].max(initial=0.0) < 1e-9
 
 
-def test_invariances():  # claim 7
+def test_invariances():  # invariances of v(s) [derived]
     rng = np.random.default_rng(1)
     d, A, N = 6, 4, 25
     W, b, S = rng.standard_normal((A, d)), rng.standard_normal(A), rng.standard_normal((N, d))

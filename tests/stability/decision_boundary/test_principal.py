@@ -13,7 +13,7 @@ from stability.decision_boundary.strategies import direction_sets
 
 @settings(max_examples=40, deadline=None)
 @given(direction_sets())
-def test_pca_optimality(V):  # claim 4
+def test_pca_optimality(V):  # decision-boundary/principal-agreement
     g = principal_direction(V)
     val = np.sum((V @ g.direction) ** 2)
     assert abs(val - g.lambda_max) <= 1e-9 * g.lambda_max
@@ -29,7 +29,7 @@ def _gapped(rng, n, d):
 
 
 @pytest.mark.parametrize("n,d", [(40, 10), (8, 30), (200, 60)])
-def test_methods_agree(n, d):  # claim 5
+def test_methods_agree(n, d):  # decision-boundary/principal-agreement
     V = _gapped(np.random.default_rng(n + d), n, d)
     ref = principal_direction(V, method="eigh")
     for m in ("svd", "gram", "power"):

@@ -13,7 +13,7 @@ from stability.decision_boundary.strategies import direction_sets
 
 @settings(max_examples=50, deadline=None)
 @given(direction_sets(), st.integers(0, 2**31), st.booleans())
-def test_lambda_axioms(V, seed, normalize):  # claim 6
+def test_lambda_axioms(V, seed, normalize):  # decision-boundary/lambda-axioms
     rng = np.random.default_rng(seed)
     g = principal_direction(V, normalize=normalize)
     assert abs(correlation_quotient(g, V, normalize=normalize).value - 1) < 1e-10
@@ -33,7 +33,7 @@ def test_lambda_axioms(V, seed, normalize):  # claim 6
 
 @settings(max_examples=30, deadline=None)
 @given(direction_sets(), st.integers(0, 2**31))
-def test_rescaled_directions_give_one_when_normalized(V, seed):  # claim 6
+def test_rescaled_directions_give_one_when_normalized(V, seed):  # decision-boundary/lambda-axioms
     V = V[np.linalg.norm(V, axis=1) > 0]
     scales = np.random.default_rng(seed).uniform(0.1, 10.0, (len(V), 1))
     g = principal_direction(V * scales, normalize=True)

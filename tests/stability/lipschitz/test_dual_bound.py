@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perturbation.lipschitz import random_weights
 from stability.lipschitz import as_network
 from stability.lipschitz.dual_bound import dual_lower_bound
+from stability.lipschitz.generators import random_weights
 from stability.lipschitz.neuron_ipm import lipsdp_ipm
 from stability.lipschitz.strategies import weight_lists
 
@@ -59,7 +59,7 @@ def test_rank_one_pattern_gives_its_directional_derivative(seed, activation):
 
 
 def test_random_weights_tight_direction():
-    """Spec §5 A: LipSDP-Neuron is exact there, so a pattern point reaches it."""
+    """On LipSDP's random_weights, LipSDP-Neuron is exact, so a pattern point reaches it."""
     rw = random_weights()
     net = as_network(rw)
     opt = lipsdp_ipm(net).value ** 2

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from stability.lipschitz import as_network, lipschitz_bound
 from stability.lipschitz import eclipse as eclipse_mod
+from stability.lipschitz.certificate import LipSDPError
 from stability.lipschitz.eclipse import eclipse, eclipse_fast, eclipse_layer
-from stability.lipschitz.lipsdp import LipSDPError
 from stability.lipschitz.lower import lower_bound
 from stability.lipschitz.strategies import weight_lists
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from stability.lipschitz import as_network, lipschitz_bound
-from stability.lipschitz.lipsdp import SAFETY, certify_multipliers, lipsdp
+from stability.lipschitz.certificate import SAFETY, certify_multipliers
+from stability.lipschitz.lipsdp import LipSDPError, lipsdp
 from stability.lipschitz.local import interval_slopes, local_bound
 from stability.lipschitz.network import Network
 from stability.lipschitz.strategies import weight_lists
@@ -38,18 +39,22 @@ def _random_slopes(rng, net, degenerate: float = 0.0):
 def test_neuronwise_slopes_match_cvxopt(ws, seed, degenerate):
     """Against CVXOPT on the same SDP. With linear neurons (``α = β``, widened) the method cannot
     converge, but its certified iterate is proven close by its own dual bound (CVXOPT often fails
-    there: its result is then a fallback, looser still)."""
+    there: ``LipSDPError``, and nothing to compare with)."""
     net = as_network(ws)
     if net.depth < 2:
         return
     slopes = _random_slopes(np.random.default_rng(seed), net, degenerate)
-    r, ref = lipsdp(net, slopes=slopes), lipsdp(net, slopes=slopes, solver="CVXOPT")
+    r = lipsdp(net, slopes=slopes)
+    try:
+        ref = lipsdp(net, slopes=slopes, solver="CVXOPT")
+    except LipSDPError:
+        ref = None
     assert r.certified and r.details["solver"] == "ipm"
-    assert r.value <= ref.value * (1 + 1e-5)
+    assert ref is None or r.value <= ref.value * (1 + 1e-5)
     low = r.details["sdp_lower_bound"]
     assert low <= r.value and (low >= 0.995 * r.value)
     if not degenerate:
-        assert r.status.startswith("optimal") and ref.method == "lipsdp-neuron"
+        assert r.status.startswith("optimal") and ref is not None
         assert low <= ref.value * (1 + 1e-9)
     lam = r.details["multipliers"]
     assert np.sqrt(certify_multipliers(net, lam, slopes)) * (1 + SAFETY) == pytest.approx(r.value)

@@ -87,9 +87,11 @@ def test_bad_box():
         lipschitz_bound([np.eye(2), np.eye(2)], "local", box=(np.ones(2), np.zeros(2)))
 
 
-def test_time_budget_ignored_warns():
-    with pytest.warns(RuntimeWarning, match="time_budget"):
-        lipschitz_bound([np.eye(2)], "naive", time_budget=1.0)
+def test_time_budget_bounds_every_method():
+    """A closed form fits a 1 s budget; an SDP estimated above a tiny budget is refused."""
+    assert lipschitz_bound([np.eye(2)], "naive", time_budget=1.0).value == 1.0
+    with pytest.raises(ValueError, match="time_budget"):
+        lipschitz_bound([np.eye(2), np.eye(2)], "lipsdp-neuron", time_budget=1e-9)
 
 
 def test_angle_sweep_needs_2d():

@@ -2,7 +2,7 @@
 (stability.lipschitz.one_hidden).
 
 References: CVXOPT through cvxpy and the structured IPM (independent solvers of the same SDP),
-the spec's §5 B value, and the closed form at ``n_0 = 1`` (then ``Z = [1]`` and LipSDP-Neuron is
+a CVXOPT-measured reference value, and the closed form at ``n_0 = 1`` (then ``Z = [1]`` and LipSDP-Neuron is
 exact: ``max(Σ (w_i a_i)⁺, Σ (w_i a_i)⁻)`` for ReLU).
 """
 
@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from stability import lipschitz_bound
 from stability.lipschitz import as_network
 from stability.lipschitz.auto import estimated_seconds
-from stability.lipschitz.lipsdp import SAFETY, certify_multipliers, lipsdp
+from stability.lipschitz.certificate import SAFETY, certify_multipliers
+from stability.lipschitz.lipsdp import LipSDPError, lipsdp
 from stability.lipschitz.neuron_ipm import lipsdp_ipm
 from stability.lipschitz.one_hidden import MAX_INPUT, one_hidden_applicable, one_hidden_dual
 from stability.lipschitz.strategies import one_hidden_scalar
@@ -34,14 +35,17 @@ def test_matches_cvxopt_between_its_own_bounds(ws, activation):
     r = one_hidden_dual(net)
     assert r.certified and r.details["solver"] == "one-hidden dual"
     assert r.status in ("optimal", "iteration limit")  # the latter: the rank-one kink below
-    ref = lipsdp(net, "neuron", solver="CVXOPT")
+    try:
+        ref = lipsdp(net, "neuron", solver="CVXOPT")
+    except LipSDPError:  # CVXOPT failed or did not certify: nothing to compare with
+        ref = None
     low = r.details["sdp_lower_bound"]
     assert low <= r.value
-    if ref.method == "lipsdp-neuron":  # both certified, both >= the optimum >= low
+    if ref is not None:  # both certified, both >= the optimum >= low
         assert low <= ref.value * (1 + 1e-9)
     if r.status == "optimal":
         assert r.value**2 - low**2 <= 1.01e-6 * r.value**2 + 1e-300
-        if ref.method == "lipsdp-neuron":
+        if ref is not None:
             assert r.value <= ref.value * (1 + 1e-6) + 1e-12
     lam = r.details["multipliers"][0]
     keep = lam > 0
@@ -90,8 +94,8 @@ def test_one_input_is_exact(seed, n1):
     assert r.value >= exact
 
 
-def test_spec_reference_value():
-    """Spec §5 B: [2,16,1], seed 1: LipSDP-Neuron 0.91072 (exact L 0.76810)."""
+def test_reference_value_2_16_1():
+    """[2,16,1], seed 1 (CVXOPT reference, [measured]): LipSDP-Neuron 0.91072 (exact L 0.76810)."""
     rng = np.random.default_rng(1)
     ws = [rng.standard_normal((16, 2)) / np.sqrt(2), rng.standard_normal((1, 16)) / 4.0]
     r = lipschitz_bound(ws, "lipsdp-neuron")

@@ -1,0 +1,265 @@
+"""Bad-input audit of :mod:`causal`: every public name refuses bad input by name.
+
+Each case feeds one kind of bad input (NaN, inf, wrong shape, empty, out of range, wrong type,
+bad seed, bad value) and asserts a ValueError/TypeError whose message names the parameter.
+Among them the silent-wrong results this audit was written against: ``minimax_subset`` with a
+risk returning NaN (the argmin would pick or lose the NaN subset), ``pooled_ols`` on empty
+data, ``invariant_causal_prediction`` with ``max_size=-1`` or one-sample environments,
+intervention tables holding NaN (accepted by a sum-to-one test that NaN passes), float and
+negative seeds (truncated or wrapped), and ``True`` taken as the count 1.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from causal import (
+    ContinuousSCM,
+    DiscreteSCM,
+    LinearPredictor,
+    Mechanism,
+    NeuralConfig,
+    anchor_regression,
+    discrete_predictor,
+    equivalence_classes,
+    fit_stable_predictor,
+    graph_components,
+    intervened_risk,
+    invariant_causal_prediction,
+    minimax_subset,
+    pooled_ols,
+    whole_stable_set_optimal,
+    worst_case_risk,
+)
+from causal.generators import bilinear_scm
+from causal.scm import zero_mechanism
+from tests._audit import Case, audit_ids, bad, bad_method
+
+EXEMPT = {
+    "EquivalenceClass": "result dataclass returned by equivalence_classes",
+    "EquivalenceClasses": "result dataclass returned by equivalence_classes",
+    "GraphComponents": "result dataclass returned by graph_components",
+    "ICPResult": "result dataclass returned by invariant_causal_prediction",
+    "MinimaxResult": "result dataclass returned by minimax_subset",
+    "WorstCaseRisk": "result dataclass returned by worst_case_risk",
+}
+
+NAN, INF = float("nan"), float("inf")
+
+#: Y -> M (mutable) -> X1 <- Y: the smallest setting with a mutable child of Y.
+G = nx.DiGraph([("Y", "M"), ("Y", "X1"), ("M", "X1")])
+CYCLE = nx.DiGraph([("Y", "X1"), ("X1", "Y")])
+CPTS = {
+    "Y": [0.5, 0.5],
+    "M": [[0.8, 0.2], [0.3, 0.7]],
+    "X1": [[[0.9, 0.1], [0.6, 0.4]], [[0.4, 0.6], [0.1, 0.9]]],  # parents (M, Y)
+}
+DSCM = DiscreteSCM(G, "Y", {"M"}, CPTS)
+CSCM = bilinear_scm()  # same graph, continuous
+MECH = dict(CSCM.mechanisms)
+DET_M = np.array([[1.0, 0.0], [0.0, 1.0]])  # g(Y) = Y as a 0/1 CPT
+
+RNG_X = np.random.default_rng(0)
+X = RNG_X.normal(size=(12, 2))
+Y = X @ np.array([1.0, -0.5]) + RNG_X.normal(size=12)
+ENV = np.repeat([0, 1, 2], 4)
+
+LP = ((np.array([1.0, 2.0]), 0.5, (0, 1)), {})
+SCM_CTOR = ((G, "Y", {"M"}, MECH), {})
+DSCM_CTOR = ((G, "Y", {"M"}, CPTS), {})
+
+
+def _with(key, value, table=CPTS):
+    return {**table, key: value}
+
+
+CASES: list[Case] = [
+    # --- graphs: cyclic, unknown nodes, wrong types (every entry taking a graph) ---
+    bad(graph_components, "graph", "value", CYCLE, "Y", set()),
+    bad(graph_components, "graph", "type", {"Y": ["X1"]}, "Y", set()),
+    bad(graph_components, "graph", "type", nx.Graph([("Y", "X1")]), "Y", set()),
+    bad(graph_components, "target", "value", G, "Z", set()),
+    bad(graph_components, "target", "type", G, ["Y"], set()),
+    bad(graph_components, "mutable", "value", G, "Y", {"Q"}),
+    bad(graph_components, "mutable", "value", G, "Y", {"Y"}),
+    bad(graph_components, "mutable", "type", G, "Y", "M"),
+    bad(graph_components, "mutable", "type", G, "Y", [["M"]]),
+    bad(whole_stable_set_optimal, "graph", "value", CYCLE, "Y", set()),
+    bad(whole_stable_set_optimal, "target", "value", G, "X9", set()),
+    bad(whole_stable_set_optimal, "mutable", "value", G, "Y", {"X9"}),
+    bad(equivalence_classes, "graph", "value", CYCLE, "Y", set()),
+    bad(equivalence_classes, "graph", "type", None, "Y", set()),
+    bad(equivalence_classes, "target", "value", G, "Z", set()),
+    bad(equivalence_classes, "mutable", "value", G, "Y", {"Q"}),
+    bad(equivalence_classes, "count_only", "type", G, "Y", set(), count_only="yes"),
+    # --- DiscreteSCM ---
+    bad(DiscreteSCM, "graph", "value", CYCLE, "Y", set(), {"Y": [1.0], "X1": [[1.0]]}),
+    bad(DiscreteSCM, "target", "value", G, "Z", {"M"}, CPTS),
+    bad(DiscreteSCM, "mutable", "value", G, "Y", {"Q"}, CPTS),
+    bad(DiscreteSCM, "cpts", "type", G, "Y", {"M"}, [0.5, 0.5]),
+    bad(DiscreteSCM, "cpts", "value", G, "Y", {"M"}, {"Y": [0.5, 0.5]}),
+    bad(DiscreteSCM, "cpts", "nan", G, "Y", {"M"}, _with("Y", [NAN, 0.5])),
+    bad(DiscreteSCM, "cpts", "inf", G, "Y", {"M"}, _with("Y", [INF, 0.5])),
+    bad(DiscreteSCM, "cpts", "shape", G, "Y", {"M"}, _with("M", [0.5, 0.5])),
+    bad(DiscreteSCM, "cpts", "value", G, "Y", {"M"}, _with("Y", [0.9, 0.9])),
+    bad(DiscreteSCM, "cpts", "value", G, "Y", {"M"}, _with("Y", [1.5, -0.5])),
+    bad(DiscreteSCM, "cpts", "empty", G, "Y", {"M"}, _with("Y", [])),
+    bad(DiscreteSCM, "cpts", "type", G, "Y", {"M"}, _with("Y", "p")),
+    bad(DiscreteSCM, "target_values", "nan", G, "Y", {"M"}, CPTS, target_values=[0.0, NAN]),
+    bad(DiscreteSCM, "target_values", "shape", G, "Y", {"M"}, CPTS, target_values=[0.0]),
+    bad(DiscreteSCM, "parents", "value", G, "Y", {"M"}, CPTS, parents={"Q": ()}),
+    bad(DiscreteSCM, "parents", "value", G, "Y", {"M"}, CPTS, parents={"X1": ("Y",)}),
+    bad_method(DiscreteSCM, "sample", "n", "range", DSCM_CTOR, 0, np.random.default_rng(0)),
+    bad_method(DiscreteSCM, "sample", "n", "type", DSCM_CTOR, True, np.random.default_rng(0)),
+    bad_method(DiscreteSCM, "sample", "rng", "seed", DSCM_CTOR, 5, 0),
+    bad(
+        DSCM.sample,
+        "interventions",
+        "nan",
+        5,
+        np.random.default_rng(0),
+        interventions={"M": np.full((2, 2), NAN)},
+    ),
+    bad(
+        DSCM.sample,
+        "interventions",
+        "value",
+        5,
+        np.random.default_rng(0),
+        interventions={"X1": CPTS["X1"]},
+    ),
+    bad(DSCM.sample, "interventions", "type", 5, np.random.default_rng(0), interventions=[1]),
+    # --- Mechanism / ContinuousSCM ---
+    bad(Mechanism, "noise_std", "nan", (), zero_mechanism, NAN),
+    bad(Mechanism, "noise_std", "inf", (), zero_mechanism, INF),
+    bad(Mechanism, "noise_std", "range", (), zero_mechanism, -1.0),
+    bad(Mechanism, "noise_std", "type", (), zero_mechanism, "1"),
+    bad(Mechanism, "fn", "type", (), "f"),
+    bad(Mechanism, "parents", "type", "X1", zero_mechanism),
+    bad(ContinuousSCM, "graph", "value", CYCLE, "Y", set(), {}),
+    bad(ContinuousSCM, "graph", "type", nx.Graph([("Y", "X1")]), "Y", set(), {}),
+    bad(ContinuousSCM, "target", "value", G, "Z", {"M"}, MECH),
+    bad(ContinuousSCM, "mutable", "value", G, "Y", {"Q"}, MECH),
+    bad(ContinuousSCM, "mechanisms", "type", G, "Y", {"M"}, [MECH["Y"]]),
+    bad(ContinuousSCM, "mechanisms", "value", G, "Y", {"M"}, {"Y": MECH["Y"]}),
+    bad(ContinuousSCM, "mechanisms", "type", G, "Y", {"M"}, {**MECH, "Y": zero_mechanism}),
+    bad(ContinuousSCM, "mechanisms", "value", G, "Y", {"M"}, {**MECH, "Q": MECH["Y"]}),
+    bad_method(ContinuousSCM, "sample", "n", "range", SCM_CTOR, 0),
+    bad_method(ContinuousSCM, "sample", "n", "type", SCM_CTOR, 2.5),
+    bad_method(ContinuousSCM, "sample", "seed", "seed", SCM_CTOR, 10, -1),
+    bad_method(ContinuousSCM, "sample", "seed", "type", SCM_CTOR, 10, 1.5),
+    bad(CSCM.sample, "do", "nan", 10, do={"M": NAN}),
+    bad(CSCM.sample, "do", "shape", 10, do={"M": np.zeros(3)}),
+    bad(CSCM.sample, "do", "value", 10, do={"Q": 0.0}),
+    bad(CSCM.sample, "do", "value", 10, do={"Y": 0.0}),
+    bad(CSCM.sample, "interventions", "type", 10, interventions={"M": 1.0}),
+    # --- worst-case risk ---
+    bad(discrete_predictor, "scm", "type", CSCM, {"X1"}),
+    bad(discrete_predictor, "subset", "value", DSCM, {"M"}),
+    bad(discrete_predictor, "subset", "type", DSCM, "X1"),
+    bad(discrete_predictor, "subset", "type", DSCM, 3),
+    bad(intervened_risk, "scm", "type", CSCM, {"X1"}, {}),
+    bad(intervened_risk, "subset", "value", DSCM, {"Q"}, {}),
+    bad(intervened_risk, "interventions", "nan", DSCM, {"X1"}, {"M": np.full((2, 2), NAN)}),
+    bad(intervened_risk, "interventions", "shape", DSCM, {"X1"}, {"M": np.eye(3)}),
+    bad(intervened_risk, "interventions", "value", DSCM, {"X1"}, {"M": np.full((2, 2), 0.9)}),
+    bad(intervened_risk, "interventions", "value", DSCM, {"X1"}, {"X1": CPTS["X1"]}),
+    bad(intervened_risk, "interventions", "type", DSCM, {"X1"}, [DET_M]),
+    bad(worst_case_risk, "scm", "type", G, {"X1"}),
+    bad(worst_case_risk, "subset", "value", DSCM, {"M"}),
+    bad(worst_case_risk, "subset", "type", DSCM, None),
+    bad(worst_case_risk, "max_maps", "range", DSCM, {"X1"}, max_maps=0),
+    bad(worst_case_risk, "max_maps", "type", DSCM, {"X1"}, max_maps=True),
+    bad(worst_case_risk, "max_maps", "type", DSCM, {"X1"}, max_maps=2.0**10),
+    bad(worst_case_risk, "seed", "seed", DSCM, {"X1"}, seed=-1),
+    bad(worst_case_risk, "seed", "seed", CSCM, {"X1"}, seed=-1),
+    bad(worst_case_risk, "seed", "type", CSCM, {"X1"}, seed=2.5),
+    bad(worst_case_risk, "seed", "type", CSCM, {"X1"}, seed="0"),
+    bad(worst_case_risk, "config", "type", CSCM, {"X1"}, config={"n_samples": 10}),
+    bad(worst_case_risk, "predictor", "type", CSCM, {"X1"}, predictor="f"),
+    bad(worst_case_risk, "mutable_values", "nan", CSCM, {"X1"}, mutable_values={"M": [0, NAN]}),
+    bad(worst_case_risk, "mutable_values", "value", CSCM, {"X1"}, mutable_values={"Q": [0, 1]}),
+    bad(worst_case_risk, "mutable_values", "type", CSCM, {"X1"}, mutable_values=[0.0, 1.0]),
+    bad(fit_stable_predictor, "scm", "type", DSCM, {"X1"}),
+    bad(fit_stable_predictor, "subset", "value", CSCM, {"M"}),
+    bad(fit_stable_predictor, "config", "type", CSCM, {"X1"}, config=3),
+    bad(fit_stable_predictor, "seed", "seed", CSCM, {"X1"}, seed=-5),
+    bad(fit_stable_predictor, "seed", "type", CSCM, {"X1"}, seed=0.5),
+    bad(
+        fit_stable_predictor, "mutable_values", "inf", CSCM, {"X1"}, mutable_values={"M": [INF, 0]}
+    ),
+    bad(fit_stable_predictor, "mutable_values", "empty", CSCM, {"X1"}, mutable_values={"M": []}),
+    bad(NeuralConfig, "n_samples", "range", n_samples=0),
+    bad(NeuralConfig, "n_samples", "type", n_samples=True),
+    bad(NeuralConfig, "hidden", "type", hidden=2.5),
+    bad(NeuralConfig, "adversary_steps", "range", adversary_steps=-1),
+    bad(NeuralConfig, "restarts", "type", restarts=None),
+    bad(NeuralConfig, "output_bound", "nan", output_bound=NAN),
+    bad(NeuralConfig, "output_bound", "range", output_bound=0.0),
+    bad(NeuralConfig, "lr_predictor", "inf", lr_predictor=INF),
+    bad(NeuralConfig, "lr_adversary", "type", lr_adversary="0.1"),
+    # --- search ---
+    bad(minimax_subset, "risk", "nan", DSCM, risk=lambda s: NAN, skip_if_condition=False),
+    bad(minimax_subset, "risk", "nan", DSCM, risk=lambda s: NAN if s else 1.0),
+    bad(minimax_subset, "risk", "inf", DSCM, risk=lambda s: -INF, skip_if_condition=False),
+    bad(minimax_subset, "risk", "type", DSCM, risk=lambda s: "low"),
+    bad(minimax_subset, "risk", "type", DSCM, risk=lambda s: True),
+    bad(minimax_subset, "risk", "type", DSCM, risk=0.5),
+    bad(minimax_subset, "risk", "value", DSCM, risk=len, seed=1),
+    bad(minimax_subset, "scm", "type", G),
+    bad(minimax_subset, "brute_force", "type", DSCM, brute_force="yes"),
+    bad(minimax_subset, "skip_if_condition", "type", DSCM, skip_if_condition=1),
+    bad(minimax_subset, "seed", "seed", DSCM, seed=-1),
+    # --- baselines ---
+    bad(pooled_ols, "x", "empty", np.zeros((0, 2)), np.zeros(0)),
+    bad(pooled_ols, "x", "empty", [], []),
+    bad(pooled_ols, "x", "nan", np.full((3, 2), NAN), np.zeros(3)),
+    bad(pooled_ols, "x", "shape", np.zeros(3), np.zeros(3)),
+    bad(pooled_ols, "x", "type", "x", np.zeros(3)),
+    bad(pooled_ols, "y", "inf", X, np.full(12, INF)),
+    bad(pooled_ols, "y", "shape", X, np.zeros(11)),
+    bad(anchor_regression, "x", "nan", np.full((12, 2), NAN), Y, ENV, 2.0),
+    bad(anchor_regression, "y", "shape", X, Y[:5], ENV, 2.0),
+    bad(anchor_regression, "environments", "shape", X, Y, ENV[:5], 2.0),
+    bad(anchor_regression, "environments", "nan", X, Y, np.full(12, NAN), 2.0),
+    bad(anchor_regression, "environments", "type", X, Y, [None] * 12, 2.0),
+    bad(anchor_regression, "gamma", "range", X, Y, ENV, -1.0),
+    bad(anchor_regression, "gamma", "nan", X, Y, ENV, NAN),
+    bad(anchor_regression, "gamma", "inf", X, Y, ENV, INF),
+    bad(anchor_regression, "gamma", "type", X, Y, ENV, "10"),
+    bad(invariant_causal_prediction, "max_size", "range", X, Y, ENV, max_size=-1),
+    bad(invariant_causal_prediction, "max_size", "range", X, Y, ENV, max_size=3),
+    bad(invariant_causal_prediction, "max_size", "type", X, Y, ENV, max_size=1.5),
+    bad(invariant_causal_prediction, "environments", "value", X, Y, np.arange(12)),
+    bad(invariant_causal_prediction, "environments", "value", X, Y, np.r_[np.zeros(11), 1]),
+    bad(invariant_causal_prediction, "environments", "value", X, Y, np.zeros(12)),
+    bad(invariant_causal_prediction, "alpha", "range", X, Y, ENV, alpha=0.0),
+    bad(invariant_causal_prediction, "alpha", "nan", X, Y, ENV, alpha=NAN),
+    bad(invariant_causal_prediction, "x", "empty", np.zeros((0, 2)), np.zeros(0), []),
+    bad(invariant_causal_prediction, "y", "nan", X, np.full(12, NAN), ENV),
+    bad(LinearPredictor, "coef", "nan", np.array([NAN]), 0.0, (0,)),
+    bad(LinearPredictor, "coef", "shape", np.zeros((2, 2)), 0.0, (0, 1)),
+    bad(LinearPredictor, "intercept", "inf", np.array([1.0]), INF, (0,)),
+    bad(LinearPredictor, "intercept", "type", np.array([1.0]), "0", (0,)),
+    bad(LinearPredictor, "columns", "shape", np.array([1.0, 2.0]), 0.0, (0,)),
+    bad(LinearPredictor, "columns", "range", np.array([1.0]), 0.0, (-1,)),
+    bad(LinearPredictor, "columns", "type", np.array([1.0]), 0.0, (0.5,)),
+    bad_method(LinearPredictor, "predict", "x", "shape", LP, np.zeros(3)),
+    bad_method(LinearPredictor, "predict", "x", "shape", LP, np.zeros((3, 1))),
+    bad_method(LinearPredictor, "predict", "x", "nan", LP, np.full((3, 2), NAN)),
+    bad_method(LinearPredictor, "predict", "x", "type", LP, "x"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=audit_ids(CASES))
+def test_bad_input_is_refused_by_name(case: Case):
+    case.check()
+
+
+def test_nan_risk_is_never_chosen():
+    """The silent wrong answer: a NaN risk once won the argmin of Alg. 1 (``min`` keeps the
+    first element when comparisons with NaN are all false)."""
+    with pytest.raises(ValueError, match=r"risk must return a finite real number.*subset"):
+        minimax_subset(DSCM, risk=lambda s: NAN if not s else 0.5, skip_if_condition=False)
