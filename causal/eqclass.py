@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from causal.graph import graph_components, sorted_nodes, stable_graph
+from causal.graph import graph_components, sorted_nodes, stable_graph, validate_setting
 from theory.checks import ArgumentTypeError
 
 __all__ = ["EquivalenceClass", "EquivalenceClasses", "equivalence_classes", "mag_neighbors"]
@@ -124,13 +124,55 @@ def _subset_key(s: frozenset) -> tuple:
 
 
 def mag_neighbors(
-    graph: nx.DiGraph, target: Hashable, latent: frozenset, selection: frozenset
+    graph: nx.DiGraph,
+    target: Hashable,
+    latent: Iterable[Hashable],
+    selection: Iterable[Hashable],
 ) -> frozenset:
     """Nodes adjacent to ``target`` in ``MAG(graph, latent, selection)``, without building it.
 
     ``Z`` is adjacent iff ``target`` and ``Z`` are not d-separated by
     ``((An({Y, Z} ∪ Sel) ∩ O) \\ {Y, Z}) ∪ Sel`` with ``O`` the observed nodes.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``graph`` not a DAG or ``target`` not in it (see
+        :func:`causal.graph.validate_setting`); ``latent`` or ``selection`` not a collection of
+        nodes of ``graph``, holding ``target``, or overlapping.
     """
+    validate_setting(graph, target, ())
+    lat = _node_set("latent", latent, graph, target)
+    sel = _node_set("selection", selection, graph, target)
+    if lat & sel:
+        raise ValueError(
+            f"latent and selection must be disjoint; both hold {list(sorted_nodes(lat & sel))}"
+        )
+    return _mag_neighbors(graph, target, lat, sel)
+
+
+def _node_set(name: str, value: object, graph: nx.DiGraph, target: Hashable) -> frozenset:
+    """``value`` as a frozenset of nodes of ``graph`` other than ``target``."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ArgumentTypeError(f"{name} must be a collection of nodes; got {value!r}")
+    try:
+        out = frozenset(value)
+    except TypeError:
+        raise ArgumentTypeError(
+            f"{name} must be a collection of hashable nodes; got {value!r}"
+        ) from None
+    missing = sorted_nodes(v for v in out if v not in graph)
+    if missing:
+        raise ValueError(f"{name} nodes {list(missing)} are not nodes of graph")
+    if target in out:
+        raise ValueError(f"{name} must not hold the target {target!r}")
+    return out
+
+
+def _mag_neighbors(
+    graph: nx.DiGraph, target: Hashable, latent: frozenset, selection: frozenset
+) -> frozenset:
+    """:func:`mag_neighbors` without the checks (the hot loop of :func:`equivalence_classes`)."""
     observed = frozenset(graph.nodes) - latent - selection
     anc_sel: set = set(selection)
     for s in selection:
@@ -204,7 +246,7 @@ def equivalence_classes(
     def recover(latent: frozenset, selection: frozenset) -> None:
         nonlocal calls, n_classes, n_subsets
         calls += 1
-        neigh = mag_neighbors(gs, target, latent, selection)
+        neigh = _mag_neighbors(gs, target, latent, selection)
         if not neigh:
             free = frozenset(gs.nodes) - latent - selection - {target}
             n_classes += 1

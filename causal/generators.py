@@ -30,7 +30,7 @@ import torch
 from scipy import integrate, stats
 
 from causal.scm import ContinuousSCM, DiscreteSCM, Mechanism
-from theory.checks import ArgumentTypeError, check_int, check_probability
+from theory.checks import ArgumentTypeError, check_int, check_probability, check_real
 
 __all__ = [
     "SIMULATION_EDGES",
@@ -48,6 +48,21 @@ __all__ = [
 ]
 
 
+def _check_rng(rng: object) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise ArgumentTypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    return rng
+
+
+def _check_int_range(name: str, value: object, lo: int) -> tuple[int, int]:
+    """A pair ``(a, b)`` of integers with ``lo <= a <= b``."""
+    if isinstance(value, str | bytes) or not isinstance(value, tuple | list) or len(value) != 2:
+        raise ArgumentTypeError(f"{name} must be a pair (low, high) of integers; got {value!r}")
+    a = check_int(f"{name}[0]", value[0], lo=lo)
+    b = check_int(f"{name}[1]", value[1], lo=a)
+    return a, b
+
+
 def chain_graph(d: int) -> nx.DiGraph:
     """``Y → X1 → … → Xd``."""
     d = check_int("d", d, lo=0)
@@ -61,6 +76,8 @@ def chain_graph(d: int) -> nx.DiGraph:
 def star_graph(d: int, *, into_target: bool = False) -> nx.DiGraph:
     """``Y → Xi`` for ``i = 1..d`` (or ``Xi → Y`` with ``into_target``)."""
     d = check_int("d", d, lo=0)
+    if not isinstance(into_target, bool | np.bool_):
+        raise ArgumentTypeError(f"into_target must be a bool; got {into_target!r}")
     g = nx.DiGraph()
     g.add_node("Y")
     for i in range(1, d + 1):
@@ -70,8 +87,7 @@ def star_graph(d: int, *, into_target: bool = False) -> nx.DiGraph:
 
 def random_dag(rng: np.random.Generator, d: int, p: float) -> nx.DiGraph:
     """Erdős–Rényi DAG over ``Y, X1..Xd`` in a random order (``Y`` anywhere), edge prob. ``p``."""
-    if not isinstance(rng, np.random.Generator):
-        raise ArgumentTypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    rng = _check_rng(rng)
     d = check_int("d", d, lo=0)
     p = check_probability("p", p)
     names = ["Y"] + [f"X{i}" for i in range(1, d + 1)]
@@ -99,7 +115,22 @@ def random_binary_scm(
     ``n_mutable`` mutable nodes drawn among the X's with 1..``max_mutable_parents`` parents
     (fewer if not enough qualify; at least one X keeps the stable set non-empty);
     ``P(v = 1 | pa)`` uniform on [0.05, 0.95].
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``rng`` not a ``numpy.random.Generator``; ``n_x`` not a pair ``1 <= low <= high``;
+        ``edge_prob`` outside (0, 1]; ``n_mutable`` not a pair ``0 <= low <= high``;
+        ``max_mutable_parents < 1``. (With ``edge_prob = 0``, ``n_x = (0, 0)`` or
+        ``max_mutable_parents = 0`` no X could ever be mutable and the draw would never end.)
     """
+    rng = _check_rng(rng)
+    n_x = _check_int_range("n_x", n_x, lo=1)
+    edge_prob = check_probability("edge_prob", edge_prob)
+    if edge_prob == 0.0:
+        raise ValueError(f"edge_prob must be in (0, 1]; got {edge_prob!r}")
+    n_mutable = _check_int_range("n_mutable", n_mutable, lo=0)
+    max_mutable_parents = check_int("max_mutable_parents", max_mutable_parents, lo=1)
     while True:
         d = int(rng.integers(n_x[0], n_x[1] + 1))
         g = random_dag(rng, d, edge_prob)
@@ -181,10 +212,16 @@ def simulation_scm(alpha: float = 1.0) -> ContinuousSCM:
     Roots (``Y``, ``X6``, ``X8``) are ``N(0, 0.1²)`` [the json gives ``Y``'s law; the other
     roots' law is taken the same, reconstructed]; a mutable node is
     ``alpha · link(Σ w PA) + N(0, 0.1²)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``alpha`` not a finite real number.
     """
+    alpha = check_real("alpha", alpha)
     mech = {}
     for v, (pa, link, w) in SIMULATION_MECHANISMS.items():
-        scale = float(alpha) if v in SIMULATION_MUTABLE else 1.0
+        scale = alpha if v in SIMULATION_MUTABLE else 1.0
         mech[v] = Mechanism(pa, _linear_link(link, w, scale), SIMULATION_NOISE)
     for root in ("Y", "X6", "X8"):
         mech[root] = Mechanism((), _zeros, SIMULATION_NOISE)

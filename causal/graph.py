@@ -49,7 +49,9 @@ def node_key(node: Hashable) -> tuple:
 
 
 def sorted_nodes(nodes: Iterable[Hashable]) -> tuple:
-    """``nodes`` in :func:`node_key` order."""
+    """``nodes`` (an iterable of nodes, not a string) in :func:`node_key` order."""
+    if isinstance(nodes, str | bytes) or not isinstance(nodes, Iterable):
+        raise ArgumentTypeError(f"nodes must be an iterable of nodes; got {nodes!r}")
     return tuple(sorted(nodes, key=node_key))
 
 

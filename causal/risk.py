@@ -94,6 +94,14 @@ class WorstCaseRisk:
     success : bool
         False when the estimate is not finite.
     message : str
+        How the value was obtained, or why it failed.
+
+    Notes
+    -----
+    With ``success`` and ``message``, the properties ``status`` (0 success, 2 a non-finite
+    estimate: the codes of :class:`theory.ValueIterationResult`) and ``nit`` (adversary Adam
+    steps over all restarts for the neural method, 0 for the exact one) complete the result
+    vocabulary of iterative work (as ``scipy.optimize.OptimizeResult``).
     """
 
     value: float
@@ -105,6 +113,16 @@ class WorstCaseRisk:
     train_value: float = math.nan
     success: bool = True
     message: str = ""
+
+    @property
+    def status(self) -> int:
+        """0 when ``success``, else 2 (a non-finite estimate)."""
+        return 0 if self.success else 2
+
+    @property
+    def nit(self) -> int:
+        """Adversary steps over all restarts (neural), 0 for the exact method."""
+        return int(self.n_maps) if self.method == "neural" else 0
 
     def summary(self) -> str:
         """One line: subset, value and method."""

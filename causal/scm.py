@@ -294,7 +294,21 @@ class Mechanism:
 
 
 def zero_mechanism(pa: torch.Tensor) -> torch.Tensor:
-    """``f = 0`` (a root with pure noise)."""
+    """``f = 0`` (a root with pure noise): ``(n, k)`` parent values to ``n`` zeros.
+
+    Raises
+    ------
+    TypeError
+        ``pa`` not a torch tensor.
+    ValueError
+        ``pa`` not 2-D ``(n, k)``.
+    """
+    if not isinstance(pa, torch.Tensor):
+        raise ArgumentTypeError(
+            f"pa must be a torch.Tensor of shape (n, k); got {type(pa).__name__}"
+        )
+    if pa.ndim != 2:
+        raise ValueError(f"pa must have shape (n, k); got shape {tuple(pa.shape)}")
     return torch.zeros(pa.shape[0], dtype=pa.dtype)
 
 

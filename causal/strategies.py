@@ -9,8 +9,9 @@
     def test_mine(setting):
         graph, target, mutable = setting
 
-All strategies are ``@st.composite`` with keyword-only size parameters; instances shrink
-towards few nodes and few edges.
+All strategies are built on ``@st.composite`` with keyword-only size parameters; instances
+shrink towards few nodes and few edges. Each factory checks its arguments when called, before
+anything is drawn, so a bad size is refused at once with an error naming the parameter.
 """
 
 from __future__ import annotations
@@ -20,13 +21,25 @@ import numpy as np
 from hypothesis import strategies as st
 
 from causal.scm import DiscreteSCM
+from theory.checks import check_int
 
 __all__ = ["binary_scms", "dags", "settings"]
 
 
+def _sizes(min_x: object, max_x: object) -> tuple[int, int]:
+    lo = check_int("min_x", min_x, lo=0)
+    return lo, check_int("max_x", max_x, lo=lo)
+
+
+def dags(*, min_x: int = 0, max_x: int = 6) -> st.SearchStrategy[nx.DiGraph]:
+    """DAGs over ``Y, X1..Xd``, ``0 <= min_x <= d <= max_x`` (``Y`` at a random position of a
+    random topological order)."""
+    min_x, max_x = _sizes(min_x, max_x)
+    return _dags(min_x=min_x, max_x=max_x)
+
+
 @st.composite
-def dags(draw: st.DrawFn, *, min_x: int = 0, max_x: int = 6) -> nx.DiGraph:
-    """DAGs over ``Y, X1..Xd`` (``Y`` at a random position of a random topological order)."""
+def _dags(draw: st.DrawFn, *, min_x: int, max_x: int) -> nx.DiGraph:
     d = draw(st.integers(min_x, max_x))
     names = ["Y"] + [f"X{i}" for i in range(1, d + 1)]
     order = draw(st.permutations(names))
@@ -39,11 +52,19 @@ def dags(draw: st.DrawFn, *, min_x: int = 0, max_x: int = 6) -> nx.DiGraph:
     return g
 
 
-@st.composite
 def settings(
-    draw: st.DrawFn, *, min_x: int = 1, max_x: int = 6, max_mutable: int = 2
+    *, min_x: int = 1, max_x: int = 6, max_mutable: int = 2
+) -> st.SearchStrategy[tuple[nx.DiGraph, str, frozenset]]:
+    """``(graph, "Y", mutable)`` with ``0..max_mutable`` mutable X's (``max_mutable >= 0``)."""
+    min_x, max_x = _sizes(min_x, max_x)
+    max_mutable = check_int("max_mutable", max_mutable, lo=0)
+    return _settings(min_x=min_x, max_x=max_x, max_mutable=max_mutable)
+
+
+@st.composite
+def _settings(
+    draw: st.DrawFn, *, min_x: int, max_x: int, max_mutable: int
 ) -> tuple[nx.DiGraph, str, frozenset]:
-    """``(graph, "Y", mutable)`` with ``0..max_mutable`` mutable X's."""
     g = draw(dags(min_x=min_x, max_x=max_x))
     xs = sorted(n for n in g if n != "Y")
     k = draw(st.integers(0, min(max_mutable, len(xs))))
@@ -51,14 +72,25 @@ def settings(
     return g, "Y", mut
 
 
-@st.composite
 def binary_scms(
-    draw: st.DrawFn, *, max_x: int = 4, max_mutable: int = 2, max_mutable_parents: int = 2
-) -> DiscreteSCM:
+    *, max_x: int = 4, max_mutable: int = 2, max_mutable_parents: int = 2
+) -> st.SearchStrategy[DiscreteSCM]:
     """Binary SCMs with CPT entries ``P(v=1|pa)`` in [0.05, 0.95] (exact ``h*`` checks).
 
-    Mutable nodes have at most ``max_mutable_parents`` parents (exact enumeration stays cheap).
+    ``1..max_x`` X's (``max_x >= 1``); ``0..max_mutable`` mutable nodes, each with at most
+    ``max_mutable_parents >= 0`` parents (exact enumeration stays cheap).
     """
+    return _binary_scms(
+        max_x=check_int("max_x", max_x, lo=1),
+        max_mutable=check_int("max_mutable", max_mutable, lo=0),
+        max_mutable_parents=check_int("max_mutable_parents", max_mutable_parents, lo=0),
+    )
+
+
+@st.composite
+def _binary_scms(
+    draw: st.DrawFn, *, max_x: int, max_mutable: int, max_mutable_parents: int
+) -> DiscreteSCM:
     g = draw(dags(min_x=1, max_x=max_x))
     xs = sorted(n for n in g if n != "Y" and g.in_degree(n) <= max_mutable_parents)
     k = draw(st.integers(0, min(max_mutable, len(xs))))

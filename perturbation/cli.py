@@ -90,9 +90,36 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``stability`` console command."""
+    """Entry point of the ``stability`` console command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``), e.g.
+        ``["verify", "--scale", "small"]``.
+
+    Returns
+    -------
+    int
+        The exit status (see ``stability --help``). A bad command line exits through
+        argparse (status 2) or returns 2 with a one-line message.
+
+    Raises
+    ------
+    TypeError
+        If ``argv`` is not None or a list of strings (a single string such as
+        ``"verify --scale small"`` is refused, not split into characters).
+    """
     from perturbation.bench import AREAS
     from perturbation.registry import SCALES
+    from theory.checks import ArgumentTypeError
+
+    if argv is not None and (
+        not isinstance(argv, list | tuple) or not all(isinstance(a, str) for a in argv)
+    ):
+        raise ArgumentTypeError(
+            f"argv must be None or a list of strings (e.g. ['verify', '--quiet']); got {argv!r}"
+        )
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # parallelism comes from batching, not threads
     parser = argparse.ArgumentParser(

@@ -357,16 +357,22 @@ class Worst:
     for a bound <= 0, ``1 + (measured - bound) / |bound|`` and ±inf for a miss of a zero bound,
     so that a violation always ranks above an instance that holds),
     the largest ``measured - bound`` (``by="margin"``) or the largest explicit ``score``
-    (``by="score"``); ``Worst(">=")`` the smallest. :meth:`evidence` turns it into
-    :meth:`Evidence.upper` or :meth:`Evidence.lower`, with the worst instance's ``info`` and the
-    number of instances in the details.
+    (``by="score"``); ``Worst(">=")`` the smallest; ``Worst("==")`` the largest deviation
+    ``|measured - bound|`` (``by="deviation"``, its default) or the largest ``score``.
+    :meth:`evidence` turns it into :meth:`Evidence.upper`, :meth:`Evidence.lower` or
+    :meth:`Evidence.equal`, with the worst instance's ``info`` and the number of instances in
+    the details.
     """
 
-    def __init__(self, relation: Literal["<=", ">="] = "<=", *, by: str = "ratio") -> None:
-        if relation not in ("<=", ">="):
-            raise ValueError(f"relation must be '<=' or '>='; got {relation!r}")
-        if by not in ("ratio", "margin", "score"):
-            raise ValueError(f"by must be 'ratio', 'margin' or 'score'; got {by!r}")
+    def __init__(
+        self, relation: Literal["<=", ">=", "=="] = "<=", *, by: str | None = None
+    ) -> None:
+        if relation not in ("<=", ">=", "=="):
+            raise ValueError(f"relation must be '<=', '>=' or '=='; got {relation!r}")
+        by = by or ("deviation" if relation == "==" else "ratio")
+        allowed = ("deviation", "score") if relation == "==" else ("ratio", "margin", "score")
+        if by not in allowed:
+            raise ValueError(f"by must be one of {allowed} for relation {relation!r}; got {by!r}")
         self.relation, self.by = relation, by
         self.n = 0
         self.measured = math.nan
@@ -380,7 +386,9 @@ class Worst:
                 raise ValueError("score is required when by='score'")
             return float(score)
         if not math.isfinite(measured):
-            return math.inf if self.relation == "<=" else -math.inf
+            return -math.inf if self.relation == ">=" else math.inf
+        if self.by == "deviation":
+            return abs(measured - bound)
         if self.by == "margin":
             return measured - bound
         # measured / bound for a positive bound; the same scale of violation (> 1 for "<=",
@@ -396,16 +404,17 @@ class Worst:
         m, b = float(measured), float(bound)
         sc = self._score(m, b, score)
         self.n += 1
-        worse = sc > self.score if self.relation == "<=" else sc < self.score
+        worse = sc < self.score if self.relation == ">=" else sc > self.score
         if self.n == 1 or worse or math.isnan(sc):
             self.measured, self.bound, self.score, self.info = m, b, sc, dict(info)
 
     def evidence(self, note: str, *, details: dict[str, Any] | None = None, **kw: Any) -> Evidence:
-        """Evidence of the worst instance (``kw`` as for :meth:`Evidence.upper`)."""
+        """Evidence of the worst instance (``kw`` as for :meth:`Evidence.upper`, ``lower`` or
+        ``equal``: ``atol`` is required for ``"=="``)."""
         if self.n == 0:
             raise ValueError("no instance was added")
         merged = {"worst": _jsonable(self.info), "instances": self.n, **(details or {})}
-        build = Evidence.upper if self.relation == "<=" else Evidence.lower
+        build = {"<=": Evidence.upper, ">=": Evidence.lower, "==": Evidence.equal}[self.relation]
         return build(self.measured, self.bound, note, details=merged, **kw)
 
 

@@ -13,13 +13,15 @@ import base64
 import html
 import json
 import math
+import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from perturbation.registry import ClaimResult, RunContext
+from theory.checks import ArgumentTypeError, check_nonnegative
 
 __all__ = ["REPORT_FILES", "write_html", "write_report"]
 
@@ -37,6 +39,27 @@ def _fmt(x: float | None) -> str:
     return f"{x:.3e}"
 
 
+#: The keys of ``meta`` that :func:`write_html` shows (``write_report`` builds them all).
+_META_KEYS = ("created", "scale", "seed", "device", "seconds", "outcomes", "total")
+
+
+def _as_path(name: str, value: object) -> Path:
+    if not isinstance(value, str | os.PathLike) or str(value) == "":
+        raise ArgumentTypeError(f"{name} must be a path (str or os.PathLike); got {value!r}")
+    return Path(value)
+
+
+def _check_results(results: object) -> list[ClaimResult]:
+    if isinstance(results, str | bytes | Mapping) or not isinstance(results, Sequence):
+        raise ArgumentTypeError(
+            f"results must be a sequence of ClaimResult; got {type(results).__name__}"
+        )
+    for i, r in enumerate(results):
+        if not isinstance(r, ClaimResult):
+            raise ArgumentTypeError(f"results[{i}] must be a ClaimResult; got {type(r).__name__}")
+    return list(results)
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -44,7 +67,22 @@ def _cell(text: str) -> str:
 def write_report(
     results: Sequence[ClaimResult], out_dir: Path, ctx: RunContext, seconds: float
 ) -> tuple[Path, Path]:
-    """Write ``report.md`` and ``results.json`` into ``out_dir``; return both paths."""
+    """Write ``report.md``, ``report.html`` and ``results.json`` into ``out_dir``.
+
+    Returns the paths of ``report.md`` and ``results.json``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Before anything is written, if ``results`` is not a sequence of
+        :class:`~perturbation.registry.ClaimResult`, ``out_dir`` not a path, ``ctx`` not a
+        :class:`~perturbation.registry.RunContext`, or ``seconds`` negative or not finite.
+    """
+    results = _check_results(results)
+    out_dir = _as_path("out_dir", out_dir)
+    if not isinstance(ctx, RunContext):
+        raise ArgumentTypeError(f"ctx must be a RunContext; got {type(ctx).__name__}")
+    seconds = check_nonnegative("seconds", seconds)
     out_dir.mkdir(parents=True, exist_ok=True)
     n_pass = sum(r.outcome == "PASS" for r in results)
     counts = {k: sum(r.outcome == k for r in results) for k in _BADGE}
@@ -176,7 +214,27 @@ def _num_cell(x: float | None) -> str:
 
 
 def write_html(results: Sequence[ClaimResult], path: Path, meta: dict[str, Any]) -> Path:
-    """One self-contained HTML report: sortable, filterable summary; a section per claim."""
+    """One self-contained HTML report: sortable, filterable summary; a section per claim.
+
+    ``meta`` is the run's metadata as :func:`write_report` builds it (``created``, ``scale``,
+    ``seed``, ``device``, ``seconds``, ``outcomes``: outcome -> count, ``total``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Before anything is written, if ``results`` is not a sequence of
+        :class:`~perturbation.registry.ClaimResult`, ``path`` not a path, or ``meta`` not a
+        mapping with those keys.
+    """
+    results = _check_results(results)
+    path = _as_path("path", path)
+    if not isinstance(meta, Mapping):
+        raise ArgumentTypeError(f"meta must be a mapping; got {type(meta).__name__}")
+    missing = [k for k in _META_KEYS if k not in meta]
+    if missing:
+        raise ValueError(f"meta lacks the keys {missing} (write_report builds them)")
+    if not isinstance(meta["outcomes"], Mapping):
+        raise ArgumentTypeError(f"meta['outcomes'] must be a mapping; got {meta['outcomes']!r}")
     esc = html.escape
     head = (
         "<tr>"

@@ -14,7 +14,13 @@ Conventions:
   catch it;
 - a value of the right type but outside its domain (NaN, inf, negative, wrong shape, empty,
   not a distribution, an unknown option) raises ``ValueError``;
-- ``bool`` is not accepted where a number is expected (``steps=True`` is a mistake, not 1).
+- ``bool`` is not accepted where a number is expected (``steps=True`` is a mistake, not 1);
+- an iterative or solver-backed routine that cannot deliver what it promises (a tolerance not
+  reached, a solver that failed or whose answer could not be certified) raises
+  :class:`ConvergenceError` (or a subclass, e.g. ``LipSDPError`` of
+  :mod:`stability.lipschitz`); routines that return a result instead report the same outcome
+  in its ``success``, ``status``, ``message`` and ``nit`` fields (the vocabulary of
+  ``scipy.optimize.OptimizeResult``).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import numpy as np
 
 __all__ = [
     "ArgumentTypeError",
+    "ConvergenceError",
     "as_float_array",
     "check_choice",
     "check_gamma",
@@ -47,6 +54,19 @@ __all__ = [
 
 class ArgumentTypeError(TypeError, ValueError):
     """An argument of the wrong type (catchable as ``TypeError`` and as ``ValueError``)."""
+
+
+class ConvergenceError(RuntimeError, ValueError):
+    """The one error type for an iterative or solver-backed computation that did not succeed.
+
+    Raised when a tolerance cannot be reached within the iteration limit (value iteration,
+    soft value iteration: :mod:`theory.value_iteration`), or when a solver failed or its
+    answer could not be certified (``LipSDPError`` of :mod:`stability.lipschitz` and the
+    linear program of ``roar_worst_logit_lp`` in :mod:`stability.counterfactual`). It is a
+    :class:`RuntimeError` (the computation ran and failed) and, since the remedy is usually a
+    different argument (a looser ``tol``, a larger ``max_iter``, another method), also a
+    :class:`ValueError`. The message says what was not reached and what to change.
+    """
 
 
 def _is_real(value: object) -> bool:

@@ -10,7 +10,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.checks import check_gamma, check_positive
+from theory.checks import (
+    ArgumentTypeError,
+    as_float_array,
+    check_gamma,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+    check_probability,
+    check_real,
+)
 from theory.effective_reward import effective_reward
 from theory.inverse import inverse_bellman
 from theory.mdp import TabularMDP
@@ -27,10 +37,31 @@ __all__ = [
 ]
 
 
+def _check_rng(rng: object) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise ArgumentTypeError(
+            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)); "
+            f"got {type(rng).__name__}"
+        )
+    return rng
+
+
 def random_transitions(
     rng: np.random.Generator, n_states: int, n_actions: int, *, deterministic_fraction: float = 0.0
 ) -> np.ndarray:
-    """Dirichlet(1) rows; a fraction of (s, a) pairs made deterministic (as in token MDPs)."""
+    """Dirichlet(1) rows; a fraction of (s, a) pairs made deterministic (as in token MDPs).
+
+    Raises
+    ------
+    TypeError
+        ``rng`` not a ``numpy.random.Generator``; a size not an integer.
+    ValueError
+        ``n_states`` or ``n_actions`` < 1; ``deterministic_fraction`` outside [0, 1].
+    """
+    rng = _check_rng(rng)
+    n_states = check_positive_int("n_states", n_states)
+    n_actions = check_positive_int("n_actions", n_actions)
+    deterministic_fraction = check_probability("deterministic_fraction", deterministic_fraction)
     P = rng.dirichlet(np.ones(n_states), size=(n_states, n_actions))
     det = rng.random((n_states, n_actions)) < deterministic_fraction
     P[det] = np.eye(n_states)[rng.integers(n_states, size=int(det.sum()))]
@@ -46,7 +77,16 @@ def random_mdp(
     reward_scale: float = 1.0,
     deterministic_fraction: float = 0.0,
 ) -> TabularMDP:
-    """A random MDP with rewards uniform in ``[-reward_scale, reward_scale]`` (generically no ties)."""
+    """A random MDP with rewards uniform in ``[-reward_scale, reward_scale]`` (generically no ties).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`random_transitions`; ``gamma`` outside [0, 1); ``reward_scale`` negative or
+        not finite.
+    """
+    gamma = check_gamma(gamma)
+    reward_scale = check_nonnegative("reward_scale", reward_scale)
     P = random_transitions(rng, n_states, n_actions, deterministic_fraction=deterministic_fraction)
     return TabularMDP(P, rng.uniform(-reward_scale, reward_scale, (n_states, n_actions)), gamma)
 
@@ -65,8 +105,11 @@ def planted_tie_mdp(
     A Q with strict maxima (margin >= 0.5) everywhere except ``m`` actions tied at ``state`` is
     drawn, and the reward is its inverse Bellman image, so ``Q*_R = Q`` (Xu 2025, Prop 2.9).
     """
+    n_actions = check_positive_int("n_actions", n_actions)
+    m = check_int("m", m)
     if not (2 <= m <= n_actions):
         raise ValueError(f"m must be in [2, n_actions={n_actions}]; got {m!r}")
+    gamma = check_gamma(gamma)
     P = random_transitions(rng, n_states, n_actions, deterministic_fraction=deterministic_fraction)
     Q = rng.uniform(-1.0, 1.0, size=(n_states, n_actions))
     Q[np.arange(n_states), rng.integers(n_actions, size=n_states)] = 1.5
@@ -78,7 +121,7 @@ def planted_tie_mdp(
 
 def bandit(rewards: np.ndarray) -> TabularMDP:
     """A one-state, one-step MDP (``gamma = 0``) with the given arm rewards of shape (A,)."""
-    r = np.asarray(rewards, dtype=np.float64)
+    r = as_float_array("rewards", rewards)
     if r.ndim != 1:
         raise ValueError(f"rewards must have shape (A,); got {r.shape}")
     return TabularMDP(np.ones((1, r.size, 1)), r[None, :], 0.0)
@@ -161,12 +204,13 @@ def conflicting_multi_reward_task(
     ``R_k = R_eff + conflict * c`` and ``R_{k+1} = R_eff - conflict * c`` with ``c`` favouring
     one tied action, so the tie is the balance of two conflicting reward models.
     """
+    rng = _check_rng(rng)
+    K = check_int("n_components", n_components, lo=2)
+    states_per_domain = check_int("states_per_domain", states_per_domain, lo=0)
+    A = check_int("n_actions", n_actions, lo=2)
+    tie_size = check_int("tie_size", tie_size, lo=2, hi=A)
     gamma = check_gamma(gamma)
-    K, A = n_components, n_actions
-    if K < 2 or not (2 <= tie_size <= A):
-        raise ValueError(
-            f"need n_components >= 2 and 2 <= tie_size <= n_actions; got {K}, {tie_size}"
-        )
+    conflict = check_real("conflict", conflict)
     n_interior = K * states_per_domain
     S = n_interior + K
     boundary = tuple(range(n_interior, S))

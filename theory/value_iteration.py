@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.checks import as_float_array, check_int, check_positive
+from theory.checks import ConvergenceError, as_float_array, check_int, check_positive
 from theory.mdp import TabularMDP, check_mdp
 
 __all__ = ["ConvergenceError", "ValueIterationResult", "optimal_q", "value_iteration"]
@@ -39,17 +39,6 @@ ROUNDING_FACTOR = 4.0 * np.finfo(np.float64).eps
 
 #: ``ValueIterationResult.status`` codes.
 STATUS_CONVERGED, STATUS_MAX_ITER, STATUS_NON_FINITE = 0, 1, 2
-
-
-class ConvergenceError(RuntimeError, ValueError):
-    """The one error for a (soft) value iteration that does not reach ``tol``.
-
-    Raised at once, before any backup, when the contraction rate shows that ``tol`` cannot be
-    certified within the default ``max_iter`` (see :func:`predicted_backups`), and by the
-    array-returning solvers (:func:`optimal_q`, ``soft_optimal_q``, ``soft_optimal_policy``)
-    when the iteration stopped without reaching ``tol``. It is a :class:`RuntimeError` and,
-    since the remedy is a different ``tol`` or ``max_iter``, also a :class:`ValueError`.
-    """
 
 
 @dataclass(frozen=True)

@@ -99,11 +99,29 @@ class StackedModule:
 
 
 def clip_grad_norm_per_run(params: Iterable[torch.Tensor], max_norm: float) -> torch.Tensor:
-    """``clip_grad_norm_`` applied to each run (leading axis) separately; returns the N norms."""
+    """``clip_grad_norm_`` applied to each run (leading axis) separately; returns the N norms.
+
+    ``params`` are stacked parameters (a :class:`StackedModule`'s): tensors with one leading
+    run axis of the same size N; those without a gradient are skipped. ``max_norm`` is finite
+    and > 0.
+    """
     max_norm = check_positive("max_norm", max_norm)
+    if isinstance(params, torch.Tensor) or not isinstance(params, Iterable):
+        raise ArgumentTypeError(
+            f"params must be an iterable of stacked parameter tensors; got {type(params).__name__}"
+        )
+    params = list(params)
+    for i, p in enumerate(params):
+        if not isinstance(p, torch.Tensor):
+            raise ArgumentTypeError(f"params[{i}] must be a torch.Tensor; got {type(p).__name__}")
     params = [p for p in params if p.grad is not None]
     if not params:
         raise ValueError("params must hold at least one tensor with a gradient")
+    runs = {p.shape[0] if p.ndim else None for p in params}
+    if len(runs) != 1 or None in runs:
+        raise ValueError(
+            f"params must share one leading run axis; got shapes {[tuple(p.shape) for p in params]}"
+        )
     sq = sum(p.grad.pow(2).reshape(p.shape[0], -1).sum(1) for p in params)
     norms = torch.sqrt(sq)
     coef = (max_norm / (norms + 1e-6)).clamp(max=1.0)

@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainers.envs import build_env, make_env
+from theory.checks import ArgumentTypeError, check_positive_int, check_real, check_seed
+from trainers.envs import build_env
 from trainers.runtime import (
     FLAG,
     NONNEGATIVE_INT,
@@ -137,6 +138,16 @@ class QNetwork(nn.Module):
     CNN: conv 3x3 (stride ``first_stride``) -> ReLU -> conv 3x3 (same padding) -> ReLU -> dense
     ``hidden`` -> ReLU -> head; the head is ``A`` Q-values, or with ``dueling`` one value and
     ``A`` advantages combined as ``V + A - mean A`` (Wang et al. 2016, Eq. 9).
+
+    Parameters
+    ----------
+    obs_shape : tuple of int >= 1
+        ``(C, H, W)`` images with ``H, W >= 3`` (the first 3x3 convolution needs them) or
+        ``(d,)`` flat observations.
+    n_actions : int >= 1
+    dueling : bool
+    channels : (int, int), each >= 1
+    first_stride, hidden : int >= 1
     """
 
     def __init__(
@@ -149,9 +160,21 @@ class QNetwork(nn.Module):
         first_stride: int = 3,
         hidden: int = 64,
     ):
+        if not isinstance(obs_shape, tuple | list | torch.Size):
+            raise ArgumentTypeError(f"obs_shape must be a tuple of integers; got {obs_shape!r}")
+        obs_shape = int_tuple()("obs_shape", obs_shape)
+        n_actions = check_positive_int("n_actions", n_actions)
+        dueling = FLAG("dueling", dueling)
+        channels = int_tuple(2)("channels", channels)
+        first_stride = check_positive_int("first_stride", first_stride)
+        hidden = check_positive_int("hidden", hidden)
         super().__init__()
         self.dueling = dueling
         if len(obs_shape) == 3:
+            if min(obs_shape[1:]) < 3:
+                raise ValueError(
+                    f"obs_shape (C, H, W) needs H, W >= 3 for the 3x3 convolution; got {obs_shape}"
+                )
             c1, c2 = channels
             self.body = nn.Sequential(
                 nn.Conv2d(obs_shape[0], c1, 3, stride=first_stride),
@@ -339,21 +362,42 @@ def evaluate_greedy(
     """Returns of the (epsilon-)greedy policy of ``q_net`` over ``episodes`` seeded episodes.
 
     ``epsilon = 1`` gives the uniformly random policy (the chance baseline of the smoke tests).
+    Episode ``k`` is reset with ``seed + k``. ``q_net`` must map a batch of the env's
+    observations to ``A`` Q-values (checked on the first observation).
     """
-    if not (isinstance(episodes, int) and episodes >= 1):
-        raise ValueError(f"episodes must be an int >= 1; got {episodes!r}")
-    if not 0 <= epsilon <= 1:
-        raise ValueError(f"epsilon must be in [0, 1]; got {epsilon!r}")
-    e = env() if callable(env) and not isinstance(env, gym.Env) else make_env(env)
-    p = next(q_net.parameters())
+    check_instance("q_net", q_net, nn.Module)
+    episodes = check_positive_int("episodes", episodes)
+    epsilon = check_real("epsilon", epsilon, lo=0.0, hi=1.0)
+    seed = check_seed(seed)
+    p = next(q_net.parameters(), None)
+    if p is None:
+        raise ValueError("q_net must have parameters (a Q-network); got a module without any")
+    e = build_env(env)
+    n_actions = int(e.action_space.n)
+    checked = False
     rng = np.random.default_rng(seed)
     out = []
     for k in range(episodes):
         obs, _ = e.reset(seed=seed + k)
         total, done = 0.0, False
         while not done:
+            if not checked:
+                checked = True
+                x = torch.as_tensor(np.asarray(obs), dtype=p.dtype, device=p.device)
+                try:
+                    with torch.no_grad():
+                        shape = tuple(q_net(x[None]).shape)
+                except RuntimeError as exc:
+                    raise ValueError(
+                        f"q_net does not take env's observations of shape {tuple(x.shape)}: {exc}"
+                    ) from exc
+                if shape != (1, n_actions):
+                    raise ValueError(
+                        f"q_net must output {n_actions} Q-values per observation for env; got "
+                        f"shape {shape}"
+                    )
             if rng.random() < epsilon:
-                a = int(rng.integers(e.action_space.n))
+                a = int(rng.integers(n_actions))
             else:
                 with torch.no_grad():
                     x = torch.as_tensor(np.asarray(obs), dtype=p.dtype, device=p.device)

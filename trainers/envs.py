@@ -167,8 +167,16 @@ class PixelGridEnv(gym.Env):
 
 
 def make_env(env: str | gym.Env | TabularMDP, **kwargs) -> gym.Env:
-    """A gymnasium id (``"CartPole-v1"``), an env instance, or a TabularMDP -> an env."""
+    """A gymnasium id (``"CartPole-v1"``), an env instance, or a TabularMDP -> an env.
+
+    ``kwargs`` go to ``gym.make`` or :class:`TabularMDPEnv`; an env instance takes none.
+    """
     if isinstance(env, gym.Env):
+        if kwargs:
+            raise ValueError(
+                f"env is already a gymnasium.Env; keyword arguments {sorted(kwargs)} would be "
+                "ignored"
+            )
         return env
     if isinstance(env, TabularMDP):
         return TabularMDPEnv(env, **kwargs)

@@ -23,6 +23,21 @@ Conventions: ``l = log pi(a|x)`` of the sampled action, ``l_ref`` the reference 
 functions broadcast over leading dimensions (a stack of N independent runs works unchanged) and
 return per-element losses unless they say ``mean``.
 
+**Input checks, and what they cost.** Every function checks, on every call, what costs no
+tensor work: that its tensors are ``torch.Tensor`` of matching shapes (``TypeError`` /
+``ValueError`` naming the argument and the shapes) and that its scalar hyperparameters are finite
+and in range (``clip_low`` in (0, 1), ``gamma`` and ``lam`` in [0, 1], ``beta > 0``, ...). Values
+inside tensors are checked (one reduction, one host sync on a GPU) only where a NaN or a wrong
+value would otherwise spread or hide: the rewards of :func:`group_advantages` (one NaN would
+turn its whole group into NaN), the rollout of :func:`gae` (once per rollout; NaN would flow
+backwards through every earlier step, and ``dones`` must be 0/1), the batches folded into
+:class:`RunningMeanStd` (one NaN would poison the running statistics for good) and the
+``label_smoothing`` tensor of :func:`dpo_loss`. The elementwise losses on log-probabilities
+(:func:`reinforce_loss`, :func:`ppo_clip_loss`, :func:`k3_kl`, :func:`kl_penalized_rewards`,
+:func:`clipped_value_loss`, :func:`dpo_loss`, the categorical functions) do not scan their
+tensors: they run once per minibatch, and a NaN there stays at its own element and shows in the
+loss.
+
 **Which KL does a KL term optimise?** [derived, checked in ``tests/trainers/test_losses.py``]
 With actions sampled from ``pi``, ``E_pi[k3] = KL(pi || ref)`` in value, but the gradient of
 the sampled k3 loss (GRPO/TRL style, no score-function term) is, in expectation,
@@ -50,6 +65,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from theory.checks import ArgumentTypeError, check_int, check_real
+
 __all__ = [
     "RunningMeanStd",
     "categorical_entropy",
@@ -68,10 +85,48 @@ __all__ = [
 ]
 
 
-def _check_same_shape(**tensors: torch.Tensor) -> None:
-    shapes = {k: tuple(v.shape) for k, v in tensors.items()}
+def _check_tensor(name: str, x: object, *, min_ndim: int = 0) -> torch.Tensor:
+    """``x`` itself, refused by name unless it is a tensor with at least ``min_ndim`` axes."""
+    if not isinstance(x, torch.Tensor):
+        raise ArgumentTypeError(f"{name} must be a torch.Tensor; got {type(x).__name__}")
+    if x.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} axes; got shape {tuple(x.shape)}")
+    return x
+
+
+def _check_same_shape(**tensors: object) -> None:
+    """Tensors of one shape (no broadcasting: a (B,) against a (B, 1) would silently give
+    (B, B))."""
+    for name, x in tensors.items():
+        _check_tensor(name, x)
+    shapes = {k: tuple(v.shape) for k, v in tensors.items()}  # type: ignore[attr-defined]
     if len(set(shapes.values())) > 1:
-        raise ValueError(f"shapes must match; got {shapes}")
+        got = ", ".join(f"{k} {s}" for k, s in shapes.items())
+        raise ValueError(f"{', '.join(shapes)} must have the same shape; got {got}")
+
+
+def _broadcasts(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether shapes ``a`` and ``b`` broadcast (plain Python: ``torch.broadcast_shapes``
+    costs tens of microseconds)."""
+    return all(x == y or x == 1 or y == 1 for x, y in zip(reversed(a), reversed(b), strict=False))
+
+
+def _check_finite(name: str, x: torch.Tensor, summary: torch.Tensor | None = None) -> None:
+    """Refuse NaN or inf in ``x``: one sum and one host sync (a few microseconds).
+
+    The sum of ``x`` is non-finite whenever an entry is; only then are the entries counted
+    (a sum that merely overflowed passes). ``summary``, when given, is a reduction of ``x``
+    the caller computes anyway (a mean over some axes, non-finite whenever ``x`` is); it is
+    summed instead of ``x``, and refused when it overflowed.
+    """
+    scan = x if summary is None else summary
+    if not scan.is_floating_point() or math.isfinite(float(scan.sum())):
+        return
+    n_bad = int((~torch.isfinite(x)).sum())
+    if n_bad:
+        raise ValueError(f"{name} must be finite; {n_bad} of {x.numel()} entries are NaN or inf")
+    if summary is not None and not bool(torch.isfinite(summary).all()):
+        raise ValueError(f"{name} is too large: its statistics overflow to inf")
 
 
 def group_advantages(
@@ -90,21 +145,26 @@ def group_advantages(
     Parameters
     ----------
     rewards : Tensor, shape (..., G), G >= 2
+        Finite (checked: a NaN reward would make its whole group NaN).
     scale : {"group", "batch", "none"}
-    eps : float > 0
+    eps : float >= 0
+        Added to the standard deviation. With ``eps = 0`` a group (or batch) of equal rewards
+        still gets zero advantages, not ``0 / 0``.
 
     Examples
     --------
     >>> group_advantages(torch.tensor([[1.0, 0.0, 0.0, 1.0]]), eps=0.0)
     tensor([[ 0.8660, -0.8660, -0.8660,  0.8660]])
     """
+    _check_tensor("rewards", rewards)
     if rewards.ndim < 1 or rewards.shape[-1] < 2:
         raise ValueError(f"rewards must have a group axis of size >= 2; got {tuple(rewards.shape)}")
     if scale not in ("group", "batch", "none"):
         raise ValueError(f"scale must be 'group', 'batch' or 'none'; got {scale!r}")
-    if not eps >= 0:
-        raise ValueError(f"eps must be >= 0; got {eps!r}")
-    centred = rewards - rewards.mean(-1, keepdim=True)
+    eps = check_real("eps", eps, lo=0.0)
+    mean = rewards.mean(-1, keepdim=True)
+    _check_finite("rewards", rewards, mean)  # a NaN or inf reward makes its group mean so
+    centred = rewards - mean
     if scale == "none":
         return centred
     if scale == "group":  # unbiased std, written out (torch.std is slow on short axes)
@@ -112,7 +172,9 @@ def group_advantages(
     else:
         dims = tuple(range(1 if rewards.ndim >= 3 else 0, rewards.ndim))
         std = rewards.std(dim=dims, keepdim=True)
-    return centred / (std + eps)
+    if eps > 0:
+        return centred / (std + eps)
+    return torch.where(std > 0, centred / torch.where(std > 0, std, 1.0), 0.0)
 
 
 def gae(
@@ -126,12 +188,41 @@ def gae(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalized advantage estimation over a rollout of shape (T, n_envs).
 
-    ``dones[t]`` flags that the observation at step ``t`` starts a new episode (CleanRL's
-    convention); returns ``(advantages, returns = advantages + values)``.
+    ``A_t = sum_k (gamma lam)^k delta_{t+k}`` with ``delta_t = r_t + gamma V_{t+1} - V_t``
+    (Schulman et al. 2016, "High-Dimensional Continuous Control Using Generalized Advantage
+    Estimation", Eq. 16), cut at episode ends. ``dones[t]`` flags that the observation at step
+    ``t`` starts a new episode (CleanRL's convention); returns
+    ``(advantages, returns = advantages + values)``.
+
+    Parameters
+    ----------
+    rewards, values, dones : Tensor, shape (T, ...), T >= 1
+        One shape; finite, and ``dones`` 0 or 1 (checked once per call: a NaN would flow back
+        through every earlier step, a ``done`` of 2 would silently flip the bootstrap's sign).
+    next_value, next_done : Tensor, shape (...)
+        The value and done flag after the last step (``rewards.shape[1:]``).
+    gamma, lam : float in [0, 1]
     """
     _check_same_shape(rewards=rewards, values=values, dones=dones)
-    if not (0.0 <= gamma <= 1.0 and 0.0 <= lam <= 1.0):
-        raise ValueError(f"gamma and lam must lie in [0, 1]; got {gamma!r}, {lam!r}")
+    _check_tensor("next_value", next_value)
+    _check_tensor("next_done", next_done)
+    if rewards.ndim < 1 or rewards.shape[0] == 0:
+        raise ValueError(
+            f"rewards must have a time axis of length >= 1; got {tuple(rewards.shape)}"
+        )
+    for name, x in (("next_value", next_value), ("next_done", next_done)):
+        if tuple(x.shape) != tuple(rewards.shape[1:]):
+            raise ValueError(
+                f"{name} must have shape rewards.shape[1:] = {tuple(rewards.shape[1:])}; got "
+                f"{tuple(x.shape)}"
+            )
+    gamma = check_real("gamma", gamma, lo=0.0, hi=1.0)
+    lam = check_real("lam", lam, lo=0.0, hi=1.0)
+    for name, x in (("rewards", rewards), ("values", values), ("next_value", next_value)):
+        _check_finite(name, x)
+    for name, x in (("dones", dones), ("next_done", next_done)):
+        if not bool(((x == 0) | (x == 1)).all()):
+            raise ValueError(f"{name} must hold only 0 and 1 (episode-start flags)")
     adv = torch.zeros_like(rewards)
     last = torch.zeros_like(next_value)
     T = rewards.shape[0]
@@ -145,7 +236,11 @@ def gae(
 
 
 def reinforce_loss(logp: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
-    """Per-element REINFORCE loss ``-A log pi(a)`` (advantages are treated as constants)."""
+    """Per-element REINFORCE loss ``-A log pi(a)`` (advantages are treated as constants).
+
+    Williams (1992), "Simple statistical gradient-following algorithms", Eq. 11. ``logp`` and
+    ``advantages`` must have the same shape (checked; their values are not scanned).
+    """
     _check_same_shape(logp=logp, advantages=advantages)
     return -advantages.detach() * logp
 
@@ -162,11 +257,15 @@ def ppo_clip_loss(
 
     ``clip_high`` defaults to ``clip_low`` (DAPO's asymmetric clip otherwise). Returns the loss
     and the statistics CleanRL logs: ``approx_kl`` (k3 of old vs new) and ``clipfrac``.
+
+    ``logp``, ``old_logp`` and ``advantages`` must have one shape; ``clip_low`` lies in (0, 1)
+    and ``clip_high`` is finite and > 0 (checked on every call; tensor values are not scanned).
     """
     _check_same_shape(logp=logp, old_logp=old_logp, advantages=advantages)
-    clip_high = clip_low if clip_high is None else clip_high
-    if not (0 < clip_low < 1 and clip_high > 0):
-        raise ValueError(f"need 0 < clip_low < 1 and clip_high > 0; got {clip_low}, {clip_high}")
+    clip_low = check_real("clip_low", clip_low, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    clip_high = (
+        clip_low if clip_high is None else check_real("clip_high", clip_high, lo=0.0, lo_open=True)
+    )
     log_ratio = logp - old_logp.detach()
     ratio = log_ratio.exp()
     adv = advantages.detach()
@@ -183,7 +282,7 @@ def k3_kl(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
     """Schulman's k3 estimator ``exp(l_ref - l) - (l_ref - l) - 1 >= 0`` per sampled action.
 
     Unbiased for ``KL(pi || ref)`` when the action is drawn from ``pi``; see the module notes
-    for the gradient of the resulting loss.
+    for the gradient of the resulting loss. ``logp`` and ``ref_logp`` must have one shape.
     """
     _check_same_shape(logp=logp, ref_logp=ref_logp)
     d = ref_logp - logp
@@ -199,9 +298,15 @@ def kl_penalized_rewards(
     ``grad (E_pi[r] - coef KL(pi || ref))`` [derived].
     """
     _check_same_shape(rewards=rewards, logp=logp, ref_logp=ref_logp)
-    if not coef >= 0:
-        raise ValueError(f"coef must be >= 0; got {coef!r}")
+    coef = check_real("coef", coef, lo=0.0)
     return rewards - coef * (logp - ref_logp).detach()
+
+
+def _check_logits(name: str, logits: object) -> torch.Tensor:
+    x = _check_tensor(name, logits, min_ndim=1)
+    if x.shape[-1] == 0:
+        raise ValueError(f"{name} must have a non-empty action axis; got shape {tuple(x.shape)}")
+    return x
 
 
 def log_softmax(logits: torch.Tensor) -> torch.Tensor:
@@ -209,7 +314,9 @@ def log_softmax(logits: torch.Tensor) -> torch.Tensor:
 
     Same values as ``torch.log_softmax``; about 10x faster on CPU for the short action axes of
     bandit policies (torch's kernel is slow when the last axis is small and the batch large).
+    ``logits`` needs a non-empty last axis.
     """
+    _check_logits("logits", logits)
     z = logits - logits.detach().amax(-1, keepdim=True)
     return z - z.exp().sum(-1, keepdim=True).log()
 
@@ -222,9 +329,22 @@ def categorical_entropy(logits: torch.Tensor) -> torch.Tensor:
 
 def categorical_kl(logits: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
     """Exact ``KL(softmax(logits) || exp(ref_logp))`` over the last axis (``ref_logp`` may be -inf
-    only where the policy also has zero mass)."""
+    only where the policy also has zero mass).
+
+    The leading axes broadcast (one reference for a stack of runs); the action axes must
+    match. ``ref_logp`` must be normalized log-probabilities (not scanned: per-step cost).
+    """
+    _check_logits("logits", logits)
+    _check_logits("ref_logp", ref_logp)
     if logits.shape[-1] != ref_logp.shape[-1]:
-        raise ValueError(f"action axes differ: {tuple(logits.shape)} vs {tuple(ref_logp.shape)}")
+        raise ValueError(
+            f"logits and ref_logp must have the same action axis; got {tuple(logits.shape)} vs "
+            f"{tuple(ref_logp.shape)}"
+        )
+    if not _broadcasts(tuple(logits.shape), tuple(ref_logp.shape)):
+        raise ValueError(
+            f"logits {tuple(logits.shape)} and ref_logp {tuple(ref_logp.shape)} do not broadcast"
+        )
     logp = log_softmax(logits)
     return (logp.exp() * torch.where(logp.exp() > 0, logp - ref_logp, 0.0)).sum(-1)
 
@@ -234,26 +354,57 @@ class RunningMeanStd:
 
     ``shape`` is the shape of the statistics; :meth:`update` reduces a batch over the axes
     where ``shape`` has size 1 after right-aligning (``shape=(N, 1, 1)`` keeps one statistic
-    per run of a stack of N runs), or over the first axis when ``shape == ()``.
+    per run of a stack of N runs), or over every axis when ``shape == ()``.
+
+    Parameters
+    ----------
+    shape : tuple of int >= 1
+    device : str or torch.device
     """
 
     def __init__(self, shape: tuple[int, ...] = (), *, device: str | torch.device = "cpu"):
+        if not isinstance(shape, tuple | list | torch.Size):
+            raise ArgumentTypeError(f"shape must be a tuple of integers; got {shape!r}")
+        shape = tuple(check_int(f"shape[{i}]", s, lo=1) for i, s in enumerate(shape))
+        try:
+            device = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"device must be a torch device; got {device!r}") from exc
         self.mean = torch.zeros(shape, dtype=torch.float64, device=device)
         self.var = torch.ones(shape, dtype=torch.float64, device=device)
         self.count = 1e-4
 
     def update(self, x: torch.Tensor) -> None:
-        """Fold a batch into the statistics."""
-        x = x.detach().to(torch.float64)
+        """Fold a batch into the statistics.
+
+        ``x`` must be non-empty and finite (checked: one NaN would poison the running
+        statistics for every later batch) and, for ``shape != ()``, have ``len(shape)`` axes
+        whose sizes match ``shape`` wherever ``shape`` is not 1.
+        """
+        self._fold(x, "x")
+
+    def _fold(self, x: torch.Tensor, name: str) -> None:
+        """:meth:`update`, naming ``x`` as ``name`` in its errors."""
+        _check_tensor(name, x)
+        if x.numel() == 0:
+            raise ValueError(f"{name} must be non-empty; got shape {tuple(x.shape)}")
         if self.mean.ndim == 0:
             dims = tuple(range(x.ndim))
         else:
-            if x.ndim != self.mean.ndim:
-                raise ValueError(f"x must have {self.mean.ndim} dims; got {tuple(x.shape)}")
-            dims = tuple(i for i, s in enumerate(self.mean.shape) if s == 1)
+            want = tuple(self.mean.shape)
+            if x.ndim != len(want) or any(
+                s != 1 and xs != s for xs, s in zip(x.shape, want, strict=True)
+            ):
+                raise ValueError(
+                    f"{name} must have {len(want)} axes matching the statistics' shape {want} where "
+                    f"it is not 1; got {tuple(x.shape)}"
+                )
+            dims = tuple(i for i, s in enumerate(want) if s == 1)
+        x = x.detach().to(torch.float64)
         n = math.prod(x.shape[i] for i in dims)
         b_mean = x.mean(dims, keepdim=self.mean.ndim > 0)
         b_var = x.var(dims, unbiased=False, keepdim=self.mean.ndim > 0)
+        _check_finite(name, x, b_var)  # NaN or inf anywhere in x makes some variance NaN
         delta, tot = b_mean - self.mean, self.count + n
         self.mean = self.mean + delta * n / tot
         m2 = self.var * self.count + b_var * n + delta**2 * self.count * n / tot
@@ -271,12 +422,17 @@ def normalize_rewards(
 
     With ``stats`` the rewards become ``(r - mean) / sqrt(var + eps)``; with ``clip`` they are
     then clipped to ``[-clip, clip]`` (MOSS-RLHF ``reward_clip``, default 10 there).
+    ``rewards`` is scanned for NaN/inf when ``stats`` is given (see :meth:`RunningMeanStd.update`).
     """
-    if clip is not None and not clip > 0:
-        raise ValueError(f"clip must be > 0 or None; got {clip!r}")
+    _check_tensor("rewards", rewards)
+    if stats is not None and not isinstance(stats, RunningMeanStd):
+        raise ArgumentTypeError(f"stats must be a RunningMeanStd or None; got {stats!r}")
+    if clip is not None:
+        clip = check_real("clip", clip, lo=0.0, lo_open=True)
+    eps = check_real("eps", eps, lo=0.0)
     out = rewards
     if stats is not None:
-        stats.update(rewards)
+        stats._fold(rewards, "rewards")
         out = (rewards - stats.mean.to(rewards)) / torch.sqrt(stats.var.to(rewards) + eps)
     if clip is not None:
         out = out.clamp(-clip, clip)
@@ -284,9 +440,10 @@ def normalize_rewards(
 
 
 def clip_advantages(advantages: torch.Tensor, clip: float) -> torch.Tensor:
-    """PPO-max advantage clipping to ``[-clip, clip]`` (MOSS-RLHF ``advantage_clip``)."""
-    if not clip > 0:
-        raise ValueError(f"clip must be > 0; got {clip!r}")
+    """PPO-max advantage clipping to ``[-clip, clip]`` (MOSS-RLHF ``advantage_clip``);
+    ``clip`` finite and > 0 (a NaN advantage stays NaN)."""
+    _check_tensor("advantages", advantages)
+    clip = check_real("clip", clip, lo=0.0, lo_open=True)
     return advantages.clamp(-clip, clip)
 
 
@@ -294,13 +451,14 @@ def clipped_value_loss(
     values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip: float | None
 ) -> torch.Tensor:
     """Per-element ``½ max((v - R)², (v_old + clip(v - v_old, ±c) - R)²)``; unclipped if ``clip``
-    is None (CleanRL ``clip_vloss``; PPO-max ``value_clip``)."""
+    is None (CleanRL ``clip_vloss``; PPO-max ``value_clip``). The three tensors must have one
+    shape; ``clip`` is finite and > 0, or None."""
     _check_same_shape(values=values, old_values=old_values, returns=returns)
+    if clip is not None:
+        clip = check_real("clip", clip, lo=0.0, lo_open=True)
     unclipped = (values - returns) ** 2
     if clip is None:
         return 0.5 * unclipped
-    if not clip > 0:
-        raise ValueError(f"clip must be > 0 or None; got {clip!r}")
     v_clipped = old_values + (values - old_values).clamp(-clip, clip)
     return 0.5 * torch.maximum(unclipped, (v_clipped - returns) ** 2)
 
@@ -321,6 +479,10 @@ def dpo_loss(
     with ``ε = 1 - σ(r+ - r-)`` the loss is minimised exactly by ``pi ∝ ref exp(r / β)``.
     Returns the loss and TRL's metrics ``rewards/chosen``, ``rewards/rejected``,
     ``rewards/margins``, ``rewards/accuracies``.
+
+    The four log-probability tensors must have one shape and ``beta`` be finite and > 0
+    (checked on every call, not scanned); a tensor ``label_smoothing`` is checked to lie in
+    [0, 1] (NaN refused), and must broadcast to the pairs.
     """
     _check_same_shape(
         chosen_logp=chosen_logp,
@@ -328,11 +490,18 @@ def dpo_loss(
         ref_chosen_logp=ref_chosen_logp,
         ref_rejected_logp=ref_rejected_logp,
     )
-    if not (math.isfinite(beta) and beta > 0):
-        raise ValueError(f"beta must be finite and > 0; got {beta!r}")
-    ls = torch.as_tensor(label_smoothing, dtype=chosen_logp.dtype, device=chosen_logp.device)
-    if torch.any(ls < 0) or torch.any(ls > 1):
-        raise ValueError(f"label_smoothing must lie in [0, 1]; got {label_smoothing!r}")
+    beta = check_real("beta", beta, lo=0.0, lo_open=True)
+    if isinstance(label_smoothing, torch.Tensor):
+        ls = label_smoothing.to(dtype=chosen_logp.dtype, device=chosen_logp.device)
+        if not bool(((ls >= 0) & (ls <= 1)).all()):  # NaN fails both comparisons
+            raise ValueError("label_smoothing must lie in [0, 1] (no NaN)")
+        if not _broadcasts(tuple(ls.shape), tuple(chosen_logp.shape)):
+            raise ValueError(
+                f"label_smoothing of shape {tuple(ls.shape)} does not broadcast to the pairs "
+                f"{tuple(chosen_logp.shape)}"
+            )
+    else:
+        ls = check_real("label_smoothing", label_smoothing, lo=0.0, hi=1.0)
     chosen = beta * (chosen_logp - ref_chosen_logp.detach())
     rejected = beta * (rejected_logp - ref_rejected_logp.detach())
     margin = chosen - rejected

@@ -57,7 +57,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from theory.checks import check_seed, check_seeds
+from theory.checks import check_positive_int, check_seed, check_seeds
 from trainers import losses as L
 from trainers.batched import StackedModule, clip_grad_norm_per_run
 from trainers.runtime import (
@@ -190,7 +190,12 @@ def make_policy(n_features: int, n_actions: int, config: PGConfig, seed: int) ->
 
     ``hidden == 0``: a bias-free linear map with N(0, init_std^2) weights (zero weights, the
     uniform policy, for ``init_std == 0``); else a tanh MLP with torch's default initialization.
+    ``n_features`` and ``n_actions`` are integers >= 1, ``seed`` a seed in [0, 2**63).
     """
+    n_features = check_positive_int("n_features", n_features)
+    n_actions = check_positive_int("n_actions", n_actions)
+    check_instance("config", config, PGConfig)
+    seed = check_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if config.hidden == 0:

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from theory.checks import check_positive_int, check_seed
 from trainers import losses as L
-from trainers.envs import build_env, make_env
+from trainers.envs import build_env
 from trainers.runtime import (
     FLAG,
     NONNEGATIVE,
@@ -127,9 +128,18 @@ def _layer(layer: nn.Linear, std: float = float(np.sqrt(2)), bias: float = 0.0) 
 
 
 class Agent(nn.Module):
-    """Separate actor and critic MLPs (64-64 tanh), orthogonal init (CleanRL)."""
+    """Separate actor and critic MLPs (64-64 tanh), orthogonal init (CleanRL).
+
+    Parameters
+    ----------
+    obs_dim, n_actions, hidden : int >= 1
+        Flat observation size, number of discrete actions, hidden width.
+    """
 
     def __init__(self, obs_dim: int, n_actions: int, hidden: int = 64):
+        obs_dim = check_positive_int("obs_dim", obs_dim)
+        n_actions = check_positive_int("n_actions", n_actions)
+        hidden = check_positive_int("hidden", hidden)
         super().__init__()
         self.critic = nn.Sequential(
             _layer(nn.Linear(obs_dim, hidden)),
@@ -290,8 +300,24 @@ def train_ppo(
 
 
 def evaluate_policy(agent: Agent, env, episodes: int = 10, *, seed: int = 0) -> np.ndarray:
-    """Greedy returns of ``agent`` over ``episodes`` episodes."""
-    e = make_env(env)
+    """Greedy returns of ``agent`` over ``episodes`` episodes (episode ``k`` reset with
+    ``seed + k``).
+
+    Parameters
+    ----------
+    agent : nn.Module
+        Maps flat observations (1, d) to action logits (1, A) (an :class:`Agent`).
+    env : gymnasium.Env, factory, id or TabularMDP
+        With ``Discrete(A)`` actions.
+    episodes : int >= 1
+    seed : int in [0, 2**63)
+    """
+    check_instance("agent", agent, nn.Module)
+    episodes = check_positive_int("episodes", episodes)
+    seed = check_seed(seed)
+    e = build_env(env)
+    n_actions = int(e.action_space.n)
+    p = next(agent.parameters(), None)
     out = []
     for k in range(episodes):
         obs, _ = e.reset(seed=seed + k)
@@ -299,7 +325,20 @@ def evaluate_policy(agent: Agent, env, episodes: int = 10, *, seed: int = 0) -> 
         while not done:
             with torch.no_grad():
                 x = torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(1, -1))
-                a = int(agent(x).argmax(-1))
+                if p is not None:
+                    x = x.to(p.device)
+                try:
+                    logits = agent(x)
+                except RuntimeError as exc:
+                    raise ValueError(
+                        f"agent does not take the env's observations of size {x.shape[1]}: {exc}"
+                    ) from exc
+                if logits.shape[-1] != n_actions:
+                    raise ValueError(
+                        f"agent must output {n_actions} action logits for env; got shape "
+                        f"{tuple(logits.shape)}"
+                    )
+                a = int(logits.argmax(-1))
             obs, r, term, trunc, _ = e.step(a)
             total, done = total + r, term or trunc
         out.append(total)

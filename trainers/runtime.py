@@ -71,8 +71,27 @@ C = TypeVar("C")
 Rule = Callable[[str, Any], Any]
 
 
+def _check_bounds(lo: object, hi: object, check: Callable[[str, Any], Any]) -> None:
+    """A rule factory's bounds: each of the checked kind (or None), and ``lo <= hi``."""
+    lo = None if lo is None else check("lo", lo)
+    hi = None if hi is None else check("hi", hi)
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"lo must be <= hi; got lo={lo!r}, hi={hi!r}")
+
+
+def _bound(name: str, v: Any) -> float:
+    """A bound of :func:`real`: a real number, possibly infinite (not NaN)."""
+    if isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.integer | np.floating):
+        raise ArgumentTypeError(f"{name} must be a real number; got {v!r}")
+    if math.isnan(v):
+        raise ValueError(f"{name} must not be NaN")
+    return float(v)
+
+
 def integer(lo: int | None = None, hi: int | None = None) -> Rule:
-    """An integer (``bool`` refused) in ``[lo, hi]``."""
+    """An integer (``bool`` refused) in ``[lo, hi]``; the bounds are checked when the rule is
+    made."""
+    _check_bounds(lo, hi, check_int)
     return lambda name, v: check_int(name, v, lo=lo, hi=hi)
 
 
@@ -80,21 +99,31 @@ def real(
     lo: float = -math.inf, hi: float = math.inf, *, lo_open: bool = False, hi_open: bool = False
 ) -> Rule:
     """A finite real number (``bool`` refused) in the interval from ``lo`` to ``hi``."""
+    _check_bounds(lo, hi, _bound)
+    _flag("lo_open", lo_open)
+    _flag("hi_open", hi_open)
     return lambda name, v: check_real(name, v, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open)
 
 
 def one_of(*options: Any) -> Rule:
-    """One of ``options``."""
+    """One of ``options`` (at least one)."""
+    if not options:
+        raise ValueError("options must name at least one allowed value")
     return lambda name, v: check_choice(name, v, options)
 
 
 def optional(rule: Rule) -> Rule:
     """None, or a value that passes ``rule``."""
+    if not callable(rule):
+        raise ArgumentTypeError(f"rule must be a validation rule (a callable); got {rule!r}")
     return lambda name, v: None if v is None else rule(name, v)
 
 
 def int_tuple(length: int | None = None, lo: int = 1) -> Rule:
     """A tuple (a JSON list is accepted) of integers ``>= lo``, of ``length`` entries if given."""
+    if length is not None:
+        check_int("length", length, lo=0)
+    check_int("lo", lo)
 
     def rule(name: str, v: Any) -> tuple[int, ...]:
         if not isinstance(v, tuple | list):
@@ -128,6 +157,10 @@ NONNEGATIVE_INT: Rule = integer(0)
 
 def check_instance(name: str, value: object, cls: type) -> None:
     """Raise ``TypeError`` naming ``name`` unless ``value`` is a ``cls``."""
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"name must be a str; got {name!r}")
+    if not isinstance(cls, type):
+        raise ArgumentTypeError(f"cls must be a class; got {cls!r}")
     if not isinstance(value, cls):
         raise ArgumentTypeError(f"{name} must be a {cls.__name__}; got {type(value).__name__}")
 
@@ -154,11 +187,18 @@ def seed_everything(seed: int) -> None:
 
 
 def setup(seed: int, device: str | torch.device | None, *, threads: int | None = 1) -> torch.device:
-    """One torch thread (unless ``threads`` is None), seeded generators; returns the device."""
+    """One torch thread (unless ``threads`` is None), seeded generators; returns the device.
+
+    Everything is checked before anything global changes.
+    """
+    if threads is not None:
+        threads = check_positive_int("threads", threads)
+    seed = check_seed(seed)
+    dev = resolve_device(device)
     if threads is not None:
         torch.set_num_threads(threads)
     seed_everything(seed)
-    return resolve_device(device)
+    return dev
 
 
 def check_config(config: Any, rules: Mapping[str, Rule]) -> None:
@@ -169,6 +209,10 @@ def check_config(config: Any, rules: Mapping[str, Rule]) -> None:
     read back as a tuple, an integer-valued float field as ``float``) is stored back in the
     frozen instance. Every field must have a rule (a missing one is a programming error).
     """
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise ArgumentTypeError(f"config must be a dataclass instance; got {config!r}")
+    if not isinstance(rules, Mapping) or not all(callable(r) for r in rules.values()):
+        raise ArgumentTypeError(f"rules must map field names to validation rules; got {rules!r}")
     cls = type(config).__name__
     names = [f.name for f in dataclasses.fields(config)]
     if set(names) != set(rules):
@@ -218,10 +262,19 @@ class MetricsLog:
                 self._writer = None
 
     def log(self, step: int, metrics: Mapping[str, float | torch.Tensor]) -> None:
-        """Record ``metrics`` (scalars or 0-d tensors) at ``step``."""
+        """Record ``metrics`` (scalars or 0-d tensors; NaN is recorded as is) at ``step``."""
+        step = check_int("step", step, lo=0)
+        if not isinstance(metrics, Mapping):
+            raise ArgumentTypeError(f"metrics must map names to numbers; got {metrics!r}")
         row = {"step": float(step)}
         for k, v in metrics.items():
-            row[k] = float(v.item() if isinstance(v, torch.Tensor) else v)
+            if isinstance(v, torch.Tensor) and v.numel() == 1:
+                v = v.item()
+            if isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.number):
+                raise ArgumentTypeError(
+                    f"metrics[{k!r}] must be a number or a one-element tensor; got {v!r}"
+                )
+            row[str(k)] = float(v)
         self.rows.append(row)
         if self._writer is not None:
             for k, v in row.items():
@@ -232,6 +285,8 @@ class MetricsLog:
             self._bar.set_postfix(shown, refresh=False)
 
     def advance(self, n: int = 1) -> None:
+        """Move the progress bar ``n`` steps on."""
+        n = check_int("n", n, lo=0)
         if self._bar is not None:
             self._bar.update(n)
 
@@ -250,7 +305,7 @@ class MetricsLog:
 
     def to_csv(self, path: str | Path) -> Path:
         """Write the table as CSV (union of keys as columns)."""
-        path = Path(path)
+        path = _check_path(path)
         keys = list(dict.fromkeys(k for row in self.rows for k in row))
         with path.open("w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=keys)

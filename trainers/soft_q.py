@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from theory.checks import as_float_array, check_positive_int
 from trainers import losses as L
 from trainers.envs import TabularMDPEnv, build_env
 from trainers.runtime import (
@@ -167,16 +168,24 @@ class SoftQResult:
     metrics: list[dict[str, float]] = field(repr=False)
 
     def policy(self, obs: torch.Tensor | np.ndarray) -> np.ndarray:
-        """Action probabilities (float64), shape (B, A): the actor's, or ``softmax(Q/alpha)``."""
+        """Action probabilities (float64), shape (B, A): the actor's, or ``softmax(Q/alpha)``.
+
+        ``obs`` is a finite (B, d) batch of the env's flat observations (checked).
+        """
         net = self.actor if self.actor is not None else self.q_nets[0]
         p = next(net.parameters())
-        x = torch.as_tensor(np.asarray(obs), dtype=p.dtype, device=p.device)
+        first = next((m for m in net.modules() if isinstance(m, nn.Linear)), None)
+        d = None if first is None else first.in_features
+        arr = as_float_array("obs", obs, shape=(None, d))
+        x = torch.as_tensor(arr, dtype=p.dtype, device=p.device)
         with torch.no_grad():
             z = net(x) if self.actor is not None else net(x) / self.alpha
             return L.log_softmax(z.double()).exp().cpu().numpy()
 
     def tabular_policy(self, n_states: int) -> np.ndarray:
-        """The policy on the one-hot observations of a ``TabularMDPEnv`` with ``n_states``."""
+        """The policy on the one-hot observations of a ``TabularMDPEnv`` with ``n_states``
+        (the networks' input size)."""
+        check_positive_int("n_states", n_states)
         return self.policy(np.eye(n_states, dtype=np.float32))
 
     def state_dict(self) -> dict[str, torch.Tensor]:

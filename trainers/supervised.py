@@ -32,7 +32,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from theory.checks import ArgumentTypeError, as_float_array, check_int, check_seed, check_seeds
+from theory.checks import (
+    ArgumentTypeError,
+    as_float_array,
+    check_int,
+    check_positive_int,
+    check_seed,
+    check_seeds,
+)
 from trainers import losses as L
 from trainers.batched import StackedModule
 from trainers.runtime import (
@@ -104,7 +111,14 @@ class SupervisedConfig:
 
 
 def make_mlp(n_in: int, n_out: int, config: SupervisedConfig, seed: int) -> nn.Module:
-    """The model of run ``seed`` (torch's default init, drawn from ``seed`` only)."""
+    """The model of run ``seed`` (torch's default init, drawn from ``seed`` only).
+
+    ``n_in`` and ``n_out`` are integers >= 1, ``seed`` a seed in [0, 2**63).
+    """
+    n_in = check_positive_int("n_in", n_in)
+    n_out = check_positive_int("n_out", n_out)
+    check_instance("config", config, SupervisedConfig)
+    seed = check_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         layers: list[nn.Module] = []
@@ -136,21 +150,20 @@ class SupervisedResult:
     batched: bool
 
     def module(self, run: int = 0) -> nn.Module:
-        """Run ``run`` as a plain ``nn.Module`` (CPU)."""
-        if not 0 <= run < len(self.seeds):
-            raise ValueError(f"run must lie in [0, {len(self.seeds)}); got {run!r}")
+        """Run ``run`` (an integer in ``[0, N)``) as a plain ``nn.Module`` (CPU)."""
+        run = check_int("run", run, lo=0, hi=len(self.seeds) - 1)
         net = make_mlp(self.n_inputs, self.n_outputs, self.config, 0)
         net.load_state_dict({k: v[run].clone() for k, v in self.state_dict.items()})
         return net
 
     def predict(self, x: np.ndarray | torch.Tensor, run: int | None = None) -> np.ndarray:
         """Raw outputs (actions for BC, logits for classifiers): (N, n, out), or (n, out) for
-        one ``run``."""
+        one ``run``. ``x`` is a finite (n, n_inputs) array (checked)."""
+        if run is not None:
+            run = check_int("run", run, lo=0, hi=len(self.seeds) - 1)
         runs = range(len(self.seeds)) if run is None else [run]
         dtype = getattr(torch, self.config.dtype)
-        xt = torch.as_tensor(np.asarray(x), dtype=dtype)
-        if xt.ndim != 2 or xt.shape[1] != self.n_inputs:
-            raise ValueError(f"x must have shape (n, {self.n_inputs}); got {tuple(xt.shape)}")
+        xt = torch.as_tensor(as_float_array("x", x, shape=(None, self.n_inputs)), dtype=dtype)
         with torch.no_grad():
             out = np.stack([self.module(i)(xt).double().numpy() for i in runs])
         return out if run is None else out[0]

@@ -141,9 +141,39 @@ class MultiRewardBandit:
     boundary: tuple[int, ...]
     tie_size: int
 
+    def __post_init__(self) -> None:
+        comp = as_float_array("components", self.components, ndim=3)
+        K, C, A = comp.shape
+        if K < 2 or A < 2:
+            raise ValueError(f"components must have shape (K >= 2, C, A >= 2); got {comp.shape}")
+        w = as_float_array("weights", self.weights, ndim=2)
+        if w.shape != (C, K):
+            raise ValueError(f"weights must have shape (C, K) = {(C, K)}; got {w.shape}")
+        check_simplex("weights", w, atol=1e-6)
+        if isinstance(self.boundary, str | bytes) or not hasattr(self.boundary, "__iter__"):
+            raise ArgumentTypeError(
+                f"boundary must be a sequence of context indices; got {self.boundary!r}"
+            )
+        boundary = tuple(
+            check_int(f"boundary[{i}]", c, lo=0, hi=C - 1) for i, c in enumerate(self.boundary)
+        )
+        tie = check_int("tie_size", self.tie_size, lo=2, hi=A)
+        object.__setattr__(self, "components", comp)
+        object.__setattr__(self, "weights", w)
+        object.__setattr__(self, "boundary", boundary)
+        object.__setattr__(self, "tie_size", tie)
+
     def effective(self, components: np.ndarray | None = None) -> np.ndarray:
         """``R_eff(c, a) = sum_k w_k(c) R_k(c, a)`` for one (K, C, A) or a batch (N, K, C, A)."""
-        comp = self.components if components is None else np.asarray(components)
+        if components is None:
+            comp = self.components
+        else:
+            comp = as_float_array("components", components)
+            if comp.shape[-3:] != self.components.shape or comp.ndim not in (3, 4):
+                raise ValueError(
+                    f"components must have shape {self.components.shape} or (N, "
+                    f"{', '.join(map(str, self.components.shape))}); got {comp.shape}"
+                )
         if comp.ndim == 4:
             return np.einsum("ck,nkca->nca", self.weights, comp)
         return effective_reward(comp, self.weights)

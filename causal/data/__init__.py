@@ -25,6 +25,8 @@ from importlib import resources
 import networkx as nx
 import numpy as np
 
+from theory.checks import ArgumentTypeError
+
 __all__ = ["IMPC_COLUMNS", "IMPC_EDGES", "IMPC_GENOTYPES", "IMPCData", "load_impc"]
 
 #: variable -> IMPC column (authors' ``extract.py``).
@@ -102,7 +104,9 @@ class IMPCData:
         return int(self.environment.shape[0])
 
     def matrix(self, columns: list[str] | tuple[str, ...]) -> np.ndarray:
-        """The ``(n, len(columns))`` array of the named variables."""
+        """The ``(n, len(columns))`` array of the named variables (a list, not one string)."""
+        if isinstance(columns, str | bytes) or not isinstance(columns, list | tuple):
+            raise ArgumentTypeError(f"columns must be a list of variable names; got {columns!r}")
         bad = [c for c in columns if c not in self.values]
         if bad:
             raise ValueError(f"columns {bad} are not IMPC variables {list(self.values)}")

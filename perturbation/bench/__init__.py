@@ -42,6 +42,20 @@ class BenchRow:
     key: str | None = None
     """Optional: the CLI's JSON also carries ``{key: speedup}`` at its top level."""
 
+    def __post_init__(self) -> None:
+        from theory.checks import ArgumentTypeError, check_positive
+
+        for name in ("name", "baseline", "size", "check"):
+            if not isinstance(getattr(self, name), str):
+                raise ArgumentTypeError(f"{name} must be a string; got {getattr(self, name)!r}")
+        if self.key is not None and (not isinstance(self.key, str) or not self.key):
+            raise ArgumentTypeError(f"key must be None or a non-empty string; got {self.key!r}")
+        # a time of 0 would make the speedup infinite or undefined
+        object.__setattr__(self, "seconds", check_positive("seconds", self.seconds))
+        object.__setattr__(
+            self, "baseline_seconds", check_positive("baseline_seconds", self.baseline_seconds)
+        )
+
     @property
     def speedup(self) -> float:
         return self.baseline_seconds / self.seconds
@@ -51,10 +65,21 @@ class BenchRow:
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall time of ``repeats`` calls (after one warm-up call)."""
+    """Best wall time of ``repeats`` calls (after one warm-up call).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``fn`` is not callable or ``repeats`` is not a positive integer (nothing is run).
+    """
+    from theory.checks import ArgumentTypeError, check_positive_int
+
+    if not callable(fn):
+        raise ArgumentTypeError(f"fn must be callable (no arguments); got {fn!r}")
+    repeats = check_positive_int("repeats", repeats)
     fn()
     best = float("inf")
-    for _ in range(max(1, repeats)):
+    for _ in range(repeats):
         t = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - t)
@@ -69,11 +94,27 @@ def run_benchmark(area: str, *, repeats: int = 3, scale: str = "small") -> list[
     check_choice("area", area, sorted(AREAS))
     check_positive_int("repeats", repeats)
     check_choice("scale", scale, list(SCALES))
+    import torch
+
+    torch.set_num_threads(1)  # every area is timed on one thread (set OMP_NUM_THREADS=1 too)
     return importlib.import_module(AREAS[area]).run(repeats=repeats, scale=scale)
+
+
+def _check_rows(rows: object) -> list[BenchRow]:
+    from theory.checks import ArgumentTypeError
+
+    if isinstance(rows, str | bytes | BenchRow) or not hasattr(rows, "__iter__"):
+        raise ArgumentTypeError(f"rows must be a list of BenchRow; got {type(rows).__name__}")
+    rows = list(rows)  # type: ignore[call-overload]
+    for i, r in enumerate(rows):
+        if not isinstance(r, BenchRow):
+            raise ArgumentTypeError(f"rows[{i}] must be a BenchRow; got {type(r).__name__}")
+    return rows
 
 
 def format_table(rows: list[BenchRow]) -> str:
     """A plain-text table of the rows."""
+    rows = _check_rows(rows)
     head = ("benchmark", "size", "toolkit [s]", "baseline", "baseline [s]", "speedup", "check")
     body = [
         (
@@ -99,6 +140,14 @@ def format_markdown(rows: list[BenchRow], *, area: str, repeats: int, scale: str
     import os
     import platform
     from datetime import UTC, datetime
+
+    from perturbation.registry import SCALES
+    from theory.checks import check_choice, check_positive_int
+
+    rows = _check_rows(rows)
+    check_choice("area", area, sorted(AREAS))
+    check_positive_int("repeats", repeats)
+    check_choice("scale", scale, list(SCALES))
 
     lines = [
         f"# Benchmark: {area}",

@@ -45,7 +45,6 @@ def _exhaustive_dsep(g: nx.DiGraph, limit: int) -> tuple[float, int]:
 
 def run(repeats: int = 3, scale: str = "small") -> list[BenchRow]:
     """Run the causal benchmarks; sizes grow with ``scale``."""
-    torch.set_num_threads(1)
     f = SCALES[scale]
     rows = []
 

@@ -188,7 +188,7 @@ def _stability_rows(model, pm, n: int, repeats: int) -> list[BenchRow]:
 def _trex_rows(model, pm, q, base, k: int, repeats: int, floor: bool) -> list[BenchRow]:
     m, d = q.shape
     seeds = np.arange(m)
-    kw = dict(k=k, sigma=SIGMA, tau=0.75, max_steps=20, box=(0, 1))
+    kw = dict(k=k, sigma=SIGMA, tau=0.75, max_iter=20, box=(0, 1))
     size = f"n={m}, k={k}, ≤20 steps"
 
     def crn():
@@ -266,7 +266,6 @@ def _trex_rows(model, pm, q, base, k: int, repeats: int, floor: bool) -> list[Be
 
 def run(repeats: int = 3, scale: str = "small") -> list[BenchRow]:
     """Run the counterfactual benchmarks; sizes grow with ``scale``."""
-    torch.set_num_threads(1)
     f = SCALES[scale]
     data = moons(600, d=10, seed=0)
     model = train_mlp(data.X_train, data.y_train, hidden=(32, 32), epochs=150, lr=0.03, seed=0)

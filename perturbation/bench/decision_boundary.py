@@ -62,7 +62,6 @@ def _peak(fn) -> tuple[object, float]:
 
 def run(repeats: int = 3, scale: str = "small") -> list[BenchRow]:
     """Run the decision-boundary benchmarks; sizes grow with ``scale`` (10,000 states at small)."""
-    torch.set_num_threads(1)
     f = SCALES[scale]
     n = max(1000, int(10_000 * f))
     model, X = _states(n)
@@ -112,7 +111,7 @@ def run(repeats: int = 3, scale: str = "small") -> list[BenchRow]:
     m = max(50, int(200 * f))
     Xa = X[:m]
     for name, fn in (
-        ("DeepFool, batched", lambda Z: deepfool(model, Z, steps=20)),
+        ("DeepFool, batched", lambda Z: deepfool(model, Z, max_iter=20)),
         ("PGD-10 ℓ∞ ε=0.05, batched", lambda Z: pgd(model, Z, 0.05, steps=10, random_start=False)),
     ):
         batched = fn(Xa)

@@ -17,8 +17,9 @@ baseline's time over the method's. The last rows time ECLipsE-Fast (certified) o
 network against LipLT, and LipSDP-Neuron-FO with a 9 s budget on the same network against
 ECLipsE-Fast (no SDP baseline: too large); the ``local`` rows time the local bound over two
 boxes around a state of a ReLU net with biases (neuron-wise slopes by the structured method)
-against the same call with ``solver="CVXOPT"``. Single thread (``torch.set_num_threads(1)``;
-set ``OMP_NUM_THREADS=1`` for numpy and CVXOPT as well).
+against the same call with ``solver="CVXOPT"``. Single thread
+(:func:`perturbation.bench.run_benchmark` sets one torch thread; set ``OMP_NUM_THREADS=1`` for
+numpy and CVXOPT as well).
 
 The target "a certified bound within 2% of LipSDP-Neuron at >= 50x less time than CVXOPT" is
 the ``lipsdp-neuron, rtol 0.02`` row: the default method stopped as soon as its certified value is
@@ -70,9 +71,6 @@ def _row(label, r, t, ref, t_ref, size, name, key) -> BenchRow:
 
 def run(repeats: int = 3, scale: str = "small") -> list[BenchRow]:
     """One row per (network, method); sizes grow with ``scale``."""
-    import torch
-
-    torch.set_num_threads(1)
     nets = {"random_weights [2,10,30,20,2]": random_weights(), "2x50": eclipse_random_net(2, 50)}
     if scale != "tiny":
         nets.update({"5x20": eclipse_random_net(5, 20), "2x100": eclipse_random_net(2, 100)})

@@ -126,7 +126,6 @@ def _ppo_row(scale: str, device: str) -> BenchRow | None:
 
 def run(repeats: int = 3, scale: str = "small") -> list[BenchRow]:
     """Run the trainers benchmarks (``repeats`` is unused: each row is one long timing)."""
-    torch.set_num_threads(1)
     device = os.environ.get("STABILITY_BENCH_DEVICE", "cpu")
     rows = [_batched_row(scale, device)]
     ppo = _ppo_row(scale, device)

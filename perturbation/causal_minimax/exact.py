@@ -19,16 +19,14 @@ from perturbation.registry import Evidence, Reference, RunContext, Worst, claim
 )
 def equal_risk(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     sweep = binary_sweep(ctx)
-    worst = Worst("<=", by="score")  # the largest |max/min − bound|
+    worst = Worst("==")  # the largest |max/min − bound|
     for k, inst in enumerate(sweep):
         for c in inst["classes"].classes:
             vals = [inst["risks"][m] for m in c.members()]
             ratio = max(vals) / min(vals)
             b = bound(len(vals))
-            worst.add(ratio, b, score=abs(ratio - b), instance=k, size=len(vals))
-    return Evidence.equal(
-        worst.measured,
-        worst.bound,
+            worst.add(ratio, b, instance=k, size=len(vals))
+    return worst.evidence(
         atol=1e-9,
         note=f"{len(sweep)} random binary SCMs, {worst.n} classes; exact h* by "
         "enumerating deterministic maps; reported: the class with the largest max/min.",
@@ -45,19 +43,17 @@ def equal_risk(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
 )
 def search_equals_brute_force(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     sweep = binary_sweep(ctx)
-    worst = Worst("<=", by="score")  # the largest |ratio − bound|
+    worst = Worst("==")  # the largest |ratio − bound|
     evaluated, total = 0, 0
     for k, inst in enumerate(sweep):
         risks = inst["risks"]
         reps = inst["classes"].representatives
         ratio = min(risks[r] for r in reps) / min(risks.values())
         b = bound()
-        worst.add(ratio, b, score=abs(ratio - b), instance=k)
+        worst.add(ratio, b, instance=k)
         evaluated += len(reps)
         total += len(risks)
-    return Evidence.equal(
-        worst.measured,
-        worst.bound,
+    return worst.evidence(
         atol=1e-12,
         note=f"{len(sweep)} random binary SCMs; measured: min over representatives"
         " / min over all subsets, worst instance.",

@@ -33,7 +33,7 @@ def probe_closed(logit: float, sigma: float, w_norm: float) -> float:
 def probe_closed_form(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     rng = ctx.rng("probe")
     n_s = ctx.n(20_000, minimum=5000)
-    worst, rows = Worst("<=", by="score"), []
+    worst, rows = Worst("==", by="score"), []
     for _ in range(ctx.n(12, minimum=4)):
         d = int(rng.integers(1, 6))
         w, sigma = rng.normal(size=d), float(rng.choice([0.05, 0.2, 0.5]))
@@ -48,9 +48,7 @@ def probe_closed_form(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
         se = math.sqrt(max(closed * (1 - closed), 1e-12) / n_s)
         rows.append({"d": d, "sigma": sigma, "MC": mc, "closed": closed, "autograd": grad_form})
         worst.add(mc, closed, score=abs(mc - closed) / se, d=d, sigma=sigma, se=se)
-    return Evidence.equal(
-        worst.measured,
-        worst.bound,
+    return worst.evidence(
         atol=4 * worst.info["se"],
         note=f"random logistic models, d ≤ 5, {n_s} noise draws each; tolerance 4 SE; reported: "
         "the largest |MC − closed|/SE.",
@@ -80,7 +78,7 @@ def roar_closed(wx_b: float, delta_max: float, x_l1: float) -> float:
 )
 def roar_inner_lp(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     rng = ctx.rng("roar")
-    worst, n, agree = Worst("<=", by="score"), ctx.n(200), True
+    worst, n, agree = Worst("=="), ctx.n(200), True
     for _ in range(n):
         d = int(rng.integers(1, 12))
         w, b, x = rng.normal(size=d), float(rng.normal()), rng.normal(size=d)
@@ -88,10 +86,8 @@ def roar_inner_lp(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
         lp = roar_worst_logit_lp(w, b, x, dm)
         cf = bound(float(w @ x + b), dm, float(np.abs(x).sum()))
         agree &= abs(float(roar_worst_logit(w, b, x[None], dm)[0]) - lp) <= 1e-9
-        worst.add(lp, cf, score=abs(lp - cf), d=d, delta_max=dm)
-    return Evidence.equal(
-        worst.measured,
-        worst.bound,
+        worst.add(lp, cf, d=d, delta_max=dm)
+    return worst.evidence(
         atol=1e-8,
         note=f"{n} random (w, b, x), d ≤ 11, δ_max ∈ {{0, 0.001, 0.1, 1}}; reported: the largest "
         "|LP − closed form|.",

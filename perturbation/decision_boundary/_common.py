@@ -111,7 +111,7 @@ def lambda_table(ctx: RunContext) -> Mapping[str, object]:
             model, S2, c=5.0, steps=40, lr=0.02
         ).adversarial.numpy()
         sets["Nesterov momentum"] = nesterov(model, S2, 0.02, steps=5).adversarial.numpy()
-        sets["DeepFool"] = deepfool(model, S2, steps=20).adversarial.numpy()
+        sets["DeepFool"] = deepfool(model, S2, max_iter=20).adversarial.numpy()
         for name, X in sets.items():
             lam = correlation_quotient(principal_map(model, X), base).value
             rows.setdefault(name, {}).setdefault(kind, []).append(lam)

@@ -121,7 +121,7 @@ def gradient_vs_random(ctx: RunContext, bound: Callable[..., float]) -> Evidence
         )
         plot_data[name] = (adv.distance, rnd_d, R)
     plot = flip_cdf_plot(
-        ctx.plot_path("decision_boundary_flip_distances"),
+        ctx.plot_path("decision-boundary-flip-distances"),
         plot_data,
         "Distance to the first action change along a direction (both signs searched)",
     )

@@ -120,7 +120,7 @@ def binary_lambda_max(n_kept: int) -> float:
 )
 def linear_binary(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     rng = ctx.rng("linear-binary")
-    worst, cos_ok, rest_ok = Worst("<=", by="score"), True, True
+    worst, cos_ok, rest_ok = Worst("==", by="score"), True, True
     for _ in range(ctx.n(20)):
         d = int(rng.integers(2, 50))
         W, b, S = linear_instance(rng, d, 2, int(rng.integers(5, 100)))
@@ -134,9 +134,7 @@ def linear_binary(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
         expected = bound(r.n_kept)
         dev = abs(g.lambda_max - expected) / max(r.n_kept, 1)
         worst.add(g.lambda_max, expected, score=dev, d=d, N=r.n_kept)
-    return Evidence.equal(
-        worst.measured,
-        worst.bound,
+    return worst.evidence(
         atol=1e-9 * worst.info["N"],
         note=f"{worst.n} binary linear policies (d 2–49, N 5–99); reported: the instance "
         "whose λ_max deviates most from N (relative to N).",
@@ -158,7 +156,7 @@ def deepfool_linear(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     for _ in range(ctx.n(20)):
         d, A = int(rng.integers(2, 60)), int(rng.integers(2, 7))
         W, b, S = linear_instance(rng, d, A, 60)
-        r = deepfool(LinearPolicy(W, b), S, steps=1, overshoot=0.02)
+        r = deepfool(LinearPolicy(W, b), S, max_iter=1, overshoot=0.02)
         q = S @ W.T + b
         a = q.argmax(1)
         wn = np.linalg.norm(W[a][:, None, :] - W[None], axis=2)
@@ -226,7 +224,7 @@ def lambda_axioms(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     maximum of the Rayleigh quotient (Λ = 1), any unit ``G`` gives ``0 ≤ Λ ≤ 1``, the quadratic
     form is even in ``G`` and ``L(S)`` is a sum over states (order-free)."""
     rng = ctx.rng("lambda-axioms")
-    worst = Worst("<=", by="score")
+    worst = Worst("==", by="score")
     ok = dict.fromkeys(("range", "sign", "perm", "rescale"), True)
     for _ in range(ctx.n(40)):
         N, d = int(rng.integers(1, 40)), int(rng.integers(1, 30))
@@ -246,9 +244,7 @@ def lambda_axioms(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
             )
         g = principal_direction(V * rng.uniform(0.1, 10, (N, 1)), normalize=True)
         ok["rescale"] &= abs(correlation_quotient(g, V, normalize=True).value - 1) < 1e-9
-    return Evidence.equal(
-        worst.measured,
-        worst.bound,
+    return worst.evidence(
         atol=1e-10,
         note=f"{ctx.n(40)} random direction sets (N 1–39, d 1–29), normalised and not; "
         "reported: the Λ(S, S) farthest from 1.",

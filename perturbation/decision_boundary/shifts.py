@@ -39,7 +39,7 @@ def gs_heatmaps(ctx: RunContext, gmaps: Mapping, name: str) -> Path | None:
     cbar = fig.colorbar(im, ax=list(axes), shrink=0.85)
     cbar.set_label("|G_S| per pixel (unitless)")
     fig.suptitle(
-        f"Principal instability direction |G_S| on the {maze_size(ctx)}×{maze_size(ctx)} maze "
+        f"Principal instability direction |G_S|, {maze_size(ctx)}×{maze_size(ctx)} maze\n"
         "(3×3 pixels per cell; one colour scale for all panels)",
         fontsize=10,
     )
@@ -89,5 +89,5 @@ def lambda_shifts(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
             "baseline Λ(S_indep, S) ≥ 0.5 for every seed (stationary world)": min(base) >= 0.5
         },
         details={"table": table},
-        plots=[gs_heatmaps(ctx, res["gmaps"], "decision_boundary_gs_heatmaps")],
+        plots=[gs_heatmaps(ctx, res["gmaps"], "decision-boundary-gs-heatmaps")],
     )

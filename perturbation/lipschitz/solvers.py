@@ -100,7 +100,7 @@ def against_cvxopt(nets: dict, solve: Callable, bound: Callable) -> tuple[list[d
                 "cvxopt": reference,
                 "value/cvxopt": r.value / reference,
                 "sdp lower bound": r.details.get("sdp_lower_bound", float("nan")),
-                "status": r.status,
+                "status": r.message,
                 "certified": r.certified,
                 "iterations": r.details.get("iterations", 0),
                 "seconds": r.seconds,
@@ -224,7 +224,7 @@ def eclipse_layer_is_neuron(ctx: RunContext, bound: Callable[..., float]) -> Evi
                 "layer": layer,
                 "s (as LipSDP-Neuron)": r.s,
                 "s* (paper's LMI, CVXOPT)": reference,
-                "status": r.status,
+                "status": r.message,
                 "seconds": seconds,
                 "cvxopt seconds": time.perf_counter() - t,
             }

@@ -179,24 +179,22 @@ def tie_breaker_gap(eps: float, gamma: float) -> float:
 )
 def prop_3_2(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     rng = ctx.rng("prop-3.2")
-    worst, budget_ok, n = (-1.0, 0.0, 0.0), True, 0
+    worst, budget_ok, n = Worst("=="), True, 0
     for _ in range(ctx.n(30)):
         S, A = int(rng.integers(1, 6)), int(rng.integers(2, 5))
         gamma = float(rng.uniform(0, 0.95))
         mdp, s0 = planted_tie_mdp(rng, S, A, int(rng.integers(2, A + 1)), gamma)
         for eps in (1e-1, 1e-3, 1e-6):
             w = T.cliff_witness(mdp, s0, bound(eps, gamma))
-            worst = max(worst, (abs(w.gap - w.eps), w.gap, w.eps))
+            worst.add(w.gap, w.eps)
             budget_ok &= w.reward_distance <= eps + 1e-9
             n += 1
-    return Evidence.equal(
-        worst[1],
-        worst[2],
+    return worst.evidence(
         atol=1e-9,
         note=f"{n} tie-breaking rewards on random MDPs with planted ties, budgets ε ∈ (1e-1, 1e-3, "
         "1e-6); the gap is measured by value iteration on R'; reported: the largest deviation.",
         require={"‖R' − R‖∞ ≤ ε for every budget": bool(budget_ok)},
-        details={"max_deviation": worst[0]},
+        details={"max_deviation": worst.score},
     )
 
 

@@ -234,7 +234,7 @@ def prop_4_7_tight(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
         tol = 2e-12 / (1.0 - gamma)
         res = T.soft_value_iteration(mdp, alpha, rewards=np.stack([mdp.R, mdp.R + dR]), tol=tol)
         if not res.success:
-            raise RuntimeError(
+            raise T.ConvergenceError(
                 f"soft value iteration did not converge at gamma={gamma}: {res.message}"
             )
         pi = T.softmax(res.q, alpha)

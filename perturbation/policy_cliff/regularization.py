@@ -192,15 +192,13 @@ def _entropy_tiebreak_ratio(gamma: float) -> float:
 def temperature_limit(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     gamma = 0.5
     mdp, available = nonuniform_limit_mdp(gamma)
-    table, worst = [], (-1.0, 0.0)
+    table, worst = [], Worst("==")
     for alpha in (1.0, 0.1, 0.01):
         pi = T.soft_optimal_policy(mdp, alpha, available=available, tol=SOFT_TOL)
         ratio = float(pi[0, 1] / pi[0, 0])
         table.append({"α": alpha, "π(a2|s0)/π(a1|s0)": ratio})
-        worst = max(worst, (abs(ratio - bound(gamma)), ratio))
-    return Evidence.equal(
-        worst[1],
-        bound(gamma),
+        worst.add(ratio, bound(gamma), alpha=alpha)
+    return worst.evidence(
         atol=1e-6,
         note="state 0 leads to an absorbing state with 1 action (a1) or with 2 actions (a2); "
         "γ = 0.5; reported: the α whose ratio deviates most (solver error ≈ tol/α).",

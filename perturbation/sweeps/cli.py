@@ -99,8 +99,26 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    """Add the ``sweep`` subcommand to the ``stability`` command's subparsers."""
+    """Add the ``sweep`` subcommand to the ``stability`` command's subparsers.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        What :meth:`argparse.ArgumentParser.add_subparsers` returned.
+
+    Raises
+    ------
+    TypeError
+        If ``sub`` is not such an object (e.g. the parser itself).
+    """
     from perturbation.sweeps.engines import ENGINES
+    from theory.checks import ArgumentTypeError
+
+    if not isinstance(sub, argparse._SubParsersAction):
+        raise ArgumentTypeError(
+            "sub must be the subparsers object of parser.add_subparsers(); "
+            f"got {type(sub).__name__}"
+        )
 
     p = sub.add_parser("sweep", help="run MODULE:FUNCTION over a grid of configs x seeds")
     p.add_argument("run", help="run function MODULE:FUNCTION, run(config, seed) -> {metric: value}")

@@ -33,7 +33,7 @@ from typing import Any
 
 from perturbation.sweeps.grid import RunSpec
 from perturbation.sweeps.store import make_record, utc_now
-from theory.checks import ArgumentTypeError
+from theory.checks import ArgumentTypeError, check_seed
 
 __all__ = [
     "ENGINES",
@@ -91,6 +91,8 @@ def resolve_engine(engine: str, run: Callable) -> str:
     """The concrete engine for ``engine`` (``auto``: batched -> inprocess, else joblib)."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {list(ENGINES)}; got {engine!r}")
+    if not callable(run):
+        raise ArgumentTypeError(f"run must be callable (the run function); got {run!r}")
     if engine == "auto":
         return "inprocess" if is_batched(run) else "joblib"
     return engine
@@ -169,11 +171,19 @@ def _clean_metrics(out: Any) -> tuple[dict[str, float], str | None]:
 def execute(
     run: Callable, configs: Sequence[dict], seeds: Sequence[int], ctx: Context
 ) -> list[dict[str, Any]]:
-    """Run ``run`` on the given configurations and seeds; one record per run (never raises).
+    """Run ``run`` on each configuration and seed: one record per run, failed runs included.
 
     ``Exception`` from the run function is recorded as a failed run; ``BaseException``
     (``KeyboardInterrupt``, ``SystemExit``) propagates and interrupts the sweep.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Before any run, if ``run`` is not callable, ``configs`` is not a sequence of mappings,
+        ``seeds`` not a sequence of seeds of the same length, or ``ctx`` not a
+        :class:`Context`.
     """
+    _check_execute_args(run, configs, seeds, ctx)
     if ctx.parent_pid is not None:
         _watch_parent(ctx.parent_pid)
     if ctx.single_thread:
@@ -229,6 +239,27 @@ def execute(
     if ctx.single_thread:
         _single_thread()  # torch may have been imported by the run function
     return recs
+
+
+def _check_execute_args(run: object, configs: object, seeds: object, ctx: object) -> None:
+    if not callable(run):
+        raise ArgumentTypeError(f"run must be callable (the run function); got {run!r}")
+    if isinstance(configs, str | bytes | Mapping) or not isinstance(configs, Sequence):
+        raise ArgumentTypeError(f"configs must be a sequence of mappings; got {configs!r}")
+    for i, c in enumerate(configs):
+        if not isinstance(c, Mapping):
+            raise ArgumentTypeError(f"configs[{i}] must be a mapping; got {c!r}")
+    if isinstance(seeds, str | bytes) or not isinstance(seeds, Sequence):
+        raise ArgumentTypeError(f"seeds must be a sequence of integer seeds; got {seeds!r}")
+    for i, seed in enumerate(seeds):
+        check_seed(seed, f"seeds[{i}]")
+    if len(seeds) != len(configs):
+        raise ValueError(
+            f"seeds must have one seed per configuration; got {len(seeds)} seeds for "
+            f"{len(configs)} configs"
+        )
+    if not isinstance(ctx, Context):
+        raise ArgumentTypeError(f"ctx must be an engines.Context; got {type(ctx).__name__}")
 
 
 Take = Callable[[list[RunSpec]], list[RunSpec]]
@@ -322,7 +353,13 @@ def connect_ray(n_jobs: int = -1) -> str:
     EngineStartError
         Ray fails to import, to connect to ``RAY_ADDRESS`` or to start a local instance (the
         message says which, with Ray's reason).
+    TypeError, ValueError
+        If ``n_jobs`` is not a non-zero integer (checked before Ray is imported).
     """
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int):
+        raise ArgumentTypeError(f"n_jobs must be a non-zero integer; got {n_jobs!r}")
+    if n_jobs == 0:
+        raise ValueError(f"n_jobs must be a non-zero integer; got {n_jobs!r}")
     ray = _import_ray()
     if ray.is_initialized():
         return "existing"

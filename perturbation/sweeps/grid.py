@@ -13,6 +13,7 @@ import itertools
 import json
 import math
 import numbers
+import reprlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,27 @@ RESERVED_COLUMNS: frozenset[str] = frozenset(
 
 
 def canonical_json(obj: Any) -> str:
-    """The canonical JSON text of ``obj`` (sorted keys, no spaces, no NaN/inf)."""
+    """The canonical JSON text of ``obj`` (sorted keys, no spaces, no NaN/inf).
+
+    Raises
+    ------
+    TypeError
+        If ``obj`` holds a value JSON cannot encode (a set, a numpy array, an object) or a
+        mapping key that is not a string, number, bool or None.
+    ValueError
+        If ``obj`` holds NaN or an infinity.
+    """
+    try:
+        return _dumps(obj)
+    except TypeError as exc:
+        msg = f"obj is not JSON-serialisable ({exc}); got {reprlib.repr(obj)}"
+        raise ArgumentTypeError(msg) from None
+    except ValueError as exc:
+        msg = f"obj is not JSON-serialisable ({exc}); got {reprlib.repr(obj)}"
+        raise ValueError(msg) from None
+
+
+def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
@@ -60,7 +81,7 @@ def run_key(config: Mapping[str, Any], seed: int) -> str:
 def _check_value(where: str, value: Any) -> None:
     """A config value must round-trip through JSON unchanged (so it can be persisted)."""
     try:
-        back = json.loads(canonical_json(value))
+        back = json.loads(_dumps(value))
     except (TypeError, ValueError) as exc:
         raise ValueError(
             f"{where} = {value!r} is not JSON-serialisable ({exc}); config values must be "

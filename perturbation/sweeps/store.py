@@ -42,16 +42,19 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from perturbation.sweeps.grid import canonical_json, run_key
+from theory.checks import ArgumentTypeError, check_choice, check_real
 
 __all__ = [
     "RECORD_FIELDS",
     "SCHEMA",
     "STALE_TMP_SECONDS",
+    "STATUSES",
     "RunClaims",
     "code_version",
     "load_records",
@@ -88,6 +91,35 @@ RECORD_FIELDS: tuple[str, ...] = (
     "seconds",
     "sha256",
 )
+
+
+#: Values of a record's ``status``.
+STATUSES: tuple[str, ...] = ("ok", "failed")
+
+
+def _as_path(name: str, value: object) -> Path:
+    """``value`` as a :class:`~pathlib.Path` (a ``str`` or ``os.PathLike``, not empty)."""
+    if not isinstance(value, str | os.PathLike) or str(value) == "":
+        raise ArgumentTypeError(f"{name} must be a path (str or os.PathLike); got {value!r}")
+    return Path(value)
+
+
+def _check_text(name: str, value: object, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        kind = "a string or None" if optional else "a string"
+        raise ArgumentTypeError(f"{name} must be {kind}; got {value!r}")
+    return value
+
+
+def _check_key(name: str, key: object) -> str:
+    """A run key usable as a file name: a non-empty string without path separators."""
+    if not isinstance(key, str):
+        raise ArgumentTypeError(f"{name} must be a string (a run key); got {key!r}")
+    if key in ("", ".", "..") or "/" in key or os.sep in key or "\x00" in key:
+        raise ValueError(f"{name} must be a run key usable as a file name; got {key!r}")
+    return key
 
 
 def utc_now() -> str:
@@ -142,14 +174,42 @@ def make_record(
     seconds: float,
     code: str | None = None,
 ) -> dict[str, Any]:
-    """A complete run record (with its key and checksum)."""
+    """A complete run record (with its key and checksum).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``config`` or ``seed`` cannot make a run key (:func:`run_key`), ``status`` is not
+        ``"ok"`` or ``"failed"``, ``metrics`` is not a mapping of names to finite numbers,
+        ``seconds`` is negative or not finite, or a text field is not a string (``error``
+        and ``code`` may be None).
+    """
+    key = run_key(config, seed)
+    check_choice("status", status, STATUSES)
+    if not isinstance(metrics, Mapping):
+        raise ArgumentTypeError(f"metrics must be a mapping name -> number; got {metrics!r}")
+    clean: dict[str, float] = {}
+    for name, value in metrics.items():
+        if not isinstance(name, str) or not name:
+            raise ArgumentTypeError(f"metrics names must be non-empty strings; got {name!r}")
+        clean[name] = check_real(f"metrics[{name!r}]", value)
+    for name, value in (
+        ("device", device),
+        ("engine", engine),
+        ("started", started),
+        ("finished", finished),
+    ):
+        _check_text(name, value)
+    _check_text("error", error, optional=True)
+    _check_text("code", code, optional=True)
+    seconds = check_real("seconds", seconds, lo=0.0)
     rec: dict[str, Any] = {
         "schema": SCHEMA,
-        "key": run_key(config, seed),
+        "key": key,
         "config": config,
         "seed": int(seed),
         "status": status,
-        "metrics": metrics,
+        "metrics": clean,
         "error": error,
         "code_version": code if code is not None else code_version(),
         "device": device,
@@ -157,7 +217,7 @@ def make_record(
         "engine": engine,
         "started": started,
         "finished": finished,
-        "seconds": float(seconds),
+        "seconds": seconds,
     }
     rec["sha256"] = _checksum(rec)
     return rec
@@ -168,9 +228,20 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
     The temporary file's name carries this host and process id, so that a concurrent reader
     can tell an in-flight write from the leftover of a killed one (:func:`load_records`).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``path`` is not a path, or ``obj`` is not JSON-serialisable (a NaN or infinity, a
+        set, an object); nothing is written then.
     """
-    path = Path(path)
-    text = json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    path = _as_path("path", path)
+    try:
+        text = json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    except TypeError as exc:
+        raise ArgumentTypeError(f"obj is not JSON-serialisable ({exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"obj is not JSON-serialisable ({exc})") from None
     fd, tmp = tempfile.mkstemp(
         prefix=f".{path.name}.tmp-{_HOST}-{os.getpid()}-", suffix=".tmp", dir=path.parent
     )
@@ -187,8 +258,20 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def write_record(runs_dir: Path, record: dict[str, Any]) -> Path:
-    """Persist one run record as ``runs_dir/<key>.json`` (atomically)."""
-    path = Path(runs_dir) / f"{record['key']}.json"
+    """Persist one run record as ``runs_dir/<key>.json`` (atomically).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``runs_dir`` is not a path, ``record`` is not a mapping, or its ``key`` is not a
+        run key usable as a file name.
+    """
+    runs_dir = _as_path("runs_dir", runs_dir)
+    if not isinstance(record, Mapping):
+        raise ArgumentTypeError(f"record must be a mapping (a run record); got {record!r}")
+    if "key" not in record:
+        raise ValueError("record has no 'key' (build records with make_record)")
+    path = runs_dir / f"{_check_key('record key', record['key'])}.json"
     write_json_atomic(path, record)
     return path
 
@@ -201,8 +284,10 @@ def read_record(path: Path) -> dict[str, Any]:
     ValueError
         If the file does not parse, lacks fields, its key does not match its config and seed
         or the file name, or its checksum does not match (the message says which).
+    TypeError
+        If ``path`` is not a path.
     """
-    path = Path(path)
+    path = _as_path("path", path)
     try:
         rec = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -220,7 +305,7 @@ def read_record(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path.name}: bad config or seed ({exc})") from None
     if rec["key"] != key or path.stem != key:
         raise ValueError(f"{path.name}: key {rec['key']!r} does not match its config and seed")
-    if rec["status"] not in ("ok", "failed"):
+    if rec["status"] not in STATUSES:
         raise ValueError(f"{path.name}: unknown status {rec['status']!r}")
     return rec
 
@@ -232,7 +317,9 @@ def load_records(runs_dir: Path, *, quarantine: bool = True) -> dict[str, dict[s
     to ``<name>.corrupt`` so that their runs execute again; leftover temporary files of an
     interrupted write are removed (never those of a write still in flight in another process).
     """
-    runs_dir = Path(runs_dir)
+    runs_dir = _as_path("runs_dir", runs_dir)
+    if not isinstance(quarantine, bool):
+        raise ArgumentTypeError(f"quarantine must be True or False; got {quarantine!r}")
     out: dict[str, dict[str, Any]] = {}
     if not runs_dir.is_dir():
         return out
@@ -303,7 +390,7 @@ class RunClaims:
     """
 
     def __init__(self, runs_dir: Path) -> None:
-        self.runs_dir = Path(runs_dir)
+        self.runs_dir = _as_path("runs_dir", runs_dir)
         self._held: dict[str, int] = {}
         self._lock = threading.Lock()  # joblib consumes task generators from several threads
 
@@ -312,6 +399,9 @@ class RunClaims:
 
     def acquire(self, key: str, *, block: bool = False) -> bool:
         """Claim run ``key``; ``False`` if another live process holds it (and not ``block``)."""
+        _check_key("key", key)
+        if not isinstance(block, bool):
+            raise ArgumentTypeError(f"block must be True or False; got {block!r}")
         if fcntl is None:  # pragma: no cover - Windows
             return True
         with self._lock:

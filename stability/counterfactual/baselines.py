@@ -52,6 +52,7 @@ from stability.counterfactual.measure import _rng
 from stability.counterfactual.models import _ProbabilityModel
 from theory.checks import (
     ArgumentTypeError,
+    ConvergenceError,
     as_float_array,
     check_nonnegative,
     check_positive,
@@ -275,7 +276,14 @@ def roar_worst_logit(w: np.ndarray, b: float, X: np.ndarray, delta_max: float) -
 
 
 def roar_worst_logit_lp(w: np.ndarray, b: float, x: np.ndarray, delta_max: float) -> float:
-    """The same minimum by a linear program (scipy ``linprog``, HiGHS); raises if not solved."""
+    """The same minimum by a linear program (scipy ``linprog``, HiGHS).
+
+    Raises
+    ------
+    ConvergenceError
+        If HiGHS does not report an optimal solution (:class:`theory.checks.ConvergenceError`,
+        a ``RuntimeError``).
+    """
     w = as_float_array("w", w, ndim=1)
     b = check_real("b", b)
     x = as_float_array("x", x, ndim=1)
@@ -285,7 +293,7 @@ def roar_worst_logit_lp(w: np.ndarray, b: float, x: np.ndarray, delta_max: float
     c = np.append(x, 1.0)  # objective: dw . x + db
     res = linprog(c, bounds=[(-dm, dm)] * (len(w) + 1), method="highs")
     if res.status != 0:
-        raise RuntimeError(f"linprog failed: {res.message}")
+        raise ConvergenceError(f"roar_worst_logit_lp: linprog failed: {res.message}")
     return float(w @ x + b + res.fun)
 
 

@@ -14,7 +14,7 @@ wall time. Batched over queries: one forward/backward pass per step for all rows
 - :func:`trex`: T-Rex:I as in the authors' code (Algorithm 1 of [1]): from the base counterfactual,
   ascend R-hat by normalised gradient steps, project onto the L2 ball of ``radius`` around the
   base and onto the box, keep an iterate only while m(x') >= 0.5, stop when R-hat >= tau or
-  after ``max_steps``.
+  after ``max_iter`` steps (the authors' ``--max_steps``).
 - :func:`trex_nn`: T-Rex:NN: the nearest training point predicted 1 with R-hat > tau, else the
   nearest one predicted 1.
 
@@ -81,6 +81,13 @@ class CounterfactualResult:
     steps : (n,) int, iterations the row used.
     status : tuple of n str, e.g. "tau reached", "max steps", "boundary", "not found".
     seconds : float, wall time of the whole call.
+
+    Notes
+    -----
+    A batch result: ``status`` holds one outcome per row (the per-row strings above, not an
+    integer code), and the rest of the result vocabulary of iterative work is there for the
+    whole batch as properties: ``success`` (every row has a valid counterfactual),
+    ``message`` (the count of each row status) and ``nit`` (the most iterations a row used).
     """
 
     method: str
@@ -112,6 +119,22 @@ class CounterfactualResult:
     def found(self) -> np.ndarray:
         """(n,) bool: rows with a counterfactual."""
         return ~np.isnan(self.counterfactuals).any(axis=1)
+
+    @property
+    def success(self) -> bool:
+        """Every row has a valid counterfactual."""
+        return bool(np.all(self.valid))
+
+    @property
+    def nit(self) -> int:
+        """The most iterations a row used (0 for an empty batch)."""
+        return int(np.max(self.steps, initial=0))
+
+    @property
+    def message(self) -> str:
+        """The count of each row status, e.g. ``"3 tau reached, 1 boundary"``."""
+        kinds = {s: self.status.count(s) for s in sorted(set(self.status))}
+        return ", ".join(f"{c} {s}" for s, c in kinds.items()) or "no rows"
 
     def summary(self) -> str:
         n = len(self.status)
@@ -339,7 +362,7 @@ def trex(
     sigma: float = 0.05,
     tau: float = 0.75,
     step: float = 0.01,
-    max_steps: int = 20,
+    max_iter: int = 20,
     radius: float = 1.0,
     box: tuple[Any, Any] | None = None,
     norm: int = 1,
@@ -348,12 +371,12 @@ def trex(
 ) -> CounterfactualResult:
     """T-Rex:I: raise the Stability of a counterfactual by projected ascent (Algorithm 1 of [1]).
 
-    While R-hat(x') < tau and fewer than ``max_steps`` steps were taken:
+    While R-hat(x') < tau and fewer than ``max_iter`` steps were taken:
     x' <- Proj_box(Proj_{B_2(base, radius)}(x' + step * grad R-hat / ||grad R-hat||_2)), accepted
     only if m(x') >= 0.5 (otherwise the row stops at its last valid iterate, status
     "boundary"). R-hat uses k fresh samples per step, sigma the **standard deviation**
-    (defaults: the authors' ``--sig 0.05``, ``--tau 0.75``, ``--max_steps 20``, step 0.01,
-    radius 1, k 1000).
+    (defaults: the authors' ``--sig 0.05``, ``--tau 0.75``, ``--max_steps 20`` (here
+    ``max_iter``, the toolkit's name for an iteration limit), step 0.01, radius 1, k 1000).
 
     Parameters
     ----------
@@ -386,7 +409,7 @@ def trex(
     start = time.perf_counter()
     X = as_queries("X", X)
     n, d = X.shape
-    k, max_steps = check_positive_int("k", k), check_int("max_steps", max_steps, lo=0)
+    k, max_iter = check_positive_int("k", k), check_int("max_iter", max_iter, lo=0)
     sigma, step, radius = (
         check_positive("sigma", sigma),
         check_positive("step", step),
@@ -430,7 +453,7 @@ def trex(
         active = np.ones(len(rows), dtype=bool)
         r_last = np.full(len(rows), np.nan)
         st = ["max steps"] * len(rows)
-        for t in range(max_steps + 1):
+        for t in range(max_iter + 1):
             idx = np.flatnonzero(active)
             if idx.size == 0:
                 break
@@ -454,7 +477,7 @@ def trex(
             zero = (gn.numpy() == 0) & ~stop
             for j in idx[zero]:
                 st[j] = "zero gradient"
-            if t == max_steps:
+            if t == max_iter:
                 break
             go = ~stop & ~zero
             if not go.any():

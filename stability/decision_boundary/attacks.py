@@ -88,6 +88,12 @@ class AttackResult:
         Norms of the perturbation.
     steps : int
         Gradient steps taken (the largest over the batch).
+
+    Notes
+    -----
+    The result vocabulary of iterative work is there as properties: ``nit`` (``steps``),
+    ``success`` (every state flipped), ``status`` (0 every state flipped, 1 some did not
+    within the step budget) and ``message``.
     """
 
     name: str
@@ -102,6 +108,27 @@ class AttackResult:
     @property
     def flip_rate(self) -> float:
         return float(self.flipped.mean())
+
+    @property
+    def nit(self) -> int:
+        """``steps``: gradient steps taken (the largest over the batch)."""
+        return int(self.steps)
+
+    @property
+    def success(self) -> bool:
+        """Every state's greedy action flipped."""
+        return bool(np.all(self.flipped))
+
+    @property
+    def status(self) -> int:
+        """0 when every state flipped, 1 when some did not within the step budget."""
+        return 0 if self.success else 1
+
+    @property
+    def message(self) -> str:
+        """How the attack ended, in words."""
+        n, k = len(self.flipped), int(np.sum(self.flipped))
+        return f"{self.name}: {k}/{n} states flipped after {self.nit} steps"
 
     def summary(self) -> str:
         med = float(np.median(self.l2[self.flipped])) if self.flipped.any() else float("nan")
@@ -246,7 +273,7 @@ def deepfool(
     policy: Callable,
     states: object,
     *,
-    steps: int = 50,
+    max_iter: int = 50,
     overshoot: float = 0.02,
     clip: Box = None,
 ) -> AttackResult:
@@ -256,15 +283,18 @@ def deepfool(
     ``k̂ = argmin_{k≠a*} |f'_k|/‖w'_k‖``, ``r = |f'_k̂| w'_k̂ / ‖w'_k̂‖²`` and
     ``x ← x + (1 + overshoot) r`` (as ``torchattacks.DeepFool``), until the action changes.
     For a linear policy one step flips every state, with ``‖r‖ = min_k |f'_k| / ‖w'_k‖``.
+    At most ``max_iter`` steps (the authors' code's ``max_iter=50``; ``torchattacks`` calls it
+    ``steps``); the result's ``nit`` is the number taken and ``success`` whether every state
+    flipped.
     """
-    steps = check_positive_int("steps", steps)
+    max_iter = check_positive_int("max_iter", max_iter)
     overshoot = check_nonnegative("overshoot", overshoot)
     clip = _box(clip)
     x, a = _prep(policy, states)
     adv = x.clone()
     active = torch.ones(len(x), dtype=torch.bool)
     used = 0
-    for used in range(1, steps + 1):  # noqa: B007
+    for used in range(1, max_iter + 1):  # noqa: B007
         idx = active.nonzero()[:, 0]
         q, J = _jacobian(policy, adv[idx])
         ai = a[idx]

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 import theory as T
+from stability.decision_boundary._checks import check_flag
 from stability.decision_boundary.models import FitReport, GridCNN, fit_q_policy
 from theory.checks import check_gamma, check_int, check_positive_int, check_real, check_seed
 
@@ -232,7 +233,6 @@ def rollout_states(
     return np.concatenate(episodes), episodes, paths
 
 
-@functools.lru_cache(maxsize=16)
 def gridworld_policy(
     size: int = 12, seed: int = 0, robust: bool = False, *, maze_seed: int | None = None
 ) -> tuple[PixelGridworld, GridCNN, FitReport]:
@@ -240,8 +240,25 @@ def gridworld_policy(
 
     ``maze_seed`` (default ``seed``) picks the maze, ``seed`` the network initialisation; the
     fit uses every non-goal cell. Cached per arguments: do not modify the returned model.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Before anything is built or looked up in the cache, if ``size`` is not an integer
+        >= 3, ``seed`` or ``maze_seed`` not a seed, or ``robust`` not a bool.
     """
-    env = PixelGridworld(size, seed=seed if maze_seed is None else maze_seed)
+    size = check_int("size", size, lo=3)
+    seed = check_seed(seed)
+    maze_seed = seed if maze_seed is None else check_seed(maze_seed, "maze_seed")
+    robust = check_flag("robust", robust)
+    return _gridworld_policy(size, seed, robust, maze_seed)
+
+
+@functools.lru_cache(maxsize=16)
+def _gridworld_policy(
+    size: int, seed: int, robust: bool, maze_seed: int
+) -> tuple[PixelGridworld, GridCNN, FitReport]:
+    env = PixelGridworld(size, seed=maze_seed)
     obs, cells = env.observations()
     q = env.optimal_q()[[env.index[c] for c in cells]]
     model, report = fit_q_policy(obs, q, robust=robust, seed=seed)

@@ -28,6 +28,7 @@ from stability.decision_boundary._checks import as_batch, check_flag
 from stability.decision_boundary.directions import instability_loss
 from theory.checks import (
     as_float_array,
+    check_int,
     check_nonnegative,
     check_positive,
     check_positive_int,
@@ -54,9 +55,24 @@ class LinearPolicy(nn.Module):
 
 
 class GridCNN(nn.Module):
-    """Conv(1→8, 3, stride 3) – ReLU – Conv(8→16, 3, pad 1) – ReLU – Linear(·, 64) – ReLU – Linear(64, A)."""
+    """Conv(1→8, 3, stride 3) – ReLU – Conv(8→16, 3, pad 1) – ReLU – Linear(·, 64) – ReLU – Linear(64, A).
+
+    Parameters
+    ----------
+    side : int
+        Image side ``3n`` (a multiple of 3, at least 3: one cell is 3 × 3 pixels).
+    n_actions : int, default 4
+        Outputs ``A`` (at least 2: one action has no decision boundary).
+    channels : int, default 1
+        Input channels.
+    """
 
     def __init__(self, side: int, n_actions: int = 4, channels: int = 1) -> None:
+        side = check_int("side", side, lo=3)
+        if side % 3:
+            raise ValueError(f"side must be a multiple of 3 (3 pixels per cell); got {side}")
+        n_actions = check_int("n_actions", n_actions, lo=2)
+        channels = check_positive_int("channels", channels)
         super().__init__()
         cells = side // 3
         self.net = nn.Sequential(

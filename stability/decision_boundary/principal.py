@@ -61,9 +61,17 @@ class PrincipalDirection:
     nit : int
         Power iterations used (0 for direct methods).
     converged : bool
-        Direct methods: True; power iteration: the Ritz residual met the tolerance.
+        Direct methods: True; power iteration: the Ritz residual met the tolerance;
+        frequent directions: the sketch is exact (no shrinkage).
     residual : float
-        ``‖L G - λ G‖ / λ`` (0 for direct methods, up to round-off).
+        ``‖L G - λ G‖ / λ`` (0 for direct methods, up to round-off; for frequent directions
+        the certified relative error ``Δ / λ_max`` of ``λ_max``).
+
+    Notes
+    -----
+    The result vocabulary of iterative work (as ``scipy.optimize.OptimizeResult``) is there
+    as properties: ``success`` (``converged``), ``status`` (0 converged, 1 not: power
+    iteration stopped at ``max_iter``, or an approximate sketch) and ``message``.
     """
 
     direction: np.ndarray
@@ -74,6 +82,32 @@ class PrincipalDirection:
     nit: int = 0
     converged: bool = True
     residual: float = 0.0
+
+    @property
+    def success(self) -> bool:
+        """``converged``."""
+        return bool(self.converged)
+
+    @property
+    def status(self) -> int:
+        """0 converged; 1 not (``max_iter`` reached, or an approximate sketch)."""
+        return 0 if self.converged else 1
+
+    @property
+    def message(self) -> str:
+        """How the computation ended, in words."""
+        if self.method == "power":
+            if self.converged:
+                return f"converged after {self.nit} power iterations"
+            return (
+                f"max_iter reached after {self.nit} power iterations: relative Ritz "
+                f"residual {self.residual:.2g} above tol"
+            )
+        if self.method.startswith("frequent-directions"):
+            if self.converged:
+                return "exact sketch (no shrinkage)"
+            return f"approximate sketch: lambda_max within relative {self.residual:.2g}"
+        return f"direct method ({self.method}), exact up to round-off"
 
     @property
     def lambda_max(self) -> float:
@@ -115,7 +149,7 @@ def _as_chunks(directions: object) -> tuple[list[np.ndarray], tuple[int, ...]]:
 
 
 def _power(
-    chunks: list[np.ndarray], k: int, n_iter: int, tol: float, seed: int
+    chunks: list[np.ndarray], k: int, max_iter: int, tol: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, int, bool, float]:
     """Block power (subspace) iteration on ``L = Σ_c V_cᵀ V_c`` with Rayleigh–Ritz."""
     d = chunks[0].shape[1]
@@ -123,10 +157,10 @@ def _power(
     Q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((d, p)))
     prev = None
     nit, conv, res = 0, False, np.inf
-    for nit in range(1, n_iter + 1):
+    for nit in range(1, max_iter + 1):
         Y = sum(c.T @ (c @ Q) for c in chunks)  # L Q, streamed: u <- Σ_i v_i <v_i, u>
         Q, _ = np.linalg.qr(Y)
-        if nit % 5 == 0 or nit == n_iter:
+        if nit % 5 == 0 or nit == max_iter:
             B = sum((c @ Q).T @ (c @ Q) for c in chunks)  # Rayleigh–Ritz: Qᵀ L Q
             w, U = np.linalg.eigh(B)
             u = Q @ U[:, -1]
@@ -150,7 +184,7 @@ def principal_direction(
     method: str = "auto",
     normalize: bool = False,
     tol: float = 1e-10,
-    n_iter: int = 500,
+    max_iter: int = 500,
     seed: int = 0,
 ) -> PrincipalDirection:
     """``G_S``, the top eigenvector of ``L(S) = Σ v(s) v(s)ᵀ``, and its ``k`` leading eigenvalues.
@@ -172,8 +206,9 @@ def principal_direction(
         not say whether it does).
     tol : float, default 1e-10
         Relative Ritz residual at which power iteration stops.
-    n_iter : int, default 500
-        Maximal power iterations.
+    max_iter : int, default 500
+        Maximal power iterations (the result's ``success``/``converged`` says whether ``tol``
+        was met).
     seed : int, default 0
         Seed of the power-iteration start.
 
@@ -200,7 +235,7 @@ def principal_direction(
     k = check_positive_int("k", k)
     normalize = check_flag("normalize", normalize)
     tol = check_positive("tol", tol)
-    n_iter = check_positive_int("n_iter", n_iter)
+    max_iter = check_positive_int("max_iter", max_iter)
     seed = check_seed(seed)
     streamed = isinstance(directions, list | tuple)
     chunks, shape = _as_chunks(directions)
@@ -220,7 +255,7 @@ def principal_direction(
         method = "power" if streamed else ("gram" if N < d / 4 else "svd")
     nit, conv, res = 0, True, 0.0
     if method == "power":
-        g, lam, nit, conv, res = _power(chunks, k, n_iter, tol, seed)
+        g, lam, nit, conv, res = _power(chunks, k, max_iter, tol, seed)
     else:
         V = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
         if method == "svd":

@@ -9,9 +9,9 @@ from typing import Any
 
 from stability.lipschitz.auto import (
     DEFAULT_SOLVE_BUDGET,
+    _check_budget_arg,
     auto_bound,
     check_budget,
-    check_budget_arg,
 )
 from stability.lipschitz.eclipse import eclipse, eclipse_applicable, eclipse_fast
 from stability.lipschitz.liplt import liplt_bound
@@ -19,9 +19,9 @@ from stability.lipschitz.lipsdp import LipSDPError, lipsdp
 from stability.lipschitz.local import local_bound
 from stability.lipschitz.lower import lower_bound
 from stability.lipschitz.naive import naive_bound
-from stability.lipschitz.network import as_network, check_box
+from stability.lipschitz.network import _check_scale, as_network, check_box
 from stability.lipschitz.neuron_fo import neuron_fo
-from stability.lipschitz.result import LipschitzLowerBound, LipschitzResult
+from stability.lipschitz.result import STATUS_FALLBACK, LipschitzLowerBound, LipschitzResult
 from theory.checks import ArgumentTypeError, check_choice, check_int, check_open_unit, check_seed
 
 __all__ = ["METHODS", "lipschitz_bound", "lipschitz_lower_bound"]
@@ -142,17 +142,21 @@ def lipschitz_bound(
     Returns
     -------
     LipschitzResult
-        ``value``, ``method``, ``certified``, ``status``, ``seconds``. A NaN or infinite value
+        ``value``, ``method``, ``certified``, ``message``, ``seconds``, ``success``, ``status``, ``nit``. A NaN or infinite value
         is never ``certified``.
 
     Raises
     ------
     ValueError
         Unknown method, solver or ``on_failure``, unsupported layer, bad activation or slopes,
-        missing or bad box, bad budget, or an estimate over ``time_budget``/``max_memory_gb``.
+        missing or bad box, bad budget, an estimate over ``time_budget``/``max_memory_gb``, or
+        weights outside :data:`~stability.lipschitz.network.SAFE_SCALE` (float64 overflow).
     TypeError
         Arguments of the wrong type (:class:`theory.checks.ArgumentTypeError`, also a
         ``ValueError``).
+    LipSDPError
+        With ``on_failure="raise"``, when no LipSDP solver's multipliers could be certified
+        (a :class:`theory.checks.ConvergenceError`; the default falls back instead).
 
     Examples
     --------
@@ -162,8 +166,8 @@ def lipschitz_bound(
     (2.0, 'naive', True)
     """
     check_choice("method", method, METHODS)
-    time_budget = check_budget_arg("time_budget", time_budget)
-    max_memory_gb = check_budget_arg("max_memory_gb", max_memory_gb)
+    time_budget = _check_budget_arg("time_budget", time_budget)
+    max_memory_gb = _check_budget_arg("max_memory_gb", max_memory_gb)
     check_choice("on_failure", on_failure, ("fallback", "raise"))
     solver = _check_solver(method, solver)
     if rtol is not None:
@@ -177,6 +181,7 @@ def lipschitz_bound(
     if method != "local" and box is not None:
         raise ValueError(f"box applies to method 'local' only; got method {method!r}")
     net = as_network(network, activation, slopes=slopes)
+    _check_scale(net)  # outside float64's safe range the solvers overflow or underflow
     if method == "auto":
         return auto_bound(net, time_budget, max_memory_gb)
     lo_hi = check_box(box, net.dims[0]) if method == "local" else None
@@ -204,7 +209,7 @@ def _lipsdp_or_fallback(net, variant: str, *, solver, on_failure: str, rtol) -> 
 
     ``on_failure="raise"`` re-raises :class:`~stability.lipschitz.lipsdp.LipSDPError`;
     ``"fallback"`` returns the tighter of ECLipsE-Fast (when applicable) and LipLT, with
-    ``method`` naming it and ``status`` saying why LipSDP failed (``requested`` stays
+    ``method`` naming it, ``status`` 3 (fallback) and ``message`` saying why LipSDP failed (``requested`` stays
     ``lipsdp-<variant>``).
     """
     start = time.perf_counter()
@@ -221,7 +226,8 @@ def _lipsdp_or_fallback(net, variant: str, *, solver, on_failure: str, rtol) -> 
             value, fb = ef.value, "eclipse-fast"
     seconds = time.perf_counter() - start
     name = f"lipsdp-{variant}"
-    return LipschitzResult(value, fb, True, f"fallback to {fb}: {why}", seconds, name)
+    why = f"fallback to {fb}: {why}"
+    return LipschitzResult(value, fb, True, why, seconds, name, status=STATUS_FALLBACK)
 
 
 def lipschitz_lower_bound(

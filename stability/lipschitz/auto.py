@@ -52,11 +52,11 @@ from stability.lipschitz.liplt import liplt_bound
 from stability.lipschitz.lipsdp import LipSDPError, lipsdp
 from stability.lipschitz.local import LOCAL_SDP_MAX_NEURONS
 from stability.lipschitz.naive import naive_bound
-from stability.lipschitz.network import Network
+from stability.lipschitz.network import Network, _check_net
 from stability.lipschitz.neuron_fo import neuron_fo
 from stability.lipschitz.one_hidden import one_hidden_applicable
 from stability.lipschitz.result import LipschitzResult
-from theory.checks import ArgumentTypeError
+from theory.checks import ArgumentTypeError, check_choice
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -65,9 +65,7 @@ __all__ = [
     "CostEstimate",
     "auto_bound",
     "check_budget",
-    "check_budget_arg",
     "estimate_cost",
-    "estimated_seconds",
 ]
 
 #: Time budget (s) of ``auto`` when none is given.
@@ -90,6 +88,8 @@ _BY_TIGHTNESS = (
     "liplt",
     "naive",
 )
+#: Every method with a cost model (all of :data:`stability.lipschitz.api.METHODS` but ``auto``).
+_COSTED = (*_BY_TIGHTNESS, "lipsdp-network", "local")
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class CostEstimate:
     model: str
 
 
-def check_budget_arg(name: str, value: object) -> float | None:
+def _check_budget_arg(name: str, value: object) -> float | None:
     """``None`` or a real number ``> 0`` (``math.inf``: no limit), else an error naming ``name``."""
     if value is None:
         return None
@@ -189,8 +189,18 @@ def estimate_cost(net: Network, method: str, solver: str | None = None) -> CostE
         A method of :data:`stability.lipschitz.api.METHODS` other than ``"auto"``.
     solver : str, optional
         The ``solver=`` the method will get (``None``/``"ipm"``: the structured methods;
-        otherwise a cvxpy solver name).
+        otherwise an installed cvxpy solver name).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``method`` or ``solver`` (``"ipm"`` with ``lipsdp-network``).
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`, ``solver`` not a str.
     """
+    _check_net(net)
+    check_choice("method", method, _COSTED)
+    solver = _check_solver(method, solver)
     structured = solver in (None, "ipm")
     if net.depth == 1 or method in ("naive", "liplt", "eclipse-fast"):
         closed = method if method in ("naive", "liplt", "eclipse-fast") else "naive"
@@ -237,9 +247,18 @@ def estimate_cost(net: Network, method: str, solver: str | None = None) -> CostE
     raise ValueError(f"method has no cost model: {method!r}")
 
 
-def estimated_seconds(net: Network, method: str, solver: str | None = None) -> float:
-    """Rough wall-time estimate of ``method`` on ``net`` (see :func:`estimate_cost`)."""
-    return estimate_cost(net, method, solver).seconds
+def _check_solver(method: str, solver: object) -> str | None:
+    """``None``, ``"ipm"`` (not for ``lipsdp-network``) or an installed cvxpy solver (upper
+    case), else an error naming ``solver``."""
+    if solver is None:
+        return None
+    if solver == "ipm":
+        if method == "lipsdp-network":
+            raise ValueError("solver 'ipm' does not handle lipsdp-network; got solver='ipm'")
+        return solver
+    from stability.lipschitz.lipsdp import check_cvxpy_solver
+
+    return check_cvxpy_solver(solver)
 
 
 def _fits(net: Network, method: str, seconds: float, memory_gb: float) -> CostEstimate | None:
@@ -276,8 +295,11 @@ def check_budget(
     ------
     ValueError
         Naming ``time_budget`` and/or ``max_memory_gb``, with the estimate and the tightest
-        method that fits both budgets.
+        method that fits both budgets; or a bad argument (as :func:`estimate_cost`; budgets
+        must be positive, ``math.inf`` for no limit).
     """
+    time_budget = _check_budget_arg("time_budget", time_budget)
+    max_memory_gb = _check_budget_arg("max_memory_gb", max_memory_gb)
     seconds = DEFAULT_SOLVE_BUDGET if time_budget is None else time_budget
     memory_gb = DEFAULT_MAX_MEMORY_GB if max_memory_gb is None else max_memory_gb
     est = estimate_cost(net, method, solver)
@@ -314,7 +336,18 @@ def auto_bound(
     net: Network, time_budget: float | None = None, max_memory_gb: float | None = None
 ) -> LipschitzResult:
     """The smallest certified bound among the methods that fit ``time_budget`` seconds (default
-    :data:`DEFAULT_BUDGET`) and ``max_memory_gb`` (default :data:`DEFAULT_MAX_MEMORY_GB`)."""
+    :data:`DEFAULT_BUDGET`) and ``max_memory_gb`` (default :data:`DEFAULT_MAX_MEMORY_GB`).
+
+    Raises
+    ------
+    ValueError
+        A budget that is not positive (``math.inf``: no limit).
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`, a budget not a number.
+    """
+    _check_net(net)
+    time_budget = _check_budget_arg("time_budget", time_budget)
+    max_memory_gb = _check_budget_arg("max_memory_gb", max_memory_gb)
     start = time.perf_counter()
     budget = DEFAULT_BUDGET if time_budget is None else float(time_budget)
     memory = DEFAULT_MAX_MEMORY_GB if max_memory_gb is None else float(max_memory_gb)
@@ -325,7 +358,7 @@ def auto_bound(
     if eclipse_applicable(net) and estimate_cost(net, "eclipse-fast").seconds <= closed_limit:
         cands["eclipse-fast"] = eclipse_fast(net).value
     tried = []
-    status = "closed-form"
+    status, code, nit = "closed-form", None, 0
     for method in ("lipsdp-neuron", "lipsdp-neuron-fo", "eclipse"):
         if method == "eclipse" and not eclipse_applicable(net):
             continue
@@ -346,16 +379,19 @@ def auto_bound(
             tried.append((method, est, r.seconds))
             if r.certified and r.method == method:
                 cands[method] = r.value
-                status = r.status
+                status, code, nit = r.message, r.status, r.nit
             break
         tried.append((method, est, None))
     best = min(cands, key=cands.get)
+    solved = best in ("lipsdp-neuron", "lipsdp-neuron-fo", "eclipse")
     return LipschitzResult(
         cands[best],
         best,
         True,
-        status if best in ("lipsdp-neuron", "lipsdp-neuron-fo", "eclipse") else "closed-form",
+        status if solved else "closed-form",
         time.perf_counter() - start,
         "auto",
         {"candidates": cands, "tried": tried, "budget": budget, "max_memory_gb": memory},
+        code if solved else None,
+        nit if solved else 0,
     )

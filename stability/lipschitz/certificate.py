@@ -31,7 +31,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from stability.lipschitz.network import Network
+from stability.lipschitz.network import Network, _check_net
+from theory.checks import ArgumentTypeError, ConvergenceError, as_float_array
 
 __all__ = [
     "SAFETY",
@@ -39,22 +40,29 @@ __all__ = [
     "certify_dense",
     "certify_multipliers",
     "check_slopes",
-    "layer_start",
-    "widen_linear",
 ]
 
 #: Relative inflation of a certified value, covering float64 rounding in the Schur check.
 SAFETY = 1e-10
 
 
-class LipSDPError(RuntimeError):
-    """The SDP solver failed, or its multipliers could not be certified."""
+class LipSDPError(ConvergenceError):
+    """The SDP solver failed, or its multipliers could not be certified.
+
+    A :class:`theory.checks.ConvergenceError` (hence a ``RuntimeError`` and a ``ValueError``),
+    the toolkit's one error type for a solver-backed computation that did not succeed.
+    """
 
 
 def check_slopes(net: Network, slopes) -> list[tuple[np.ndarray, np.ndarray]]:
     """Neuron-wise ``slopes`` as float arrays, one ``(lo, hi)`` of shape ``(n_k,)`` per hidden
-    layer with ``lo <= hi`` finite, or ``ValueError`` naming ``slopes``."""
-    sizes = net.dims[1:-1]
+    layer with ``lo <= hi`` finite, or ``ValueError`` naming ``slopes`` (``TypeError``
+    naming ``net`` when ``net`` is not a :class:`Network`)."""
+    sizes = _check_net(net).dims[1:-1]
+    if isinstance(slopes, str | bytes) or not hasattr(slopes, "__iter__"):
+        raise ArgumentTypeError(
+            f"slopes must be (lo, hi) array pairs per hidden layer; got {slopes!r}"
+        )
     try:
         out = [
             (np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64))
@@ -76,7 +84,7 @@ def check_slopes(net: Network, slopes) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def widen_linear(
+def _widen_linear(
     slopes: Sequence[tuple[np.ndarray, np.ndarray]],
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``[a, a]`` (a linear neuron) widened to ``[a - 1e-7 max(1, |a|), a]``: still a valid slope
@@ -104,7 +112,16 @@ def certify_multipliers(
     -------
     float
         ``λmax(H11 - H12 H22⁻¹ H21)`` (so ``L <= √ρ̂``), or ``inf`` when some pivot of the
-        backward block elimination of ``H22`` is not negative definite.
+        backward block elimination of ``H22`` is not negative definite, or some multiplier is
+        negative or not finite (no certificate: never a NaN).
+
+    Raises
+    ------
+    ValueError
+        ``multipliers`` not one vector of shape ``(n_k,)`` per hidden layer, or bad ``slopes``
+        (as :func:`check_slopes`).
+    TypeError
+        ``net`` not a :class:`Network`, or ``multipliers`` not numeric.
 
     Notes
     -----
@@ -114,13 +131,12 @@ def certify_multipliers(
     Pivots: ``S_{l-1} = D_{l-1}``, ``S_k = D_k - H_{k,k+1} S_{k+1}⁻¹ H_{k+1,k}``; each must be
     negative definite (checked by Cholesky of ``-S_k``).
     """
-    ws = net.weights
+    ws = _check_net(net).weights
     depth = len(ws)
+    slopes = net.slope_vectors() if slopes is None else check_slopes(net, slopes)
+    lam = _check_multipliers(net, multipliers)
     if depth == 1:
         return float(np.linalg.norm(ws[0], 2) ** 2)
-    if slopes is None:
-        slopes = net.slope_vectors()
-    lam = [np.asarray(m, dtype=np.float64) for m in multipliers]
     if any(np.any(m < 0) or not np.all(np.isfinite(m)) for m in lam):
         return math.inf
     ab = [lo * hi * m for (lo, hi), m in zip(slopes, lam, strict=True)]
@@ -138,6 +154,8 @@ def certify_multipliers(
     s = diag_block(depth - 1)
     for k in range(depth - 1, 0, -1):
         s = 0.5 * (s + s.T)
+        if not np.all(np.isfinite(s)):  # overflow (huge multipliers or weights): no certificate
+            return math.inf
         try:
             chol = np.linalg.cholesky(-s)
         except np.linalg.LinAlgError:
@@ -148,13 +166,39 @@ def certify_multipliers(
         correction = z.T @ z  # = H_{k-1,k} (-S_k)⁻¹ H_{k,k-1}
         if k - 1 == 0:
             d0 = -2.0 * (ws[0].T * ab[0]) @ ws[0]
-            m = d0 + correction
-            return float(np.linalg.eigvalsh(0.5 * (m + m.T))[-1])
+            return _top_eigenvalue(d0 + correction)
         s = diag_block(k - 1) + correction
     raise AssertionError("unreachable")
 
 
-def layer_start(
+def _top_eigenvalue(m: np.ndarray) -> float:
+    """``λmax`` of the symmetric part of ``m``; ``inf`` if ``m`` is not finite (an overflow in
+    the elimination must never pass for a small, or NaN, certificate)."""
+    if not np.all(np.isfinite(m)):
+        return math.inf
+    top = float(np.linalg.eigvalsh(0.5 * (m + m.T))[-1])
+    return top if math.isfinite(top) else math.inf
+
+
+def _check_multipliers(net: Network, multipliers, name: str = "multipliers") -> list[np.ndarray]:
+    """``multipliers`` as float64 vectors, one of shape ``(n_k,)`` per hidden layer (entries may
+    be negative or non-finite: :func:`certify_multipliers` answers ``inf`` for those)."""
+    sizes = net.dims[1:-1]
+    if isinstance(multipliers, str | bytes) or not hasattr(multipliers, "__len__"):
+        raise ArgumentTypeError(
+            f"{name} must be a sequence of one vector per hidden layer; got {multipliers!r:.80}"
+        )
+    if len(multipliers) != len(sizes):
+        raise ValueError(
+            f"{name} must hold {len(sizes)} vectors (one per hidden layer); got {len(multipliers)}"
+        )
+    return [
+        as_float_array(f"{name}[{k}]", m, shape=(n,), allow_empty=True, finite=False)
+        for k, (m, n) in enumerate(zip(multipliers, sizes, strict=True))
+    ]
+
+
+def _layer_start(
     net: Network, slopes: Sequence[tuple[np.ndarray, np.ndarray]] | None = None
 ) -> list[np.ndarray]:
     """Strictly feasible per-layer multipliers for any slopes, built backward.
@@ -185,11 +229,12 @@ def layer_start(
     return lams
 
 
-def _dense_h(net: Network, t: np.ndarray) -> np.ndarray:
-    """``H`` of the LMI for a full multiplier matrix ``t`` (N x N), uniform slopes."""
+def _selectors(net: Network) -> tuple[np.ndarray, np.ndarray]:
+    """LipSDP's ``A`` and ``B`` (Fazlyab et al., NeurIPS 2019, Eq. (10)): with ``x`` the stacked
+    ``(x_0, x_1, ..., x_{l-1})``, ``A x`` is every hidden layer's pre-activation (without
+    biases) and ``B x`` its post-activation; both ``N x (n_0 + N)`` with ``N`` hidden neurons."""
     ws = net.weights
     n0, n_hidden = ws[0].shape[1], net.n_hidden
-    (alpha, beta) = net.slopes[0]
     a = np.zeros((n_hidden, n0 + n_hidden))
     r = c = 0
     for w in ws[:-1]:
@@ -198,6 +243,14 @@ def _dense_h(net: Network, t: np.ndarray) -> np.ndarray:
         c += w.shape[1]
     b = np.zeros((n_hidden, n0 + n_hidden))
     b[:, n0:] = np.eye(n_hidden)
+    return a, b
+
+
+def _dense_h(net: Network, t: np.ndarray) -> np.ndarray:
+    """``H`` of the LMI for a full multiplier matrix ``t`` (N x N), uniform slopes."""
+    ws = net.weights
+    (alpha, beta) = net.slopes[0]
+    a, b = _selectors(net)
     h = -2 * alpha * beta * a.T @ t @ a + (alpha + beta) * (a.T @ t @ b + b.T @ t @ a)
     h -= 2 * b.T @ t @ b
     n_last = ws[-1].shape[1]
@@ -208,17 +261,34 @@ def _dense_h(net: Network, t: np.ndarray) -> np.ndarray:
 def certify_dense(net: Network, t: np.ndarray) -> float:
     """``ρ̂`` for any symmetric multiplier matrix ``t`` (N x N), by a dense Schur complement.
 
-    Requires the same slopes on every hidden layer. Returns ``inf`` if ``H22 ⊀ 0``.
+    Requires the same slopes on every hidden layer (at least one hidden layer). Returns ``inf``
+    if ``H22 ⊀ 0``.
+
+    Raises
+    ------
+    ValueError
+        ``net`` without a hidden layer or with different slopes per layer; ``t`` not a finite
+        symmetric ``N x N`` matrix.
+    TypeError
+        ``net`` not a :class:`Network`, or ``t`` not numeric.
     """
-    if len(set(net.slopes)) != 1:
-        raise ValueError(f"certify_dense needs uniform slopes; got {net.slopes}")
+    _check_net(net)
+    if net.depth < 2 or len(set(net.slopes)) != 1:
+        raise ValueError(
+            f"net: certify_dense needs a hidden layer and uniform slopes; got slopes {net.slopes}"
+        )
+    n = net.n_hidden
+    t = as_float_array("t", t, shape=(n, n))
+    if not np.allclose(t, t.T, rtol=1e-12, atol=1e-12 * float(np.max(np.abs(t)))):
+        raise ValueError("t must be symmetric (a multiplier matrix T = Tᵀ)")
     n0 = net.dims[0]
-    h = _dense_h(net, np.asarray(t, dtype=np.float64))
+    h = _dense_h(net, t)
+    if not np.all(np.isfinite(h)):  # overflow: no certificate
+        return math.inf
     h11, h12, h22 = h[:n0, :n0], h[:n0, n0:], h[n0:, n0:]
     try:
         chol = np.linalg.cholesky(-h22)
     except np.linalg.LinAlgError:
         return math.inf
     z = np.linalg.solve(chol, h12.T)
-    m = h11 + z.T @ z
-    return float(np.linalg.eigvalsh(0.5 * (m + m.T))[-1])
+    return _top_eigenvalue(h11 + z.T @ z)

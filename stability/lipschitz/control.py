@@ -61,6 +61,25 @@ class LinearSystem:
     rho: float
     b_gain: float
 
+    def __post_init__(self) -> None:
+        """Refuse inconsistent parts: ``a`` (n, n), ``b`` (n, m), ``k`` (m, n), ``p`` (n, n)
+        symmetric positive definite, all finite; ``rho`` in [0, 1), ``b_gain >= 0``."""
+        if not isinstance(self.name, str):
+            raise ArgumentTypeError(f"name must be a str; got {self.name!r}")
+        a = as_float_array("a", self.a, ndim=2)
+        n = a.shape[0]
+        a = as_float_array("a", a, shape=(n, n))
+        b = as_float_array("b", self.b, shape=(n, None))
+        k = as_float_array("k", self.k, shape=(b.shape[1], n))
+        p = as_float_array("p", self.p, shape=(n, n))
+        if not np.allclose(p, p.T, rtol=1e-9, atol=1e-12) or np.linalg.eigvalsh(p)[0] <= 0:
+            raise ValueError("p must be symmetric positive definite (the Lyapunov matrix)")
+        rho = check_real("rho", self.rho, lo=0.0, hi=1.0, hi_open=True)
+        b_gain = check_nonnegative("b_gain", self.b_gain)
+        for field, value in (("a", a), ("b", b), ("k", k), ("p", p), ("rho", rho)):
+            object.__setattr__(self, field, value)
+        object.__setattr__(self, "b_gain", b_gain)
+
     def p_norm(self, v: np.ndarray) -> np.ndarray:
         """``||v||_P`` along the last axis."""
         return np.sqrt(np.einsum("...i,ij,...j->...", v, self.p, v))

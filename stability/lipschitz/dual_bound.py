@@ -36,7 +36,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stability.lipschitz.network import Network
+from stability.lipschitz.certificate import check_slopes
+from stability.lipschitz.network import Network, _check_net
+from theory.checks import as_float_array, check_choice
 
 __all__ = ["dual_lower_bound"]
 
@@ -71,16 +73,19 @@ def dual_lower_bound(
     Raises
     ------
     ValueError
-        On a bad ``variant``, a network without a hidden layer, or ``x`` of the wrong shape.
+        On a bad ``variant``, a network without a hidden layer, ``x`` of the wrong shape or
+        not finite, or bad ``slopes``.
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`, ``x`` not numeric.
     """
-    if variant not in ("neuron", "layer"):
-        raise ValueError(f"variant must be 'neuron' or 'layer'; got {variant!r}")
+    _check_net(net)
+    check_choice("variant", variant, ("neuron", "layer"))
     if net.depth < 2:
-        raise ValueError(f"dual_lower_bound needs a hidden layer; got depth {net.depth}")
+        raise ValueError(f"net: dual_lower_bound needs a hidden layer; got depth {net.depth}")
     n0 = net.dims[0]
     n = n0 + net.n_hidden
-    if np.shape(x) != (n, n):
-        raise ValueError(f"x must have shape ({n}, {n}); got {np.shape(x)}")
+    x = as_float_array("x", x, shape=(n, n))
+    slopes = None if slopes is None else check_slopes(net, slopes)
     try:
         v = np.linalg.cholesky(0.5 * (x + x.T))  # X = V Vᵀ, one row per coordinate
     except np.linalg.LinAlgError:

@@ -45,21 +45,28 @@ from scipy.linalg import solve_triangular
 
 from stability.lipschitz.certificate import SAFETY, LipSDPError, certify_multipliers
 from stability.lipschitz.lipsdp import check_cvxpy_solver, lipsdp
-from stability.lipschitz.network import Network
-from stability.lipschitz.result import LipschitzResult
+from stability.lipschitz.network import Network, _check_net
+from stability.lipschitz.result import (
+    STATUS_FALLBACK,
+    STATUS_LIMIT,
+    STATUS_OPTIMAL,
+    LipschitzResult,
+)
+from theory.checks import as_float_array
 
 __all__ = ["EclipseLayer", "eclipse", "eclipse_applicable", "eclipse_fast", "eclipse_layer"]
 
 
 def eclipse_applicable(net: Network) -> bool:
-    """Whether every activation has slopes ``[0, β]`` with ``β > 0``."""
-    return all(a == 0.0 and b > 0.0 for a, b in net.slopes)
+    """Whether every activation has slopes ``[0, β]`` with ``β > 0`` (``TypeError`` naming
+    ``net`` if it is not a :class:`~stability.lipschitz.network.Network`)."""
+    return all(a == 0.0 and b > 0.0 for a, b in _check_net(net).slopes)
 
 
 def _check(net: Network, name: str) -> None:
     if not eclipse_applicable(net):
         raise ValueError(
-            f"{name} needs activations with slopes [0, beta], beta > 0; got slopes {net.slopes}"
+            f"net: {name} needs activations with slopes [0, beta], beta > 0; got slopes {net.slopes}"
         )
 
 
@@ -142,20 +149,23 @@ def eclipse(net: Network, *, solver: str | None = None) -> LipschitzResult:
         (slow on wide layers: 40 s for one layer of 200 neurons with CVXOPT on 2 cores).
 
     A layer SDP that fails falls back to the ECLipsE-Fast choice for that layer (noted in
-    ``status``); the value stays certified either way.
+    ``message``); the value stays certified either way.
 
     Raises
     ------
     ValueError
-        If some activation has ``alpha != 0``, or ``solver`` is not an installed cvxpy solver.
+        If some activation has ``alpha != 0``, or ``solver`` is not ``"ipm"`` or an installed
+        cvxpy solver.
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`, ``solver`` not a str.
     """
     _check(net, "eclipse")
-    if solver not in (None, "ipm"):
-        check_cvxpy_solver(solver)
+    if solver is not None and solver != "ipm":
+        solver = check_cvxpy_solver(solver)
 
     def choose(_k: np.ndarray, w: np.ndarray, x: np.ndarray, w_next: np.ndarray):
         layer = eclipse_layer(_factor(w, x), w_next, solver=solver)
-        return layer.lam, layer.status
+        return layer.lam, layer.message
 
     return _run(net, "eclipse", choose)
 
@@ -171,13 +181,30 @@ class EclipseLayer:
     s : float
         Its objective: the largest ``s`` with ``Λ - ΛKΛ ⪰ s WᵀW`` (``-inf`` if
         ``Λ - ΛKΛ`` is not positive definite).
-    status : str
-        The solver's status, or why the ECLipsE-Fast choice was taken instead.
+    message : str
+        The solver's status in words, or why the ECLipsE-Fast choice was taken instead.
+    status : int
+        The code of :class:`~stability.lipschitz.result.LipschitzResult`: 0 solved, 1 the
+        solver stopped at its iteration limit (its certified iterate is used), 3 the solve
+        failed and the ECLipsE-Fast choice was taken instead.
+    nit : int
+        Iterations of the layer solver (0 for cvxpy, whose count is not reported).
+
+    Notes
+    -----
+    ``success`` (a property) is true when the layer problem was solved (status 0 or 1).
     """
 
     lam: np.ndarray
     s: float
-    status: str
+    message: str
+    status: int = STATUS_OPTIMAL
+    nit: int = 0
+
+    @property
+    def success(self) -> bool:
+        """The layer SDP was solved (status 0 or 1), not replaced by the Fast choice."""
+        return self.status in (STATUS_OPTIMAL, STATUS_LIMIT)
 
 
 def eclipse_layer(g: np.ndarray, w_next: np.ndarray, *, solver: str | None = None) -> EclipseLayer:
@@ -201,43 +228,55 @@ def eclipse_layer(g: np.ndarray, w_next: np.ndarray, *, solver: str | None = Non
     EclipseLayer
         The ECLipsE-Fast choice ``Λ = I / (2 λmax(K))`` when the solve fails (``status`` says
         why).
+
+    Raises
+    ------
+    ValueError
+        ``g`` or ``w_next`` empty, not finite or of non-matching shapes; an unknown ``solver``.
+    TypeError
+        ``g`` or ``w_next`` not numeric, ``solver`` not a str.
     """
-    g, w_next = np.asarray(g, dtype=np.float64), np.asarray(w_next, dtype=np.float64)
-    if g.ndim != 2 or w_next.ndim != 2 or w_next.shape[1] != g.shape[0]:
-        raise ValueError(
-            f"g must be (n, m) and w_next (p, n); got {np.shape(g)} and {np.shape(w_next)}"
-        )
+    g = as_float_array("g", g, ndim=2)
+    w_next = as_float_array("w_next", w_next, shape=(None, g.shape[0]))
+    if solver is not None and solver != "ipm":
+        solver = check_cvxpy_solver(solver)
     if solver in (None, "ipm"):
-        lam, status = _layer_by_lipsdp(g, w_next)
+        lam, message, code, nit = _layer_by_lipsdp(g, w_next)
     else:
-        lam, status = _layer_by_cvxpy(g, w_next, check_cvxpy_solver(solver))
+        lam, message, code, nit = _layer_by_cvxpy(g, w_next, solver)
     x = np.diag(lam) - (lam[:, None] * (g @ g.T)) * lam[None, :]
     try:
         b = np.linalg.solve(np.linalg.cholesky(0.5 * (x + x.T)), w_next.T)
     except np.linalg.LinAlgError:
-        return EclipseLayer(lam, -math.inf, status)
-    return EclipseLayer(lam, 1.0 / float(np.linalg.eigvalsh(b.T @ b)[-1]), status)
+        return EclipseLayer(lam, -math.inf, message, code, nit)
+    return EclipseLayer(lam, 1.0 / float(np.linalg.eigvalsh(b.T @ b)[-1]), message, code, nit)
 
 
-def _strictly_positive(v: np.ndarray) -> np.ndarray:
-    """``Λ`` with its zeros lifted by ``1e-9 max Λ``: ``X_i`` must be invertible."""
+def _strictly_positive(v: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``Λ`` with its zeros lifted by ``1e-9 max Λ`` (relative: ``Λ`` scales as ``1/‖W‖²``, so
+    an absolute floor would swamp it for large weights): ``X_i`` must be invertible. An
+    all-zero ``Λ`` becomes the ECLipsE-Fast choice for ``K = k``."""
     v = np.maximum(np.asarray(v, dtype=float), 0.0)
-    return v + 1e-9 * max(float(np.max(v, initial=0.0)), 1e-12)
+    top = float(np.max(v, initial=0.0))
+    return v + 1e-9 * top if top > 0 else _fast_choice(k)[0]
 
 
-def _layer_by_lipsdp(g: np.ndarray, w_next: np.ndarray) -> tuple[np.ndarray, str]:
+def _layer_by_lipsdp(g: np.ndarray, w_next: np.ndarray) -> tuple[np.ndarray, str, int, int]:
     """The layer SDP as LipSDP-Neuron of ``w_next ψ(2 G x)`` (module docstring)."""
     zeros = (np.zeros(g.shape[0]), np.zeros(w_next.shape[0]))
     layer = Network((2.0 * g, w_next), zeros, ((0.0, 1.0),), ("relu",))
     try:
         r = lipsdp(layer, "neuron")
     except LipSDPError as exc:
-        return _fast_choice(g @ g.T)[0], f"layer SDP failed ({exc})"
+        return _fast_choice(g @ g.T)[0], f"layer SDP failed ({exc})", STATUS_FALLBACK, 0
     rho = (r.value / (1 + SAFETY)) ** 2  # the certified ρ̂ of T
-    return _strictly_positive(2.0 * r.details["multipliers"][0] / rho), r.status
+    lam = _strictly_positive(2.0 * r.details["multipliers"][0] / rho, g @ g.T)
+    return lam, r.message, r.status, r.nit
 
 
-def _layer_by_cvxpy(g: np.ndarray, w_next: np.ndarray, solver: str) -> tuple[np.ndarray, str]:
+def _layer_by_cvxpy(
+    g: np.ndarray, w_next: np.ndarray, solver: str
+) -> tuple[np.ndarray, str, int, int]:
     """The paper's ``2n x 2n`` layer LMI through cvxpy."""
     import cvxpy as cp
 
@@ -256,7 +295,8 @@ def _layer_by_cvxpy(g: np.ndarray, w_next: np.ndarray, solver: str) -> tuple[np.
     try:
         prob.solve(solver=solver)
     except Exception as exc:  # a crashed layer solve: Fast choice instead
-        return _fast_choice(g @ g.T)[0], f"layer SDP failed ({type(exc).__name__})"
+        why = f"layer SDP failed ({type(exc).__name__})"
+        return _fast_choice(g @ g.T)[0], why, STATUS_FALLBACK, 0
     if prob.status not in ("optimal", "optimal_inaccurate") or lam.value is None:
-        return _fast_choice(g @ g.T)[0], f"layer SDP {prob.status}"
-    return _strictly_positive(lam.value), prob.status
+        return _fast_choice(g @ g.T)[0], f"layer SDP {prob.status}", STATUS_FALLBACK, 0
+    return _strictly_positive(lam.value, g @ g.T), prob.status, STATUS_OPTIMAL, 0

@@ -18,7 +18,7 @@ from importlib import resources
 import numpy as np
 import scipy.io as sio
 
-from theory.checks import check_positive_int
+from theory.checks import ArgumentTypeError, check_positive_int, check_seed
 
 __all__ = [
     "EXACT_2D",
@@ -67,17 +67,29 @@ def gaussian_net(rng: np.random.Generator, dims: Sequence[int]) -> list[np.ndarr
     [(5, 3), (1, 5)]
     """
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator; got {rng!r}")
-    dims = [check_positive_int(f"dims[{i}]", d) for i, d in enumerate(dims)]
-    if len(dims) < 2:
-        raise ValueError(f"dims must list at least an input and an output size; got {dims}")
+        raise ArgumentTypeError(f"rng must be a numpy Generator; got {rng!r}")
+    dims = _check_dims(dims)
     return [
         rng.standard_normal((dims[k + 1], dims[k])) / np.sqrt(dims[k]) for k in range(len(dims) - 1)
     ]
 
 
+def _check_dims(dims: object) -> list[int]:
+    """``dims``: a sequence of at least two positive integers."""
+    if isinstance(dims, str | bytes) or not isinstance(dims, Sequence | np.ndarray):
+        raise ArgumentTypeError(f"dims must be a sequence of layer sizes; got {dims!r}")
+    out = [check_positive_int(f"dims[{i}]", d) for i, d in enumerate(dims)]
+    if len(out) < 2:
+        raise ValueError(f"dims must list at least an input and an output size; got {out}")
+    return out
+
+
 def exact_2d_net(dims: Sequence[int], seed: int) -> list[np.ndarray]:
-    """The net of :data:`EXACT_2D`: :func:`gaussian_net` with ``default_rng(seed)``."""
+    """The net of :data:`EXACT_2D`: :func:`gaussian_net` with ``default_rng(seed)``.
+
+    ``dims`` positive integers (at least two), ``seed`` a seed (:func:`theory.checks.check_seed`).
+    """
+    dims, seed = _check_dims(dims), check_seed(seed)
     return gaussian_net(np.random.default_rng(seed), dims)
 
 

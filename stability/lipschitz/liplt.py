@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stability.lipschitz.network import Network
+from stability.lipschitz.certificate import check_slopes
+from stability.lipschitz.network import Network, _check_net
 
 __all__ = ["liplt_bound"]
 
@@ -32,15 +33,19 @@ def liplt_bound(net: Network, slopes: list[tuple[np.ndarray, np.ndarray]] | None
     net : Network
     slopes : list of (ndarray, ndarray), optional
         Neuron-wise slope bounds ``(alpha_k, beta_k)`` per hidden layer (default: the
-        network's scalar slopes).
+        network's scalar slopes); finite, ``alpha <= beta``.
+
+    Raises
+    ------
+    ValueError
+        Bad ``slopes`` (not one finite ``(lo, hi)`` pair of shape ``(n_k,)`` per hidden layer
+        with ``lo <= hi``).
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`.
     """
-    ws = net.weights
+    ws = _check_net(net).weights
     depth = len(ws)
-    if slopes is None:
-        slopes = [
-            (np.full(w.shape[0], s[0]), np.full(w.shape[0], s[1]))
-            for w, s in zip(ws[:-1], net.slopes, strict=True)
-        ]
+    slopes = net.slope_vectors() if slopes is None else check_slopes(net, slopes)
     a = [0.5 * (lo + hi) for lo, hi in slopes]
     b = [0.5 * np.abs(hi - lo) for lo, hi in slopes]
     m = []

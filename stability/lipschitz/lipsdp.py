@@ -51,16 +51,17 @@ import numpy as np
 from stability.lipschitz.certificate import (
     SAFETY,
     LipSDPError,
+    _selectors,
+    _widen_linear,
     certify_dense,
     certify_multipliers,
     check_slopes,
-    widen_linear,
 )
-from stability.lipschitz.network import Network
+from stability.lipschitz.network import Network, _check_net
 from stability.lipschitz.neuron_ipm import lipsdp_ipm
 from stability.lipschitz.one_hidden import one_hidden_applicable, one_hidden_dual
-from stability.lipschitz.result import LipschitzResult
-from theory.checks import ArgumentTypeError
+from stability.lipschitz.result import STATUS_OPTIMAL, LipschitzResult
+from theory.checks import ArgumentTypeError, check_choice
 from theory.checks import check_open_unit as open_unit
 
 __all__ = [
@@ -105,9 +106,9 @@ def check_cvxpy_solver(solver: object) -> str:
 
 
 def _check_args(net: Network, variant: str, slopes) -> list | None:
-    """Validate ``variant`` and ``slopes`` (returned as float arrays, or ``None``)."""
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}; got {variant!r}")
+    """Validate ``net``, ``variant`` and ``slopes`` (returned as float arrays, or ``None``)."""
+    _check_net(net)
+    check_choice("variant", variant, VARIANTS)
     if variant == "network" and (len(set(net.slopes)) > 1 or slopes is not None):
         raise ValueError(f"lipsdp-network needs the same slopes on every layer; got {net.slopes}")
     return None if slopes is None else check_slopes(net, slopes)
@@ -123,14 +124,7 @@ def _solve_sdp(net: Network, variant: str, solver: str, slopes=None):
     slopes = net.slope_vectors() if slopes is None else slopes
     ab = np.concatenate([lo * hi for lo, hi in slopes])
     apb = np.concatenate([lo + hi for lo, hi in slopes])
-    a = np.zeros((n_hidden, n0 + n_hidden))
-    r = c = 0
-    for w in ws[:-1]:
-        a[r : r + w.shape[0], c : c + w.shape[1]] = w
-        r += w.shape[0]
-        c += w.shape[1]
-    bsel = np.zeros((n_hidden, n0 + n_hidden))
-    bsel[:, n0:] = np.eye(n_hidden)
+    a, bsel = _selectors(net)
     rho = cp.Variable(nonneg=True)
     cons = []
     if variant == "layer":
@@ -214,7 +208,13 @@ def lipsdp_cvxpy(
     Raises
     ------
     LipSDPError
-        When every solver fails or its multipliers fail the ``H22 ≺ 0`` check.
+        When every solver fails or its multipliers fail the ``H22 ≺ 0`` check (a
+        :class:`theory.checks.ConvergenceError`).
+    ValueError
+        An unknown ``variant`` or ``solver``, bad ``slopes`` (as
+        :func:`stability.lipschitz.certificate.check_slopes`; Network takes none).
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`, ``solver`` not a str.
     """
     slopes = _check_args(net, variant, slopes)
     if solver is not None:
@@ -227,7 +227,7 @@ def lipsdp_cvxpy(
     if (slopes is None and any(a == b for a, b in net.slopes)) or (
         slopes is not None and any(np.any(lo == hi) for lo, hi in slopes)
     ):
-        slopes = widen_linear(net.slope_vectors() if slopes is None else slopes)
+        slopes = _widen_linear(net.slope_vectors() if slopes is None else slopes)
     sizes = [w.shape[0] for w in net.weights[:-1]]
     status, objective, lam, zeta = "error", math.nan, None, None
     message = ""
@@ -306,7 +306,7 @@ def lipsdp(
         of :mod:`stability.lipschitz.neuron_ipm` (``"ipm"`` forces it). Or a cvxpy solver name
         (:func:`lipsdp_cvxpy`; the default for Network: :func:`default_solver`). When the
         structured methods stop before their tolerance, the cvxpy solver runs too and the
-        smaller certified value is returned (``status`` says so); except with neuron-wise
+        smaller certified value is returned (``message`` says so); except with neuron-wise
         ``slopes``: (nearly) linear neurons (``α ≈ β``, common on small boxes) have unbounded
         multipliers and keep any interior-point method from converging, so the structured
         method's certified iterate is returned whatever its status
@@ -327,9 +327,15 @@ def lipsdp(
     Raises
     ------
     LipSDPError
-        When no solver's multipliers could be certified (the public
+        When no solver's multipliers could be certified (a
+        :class:`theory.checks.ConvergenceError`; the public
         :func:`stability.lipschitz.lipschitz_bound` falls back to a cheaper certified method
         instead, with ``on_failure="fallback"``).
+    ValueError
+        An unknown ``variant`` or ``solver`` (``"ipm"`` with Network), bad ``slopes`` or
+        ``rtol`` (in (0, 1); structured solvers only).
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`, ``solver`` not a str.
     """
     slopes = _check_args(net, variant, slopes)
     structured = variant != "network"
@@ -352,23 +358,23 @@ def lipsdp(
     if solver is None and variant == "neuron" and slopes is None and one_hidden_applicable(net):
         tol = 1e-6 if rtol is None else 1.0 - 1.0 / (1.0 + rtol) ** 2
         dual = one_hidden_dual(net, tol=tol, max_iter=60)
-        if dual.status == "optimal":
+        if dual.status == STATUS_OPTIMAL:
             return dual
-        note = f"; the one-hidden dual stopped early ({dual.status})"
+        note = f"; the one-hidden dual stopped early ({dual.message})"
     if solver in (None, "ipm") and structured:
         ipm = lipsdp_ipm(net, variant, rtol=rtol, slopes=slopes)
-        if solver == "ipm" or slopes is not None or ipm.status.startswith("optimal"):
+        if solver == "ipm" or slopes is not None or ipm.status == STATUS_OPTIMAL:
             return ipm
-        note += f"; the structured IPM stopped early ({ipm.status}), cvxpy ran too"
+        note += f"; the structured IPM stopped early ({ipm.message}), cvxpy ran too"
     try:
         r = lipsdp_cvxpy(net, variant, solver=solver, slopes=slopes)
     except LipSDPError as exc:
         if ipm is not None:  # the IPM's best iterate is certified whatever its status
-            return replace(ipm, status=f"{ipm.status}; cvxpy failed: {exc}")
+            return replace(ipm, message=f"{ipm.message}; cvxpy failed: {exc}")
         raise LipSDPError(f"{exc}{note}") from None
     if ipm is not None and ipm.value <= r.value:  # both certified: keep the smaller
         return replace(
-            ipm, status=f"{ipm.status}; cvxpy ({r.details['solver']}) certified {r.value:.6g}"
+            ipm, message=f"{ipm.message}; cvxpy ({r.details['solver']}) certified {r.value:.6g}"
         )
-    status = r.status + note if r.certified else r.status
-    return replace(r, status=status, seconds=time.perf_counter() - start)
+    message = r.message + note if r.certified else r.message
+    return replace(r, message=message, seconds=time.perf_counter() - start)

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from stability.lipschitz.liplt import liplt_bound
-from stability.lipschitz.network import Network, _apply, check_box
+from stability.lipschitz.network import Network, _apply, _check_net, check_box
 from stability.lipschitz.result import LipschitzResult
 
 __all__ = ["interval_slopes", "local_bound"]
@@ -56,7 +56,22 @@ def _derivative_range(name: str, lo: np.ndarray, hi: np.ndarray, glob: tuple[flo
 def interval_slopes(
     net: Network, lo: np.ndarray, hi: np.ndarray
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Neuron-wise slope bounds ``(alpha_k, beta_k)`` valid on the box ``[lo, hi]``."""
+    """Neuron-wise slope bounds ``(alpha_k, beta_k)`` valid on the box ``[lo, hi]``.
+
+    Raises
+    ------
+    ValueError
+        ``lo``/``hi`` not finite vectors of shape ``(n_0,)`` with ``lo <= hi``; an activation
+        known only by its slopes (``custom``: no values to propagate the box through).
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`.
+    """
+    lo, hi = check_box((lo, hi), _check_net(net).dims[0], name="(lo, hi)")
+    if "custom" in net.activations:
+        raise ValueError(
+            "local bound: net has an activation known only by its slopes ('custom'), with no "
+            "values to propagate a box through; use a named activation"
+        )
     mid, rad = 0.5 * (lo + hi), 0.5 * (hi - lo)
     out = []
     for k in range(net.depth - 1):
@@ -70,11 +85,6 @@ def interval_slopes(
         out.append((a_k, b_k))
         # propagate the box through the activation (monotone activations)
         name = net.activations[k]
-        if name == "custom":
-            raise ValueError(
-                "local bound: an activation known only by its slopes ('custom') has no values to "
-                "propagate a box through; use a named activation"
-            )
         lo_n, hi_n = _apply(name, zl), _apply(name, zu)
         mid, rad = 0.5 * (lo_n + hi_n), 0.5 * np.abs(hi_n - lo_n)
     return out
@@ -97,14 +107,20 @@ def local_bound(net: Network, lo, hi, *, solver: str | None = None) -> Lipschitz
     Raises
     ------
     ValueError
-        On a box of the wrong shape, with ``lo > hi``, or non-finite.
+        On a box of the wrong shape, with ``lo > hi``, or non-finite; an unknown ``solver``.
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`, ``solver`` not a str.
     """
     start = time.perf_counter()
-    lo, hi = check_box((lo, hi), net.dims[0])
+    lo, hi = check_box((lo, hi), _check_net(net).dims[0], name="(lo, hi)")
+    if solver is not None and solver != "ipm":
+        from stability.lipschitz.lipsdp import check_cvxpy_solver
+
+        solver = check_cvxpy_solver(solver)
     if net.depth == 1:
         return LipschitzResult.single_layer(net.weights[0], "local", start)
     slopes = interval_slopes(net, lo, hi)
-    value, via, status = liplt_bound(net, slopes), "liplt", "closed-form"
+    value, via, status, code, nit = liplt_bound(net, slopes), "liplt", "closed-form", None, 0
     details = {"liplt_local": value}
     if net.n_hidden <= LOCAL_SDP_MAX_NEURONS:
         from stability.lipschitz.lipsdp import LipSDPError, lipsdp
@@ -116,7 +132,7 @@ def local_bound(net: Network, lo, hi, *, solver: str | None = None) -> Lipschitz
         details["lipsdp_neuron_local"] = r.value
         details["lipsdp_lower_bound"] = r.details.get("sdp_lower_bound", 0.0)
         if r.certified and r.method == "lipsdp-neuron" and r.value < value:
-            value, via, status = r.value, "lipsdp-neuron", r.status
+            value, via, status, code, nit = r.value, "lipsdp-neuron", r.message, r.status, r.nit
     stable = sum(int(np.sum(a == b)) for a, b in slopes)
     details.update({"via": via, "stable_neurons": stable, "n_hidden": net.n_hidden})
     return LipschitzResult(
@@ -127,4 +143,6 @@ def local_bound(net: Network, lo, hi, *, solver: str | None = None) -> Lipschitz
         time.perf_counter() - start,
         "local",
         details,
+        code,
+        nit,
     )

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from stability.lipschitz.network import Network, check_box
+from stability.lipschitz.network import Network, _check_net, check_box
 from stability.lipschitz.result import LipschitzLowerBound
 from theory.checks import as_float_array, check_int, check_seed
 
@@ -48,9 +48,19 @@ def jacobian_norms(net: Network, x: np.ndarray, chunk: int = 4096) -> np.ndarray
 
     At most ``chunk`` points at a time, fewer when the Jacobians of a chunk would exceed about
     0.4 GB (``chunk * max_k n_k * n_0`` float64 entries).
+
+    Raises
+    ------
+    ValueError
+        ``x`` not finite or not of shape ``(m, n_0)``; ``chunk < 1``; an activation known only
+        by its slopes (no Jacobian).
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`, ``x`` not numeric,
+        ``chunk`` not an integer.
     """
     from stability.lipschitz.network import _apply
 
+    _check_net(net)
     chunk = check_int("chunk", chunk, lo=1)
     x = as_float_array("x", x, shape=(None, net.dims[0]), allow_empty=True)
     chunk = max(1, min(chunk, _JACOBIAN_ENTRIES // (max(net.dims) * net.dims[0])))
@@ -75,9 +85,16 @@ def angle_sweep(net: Network, n_angles: int = 200_000) -> float:
 
     Exact (up to the resolution) for bias-free ReLU/LeakyReLU/identity networks, whose linear
     regions are cones; a lower bound for any network.
+
+    Raises
+    ------
+    ValueError
+        ``net`` without a 2-D input; ``n_angles < 1``.
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`, ``n_angles`` not an integer.
     """
-    if net.dims[0] != 2:
-        raise ValueError(f"angle_sweep needs a 2-D input; got input dimension {net.dims[0]}")
+    if _check_net(net).dims[0] != 2:
+        raise ValueError(f"net: angle_sweep needs a 2-D input; got input dimension {net.dims[0]}")
     n_angles = check_int("n_angles", n_angles, lo=1)
     t = (np.arange(n_angles) + 0.5) * (2 * np.pi / n_angles)
     return float(np.max(jacobian_norms(net, np.stack([np.cos(t), np.sin(t)], axis=1))))
@@ -106,7 +123,17 @@ def lower_bound(
     box : (array_like, array_like), optional
         Restrict points to ``[lo, hi]`` (a lower bound of the local constant there).
     seed : int
+
+    Raises
+    ------
+    ValueError
+        Counts out of range, a bad ``seed`` or ``box`` (as
+        :func:`~stability.lipschitz.network.check_box`).
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`; counts or ``seed`` not
+        integers.
     """
+    _check_net(net)
     n_samples = check_int("n_samples", n_samples, lo=1)
     n_ascent = check_int("n_ascent", n_ascent, lo=0)
     n_starts = check_int("n_starts", n_starts, lo=1)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stability.lipschitz.network import Network
+from stability.lipschitz.network import Network, _check_net
 
 __all__ = ["frobenius_bound", "naive_bound"]
 
@@ -25,9 +25,11 @@ def naive_bound(net: Network) -> float:
     >>> from stability.lipschitz.network import as_network
     >>> naive_bound(as_network([np.eye(2) * 3.0, np.eye(2) * 2.0]))
     6.0
+
+    ``TypeError`` naming ``net`` if it is not a :class:`~stability.lipschitz.network.Network`.
     """
     value = 1.0
-    for w in net.weights:
+    for w in _check_net(net).weights:
         value *= float(np.linalg.norm(w, 2))
     for a, b in net.slopes:
         value *= max(abs(a), abs(b))
@@ -35,9 +37,12 @@ def naive_bound(net: Network) -> float:
 
 
 def frobenius_bound(net: Network) -> float:
-    """The product of Frobenius norms (what ``np.linalg.norm(W)`` gives by default): valid, loose."""
+    """The product of Frobenius norms (what ``np.linalg.norm(W)`` gives by default): valid, loose.
+
+    ``TypeError`` naming ``net`` if it is not a :class:`~stability.lipschitz.network.Network`.
+    """
     value = 1.0
-    for w in net.weights:
+    for w in _check_net(net).weights:
         value *= float(np.linalg.norm(w))
     for a, b in net.slopes:
         value *= max(abs(a), abs(b))

@@ -19,13 +19,14 @@ References
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from theory.checks import ArgumentTypeError, as_float_array
+from theory.checks import ArgumentTypeError, as_float_array, check_positive_int
 
 __all__ = ["ACTIVATION_SLOPES", "Network", "as_network", "check_box", "merge_linear_layers"]
 
@@ -169,6 +170,7 @@ def merge_linear_layers(net: Network) -> Network:
     informative only as ``λ_i → ∞``, where interior-point solvers fail or lose accuracy) [derived]. For bounds only: an affine
     activation's offset is not known from its slopes and is dropped from the biases.
     """
+    net = _check_net(net)
     if all(a != b for a, b in net.slopes):
         return net
     ws, bs = list(net.weights), list(net.biases)
@@ -215,8 +217,82 @@ def _leaky_slope(name: str, activation: str) -> float:
     return s
 
 
+def _check_net(net: Any, name: str = "net") -> Network:
+    """``net`` itself if it is a :class:`Network` (validated when built), else a TypeError
+    naming ``name`` (the solver entry points take a parsed network; :func:`as_network` builds
+    one from a weight list or an ``nn.Sequential``)."""
+    if not isinstance(net, Network):
+        raise ArgumentTypeError(
+            f"{name} must be a stability.lipschitz.network.Network (build one with as_network); "
+            f"got {type(net).__name__}"
+        )
+    return net
+
+
+#: The range of each ``||W_k||_2`` and of the naive bound ``∏_k ||W_k||_2 · max(|α_k|, |β_k|)``
+#: that the bounds handle: the SDPs form ``ρ = L²`` and products of squared weights, which
+#: overflow or underflow float64 (max ``1.8e308``) outside it [measured: LipSDP-Neuron's
+#: interior-point method overflows on a 2-2-1 network with a naive bound of ``1e141``].
+SAFE_SCALE = (1e-100, 1e100)
+
+
+def _log_norm(w: np.ndarray, ord: Any = None) -> float:
+    """``log ||w||`` without overflow or underflow (``w`` scaled by its largest entry first)."""
+    top = float(np.max(np.abs(w)))
+    return math.log(top) + math.log(float(np.linalg.norm(w / top, ord)))
+
+
+def _check_scale(net: Network, name: str = "network") -> None:
+    """Refuse a network outside :data:`SAFE_SCALE` (a ValueError naming ``name``): a weight
+    matrix whose spectral norm, or a naive bound, outside it, where the solvers' float64
+    products overflow (``LinAlgError``, ``inf``) or underflow (a "certified" ``0`` below the
+    true constant). A network with a zero layer or a zero slope bound (``f`` constant) passes.
+    ``L`` is homogeneous in ``W_1`` (``L(cW_1) = |c| L``), so rescaling ``W_1`` is exact
+    [derived].
+
+    Cheap screens first: a Frobenius norm bounds the spectral norm above, the largest absolute
+    entry below; the spectral norms are computed only when a screen fails.
+    """
+    slope = [max(abs(a), abs(b)) for a, b in net.slopes]
+    if min(slope, default=1.0) == 0.0 or any(not np.any(w) for w in net.weights):
+        return
+    lo, hi = (math.log(v) for v in SAFE_SCALE)
+    log_slope = sum(math.log(v) for v in slope)
+    upper = [_log_norm(w) for w in net.weights]
+    lower = [math.log(float(np.max(np.abs(w)))) for w in net.weights]
+    if lo <= min(lower) and max(upper) <= hi and lo <= log_slope + sum(lower):
+        if log_slope + sum(upper) <= hi:
+            return
+    exact = [_log_norm(w, 2) for w in net.weights]
+    total = log_slope + sum(exact)
+    bad = [k for k, v in enumerate(exact) if not lo <= v <= hi]
+    if not bad and lo <= total <= hi:
+        return
+    what = (
+        f"weights[{bad[0]}] has spectral norm about 1e{exact[bad[0]] / math.log(10):.0f}"
+        if bad
+        else f"the naive bound (product of spectral norms and slopes) is about "
+        f"1e{total / math.log(10):.0f}"
+    )
+    raise ValueError(
+        f"{name}: {what}, outside the range [{SAFE_SCALE[0]:g}, {SAFE_SCALE[1]:g}] where the "
+        "bounds' float64 arithmetic is reliable; rescale the weights (the Lipschitz constant "
+        "of x -> f(c x) is |c| L)"
+    )
+
+
 def check_box(box: Any, n0: int, name: str = "box") -> tuple[np.ndarray, np.ndarray]:
-    """``box = (lo, hi)``: two finite vectors of shape ``(n0,)`` with ``lo <= hi``."""
+    """``box = (lo, hi)``: two finite vectors of shape ``(n0,)`` with ``lo <= hi``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``: wrong shape, non-finite entries, ``lo > hi`` somewhere, or
+        ``n0`` not a positive integer (then naming ``n0``).
+    TypeError
+        Naming ``name``: not a pair of numeric vectors.
+    """
+    n0 = check_positive_int("n0", n0)
     if isinstance(box, str | bytes) or not hasattr(box, "__len__") or len(box) != 2:
         raise ArgumentTypeError(f"{name} must be a pair (lo, hi) of vectors; got {box!r}")
     lo = as_float_array(f"{name}: lo", box[0]).reshape(-1)

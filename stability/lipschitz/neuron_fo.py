@@ -24,7 +24,7 @@ minimizes ``ρ`` directly:
 * the best iterate by the **exact** ``λmax`` is certified again by
   :func:`certify_multipliers`; the reported value is ``√ρ̂ (1 + SAFETY)``, never larger than the
   warm start's certified value. Should certification fail, the warm start's certified value is
-  returned and ``status`` says so.
+  returned and ``message`` says so (``status`` 1 when the iteration or time limit stopped it).
 
 The value is a valid upper bound at any iteration count; more iterations only tighten it
 towards LipSDP-Neuron's optimum. Cost per iteration ``O(Σ_k n_k³)`` (one Cholesky per layer).
@@ -46,10 +46,22 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.linalg import cho_solve, solve_triangular
 
-from stability.lipschitz.certificate import SAFETY, certify_multipliers, layer_start
+from stability.lipschitz.certificate import (
+    SAFETY,
+    _check_multipliers,
+    _layer_start,
+    certify_multipliers,
+)
 from stability.lipschitz.eclipse import eclipse_applicable, eclipse_fast
-from stability.lipschitz.network import Network, merge_linear_layers
-from stability.lipschitz.result import LipschitzResult
+from stability.lipschitz.network import Network, _check_net, merge_linear_layers
+from stability.lipschitz.result import STATUS_LIMIT, STATUS_OPTIMAL, LipschitzResult
+from theory.checks import (
+    ArgumentTypeError,
+    check_int,
+    check_nonnegative,
+    check_positive_int,
+    check_real,
+)
 
 __all__ = ["DEFAULT_STAGES", "neuron_fo", "schur_objective"]
 
@@ -77,20 +89,45 @@ def schur_objective(
     Returns
     -------
     (float, float, list of ndarray or None) or None
-        ``(f_τ, ρ, ∂f_τ/∂λ)``, or ``None`` when ``H22(λ)`` is not negative definite.
+        ``(f_τ, ρ, ∂f_τ/∂λ)``, or ``None`` when ``H22(λ)`` is not negative definite (or the
+        elimination overflows float64, e.g. for multipliers near ``1e308``).
+
+    Raises
+    ------
+    ValueError
+        ``net`` without a hidden layer; ``lam`` not one finite, non-negative vector of shape
+        ``(n_k,)`` per hidden layer; ``tau`` negative or not finite.
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`; ``tau`` not a number,
+        ``grad`` not a bool.
     """
+    depth = _check_net(net).depth
+    if depth < 2:
+        raise ValueError(f"net: schur_objective needs a hidden layer; got depth {depth}")
+    lam = _check_multipliers(net, lam, "lam")
+    for k, m in enumerate(lam):
+        if not np.all(np.isfinite(m)) or np.any(m < 0):
+            raise ValueError(f"lam[{k}] must be finite and >= 0; got {m!r}")
+    tau = check_nonnegative("tau", tau)
+    if not isinstance(grad, bool | np.bool_):
+        raise ArgumentTypeError(f"grad must be a bool; got {grad!r}")
+    return _schur_objective(net, lam, tau, grad=bool(grad))
+
+
+def _schur_objective(
+    net: Network, lam: Sequence[np.ndarray], tau: float, *, grad: bool = True
+) -> tuple[float, float, list[np.ndarray] | None] | None:
+    """:func:`schur_objective` without the argument checks (the descent's inner loop)."""
     ws = net.weights
     depth = len(ws)
-    if depth < 2:
-        raise ValueError(f"schur_objective needs a hidden layer; got depth {depth}")
-    if tau < 0:
-        raise ValueError(f"tau must be >= 0; got {tau!r}")
     ab = [a * b for a, b in net.slopes]
     apb = [a + b for a, b in net.slopes]
     chols: list[np.ndarray | None] = [None] * depth
     k = depth - 1
     s = -2.0 * np.diag(lam[k - 1]) + ws[-1].T @ ws[-1]
     while True:
+        if not np.all(np.isfinite(s)):  # overflow: treated as infeasible, never as a small ρ
+            return None
         try:
             c = np.linalg.cholesky(-s)
         except np.linalg.LinAlgError:
@@ -101,6 +138,8 @@ def schur_objective(
         d = -2.0 * (ws[k - 1].T * (ab[k - 1] * lam[k - 1])) @ ws[k - 1]
         if k == 1:
             m = d + z.T @ z
+            if not np.all(np.isfinite(m)):
+                return None
             break
         s = -2.0 * np.diag(lam[k - 2]) + d + z.T @ z
         k -= 1
@@ -169,22 +208,28 @@ def neuron_fo(
     Raises
     ------
     ValueError
-        On a bad ``time_budget``, ``max_iter``, ``memory`` or ``stages``.
+        On a bad ``time_budget`` (not positive; ``math.inf``: no limit), ``max_iter`` (< 0),
+        ``memory`` (< 1), ``stages`` (empty, or not ``(tau >= 0, share in [0, 1])`` pairs,
+        finite) or ``rtol`` (negative or not finite).
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`; numbers of the wrong type.
     """
-    if time_budget is not None and not time_budget > 0:
-        raise ValueError(f"time_budget must be positive; got {time_budget!r}")
-    if int(max_iter) != max_iter or max_iter < 0:
-        raise ValueError(f"max_iter must be a non-negative integer; got {max_iter!r}")
-    if int(memory) != memory or memory < 1:
-        raise ValueError(f"memory must be a positive integer; got {memory!r}")
-    if not stages or any(not (t >= 0 and 0 <= sh <= 1) for t, sh in stages):
-        raise ValueError(f"stages must be (tau >= 0, share in [0, 1]) pairs; got {stages!r}")
+    _check_net(net)
+    if time_budget is not None:
+        if isinstance(time_budget, bool) or not isinstance(time_budget, int | float):
+            raise ArgumentTypeError(f"time_budget must be a number of seconds; got {time_budget!r}")
+        if not time_budget > 0:  # NaN too
+            raise ValueError(f"time_budget must be positive (math.inf: none); got {time_budget!r}")
+    max_iter = check_int("max_iter", max_iter, lo=0)
+    memory = check_positive_int("memory", memory)
+    stages = _check_stages(stages)
+    rtol = check_nonnegative("rtol", rtol)
     name = "lipsdp-neuron-fo"
     start = time.perf_counter()
     net = merge_linear_layers(net)  # linear activations: exact, and no unbounded λ
     if net.depth == 1:
         return LipschitzResult.single_layer(net.weights[0], name, start)
-    starts = [("backward-layer", layer_start(net))]
+    starts = [("backward-layer", _layer_start(net))]
     if eclipse_applicable(net):
         ef = eclipse_fast(net)
         if ef.certified:
@@ -206,7 +251,7 @@ def neuron_fo(
         return np.split(base * np.exp(theta), cuts)
 
     def f(theta: np.ndarray, tau: float):
-        out = schur_objective(net, lam_of(theta), tau)
+        out = _schur_objective(net, lam_of(theta), tau)
         if out is None:
             return None
         val, top, g = out
@@ -282,7 +327,28 @@ def neuron_fo(
         status = f"{status}; best iterate failed the Schur check, warm start ({start_name}) kept"
         rho_hat, details["multipliers"] = start_rho, lam0
     value = math.sqrt(max(rho_hat, 0.0)) * (1 + SAFETY)
-    return LipschitzResult(value, name, True, status, time.perf_counter() - start, name, details)
+    code = STATUS_OPTIMAL if stop == "converged" else STATUS_LIMIT
+    seconds = time.perf_counter() - start
+    return LipschitzResult(value, name, True, status, seconds, name, details, code)
+
+
+def _check_stages(stages: object) -> list[tuple[float, float]]:
+    """``stages``: a non-empty sequence of ``(tau >= 0, share in [0, 1])`` pairs."""
+    if isinstance(stages, str | bytes) or not isinstance(stages, Sequence) or not stages:
+        raise ArgumentTypeError(
+            f"stages must be a non-empty sequence of (tau, share) pairs; got {stages!r}"
+        )
+    out = []
+    for k, pair in enumerate(stages):
+        if isinstance(pair, str | bytes) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise ArgumentTypeError(f"stages[{k}] must be a (tau, share) pair; got {pair!r}")
+        out.append(
+            (
+                check_nonnegative(f"stages[{k}]: tau", pair[0]),
+                check_real(f"stages[{k}]: share", pair[1], lo=0.0, hi=1.0),
+            )
+        )
+    return out
 
 
 def _lbfgs_direction(g: np.ndarray, s_hist: list, y_hist: list) -> np.ndarray:

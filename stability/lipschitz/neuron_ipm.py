@@ -35,7 +35,11 @@ relative ``LANCZOS_RTOL``, warm-started from the previous step's Ritz vector on 
 Ritz value can only overestimate the step, which the Cholesky checks catch). The output layer
 is scaled so that the starting ``ρ`` is 1 (the LMI is homogeneous in ``(ρ, λ, W_lᵀW_l)``).
 
-Certification: the returned multipliers are checked by
+Scale: the method runs on the weights divided by their Frobenius norms (LipSDP is invariant
+under this rescaling, a congruence derived in ``_balanced``), so its arithmetic does not depend
+on the scale of the given weights.
+
+Certification: the returned multipliers, mapped back to the given weights, are checked by
 :func:`stability.lipschitz.certificate.certify_multipliers` (exact backward Schur elimination) and
 the reported value is ``√ρ̂ (1 + SAFETY)``, never the iteration's ``√ρ``.
 
@@ -62,14 +66,15 @@ from scipy.linalg import blas, lapack
 
 from stability.lipschitz.certificate import (
     SAFETY,
+    _layer_start,
+    _widen_linear,
     certify_multipliers,
     check_slopes,
-    layer_start,
-    widen_linear,
 )
 from stability.lipschitz.dual_bound import dual_lower_bound
-from stability.lipschitz.network import Network, merge_linear_layers
-from stability.lipschitz.result import LipschitzResult
+from stability.lipschitz.network import Network, _check_net, merge_linear_layers
+from stability.lipschitz.result import STATUS_LIMIT, STATUS_OPTIMAL, LipschitzResult
+from theory.checks import check_choice
 from theory.checks import check_open_unit as open_unit
 from theory.checks import check_positive_int as positive_int
 
@@ -322,23 +327,23 @@ def _lanczos_min(
     d: np.ndarray,
     start: np.ndarray | None = None,
     rtol: float = LANCZOS_RTOL,
-    max_steps: int = 80,
+    max_iter: int = 80,
 ) -> tuple[float, np.ndarray] | None:
     """``λmin(L⁻¹ D L⁻ᵀ)`` and its Ritz vector by Lanczos with full reorthogonalization.
 
     Started from the fixed vector :func:`_lanczos_start` (plus ``10 start`` when a previous Ritz
     vector ``start`` is given), stopped once the smallest Ritz value (which decreases to
-    ``λmin``) changes by at most ``rtol`` relative; ``None`` if that takes over ``max_steps``.
+    ``λmin``) changes by at most ``rtol`` relative; ``None`` if that takes over ``max_iter``.
     """
     n = d.shape[0]
-    q = np.empty((max_steps + 1, n))
-    alpha, beta = np.empty(max_steps), np.empty(max_steps)
+    q = np.empty((max_iter + 1, n))
+    alpha, beta = np.empty(max_iter), np.empty(max_iter)
     q[0] = _lanczos_start(n)
     if start is not None:
         q[0] += 10.0 * start
         q[0] /= np.linalg.norm(q[0])
     theta = math.inf
-    for k in range(min(max_steps, n)):
+    for k in range(min(max_iter, n)):
         w = l_inv @ (d @ (l_inv.T @ q[k]))  # B q_k
         alpha[k] = q[k] @ w
         w -= alpha[k] * q[k]
@@ -384,8 +389,28 @@ def _box_slopes(net: Network, slopes: Sequence[tuple[np.ndarray, np.ndarray]]):
     for k, m in enumerate(keep):
         ws[k], bs[k], ws[k + 1] = ws[k][m], bs[k][m], ws[k + 1][:, m]
     widened = int(sum(np.sum((lo == hi)[m]) for (lo, hi), m in zip(slopes, keep, strict=True)))
-    slopes = [(lo[m], hi[m]) for (lo, hi), m in zip(widen_linear(slopes), keep, strict=True)]
+    slopes = [(lo[m], hi[m]) for (lo, hi), m in zip(_widen_linear(slopes), keep, strict=True)]
     return Network(tuple(ws), tuple(bs), net.slopes, net.activations), slopes, keep, widened
+
+
+def _balanced(net: Network) -> tuple[Network, list[float]]:
+    """``net`` with every ``W_k`` divided by ``s_k = ||W_k||_F`` and the gains
+    ``g_k = ∏_{j>k} s_j`` (``k = 0..l-1``; ``g_0 = σ = ∏_j s_j``).
+
+    LipSDP is invariant under this rescaling [derived]: with ``W_k = s_k W'_k`` and the
+    congruence ``D = blkdiag(d_0 I, …, d_{l-1} I)``, ``d_k = s_1 ⋯ s_k``, every block of
+    ``D H(λ; W) D`` equals ``σ²`` times the block of ``H(λ'; W')`` for ``λ_k = λ'_k g_k²``
+    and ``ρ = σ² ρ'`` (the ``(k-1, k)`` block: ``s_k λ_k d_{k-1} d_k = σ² λ'_k`` since
+    ``g_k d_k = σ``; the others alike). So the method runs on unit-scale weights, whatever
+    the scale of the given ones (without it, weights of norm ``1e45`` overflow its Gram
+    products), and the multipliers are mapped back and certified on the given network.
+    """
+    scales = [float(np.linalg.norm(w)) for w in net.weights]
+    if any(s == 0 for s in scales):  # a zero layer: nothing to balance (f is constant)
+        return net, [1.0] * len(scales)
+    gains = [float(np.prod(scales[k:])) for k in range(len(scales))]
+    ws = tuple(w / s for w, s in zip(net.weights, scales, strict=True))
+    return Network(ws, net.biases, net.slopes, net.activations), gains
 
 
 def _scatter(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -434,9 +459,10 @@ def lipsdp_ipm(
     Returns
     -------
     LipschitzResult
-        ``method=f"lipsdp-{variant}"``, ``certified=True``, ``status`` ``"optimal"`` (both
-        tolerances met), ``"optimal (proven within rtol=…)"``, or why it stopped
-        (``"iteration limit"``, ``"stalled (...)"``); ``details``: ``solver="ipm"``,
+        ``method=f"lipsdp-{variant}"``, ``certified=True``, ``message`` ``"optimal"`` (both
+        tolerances met; ``status`` 0), ``"optimal (proven within rtol=…)"`` (``status`` 0), or
+        why it stopped (``"iteration limit"``, ``"stalled (...)"``; ``status`` 1), ``nit`` the
+        interior-point iterations; ``details``: ``solver="ipm"``,
         ``iterations``, ``gap`` (relative duality gap at the end), ``primal_residual``,
         ``solver_value`` (``√ρ`` of the best iterate), ``sdp_lower_bound`` (``√ρ_low`` of the
         last ``X``: the SDP's optimum is at least this), ``multipliers``, ``history``
@@ -445,10 +471,15 @@ def lipsdp_ipm(
     Raises
     ------
     ValueError
-        On a bad ``variant``, ``tol``, ``max_iter`` or ``rtol``.
+        On a bad ``variant``, ``tol``, ``max_iter``, ``rtol`` or ``slopes`` (as
+        :func:`stability.lipschitz.certificate.check_slopes`).
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`; numbers of the wrong type.
     """
-    if variant not in ("neuron", "layer"):
-        raise ValueError(f"variant must be 'neuron' or 'layer'; got {variant!r}")
+    _check_net(net)
+    check_choice("variant", variant, ("neuron", "layer"))
+    if slopes is not None:
+        slopes = check_slopes(net, slopes)
     tol, max_iter = open_unit("tol", tol), positive_int("max_iter", max_iter)
     if rtol is not None:
         rtol = open_unit("rtol", rtol)
@@ -467,9 +498,10 @@ def lipsdp_ipm(
             return LipschitzResult(0.0, name, True, status, time.perf_counter() - t0, name, details)
     if net.depth == 1:
         return LipschitzResult.single_layer(net.weights[0], name, t0)
+    orig, net, gains = net, *_balanced(net)
     sizes = [w.shape[0] for w in net.weights[:-1]]
     split = np.cumsum(sizes)[:-1]
-    start = layer_start(net, slopes)  # λ_k constant per layer, H22 ≺ 0 strictly
+    start = _layer_start(net, slopes)  # λ_k constant per layer, H22 ≺ 0 strictly
     rho_start = certify_multipliers(net, start, slopes)
     # W_l -> c W_l with c² = 1 / (2 ρ_start): the start has ρ = 1 with slack (ρ, λ scale by c²)
     c2 = 1.0 / (2.0 * rho_start) if rho_start > 0 else 1.0
@@ -614,6 +646,13 @@ def lipsdp_ipm(
         if not math.isfinite(rho_hat):  # pragma: no cover - best_y is strictly feasible
             status += "; best iterate failed the Schur check, the start is kept"
         rho_hat, lam = rho_start, start
+    # back to the given weights: λ_k = λ'_k ∏_{j>k} s_j², ρ = σ² ρ' (see _balanced)
+    sigma2 = gains[0] ** 2
+    lam = [m * g**2 for m, g in zip(lam, gains[1:], strict=True)]
+    rho_orig = certify_multipliers(orig, lam, slopes)
+    rho_hat = rho_orig if math.isfinite(rho_orig) else sigma2 * rho_hat
+    rho_low, best_y = sigma2 * rho_low, np.r_[sigma2 * best_y[0], best_y[1:]]
+    history = [(sigma2 * h[0], *h[1:]) for h in history]
     box = {}
     if keep is not None:  # multipliers of the given network: 0 on the removed neurons
         lam = [_scatter(m, k) for m, k in zip(lam, keep, strict=True)]
@@ -632,6 +671,7 @@ def lipsdp_ipm(
         **box,
     }
     value = math.sqrt(max(rho_hat, 0.0)) * (1 + SAFETY)
+    code = STATUS_OPTIMAL if status.startswith("optimal") else STATUS_LIMIT  # or stalled
     return LipschitzResult(
         value,
         name,
@@ -640,4 +680,5 @@ def lipsdp_ipm(
         time.perf_counter() - t0,
         name,
         details,
+        code,
     )

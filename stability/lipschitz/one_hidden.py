@@ -61,8 +61,8 @@ import numpy as np
 from scipy.linalg import lapack
 
 from stability.lipschitz.certificate import SAFETY, certify_multipliers
-from stability.lipschitz.network import Network, merge_linear_layers
-from stability.lipschitz.result import LipschitzResult
+from stability.lipschitz.network import Network, _check_net, merge_linear_layers
+from stability.lipschitz.result import STATUS_LIMIT, STATUS_OPTIMAL, LipschitzResult
 from theory.checks import check_open_unit as open_unit
 from theory.checks import check_positive_int as positive_int
 
@@ -76,8 +76,11 @@ _S_MARGIN = 1e-9
 
 
 def one_hidden_applicable(net: Network) -> bool:
-    """Whether ``net`` (linear activations merged) has one hidden layer, one output, ``n_0 <= 16``."""
-    net = merge_linear_layers(net)
+    """Whether ``net`` (linear activations merged) has one hidden layer, one output, ``n_0 <= 16``.
+
+    ``TypeError`` naming ``net`` if it is not a :class:`~stability.lipschitz.network.Network`.
+    """
+    net = merge_linear_layers(_check_net(net))
     return net.depth == 2 and net.weights[1].shape[0] == 1 and net.weights[0].shape[1] <= MAX_INPUT
 
 
@@ -143,7 +146,7 @@ def one_hidden_dual(net: Network, *, tol: float = 1e-6, max_iter: int = 100) -> 
     -------
     LipschitzResult
         ``method="lipsdp-neuron"``, ``certified=True`` (``False`` with value ``inf`` should the
-        multipliers fail the Schur check), ``status`` ``"optimal"`` or ``"iteration limit"``; ``details``: ``solver="one-hidden dual"``, ``iterations``,
+        multipliers fail the Schur check), ``message`` ``"optimal"`` (``status`` 0) or ``"iteration limit"`` (``status`` 1); ``details``: ``solver="one-hidden dual"``, ``iterations``,
         ``sdp_lower_bound`` (``√`` of the best ``g(Z)²``: LipSDP-Neuron's optimum is at least
         this), ``gap`` (relative, in ``ρ``), ``multipliers`` (per hidden neuron, ``inf``-free;
         removed neurons get ``0``), ``dual_matrix`` (``Z``).
@@ -153,10 +156,13 @@ def one_hidden_dual(net: Network, *, tol: float = 1e-6, max_iter: int = 100) -> 
     ValueError
         If ``net`` is not one-hidden-layer scalar-output with ``n_0 <= 16``, or on a bad ``tol``
         or ``max_iter``.
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`; ``tol`` not a number,
+        ``max_iter`` not an integer.
     """
     if not one_hidden_applicable(net):
         raise ValueError(
-            "one_hidden_dual needs one hidden layer, one output and at most "
+            "net: one_hidden_dual needs one hidden layer, one output and at most "
             f"{MAX_INPUT} inputs; got dims {merge_linear_layers(net).dims}"
         )
     tol, max_iter = open_unit("tol", tol), positive_int("max_iter", max_iter)
@@ -237,7 +243,9 @@ def one_hidden_dual(net: Network, *, tol: float = 1e-6, max_iter: int = 100) -> 
         "multipliers": [lam],
         "dual_matrix": best_z,
     }
-    return LipschitzResult(value, name, certified, status, time.perf_counter() - t0, name, details)
+    code = STATUS_OPTIMAL if status == "optimal" else STATUS_LIMIT
+    seconds = time.perf_counter() - t0
+    return LipschitzResult(value, name, certified, status, seconds, name, details, code)
 
 
 def _reduced(net: Network, keep: np.ndarray) -> Network:

@@ -12,7 +12,18 @@ import numpy as np
 
 from theory.checks import ArgumentTypeError
 
-__all__ = ["LipschitzLowerBound", "LipschitzResult"]
+__all__ = [
+    "STATUS_FALLBACK",
+    "STATUS_LIMIT",
+    "STATUS_NOT_CERTIFIED",
+    "STATUS_OPTIMAL",
+    "LipschitzLowerBound",
+    "LipschitzResult",
+]
+
+#: ``LipschitzResult.status`` codes (see the class docstring).
+STATUS_OPTIMAL, STATUS_LIMIT, STATUS_NOT_CERTIFIED, STATUS_FALLBACK = 0, 1, 2, 3
+_STATUS_CODES = (STATUS_OPTIMAL, STATUS_LIMIT, STATUS_NOT_CERTIFIED, STATUS_FALLBACK)
 
 
 @dataclass(frozen=True)
@@ -30,32 +41,56 @@ class LipschitzResult:
         the method fallen back to).
     certified : bool
         Whether ``value`` is a proven upper bound. Never true for a NaN or infinite ``value``:
-        such a result is marked not certified on construction, and ``status`` says why.
-    status : str
-        ``"closed-form"`` for the matrix-norm methods, else the solver status (``"optimal"``,
-        ``"user_limit"``, ...) with a fallback note where one happened.
+        such a result is marked not certified on construction, and ``message`` says why.
+    message : str
+        How the method ended, in words: ``"closed-form"`` for the matrix-norm methods, else
+        the solver's status (``"optimal"``, ``"iteration limit"``, ``"user_limit"``, ...) with
+        a fallback note where one happened. (This field was called ``status`` before
+        ``status`` became the integer code below; it keeps its place, the fourth, in the
+        constructor.)
     seconds : float
         Wall time.
     requested : str
         The method asked for (differs from ``method`` after ``auto`` or a fallback).
     details : dict
         Method-specific extras (solver objective, multipliers, candidates tried by ``auto``).
+    status : int
+        The toolkit's result code (the convention of ``scipy.optimize.OptimizeResult`` and
+        of :class:`theory.ValueIterationResult`: 0 when the computation ended as intended):
+        ``0`` (:data:`STATUS_OPTIMAL`) certified, by a closed form or a solver that reached
+        its tolerance; ``1`` (:data:`STATUS_LIMIT`) certified, but the solver stopped at its
+        iteration limit or time budget, so the bound may be looser than the method's
+        optimum; ``2`` (:data:`STATUS_NOT_CERTIFIED`) ``value`` proves nothing;
+        ``3`` (:data:`STATUS_FALLBACK`) the requested method failed and ``method`` certified
+        ``value`` instead. Left out (``None``) it is 0 for a certified result and 2
+        otherwise.
+    nit : int
+        Iterations of the underlying solver (``details["iterations"]`` where the method
+        iterates, else 0); left out, it is read from ``details``.
+
+    Notes
+    -----
+    ``success`` is true exactly when ``value`` is a finite proven upper bound (status 0, 1
+    or 3): the promise of every Lipschitz method is a certified bound, and a bound from a
+    solver stopped early is still one.
     """
 
     value: float
     method: str
     certified: bool
-    status: str
+    message: str
     seconds: float
     requested: str = ""
     details: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    status: int | None = None
+    nit: int | None = None
 
     def __post_init__(self) -> None:
         """Refuse a value that is not a number or negative; a certified NaN/inf is uncertified.
 
         A NaN or infinite value proves nothing (``L <= inf`` is vacuous, ``L <= nan`` is no
-        statement), so ``certified`` is set to false and ``status`` records it: no code path can
-        report a non-finite certified bound.
+        statement), so ``certified`` is set to false and ``message`` and ``status``
+        record it: no code path can report a non-finite certified bound.
         """
         v = self.value
         if isinstance(v, bool | np.bool_) or not isinstance(v, numbers.Real):
@@ -64,9 +99,28 @@ class LipschitzResult:
             raise ValueError(f"value must be >= 0 (an upper bound on a norm); got {v!r}")
         if not isinstance(self.certified, bool):
             raise ArgumentTypeError(f"certified must be a bool; got {self.certified!r}")
+        if not isinstance(self.message, str):
+            raise ArgumentTypeError(f"message must be a str; got {self.message!r}")
         if self.certified and not math.isfinite(v):
             object.__setattr__(self, "certified", False)
-            object.__setattr__(self, "status", f"{self.status}; not certified: value is {v}")
+            object.__setattr__(self, "message", f"{self.message}; not certified: value is {v}")
+            object.__setattr__(self, "status", STATUS_NOT_CERTIFIED)
+        if self.status is None:
+            code = STATUS_OPTIMAL if self.certified else STATUS_NOT_CERTIFIED
+            object.__setattr__(self, "status", code)
+        elif isinstance(self.status, str):
+            raise ArgumentTypeError(
+                f"status must be an int code {_STATUS_CODES}; got {self.status!r} (the text "
+                "of how the method ended is message=)"
+            )
+        elif self.status not in _STATUS_CODES or isinstance(self.status, bool):
+            raise ValueError(f"status must be one of {_STATUS_CODES}; got {self.status!r}")
+        elif not self.certified:
+            object.__setattr__(self, "status", STATUS_NOT_CERTIFIED)
+        if self.nit is None:
+            object.__setattr__(self, "nit", int(self.details.get("iterations", 0)))
+        elif isinstance(self.nit, bool) or not isinstance(self.nit, numbers.Integral):
+            raise ArgumentTypeError(f"nit must be an int; got {self.nit!r}")
 
     @classmethod
     def single_layer(cls, weight: Any, method: str, start: float) -> LipschitzResult:
@@ -77,7 +131,7 @@ class LipschitzResult:
 
     @property
     def success(self) -> bool:
-        """A finite certified value."""
+        """A finite certified value (status 0, 1 or 3)."""
         return self.certified and math.isfinite(self.value)
 
     def summary(self) -> str:
@@ -88,7 +142,7 @@ class LipschitzResult:
             if self.requested and self.requested != self.method
             else ""
         )
-        return f"L <= {self.value:.6g} by {self.method}{via}, {tag}, status {self.status}, {self.seconds:.3g} s"
+        return f"L <= {self.value:.6g} by {self.method}{via}, {tag}, {self.message}, {self.seconds:.3g} s"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,11 @@ Among them the silent-wrong results this audit was written against: ``minimax_su
 risk returning NaN (the argmin would pick or lose the NaN subset), ``pooled_ols`` on empty
 data, ``invariant_causal_prediction`` with ``max_size=-1`` or one-sample environments,
 intervention tables holding NaN (accepted by a sum-to-one test that NaN passes), float and
-negative seeds (truncated or wrapped), and ``True`` taken as the count 1.
+negative seeds (truncated or wrapped), and ``True`` taken as the count 1; and among the
+generators and helpers, ``random_binary_scm(edge_prob=0)`` (a draw that never ended),
+``simulation_scm(alpha=NaN)`` (NaN samples), ``star_graph(into_target="no")`` (taken as true),
+``sorted_nodes("X12")`` (sorted characters) and ``mag_neighbors`` with latent nodes outside the
+graph or shared with the selection set (answered as if valid).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
+import torch
 
 from causal import (
     ContinuousSCM,
@@ -33,7 +38,13 @@ from causal import (
     whole_stable_set_optimal,
     worst_case_risk,
 )
+from causal import generators as gen
+from causal import strategies as strat
+from causal.data import load_impc
+from causal.eqclass import mag_neighbors
+from causal.fitting import fit_continuous_scm
 from causal.generators import bilinear_scm
+from causal.graph import sorted_nodes, stable_graph, validate_setting
 from causal.scm import zero_mechanism
 from tests._audit import Case, audit_ids, bad, bad_method
 
@@ -44,6 +55,12 @@ EXEMPT = {
     "ICPResult": "result dataclass returned by invariant_causal_prediction",
     "MinimaxResult": "result dataclass returned by minimax_subset",
     "WorstCaseRisk": "result dataclass returned by worst_case_risk",
+    "data.IMPCData": "result dataclass returned by load_impc",
+    "generators.bilinear_scm": "takes no arguments",
+    "generators.bilinear_worst_case": "takes no arguments",
+    "generators.simulation_alphas": "takes no arguments",
+    "generators.simulation_graph": "takes no arguments",
+    "graph.node_key": "accepts any value (orders nodes by their string)",
 }
 
 NAN, INF = float("nan"), float("inf")
@@ -73,6 +90,14 @@ DSCM_CTOR = ((G, "Y", {"M"}, CPTS), {})
 
 def _with(key, value, table=CPTS):
     return {**table, key: value}
+
+
+def _rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+#: One observation per node of G (fit_continuous_scm).
+DATA = {v: np.random.default_rng(1).normal(size=8) for v in G}
 
 
 CASES: list[Case] = [
@@ -250,6 +275,79 @@ CASES: list[Case] = [
     bad_method(LinearPredictor, "predict", "x", "shape", LP, np.zeros((3, 1))),
     bad_method(LinearPredictor, "predict", "x", "nan", LP, np.full((3, 2), NAN)),
     bad_method(LinearPredictor, "predict", "x", "type", LP, "x"),
+    # --- graph helpers ---
+    bad(validate_setting, "graph", "value", CYCLE, "Y", set()),
+    bad(validate_setting, "graph", "type", "G", "Y", set()),
+    bad(validate_setting, "target", "value", G, "Z", set()),
+    bad(validate_setting, "mutable", "type", G, "Y", 3),
+    bad(validate_setting, "mutable", "value", G, "Y", {"Y"}),
+    bad(stable_graph, "graph", "value", CYCLE, "Y", set()),
+    bad(stable_graph, "mutable", "value", G, "Y", {"Q"}),
+    bad(stable_graph, "target", "value", G, None, set()),
+    bad(sorted_nodes, "nodes", "type", 3),
+    bad(sorted_nodes, "nodes", "type", "X12"),
+    bad(mag_neighbors, "graph", "value", CYCLE, "Y", frozenset(), frozenset()),
+    bad(mag_neighbors, "target", "value", G, "Z", frozenset(), frozenset()),
+    bad(mag_neighbors, "latent", "value", G, "Y", {"Q"}, frozenset()),
+    bad(mag_neighbors, "latent", "type", G, "Y", "M", frozenset()),
+    bad(mag_neighbors, "selection", "value", G, "Y", frozenset(), {"Y"}),
+    bad(mag_neighbors, "selection", "type", G, "Y", frozenset(), [["M"]]),
+    bad(mag_neighbors, "selection", "value", G, "Y", {"M"}, {"M"}),
+    bad(zero_mechanism, "pa", "type", np.zeros((3, 0))),
+    bad(zero_mechanism, "pa", "shape", torch.zeros(3)),
+    # --- data ---
+    bad(load_impc, "standardize", "option", standardize="zscore"),
+    bad(load_impc, "standardize", "type", standardize=None),
+    bad_method(load_impc, "matrix", "columns", "type", ((), {}), "Y"),
+    bad_method(load_impc, "matrix", "columns", "value", ((), {}), ["Y", "Q"]),
+    # --- fitting ---
+    bad(fit_continuous_scm, "graph", "value", CYCLE, "Y", set(), DATA),
+    bad(fit_continuous_scm, "mutable", "value", G, "Y", {"Q"}, DATA),
+    bad(fit_continuous_scm, "data", "type", G, "Y", {"M"}, [DATA["Y"]]),
+    bad(fit_continuous_scm, "data", "value", G, "Y", {"M"}, {"Y": DATA["Y"]}),
+    bad(fit_continuous_scm, "data", "nan", G, "Y", {"M"}, {**DATA, "M": np.full(8, NAN)}),
+    bad(fit_continuous_scm, "data", "inf", G, "Y", {"M"}, {**DATA, "M": np.full(8, INF)}),
+    bad(fit_continuous_scm, "data", "shape", G, "Y", {"M"}, {**DATA, "M": np.zeros(7)}),
+    bad(fit_continuous_scm, "data", "empty", G, "Y", {"M"}, {v: np.zeros(0) for v in G}),
+    bad(fit_continuous_scm, "data", "type", G, "Y", {"M"}, {**DATA, "M": "m"}),
+    bad(fit_continuous_scm, "hidden", "range", G, "Y", {"M"}, DATA, hidden=0),
+    bad(fit_continuous_scm, "steps", "type", G, "Y", {"M"}, DATA, steps=2.5),
+    bad(fit_continuous_scm, "lr", "nan", G, "Y", {"M"}, DATA, lr=NAN),
+    bad(fit_continuous_scm, "lr", "range", G, "Y", {"M"}, DATA, lr=0.0),
+    bad(fit_continuous_scm, "seed", "seed", G, "Y", {"M"}, DATA, seed=-1),
+    bad(fit_continuous_scm, "seed", "type", G, "Y", {"M"}, DATA, seed=1.5),
+    # --- generators ---
+    bad(gen.chain_graph, "d", "range", -1),
+    bad(gen.chain_graph, "d", "type", 2.0),
+    bad(gen.star_graph, "d", "type", True),
+    bad(gen.star_graph, "d", "range", -2),
+    bad(gen.star_graph, "into_target", "type", 2, into_target="yes"),
+    bad(gen.random_dag, "rng", "seed", 0, 3, 0.5),
+    bad(gen.random_dag, "d", "range", _rng(), -1, 0.5),
+    bad(gen.random_dag, "p", "range", _rng(), 3, 1.5),
+    bad(gen.random_dag, "p", "nan", _rng(), 3, NAN),
+    bad(gen.random_binary_scm, "rng", "seed", 0),
+    bad(gen.random_binary_scm, "n_x", "range", _rng(), n_x=(0, 0)),
+    bad(gen.random_binary_scm, "n_x", "range", _rng(), n_x=(4, 3)),
+    bad(gen.random_binary_scm, "n_x", "type", _rng(), n_x=3),
+    bad(gen.random_binary_scm, "edge_prob", "range", _rng(), edge_prob=0.0),
+    bad(gen.random_binary_scm, "edge_prob", "nan", _rng(), edge_prob=NAN),
+    bad(gen.random_binary_scm, "n_mutable", "range", _rng(), n_mutable=(-1, 1)),
+    bad(gen.random_binary_scm, "n_mutable", "type", _rng(), n_mutable=(1.0, 2)),
+    bad(gen.random_binary_scm, "max_mutable_parents", "range", _rng(), max_mutable_parents=0),
+    bad(gen.simulation_scm, "alpha", "nan", NAN),
+    bad(gen.simulation_scm, "alpha", "inf", INF),
+    bad(gen.simulation_scm, "alpha", "type", "1.0"),
+    # --- hypothesis strategies: refused when the strategy is built, before any draw ---
+    bad(strat.dags, "min_x", "range", min_x=-1),
+    bad(strat.dags, "max_x", "range", min_x=3, max_x=2),
+    bad(strat.dags, "max_x", "type", max_x=2.5),
+    bad(strat.settings, "min_x", "type", min_x=None),
+    bad(strat.settings, "max_x", "range", min_x=2, max_x=1),
+    bad(strat.settings, "max_mutable", "range", max_mutable=-1),
+    bad(strat.binary_scms, "max_x", "range", max_x=0),
+    bad(strat.binary_scms, "max_mutable", "type", max_mutable=True),
+    bad(strat.binary_scms, "max_mutable_parents", "range", max_mutable_parents=-1),
 ]
 
 

@@ -6,7 +6,10 @@ parameter. Among them the silent-wrong results this audit was written against:
 ``total_variation([0.9, 0.9], [0.5, 0.5])`` (not distributions), ``max_total_variation`` of
 rows summing to 1.5, ``soft_value`` with a NaN log-reference, and value iteration at
 ``gamma = 0.99999`` with an unreachable default tolerance (refused at once, naming ``tol``
-and ``max_iter``).
+and ``max_iter``); and among the generators and hypothesis strategies, ``deterministic_fraction=1.5``
+or NaN (silently 1 or 0), ``n_states=0`` (an empty MDP), ``conflict=NaN`` (NaN rewards),
+``discounts(max_gamma=1.5)`` (draws of invalid discounts) and ``reward_perturbations`` with
+negative norms (perturbations of the wrong norm).
 """
 
 from __future__ import annotations
@@ -56,13 +59,16 @@ from theory import (
     uniform_argmax_policy,
     value_iteration,
 )
+from theory import generators as gen
+from theory import strategies as strat
 
 EXEMPT = {
     "CliffWitness": "result dataclass returned by cliff_witness; takes no user input",
     "ConvergenceError": "exception type",
     "ValueIterationResult": "result dataclass returned by value_iteration; takes no user input",
-    "BOUNDS": "constant table of sympy expressions",
-    "SYMBOLS": "constant table of sympy symbols",
+    "symbolic.BOUNDS": "constant table of sympy expressions",
+    "symbolic.SYMBOLS": "constant table of sympy symbols",
+    "generators.MultiRewardTask": "result dataclass returned by conflicting_multi_reward_task",
 }
 
 NAN, INF = float("nan"), float("inf")
@@ -72,6 +78,11 @@ MDP = TabularMDP(P2, R2, 0.9)
 MDP_NEAR_ONE = TabularMDP(np.ones((1, 1, 1)), np.ones((1, 1)), 0.99999)
 Q2 = np.array([[1.0, 0.0], [0.5, 0.5]])
 PI = np.full((2, 2), 0.5)
+
+
+def _rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
 
 CASES: list[Case] = [
     # TabularMDP
@@ -211,6 +222,93 @@ CASES: list[Case] = [
     bad(S.softmax_symbolic, "d", "type", 2.5),
     bad(S.softmax_jacobian_symbolic, "d", "range", -1),
     bad(S.softmax_inf_to_one_norm, "p", "type", "p"),
+    # generators
+    bad(gen.random_transitions, "rng", "seed", 0, 2, 2),
+    bad(gen.random_transitions, "n_states", "range", _rng(), 0, 2),
+    bad(gen.random_transitions, "n_actions", "type", _rng(), 2, 2.5),
+    bad(gen.random_transitions, "n_actions", "type", _rng(), 2, True),
+    bad(
+        gen.random_transitions,
+        "deterministic_fraction",
+        "range",
+        _rng(),
+        2,
+        2,
+        deterministic_fraction=1.5,
+    ),
+    bad(
+        gen.random_transitions,
+        "deterministic_fraction",
+        "nan",
+        _rng(),
+        2,
+        2,
+        deterministic_fraction=NAN,
+    ),
+    bad(gen.random_mdp, "rng", "seed", None, 2, 2, 0.5),
+    bad(gen.random_mdp, "n_states", "range", _rng(), -1, 2, 0.5),
+    bad(gen.random_mdp, "gamma", "range", _rng(), 2, 2, 1.0),
+    bad(gen.random_mdp, "gamma", "nan", _rng(), 2, 2, NAN),
+    bad(gen.random_mdp, "reward_scale", "nan", _rng(), 2, 2, 0.5, reward_scale=NAN),
+    bad(gen.random_mdp, "reward_scale", "inf", _rng(), 2, 2, 0.5, reward_scale=INF),
+    bad(gen.random_mdp, "reward_scale", "range", _rng(), 2, 2, 0.5, reward_scale=-1.0),
+    bad(gen.planted_tie_mdp, "m", "range", _rng(), 2, 3, 4, 0.5),
+    bad(gen.planted_tie_mdp, "m", "type", _rng(), 2, 3, 2.0, 0.5),
+    bad(gen.planted_tie_mdp, "gamma", "range", _rng(), 2, 3, 2, -0.1),
+    bad(gen.planted_tie_mdp, "n_states", "range", _rng(), 0, 3, 2, 0.5),
+    bad(gen.planted_tie_mdp, "rng", "seed", 7, 2, 3, 2, 0.5),
+    bad(gen.bandit, "rewards", "nan", [NAN, 0.0]),
+    bad(gen.bandit, "rewards", "inf", [INF, 0.0]),
+    bad(gen.bandit, "rewards", "empty", []),
+    bad(gen.bandit, "rewards", "shape", [[1.0, 0.0]]),
+    bad(gen.bandit, "rewards", "type", "r"),
+    bad(gen.tight_soft_construction, "gamma", "range", 1.0, 0.1),
+    bad(gen.tight_soft_construction, "delta", "range", 0.5, 0.0),
+    bad(gen.tight_soft_construction, "delta", "nan", 0.5, NAN),
+    bad(gen.nonuniform_limit_mdp, "gamma", "range", 1.5),
+    bad(gen.nonuniform_limit_mdp, "gamma", "type", None),
+    bad(gen.conflicting_multi_reward_task, "rng", "seed", 0),
+    bad(gen.conflicting_multi_reward_task, "n_components", "range", _rng(), n_components=1),
+    bad(gen.conflicting_multi_reward_task, "n_components", "type", _rng(), n_components=2.0),
+    bad(
+        gen.conflicting_multi_reward_task,
+        "states_per_domain",
+        "range",
+        _rng(),
+        states_per_domain=-1,
+    ),
+    bad(gen.conflicting_multi_reward_task, "n_actions", "range", _rng(), n_actions=1, tie_size=1),
+    bad(gen.conflicting_multi_reward_task, "tie_size", "range", _rng(), n_actions=2, tie_size=3),
+    bad(gen.conflicting_multi_reward_task, "gamma", "range", _rng(), gamma=1.0),
+    bad(gen.conflicting_multi_reward_task, "conflict", "nan", _rng(), conflict=NAN),
+    bad(gen.conflicting_multi_reward_task, "conflict", "type", _rng(), conflict="0.5"),
+    # hypothesis strategies: refused when the strategy is built, before any draw
+    bad(strat.discounts, "max_gamma", "range", max_gamma=1.0),
+    bad(strat.discounts, "max_gamma", "nan", max_gamma=NAN),
+    bad(strat.discounts, "max_gamma", "type", max_gamma="0.5"),
+    bad(strat.probability_vectors, "size", "range", size=0),
+    bad(strat.probability_vectors, "size", "type", size=2.0),
+    bad(strat.probability_vectors, "sparse", "type", size=2, sparse="yes"),
+    bad(strat.mdps, "min_states", "range", min_states=0),
+    bad(strat.mdps, "max_states", "range", min_states=3, max_states=2),
+    bad(strat.mdps, "max_actions", "type", max_actions=2.5),
+    bad(strat.mdps, "min_actions", "type", min_actions=True),
+    bad(strat.mdps, "max_gamma", "range", max_gamma=1.0),
+    bad(strat.mdps, "reward_scale", "range", reward_scale=-1.0),
+    bad(strat.mdps, "reward_scale", "nan", reward_scale=NAN),
+    bad(strat.mdps_with_ties, "max_states", "range", max_states=0),
+    bad(strat.mdps_with_ties, "max_actions", "type", max_actions=None),
+    bad(strat.mdps_with_ties, "min_tie", "range", min_tie=1),
+    bad(strat.mdps_with_ties, "max_gamma", "inf", max_gamma=INF),
+    bad(strat.reward_perturbations, "shape", "type", shape=3),
+    bad(strat.reward_perturbations, "shape", "range", shape=(2, 0)),
+    bad(strat.reward_perturbations, "shape", "type", shape=(2.5,)),
+    bad(strat.reward_perturbations, "max_norm", "range", shape=(2,), min_norm=1.0, max_norm=0.5),
+    bad(strat.reward_perturbations, "max_norm", "inf", shape=(2,), max_norm=INF),
+    bad(strat.reward_perturbations, "min_norm", "range", shape=(2,), min_norm=-1.0),
+    bad(strat.reward_perturbations, "min_norm", "nan", shape=(2,), min_norm=NAN),
+    bad(strat.simplex_weights, "n_states", "range", n_states=0, n_components=2),
+    bad(strat.simplex_weights, "n_components", "type", n_states=2, n_components="2"),
 ]
 
 
@@ -223,6 +321,7 @@ def test_every_public_name_is_audited_or_exempt():
     targets = {id(c.target) for c in CASES}
     import theory
 
-    for module in (theory, S):
+    for module, prefix in ((theory, ""), (S, "symbolic."), (gen, "generators."), (strat, "")):
         for name in module.__all__:
-            assert id(getattr(module, name)) in targets or name in EXEMPT, name
+            key = prefix + name
+            assert id(getattr(module, name)) in targets or key in EXEMPT, key

@@ -16,6 +16,7 @@ Every case fails before any training starts, so the table runs in seconds.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import pickle
@@ -56,9 +57,25 @@ from trainers import (
     train_ppo,
     train_soft_q,
 )
+from trainers import losses as L
+from trainers import runtime as RT
+from trainers.batched import clip_grad_norm_per_run
+from trainers.dpo import preference_pairs
+from trainers.dqn import QNetwork, evaluate_greedy
+from trainers.envs import build_env, make_env
+from trainers.policy_gradient import make_policy
+from trainers.ppo import Agent, evaluate_policy
+from trainers.soft_q import SoftQResult
+from trainers.supervised import SupervisedResult, make_mlp
+from trainers.tasks import MultiRewardBandit, verifiable_bandit
 
 EXEMPT = {
     "PGResult": "result dataclass returned by train_bandit_runs; takes no user input",
+    "dpo.DPOResult": "result dataclass returned by train_dpo; takes no user input",
+    "dqn.DQNResult": "result dataclass returned by train_dqn; takes no user input",
+    "ppo.PPOResult": "result dataclass returned by train_ppo; takes no user input",
+    "soft_q.SoftQResult": "result dataclass returned by train_soft_q; takes no user input",
+    "supervised.SupervisedResult": "result dataclass returned by train_bc/train_classifier",
 }
 
 NAN, INF = float("nan"), float("inf")
@@ -76,6 +93,51 @@ SMALL_SQ = SoftQConfig(total_timesteps=20, learning_starts=10)
 LIN = nn.Linear(2, 3)
 STACK = (([nn.Linear(2, 3), nn.Linear(2, 3)],), {})
 _TMP = tempfile.TemporaryDirectory(prefix="trainers-audit-")
+T2, T3 = torch.zeros(2), torch.zeros(3)
+ROLL = torch.zeros(4, 2)  # a rollout of 4 steps x 2 envs
+MRB = multi_reward_bandit(np.random.default_rng(0))
+MRB_ARGS = (MRB.components, MRB.weights, MRB.boundary, MRB.tie_size)
+
+
+def _gae(**over):
+    """gae's arguments for a (4, 2) rollout, with ``over`` replacing some."""
+    kw = {
+        "rewards": ROLL,
+        "values": ROLL,
+        "dones": ROLL,
+        "next_value": torch.zeros(2),
+        "next_done": torch.zeros(2),
+        "gamma": 0.9,
+        "lam": 0.95,
+    }
+    return {**kw, **over}
+
+
+@functools.cache
+def _clf():
+    """A one-step classifier result (for the result methods' cases)."""
+    return train_classifier(X, Y, SupervisedConfig(steps=1, hidden=(3,)))
+
+
+@functools.cache
+def _sq():
+    """A tiny soft-Q result on the two-state MDP."""
+    return train_soft_q(MDP, SMALL_SQ, progress=False)
+
+
+def _on(result, *args):
+    """Lazy arguments ``(result(), *args)`` for a result method's case."""
+    return lambda: ((result(), *args), {})
+
+
+def _no_grad_params():
+    return (([torch.zeros(2, 3)], 1.0), {})
+
+
+def _mixed_runs():
+    a, b = torch.zeros(2, 3, requires_grad=True), torch.zeros(3, 3, requires_grad=True)
+    (a.sum() + b.sum()).backward()
+    return ([a, b], 1.0), {}
 
 
 def _ckpt(name: str, *, config: object = None, pt: object = None, raw: bytes | None = None):
@@ -358,6 +420,234 @@ CASES: list[Case] = [
     bad(train_soft_q, "env", "value", lambda: gym.make("Pendulum-v1"), SMALL_SQ),
     bad(train_soft_q, "config", "type", MDP, SMALL_DQN),
     bad(train_soft_q, "seed", "seed", MDP, SMALL_SQ, seed=2**64),
+    # trainers.losses: shapes, types and hyperparameters on every call; values where cheap
+    bad(L.group_advantages, "rewards", "nan", torch.tensor([[1.0, NAN, 0.0]])),
+    bad(L.group_advantages, "rewards", "inf", torch.tensor([[1.0, INF]])),
+    bad(L.group_advantages, "rewards", "shape", torch.zeros(3, 1)),
+    bad(L.group_advantages, "rewards", "type", np.zeros((2, 3))),
+    bad(L.group_advantages, "scale", "option", torch.zeros(2, 3), scale="std"),
+    bad(L.group_advantages, "eps", "range", torch.zeros(2, 3), eps=-1.0),
+    bad(L.group_advantages, "eps", "inf", torch.zeros(2, 3), eps=INF),
+    bad(L.gae, "rewards", "nan", **_gae(rewards=torch.full((4, 2), NAN))),
+    bad(L.gae, "values", "inf", **_gae(values=torch.full((4, 2), INF))),
+    bad(L.gae, "next_value", "nan", **_gae(next_value=torch.full((2,), NAN))),
+    bad(L.gae, "dones", "value", **_gae(dones=torch.full((4, 2), 2.0))),
+    bad(L.gae, "next_done", "value", **_gae(next_done=torch.full((2,), 0.5))),
+    bad(L.gae, "values", "shape", **_gae(values=torch.zeros(4, 3))),
+    bad(L.gae, "next_value", "shape", **_gae(next_value=torch.zeros(2, 1))),
+    bad(L.gae, "next_done", "shape", **_gae(next_done=torch.zeros(3))),
+    bad(L.gae, "rewards", "empty", **_gae(rewards=T2[:0], values=T2[:0], dones=T2[:0])),
+    bad(L.gae, "gamma", "range", **_gae(gamma=1.5)),
+    bad(L.gae, "gamma", "nan", **_gae(gamma=NAN)),
+    bad(L.gae, "lam", "range", **_gae(lam=-0.1)),
+    bad(L.gae, "rewards", "type", **_gae(rewards=np.zeros((4, 2)))),
+    bad(L.reinforce_loss, "advantages", "shape", T2, T3),
+    bad(L.reinforce_loss, "advantages", "shape", torch.zeros(4), torch.zeros(4, 1)),
+    bad(L.reinforce_loss, "logp", "type", [0.0, 0.0], T2),
+    bad(L.ppo_clip_loss, "old_logp", "shape", T2, T3, T2),
+    bad(L.ppo_clip_loss, "advantages", "type", T2, T2, 1.0),
+    bad(L.ppo_clip_loss, "clip_low", "range", T2, T2, T2, clip_low=1.5),
+    bad(L.ppo_clip_loss, "clip_low", "nan", T2, T2, T2, clip_low=NAN),
+    bad(L.ppo_clip_loss, "clip_high", "range", T2, T2, T2, clip_high=0.0),
+    bad(L.ppo_clip_loss, "clip_high", "nan", T2, T2, T2, clip_high=NAN),
+    bad(L.ppo_clip_loss, "clip_high", "type", T2, T2, T2, clip_high="0.2"),
+    bad(L.k3_kl, "ref_logp", "shape", T2, T3),
+    bad(L.k3_kl, "logp", "type", 0.0, T2),
+    bad(L.kl_penalized_rewards, "coef", "range", T2, T2, T2, -1.0),
+    bad(L.kl_penalized_rewards, "coef", "nan", T2, T2, T2, NAN),
+    bad(L.kl_penalized_rewards, "ref_logp", "shape", T2, T2, T3, 0.1),
+    bad(L.log_softmax, "logits", "type", np.zeros(3)),
+    bad(L.log_softmax, "logits", "shape", torch.tensor(1.0)),
+    bad(L.log_softmax, "logits", "empty", torch.zeros(2, 0)),
+    bad(L.categorical_entropy, "logits", "type", [0.0, 1.0]),
+    bad(L.categorical_entropy, "logits", "empty", torch.zeros(3, 0)),
+    bad(L.categorical_kl, "ref_logp", "shape", T2, T3),
+    bad(L.categorical_kl, "ref_logp", "shape", torch.zeros(2, 3), torch.zeros(4, 3)),
+    bad(L.categorical_kl, "ref_logp", "type", T2, np.zeros(2)),
+    bad(L.RunningMeanStd, "shape", "type", 3),
+    bad(L.RunningMeanStd, "shape[0]", "range", (0, 1)),
+    bad(L.RunningMeanStd, "device", "option", device="gpu0"),
+    bad_method(L.RunningMeanStd, "update", "x", "nan", ((), {}), torch.tensor([1.0, NAN])),
+    bad_method(L.RunningMeanStd, "update", "x", "empty", ((), {}), torch.zeros(0)),
+    bad_method(L.RunningMeanStd, "update", "x", "shape", (((5, 1),), {}), torch.zeros(3, 4)),
+    bad_method(L.RunningMeanStd, "update", "x", "type", ((), {}), [1.0, 2.0]),
+    bad(L.normalize_rewards, "rewards", "nan", torch.tensor([NAN]), L.RunningMeanStd()),
+    bad(L.normalize_rewards, "rewards", "type", [1.0]),
+    bad(L.normalize_rewards, "rewards", "shape", torch.zeros(3, 4), L.RunningMeanStd((5, 1))),
+    bad(L.normalize_rewards, "stats", "type", T2, {"mean": 0}),
+    bad(L.normalize_rewards, "clip", "range", T2, clip=0.0),
+    bad(L.normalize_rewards, "clip", "nan", T2, clip=NAN),
+    bad(L.normalize_rewards, "eps", "range", T2, eps=-1.0),
+    bad(L.clip_advantages, "clip", "range", T2, 0.0),
+    bad(L.clip_advantages, "clip", "inf", T2, INF),
+    bad(L.clip_advantages, "advantages", "type", [1.0], 1.0),
+    bad(L.clipped_value_loss, "returns", "shape", T2, T2, T3, 0.2),
+    bad(L.clipped_value_loss, "clip", "range", T2, T2, T2, -1.0),
+    bad(L.clipped_value_loss, "clip", "nan", T2, T2, T2, NAN),
+    bad(L.dpo_loss, "beta", "range", T2, T2, T2, T2, 0.0),
+    bad(L.dpo_loss, "beta", "inf", T2, T2, T2, T2, INF),
+    bad(L.dpo_loss, "ref_rejected_logp", "shape", T2, T2, T2, T3, 0.1),
+    bad(L.dpo_loss, "label_smoothing", "range", T2, T2, T2, T2, 0.1, label_smoothing=1.5),
+    bad(L.dpo_loss, "label_smoothing", "nan", T2, T2, T2, T2, 0.1, label_smoothing=NAN),
+    bad(
+        L.dpo_loss,
+        "label_smoothing",
+        "nan",
+        T2,
+        T2,
+        T2,
+        T2,
+        0.1,
+        label_smoothing=torch.tensor([0.1, NAN]),
+    ),
+    bad(L.dpo_loss, "label_smoothing", "shape", T2, T2, T2, T2, 0.1, label_smoothing=T3),
+    # trainers.batched.clip_grad_norm_per_run
+    lazy(clip_grad_norm_per_run, "params", "empty", _no_grad_params),
+    lazy(clip_grad_norm_per_run, "params", "shape", _mixed_runs),
+    bad(clip_grad_norm_per_run, "params", "type", 3, 1.0),
+    bad(clip_grad_norm_per_run, "params[0]", "type", [3.0], 1.0),
+    bad(clip_grad_norm_per_run, "max_norm", "range", [torch.zeros(2)], 0.0),
+    bad(clip_grad_norm_per_run, "max_norm", "nan", [torch.zeros(2)], NAN),
+    # trainers.dpo.preference_pairs
+    bad(preference_pairs, "task", "type", R, 5, np.random.default_rng(0)),
+    bad(preference_pairs, "n", "range", TASK, 0, np.random.default_rng(0)),
+    bad(preference_pairs, "n", "type", TASK, 2.5, np.random.default_rng(0)),
+    bad(preference_pairs, "rng", "seed", TASK, 5, 0),
+    # trainers.dqn.QNetwork / evaluate_greedy
+    bad(QNetwork, "obs_shape", "shape", (2, 2), 4),
+    bad(QNetwork, "obs_shape", "shape", (1, 2, 2), 4),
+    bad(QNetwork, "obs_shape", "type", "1x12x12", 4),
+    bad(QNetwork, "obs_shape[0]", "range", (0,), 4),
+    bad(QNetwork, "n_actions", "range", (3,), 0),
+    bad(QNetwork, "n_actions", "type", (3,), 2.5),
+    bad(QNetwork, "dueling", "type", (3,), 2, dueling="yes"),
+    bad(QNetwork, "channels", "shape", (1, 12, 12), 4, channels=(16,)),
+    bad(QNetwork, "first_stride", "range", (1, 12, 12), 4, first_stride=0),
+    bad(QNetwork, "hidden", "type", (3,), 2, hidden=1.5),
+    bad(evaluate_greedy, "q_net", "type", "net", PixelGridEnv),
+    bad(evaluate_greedy, "q_net", "shape", QNetwork((3,), 4), PixelGridEnv),
+    bad(evaluate_greedy, "q_net", "shape", QNetwork((1, 12, 12), 2), PixelGridEnv),
+    bad(evaluate_greedy, "episodes", "range", QNetwork((3,), 2), PixelGridEnv, episodes=0),
+    bad(evaluate_greedy, "episodes", "type", QNetwork((3,), 2), PixelGridEnv, episodes=True),
+    bad(evaluate_greedy, "epsilon", "nan", QNetwork((3,), 2), PixelGridEnv, epsilon=NAN),
+    bad(evaluate_greedy, "epsilon", "range", QNetwork((3,), 2), PixelGridEnv, epsilon=1.5),
+    bad(evaluate_greedy, "seed", "seed", QNetwork((3,), 2), PixelGridEnv, seed=-1),
+    bad(evaluate_greedy, "env", "type", QNetwork((3,), 2), 3),
+    # trainers.envs.build_env / make_env
+    bad(build_env, "env", "type", 3),
+    bad(build_env, "env", "type", lambda: 3),
+    bad(build_env, "env", "value", "NoSuchEnv-v0"),
+    bad(build_env, "env", "value", lambda: gym.make("Pendulum-v1")),
+    bad(make_env, "env", "type", 3.5),
+    bad(make_env, "env", "value", "NoSuchEnv-v0"),
+    bad(make_env, "env", "value", PixelGridEnv(), size=3),
+    bad(make_env, "max_steps", "range", MDP, max_steps=0),
+    # trainers.policy_gradient.make_policy
+    bad(make_policy, "n_features", "range", 0, 3, PG1, 0),
+    bad(make_policy, "n_actions", "type", 2, 2.5, PG1, 0),
+    bad(make_policy, "config", "type", 2, 3, {"hidden": 0}, 0),
+    bad(make_policy, "seed", "seed", 2, 3, PG1, -1),
+    # trainers.ppo.Agent / evaluate_policy
+    bad(Agent, "obs_dim", "range", 0, 2),
+    bad(Agent, "n_actions", "type", 3, True),
+    bad(Agent, "hidden", "type", 3, 2, 1.5),
+    bad(evaluate_policy, "agent", "type", "agent", MDP),
+    bad(evaluate_policy, "agent", "shape", Agent(5, 2), MDP),
+    bad(evaluate_policy, "agent", "shape", Agent(2, 3), MDP),
+    bad(evaluate_policy, "episodes", "range", Agent(2, 2), MDP, episodes=0),
+    bad(evaluate_policy, "seed", "seed", Agent(2, 2), MDP, seed=-1),
+    bad(evaluate_policy, "env", "type", Agent(2, 2), 3),
+    # trainers.runtime: the config rules and the shared plumbing
+    bad(RT.FLAG, "Cfg.flag", "type", "Cfg.flag", 1),
+    bad(RT.POSITIVE, "Cfg.lr", "range", "Cfg.lr", 0.0),
+    bad(RT.POSITIVE, "Cfg.lr", "nan", "Cfg.lr", NAN),
+    bad(RT.NONNEGATIVE, "Cfg.beta", "range", "Cfg.beta", -1.0),
+    bad(RT.PROBABILITY, "Cfg.p", "range", "Cfg.p", 1.5),
+    bad(RT.POSITIVE_INT, "Cfg.steps", "type", "Cfg.steps", 2.5),
+    bad(RT.NONNEGATIVE_INT, "Cfg.hidden", "range", "Cfg.hidden", -1),
+    bad(RT.integer, "lo", "type", lo=1.5),
+    bad(RT.integer, "lo", "value", lo=3, hi=2),
+    bad_method(RT.integer, "__call__", "Cfg.n", "range", ((1, 3), {}), "Cfg.n", 4),
+    bad(RT.real, "lo", "nan", NAN),
+    bad(RT.real, "lo", "value", 1.0, 0.0),
+    bad(RT.real, "lo_open", "type", lo_open=1),
+    bad_method(RT.real, "__call__", "Cfg.x", "inf", ((0.0,), {}), "Cfg.x", INF),
+    bad(RT.one_of, "options", "empty"),
+    bad_method(RT.one_of, "__call__", "Cfg.kind", "option", (("a", "b"), {}), "Cfg.kind", "c"),
+    bad(RT.optional, "rule", "type", 3),
+    bad_method(RT.optional, "__call__", "Cfg.c", "range", ((RT.POSITIVE,), {}), "Cfg.c", 0.0),
+    bad(RT.int_tuple, "length", "type", "2"),
+    bad(RT.int_tuple, "lo", "type", 2, 1.5),
+    bad_method(RT.int_tuple, "__call__", "Cfg.ch", "shape", ((2,), {}), "Cfg.ch", (1,)),
+    bad_method(RT.int_tuple, "__call__", "Cfg.ch", "type", ((), {}), "Cfg.ch", "16,32"),
+    bad(RT.check_config, "config", "type", {"a": 1}, {"a": RT.POSITIVE}),
+    bad(RT.check_config, "rules", "type", PG1, ["lr"]),
+    bad(RT.check_instance, "task", "type", "task", R, ContextualBandit),
+    bad(RT.check_instance, "cls", "type", "task", R, "ContextualBandit"),
+    bad(RT.resolve_device, "device", "option", "tpu"),
+    bad(RT.seed_everything, "seed", "seed", -1),
+    bad(RT.seed_everything, "seed", "type", 1.5),
+    bad(RT.setup, "threads", "range", 0, "cpu", threads=0),
+    bad(RT.setup, "seed", "seed", -1, "cpu"),
+    bad(RT.setup, "device", "option", 0, "tpu"),
+    bad(RT.MetricsLog, "total", "range", 0),
+    bad(RT.MetricsLog, "progress", "type", 10, progress="yes"),
+    bad(RT.MetricsLog, "log_dir", "type", 10, progress=False, log_dir=3),
+    bad_method(
+        RT.MetricsLog, "log", "metrics", "type", ((10,), {"progress": False}), 1, {"a": "x"}
+    ),
+    bad_method(RT.MetricsLog, "log", "metrics", "type", ((10,), {"progress": False}), 1, [1.0]),
+    bad_method(RT.MetricsLog, "log", "step", "range", ((10,), {"progress": False}), -1, {}),
+    bad_method(RT.MetricsLog, "advance", "n", "type", ((10,), {"progress": False}), 1.5),
+    # trainers.supervised.make_mlp
+    bad(make_mlp, "n_in", "range", 0, 2, SupervisedConfig(), 0),
+    bad(make_mlp, "n_out", "type", 2, 2.0, SupervisedConfig(), 0),
+    bad(make_mlp, "config", "type", 2, 2, PG1, 0),
+    bad(make_mlp, "seed", "seed", 2, 2, SupervisedConfig(), 2**64),
+    # trainers.tasks.MultiRewardBandit / verifiable_bandit
+    bad(MultiRewardBandit, "components", "nan", np.full((2, 2, 3), NAN), *MRB_ARGS[1:]),
+    bad(MultiRewardBandit, "components", "shape", MRB.components[0], *MRB_ARGS[1:]),
+    bad(MultiRewardBandit, "weights", "shape", MRB.components, MRB.weights.T, *MRB_ARGS[2:]),
+    bad(MultiRewardBandit, "weights", "value", MRB.components, MRB.weights * 2, *MRB_ARGS[2:]),
+    bad(MultiRewardBandit, "boundary[0]", "range", *MRB_ARGS[:2], (99,), MRB.tie_size),
+    bad(MultiRewardBandit, "boundary", "type", *MRB_ARGS[:2], 3, MRB.tie_size),
+    bad(MultiRewardBandit, "tie_size", "range", *MRB_ARGS[:3], 1),
+    bad(MultiRewardBandit, "tie_size", "type", *MRB_ARGS[:3], 2.0),
+    bad_method(MultiRewardBandit, "effective", "components", "shape", (MRB_ARGS, {}), T2),
+    bad_method(
+        MultiRewardBandit,
+        "effective",
+        "components",
+        "nan",
+        (MRB_ARGS, {}),
+        np.full(MRB.components.shape, NAN),
+    ),
+    bad_method(
+        MultiRewardBandit,
+        "features",
+        "extra_dims",
+        "range",
+        (MRB_ARGS, {}),
+        np.random.default_rng(0),
+        -1,
+    ),
+    bad_method(MultiRewardBandit, "features", "rng", "seed", (MRB_ARGS, {}), 0, 2),
+    bad(verifiable_bandit, "rng", "seed", 0),
+    bad(verifiable_bandit, "n_contexts", "range", np.random.default_rng(0), n_contexts=0),
+    bad(verifiable_bandit, "dim", "type", np.random.default_rng(0), dim=2.5),
+    bad(verifiable_bandit, "n_actions", "range", np.random.default_rng(0), n_actions=1),
+    # methods of the results (the result classes themselves are exempt)
+    lazy(SupervisedResult.module, "run", "range", _on(_clf, 1)),
+    lazy(SupervisedResult.module, "run", "type", _on(_clf, 0.5)),
+    lazy(SupervisedResult.predict, "x", "shape", _on(_clf, np.zeros((3, 5)))),
+    lazy(SupervisedResult.predict, "x", "nan", _on(_clf, np.full((3, 2), NAN))),
+    lazy(SupervisedResult.predict, "x", "type", _on(_clf, "abc")),
+    lazy(SupervisedResult.predict, "run", "range", _on(_clf, X, -1)),
+    lazy(SupervisedResult.predict_proba, "x", "shape", _on(_clf, np.zeros(2))),
+    lazy(SoftQResult.policy, "obs", "shape", _on(_sq, np.zeros((3, 5)))),
+    lazy(SoftQResult.policy, "obs", "nan", _on(_sq, np.full((1, 2), NAN))),
+    lazy(SoftQResult.tabular_policy, "n_states", "range", _on(_sq, 0)),
+    lazy(SoftQResult.tabular_policy, "n_states", "type", _on(_sq, 2.0)),
 ]
 
 

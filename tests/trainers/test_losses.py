@@ -36,6 +36,16 @@ def test_group_advantages_hand_computed():
     )
 
 
+def test_group_advantages_of_a_constant_group_are_zero_even_without_eps():
+    """With ``eps = 0`` a group of equal rewards gets zero advantages, not 0 / 0 = NaN."""
+    r = torch.tensor([[2.0, 2.0, 2.0], [1.0, 0.0, 2.0]], dtype=D)
+    for scale in ("group", "batch"):
+        a = L.group_advantages(r[:1] if scale == "batch" else r, scale=scale, eps=0.0)
+        assert torch.isfinite(a).all()
+        np.testing.assert_allclose(a[0].numpy(), 0.0)
+    np.testing.assert_allclose(L.group_advantages(r, eps=0.0)[1].numpy(), [0.0, -1.0, 1.0])
+
+
 @given(st.integers(0, 10**6), st.integers(2, 9))
 @settings(max_examples=30, deadline=None)
 def test_group_advantages_are_standardized(seed, G):

@@ -11,6 +11,7 @@ SeedSequence, and ``sweep(..., out_dir=<a file>)`` ending in ``NotADirectoryErro
 
 from __future__ import annotations
 
+import argparse
 import math
 import tempfile
 from pathlib import Path
@@ -38,7 +39,19 @@ from perturbation.sweeps import (
     tidy,
     write_csv,
 )
-from tests._audit import Case, audit_ids, bad, lazy
+from perturbation.sweeps.cli import add_parser
+from perturbation.sweeps.engines import Context, connect_ray, execute, resolve_engine
+from perturbation.sweeps.grid import canonical_json
+from perturbation.sweeps.store import (
+    RunClaims,
+    load_records,
+    make_record,
+    read_record,
+    write_json_atomic,
+    write_record,
+)
+from perturbation.sweeps.strategies import grids_axes, ragged_scores, score_matrices
+from tests._audit import Case, audit_ids, bad, bad_method, lazy
 
 EXEMPT = {
     "Aggregate": "result dataclass returned by aggregate(); takes no user input",
@@ -48,6 +61,8 @@ EXEMPT = {
     "SweepResult": "result dataclass returned by sweep() and load(); its methods are audited",
     "code_version": "takes no arguments",
     "is_batched": "a predicate: every object is a valid argument (False unless declared)",
+    "engines.EngineStartError": "an exception type",
+    "store.utc_now": "takes no arguments",
 }
 
 NAN, INF = math.nan, math.inf
@@ -70,6 +85,25 @@ def _nan_on_resamples(x):
 
 def _tmp() -> Path:
     return Path(tempfile.mkdtemp(prefix="sweeps-audit-"))
+
+
+CTX = Context(device="cpu", code="test", engine="inprocess", single_thread=False)
+RECORD = {
+    "config": {"eps": 0.1},
+    "seed": 0,
+    "status": "ok",
+    "metrics": {"x": 1.0},
+    "error": None,
+    "device": "cpu",
+    "engine": "inprocess",
+    "started": "s",
+    "finished": "f",
+    "seconds": 0.5,
+}
+
+
+def _record(**change):
+    return {**RECORD, **change}
 
 
 def _a_file() -> Path:
@@ -219,6 +253,75 @@ CASES: list[Case] = [
         "type",
         lambda: (({"a": performance_profile(SCORES, [0.0, 1.0], reps=10)}, None), {}),
     ),
+    # hypothesis strategies: arguments checked when the strategy is built, before any draw
+    bad(score_matrices, "min_runs", "range", min_runs=0),
+    bad(score_matrices, "max_runs", "range", min_runs=3, max_runs=2),
+    bad(score_matrices, "min_tasks", "type", min_tasks=1.5),
+    bad(score_matrices, "max_tasks", "type", max_tasks=None),
+    bad(score_matrices, "low", "nan", low=NAN),
+    bad(score_matrices, "high", "range", low=1.0, high=0.0),
+    bad(score_matrices, "high", "inf", high=INF),
+    bad(ragged_scores, "max_runs", "range", max_runs=0),
+    bad(ragged_scores, "max_tasks", "type", max_tasks=2.5),
+    bad(ragged_scores, "low", "type", low="0"),
+    bad(grids_axes, "max_axes", "range", max_axes=6),
+    bad(grids_axes, "max_axes", "range", max_axes=-1),
+    bad(grids_axes, "max_values", "range", max_values=0),
+    bad(grids_axes, "max_values", "type", max_values=True),
+    # canonical JSON
+    bad(canonical_json, "obj", "nan", {"a": NAN}),
+    bad(canonical_json, "obj", "inf", [INF]),
+    bad(canonical_json, "obj", "type", {1, 2}),
+    bad(canonical_json, "obj", "type", np.zeros(2)),
+    # engines, one by one
+    bad(resolve_engine, "engine", "option", "dask", _run),
+    bad(resolve_engine, "run", "type", "auto", 3),
+    bad(connect_ray, "n_jobs", "range", 0),
+    bad(connect_ray, "n_jobs", "type", 1.5),
+    bad(connect_ray, "n_jobs", "type", True),
+    bad(execute, "run", "type", 3, [{}], [0], CTX),
+    bad(execute, "configs", "type", _run, {"eps": 1}, [0], CTX),
+    bad(execute, "configs", "type", _run, [3], [0], CTX),
+    bad(execute, "seeds", "shape", _run, [{}, {}], [0], CTX),
+    bad(execute, "seeds", "seed", _run, [{}], [-1], CTX),
+    bad(execute, "seeds", "type", _run, [{}], 0, CTX),
+    bad(execute, "ctx", "type", _run, [{}], [0], None),
+    # the run store
+    bad(make_record, "status", "option", **_record(status="done")),
+    bad(make_record, "metrics", "nan", **_record(metrics={"x": NAN})),
+    bad(make_record, "metrics", "inf", **_record(metrics={"x": -INF})),
+    bad(make_record, "metrics", "type", **_record(metrics=[1.0])),
+    bad(make_record, "metrics", "type", **_record(metrics={"x": "1"})),
+    bad(make_record, "metrics", "type", **_record(metrics={3: 1.0})),
+    bad(make_record, "seconds", "range", **_record(seconds=-1.0)),
+    bad(make_record, "seconds", "nan", **_record(seconds=NAN)),
+    bad(make_record, "config", "type", **_record(config=[("eps", 0.1)])),
+    bad(make_record, "config", "nan", **_record(config={"eps": NAN})),
+    bad(make_record, "seed", "seed", **_record(seed=-1)),
+    bad(make_record, "seed", "seed", **_record(seed=1.5)),
+    bad(make_record, "device", "type", **_record(device=None)),
+    bad(make_record, "error", "type", **_record(error=3)),
+    bad(make_record, "code", "type", **_record(code=1)),
+    bad(write_json_atomic, "path", "type", 3, {}),
+    bad(write_json_atomic, "path", "empty", "", {}),
+    lazy(write_json_atomic, "obj", "nan", lambda: ((_tmp() / "a.json", {"a": NAN}), {})),
+    lazy(write_json_atomic, "obj", "type", lambda: ((_tmp() / "a.json", {1, 2}), {})),
+    bad(write_record, "runs_dir", "type", None, make_record(**RECORD)),
+    lazy(write_record, "record", "type", lambda: ((_tmp(), [1]), {})),
+    lazy(write_record, "record", "value", lambda: ((_tmp(), {"status": "ok"}), {})),
+    lazy(write_record, "record", "value", lambda: ((_tmp(), {"key": "../escape"}), {})),
+    lazy(write_record, "record", "type", lambda: ((_tmp(), {"key": 3}), {})),
+    bad(read_record, "path", "type", 3),
+    bad(read_record, "path", "type", None),
+    bad(load_records, "runs_dir", "type", 3),
+    lazy(load_records, "quarantine", "type", lambda: ((_tmp(),), {"quarantine": "no"})),
+    bad(RunClaims, "runs_dir", "type", None),
+    bad_method(RunClaims, "acquire", "key", "value", (("/tmp",), {}), "../k"),
+    bad_method(RunClaims, "acquire", "key", "empty", (("/tmp",), {}), ""),
+    bad_method(RunClaims, "acquire", "key", "type", (("/tmp",), {}), 3),
+    # the command line
+    bad(add_parser, "sub", "type", None),
+    bad(add_parser, "sub", "type", argparse.ArgumentParser()),
 ]
 
 

@@ -56,6 +56,12 @@ from stability.counterfactual import (
     validity,
     wachter,
 )
+from stability.counterfactual.strategies import (
+    linear_instances,
+    logistic_models,
+    queries,
+    tanh_mlps,
+)
 from tests._audit import Case, audit_ids, bad
 
 EXEMPT: dict[str, str] = {}
@@ -216,8 +222,8 @@ CASES: list[Case] = [
     bad(trex, "sigma", "range", M, X, sigma=0.0),
     bad(trex, "step", "nan", M, X, step=NAN),
     bad(trex, "radius", "range", M, X, radius=-1.0),
-    bad(trex, "max_steps", "type", M, X, max_steps=1.5),
-    bad(trex, "max_steps", "range", M, X, max_steps=-1),
+    bad(trex, "max_iter", "type", M, X, max_iter=1.5),
+    bad(trex, "max_iter", "range", M, X, max_iter=-1),
     bad(trex, "norm", "option", M, X, norm=0),
     bad(trex, "common_noise", "type", M, X, common_noise="no"),
     bad(trex, "common_noise", "value", M, X, common_noise=True, seed=[0, 1]),
@@ -450,6 +456,17 @@ CASES: list[Case] = [
         ("a", "b"),
         0.0,
     ),
+    # hypothesis strategies: sizes checked when the strategy is built, before any draw
+    bad(logistic_models, "max_dim", "range", max_dim=0),
+    bad(logistic_models, "max_dim", "type", max_dim=2.5),
+    bad(tanh_mlps, "max_dim", "range", max_dim=-1),
+    bad(tanh_mlps, "max_width", "range", max_width=0),
+    bad(tanh_mlps, "max_width", "type", max_width=None),
+    bad(queries, "d", "range", d=0),
+    bad(queries, "d", "type", d=2.0),
+    bad(queries, "max_rows", "range", d=2, max_rows=0),
+    bad(linear_instances, "max_dim", "range", max_dim=0),
+    bad(linear_instances, "max_dim", "type", max_dim=True),
 ]
 
 

@@ -138,7 +138,7 @@ def trex_setup(moons_task):
     _, model, q = moons_task
     q = np.array(q[:6])
     base = closest_counterfactual(model, q, box=BOX).counterfactuals
-    return model, q, base, dict(k=60, sigma=0.05, tau=0.7, step=0.05, max_steps=8, box=BOX)
+    return model, q, base, dict(k=60, sigma=0.05, tau=0.7, step=0.05, max_iter=8, box=BOX)
 
 
 def _same_row(one, res, i):
@@ -189,11 +189,11 @@ def test_trex_common_noise_equals_the_one_row_call(trex_setup):
             "seed given per row must have one entry per row",
         ),
         (
-            lambda m, q: trex(m, q, k=5, max_steps=1, seed=list(range(len(q))), common_noise=True),
+            lambda m, q: trex(m, q, k=5, max_iter=1, seed=list(range(len(q))), common_noise=True),
             "common_noise=True needs a single seed",
         ),
         (
-            lambda m, q: trex(m, q, k=5, max_steps=1, seed=[1, 2]),
+            lambda m, q: trex(m, q, k=5, max_iter=1, seed=[1, 2]),
             "seed given per row must have one entry per row",
         ),
     ],

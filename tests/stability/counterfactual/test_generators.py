@@ -66,7 +66,7 @@ def test_closest_keeps_already_valid_rows(moons_task):
 def test_trex_postconditions_claim_11(moons_task, base):
     _, model, q = moons_task
     kw = dict(
-        base=base.counterfactuals, k=200, sigma=0.05, tau=0.8, max_steps=15, box=BOX, radius=0.3
+        base=base.counterfactuals, k=200, sigma=0.05, tau=0.8, max_iter=15, box=BOX, radius=0.3
     )
     res = trex(model, q, seed=7, **kw)
     _check_found_rows(res, model)
@@ -97,7 +97,7 @@ def test_trex_nan_base_rows_come_back_nan(moons_task, base):
     b = base.counterfactuals.copy()
     b[0] = np.nan
     b[1] = q[1]  # a rejected point is not a counterfactual
-    res = trex(model, q, base=b, k=50, max_steps=2, seed=0)
+    res = trex(model, q, base=b, k=50, max_iter=2, seed=0)
     assert res.status[0] == "no base" and res.status[1] == "base invalid"
     assert np.isnan(res.counterfactuals[:2]).all() and not res.valid[:2].any()
 

@@ -37,7 +37,7 @@ def _min_distance(W, b, S):
 @given(linear_policies(max_states=20))
 def test_deepfool_exact_in_one_step_on_linear(inst):  # decision-boundary/deepfool-linear
     W, b, S = inst
-    r = deepfool(LinearPolicy(W, b), S, steps=1, overshoot=0.02)
+    r = deepfool(LinearPolicy(W, b), S, max_iter=1, overshoot=0.02)
     assert r.flipped.all()
     np.testing.assert_allclose(r.l2, 1.02 * _min_distance(W, b, S), rtol=1e-8)
 
@@ -140,8 +140,8 @@ def test_bad_inputs():
         fgsm(pol, S, 0.1, norm="1")
     with pytest.raises(ValueError, match="clip"):
         pgd(pol, S, 0.1, clip=(1.0, 0.0))
-    with pytest.raises(ValueError, match="steps"):
-        deepfool(pol, S, steps=0)
+    with pytest.raises(ValueError, match="max_iter"):
+        deepfool(pol, S, max_iter=0)
     with pytest.raises(ValueError, match="c "):
         carlini_wagner_l2(pol, S, c=-1.0)
     with pytest.raises(ValueError, match="max_radius"):

@@ -37,8 +37,12 @@ from stability.decision_boundary import (
     random_directions,
     top_overlap,
 )
-from stability.decision_boundary.gridworld import PixelGridworld, rollout_states
-from stability.decision_boundary.models import LinearPolicy, fit_q_policy
+from stability.decision_boundary.gridworld import (
+    PixelGridworld,
+    gridworld_policy,
+    rollout_states,
+)
+from stability.decision_boundary.models import GridCNN, LinearPolicy, fit_q_policy
 from stability.decision_boundary.shifts import (
     affine_warp,
     brightness_contrast,
@@ -46,6 +50,7 @@ from stability.decision_boundary.shifts import (
     gaussian_blur,
     rotation,
 )
+from stability.decision_boundary.strategies import direction_sets, linear_policies
 from tests._audit import Case, audit_ids, bad, bad_method
 
 EXEMPT = {
@@ -57,6 +62,7 @@ EXEMPT = {
     "InstabilityDirections": "result dataclass returned by instability_directions",
     "Oscillation": "result dataclass returned by oscillation",
     "PrincipalDirection": "result dataclass returned by principal_direction",
+    "models.FitReport": "result dataclass returned by fit_q_policy",
 }
 
 NAN, INF = float("nan"), float("inf")
@@ -125,7 +131,7 @@ CASES: list[Case] = [
     bad(principal_direction, "method", "option", V, method="qr"),
     bad(principal_direction, "normalize", "type", V, normalize=None),
     bad(principal_direction, "tol", "range", V, tol=0.0),
-    bad(principal_direction, "n_iter", "range", V, n_iter=0),
+    bad(principal_direction, "max_iter", "range", V, max_iter=0),
     bad(principal_direction, "seed", "seed", V, seed=-1),
     bad(principal_direction, "seed", "seed", V, seed=1.5),
     bad(principal_direction, "method", "value", np.ones((2, 5000)), method="eigh"),
@@ -231,7 +237,7 @@ CASES: list[Case] = [
     # deepfool
     bad(deepfool, "policy", "value", ONE_ACTION, S),
     bad(deepfool, "states", "inf", POL, np.full((5, 4), INF)),
-    bad(deepfool, "steps", "range", POL, S, steps=0),
+    bad(deepfool, "max_iter", "range", POL, S, max_iter=0),
     bad(deepfool, "overshoot", "range", POL, S, overshoot=-0.1),
     bad(deepfool, "overshoot", "inf", POL, S, overshoot=INF),
     # carlini_wagner_l2
@@ -299,6 +305,30 @@ CASES: list[Case] = [
     bad(fit_q_policy, "seed", "seed", np.zeros((4, 1, 6, 6)), np.ones((4, 4)), seed=1.5),
     bad(fit_q_policy, "robust", "type", np.zeros((4, 1, 6, 6)), np.ones((4, 4)), robust="yes"),
     bad(fit_q_policy, "pgd_steps", "range", np.zeros((4, 1, 6, 6)), np.ones((4, 4)), pgd_steps=0),
+    bad(GridCNN, "side", "range", 2),
+    bad(GridCNN, "side", "value", 7),
+    bad(GridCNN, "side", "type", 6.0),
+    bad(GridCNN, "n_actions", "range", 6, 1),
+    bad(GridCNN, "n_actions", "type", 6, None),
+    bad(GridCNN, "channels", "range", 6, 4, 0),
+    # gridworld_policy: checked before the (cached) fit
+    bad(gridworld_policy, "size", "range", 2),
+    bad(gridworld_policy, "size", "type", 6.5),
+    bad(gridworld_policy, "seed", "seed", 6, -1),
+    bad(gridworld_policy, "seed", "seed", 6, True),
+    bad(gridworld_policy, "maze_seed", "seed", 6, 0, maze_seed=1.5),
+    bad(gridworld_policy, "robust", "type", 6, 0, "yes"),
+    bad(gridworld_policy, "robust", "type", 6, 0, 1),
+    # hypothesis strategies: sizes checked when the strategy is built, before any draw
+    bad(linear_policies, "min_d", "range", min_d=0),
+    bad(linear_policies, "max_d", "range", min_d=4, max_d=3),
+    bad(linear_policies, "min_actions", "range", min_actions=1),
+    bad(linear_policies, "max_actions", "range", min_actions=3, max_actions=2),
+    bad(linear_policies, "max_states", "type", max_states=2.5),
+    bad(linear_policies, "scale", "range", scale=0.0),
+    bad(linear_policies, "scale", "nan", scale=NAN),
+    bad(direction_sets, "max_n", "range", max_n=0),
+    bad(direction_sets, "max_d", "type", max_d="8"),
 ]
 
 

@@ -32,10 +32,13 @@ from stability.lipschitz import (
 from stability.lipschitz.auto import (
     DEFAULT_MAX_MEMORY_GB,
     DEFAULT_SOLVE_BUDGET,
+    auto_bound,
     check_budget,
     estimate_cost,
 )
+from stability.lipschitz.certificate import certify_dense, certify_multipliers, check_slopes
 from stability.lipschitz.control import (
+    LinearSystem,
     closed_loop_deviation_bound,
     disturbance_bound,
     learning_error_bound,
@@ -46,6 +49,9 @@ from stability.lipschitz.control import (
     rollout,
     train_policy,
 )
+from stability.lipschitz.dual_bound import dual_lower_bound
+from stability.lipschitz.eclipse import eclipse, eclipse_applicable, eclipse_fast, eclipse_layer
+from stability.lipschitz.generators import eclipse_random_net, exact_2d_net, gaussian_net
 from stability.lipschitz.layers import (
     AOLLinear,
     LipschitzPolicy,
@@ -53,9 +59,26 @@ from stability.lipschitz.layers import (
     aol_rescale,
     cayley_linear,
 )
+from stability.lipschitz.liplt import liplt_bound
+from stability.lipschitz.lipsdp import check_cvxpy_solver, lipsdp, lipsdp_cvxpy
+from stability.lipschitz.local import interval_slopes, local_bound
+from stability.lipschitz.lower import angle_sweep, jacobian_norms, lower_bound
+from stability.lipschitz.naive import frobenius_bound, naive_bound
+from stability.lipschitz.network import check_box, merge_linear_layers
+from stability.lipschitz.neuron_fo import neuron_fo, schur_objective
+from stability.lipschitz.neuron_ipm import lipsdp_ipm
+from stability.lipschitz.one_hidden import one_hidden_applicable, one_hidden_dual
+from stability.lipschitz.strategies import one_hidden_scalar, weight_lists
 from tests._audit import Case, audit_ids, bad, bad_method, lazy
 
-EXEMPT: dict[str, str] = {}  # METHODS is a constant tuple (not callable)
+# METHODS and the modules' other constants are not callable.
+EXEMPT: dict[str, str] = {
+    "auto.CostEstimate": "a result dataclass that estimate_cost builds",
+    "certificate.LipSDPError": "an exception type (also re-exported by lipsdp)",
+    "eclipse.EclipseLayer": "a result dataclass that eclipse_layer builds",
+    "generators.random_weights": "takes no arguments (a shipped data file)",
+    "lipsdp.default_solver": "takes no arguments",
+}
 
 NAN, INF = float("nan"), float("inf")
 W2 = [np.eye(2), np.eye(2)]  # a 2-2-2 ReLU network
@@ -308,6 +331,242 @@ CASES += [
     bad(aol_rescale, "p", "shape", torch.ones(3)),
 ]
 
+# The solver layer: every entry point takes a parsed Network (``net``, refused by name when it is
+# anything else, e.g. the weight list it would be built from) and checks its other parameters.
+NET = as_network(W2)  # 2-2-2 ReLU, slopes (0, 1)
+NET1 = as_network([np.eye(2)])  # no hidden layer
+LEAKY = as_network(W2, "leaky_relu:0.1")  # alpha != 0: outside ECLipsE
+SCALAR = as_network([np.eye(2), np.ones((1, 2))])  # one hidden layer, one output
+CUSTOM = as_network(W2, (0.0, 1.0))  # known by its slopes only
+SLOPES = [(np.zeros(2), np.ones(2))]  # valid neuron-wise slopes of NET
+BAD_SLOPES = [(np.ones(2), np.zeros(2))]  # lo > hi
+NAN_SLOPES = [(np.zeros(2), np.array([1.0, NAN]))]
+LAM = [np.ones(2)]
+SYS_KW = {
+    "name": "double-integrator",
+    "a": SYS.a,
+    "b": SYS.b,
+    "k": SYS.k,
+    "p": SYS.p,
+    "rho": SYS.rho,
+    "b_gain": SYS.b_gain,
+}
+
+
+def _sys(**over):
+    return {**SYS_KW, **over}
+
+
+CASES += [
+    # auto
+    bad(auto_bound, "net", "type", W2),
+    bad(auto_bound, "time_budget", "nan", NET, NAN),
+    bad(auto_bound, "time_budget", "type", NET, "10"),
+    bad(auto_bound, "max_memory_gb", "range", NET, None, 0.0),
+    bad(check_budget, "net", "type", W2, "naive"),
+    bad(check_budget, "method", "option", NET, "bogus"),
+    bad(check_budget, "method", "option", NET, "auto"),
+    bad(check_budget, "solver", "option", NET, "lipsdp-neuron", solver="nosuch"),
+    bad(check_budget, "solver", "type", NET, "lipsdp-neuron", solver=1),
+    bad(check_budget, "time_budget", "range", NET, "naive", time_budget=-1.0),
+    bad(check_budget, "max_memory_gb", "nan", NET, "naive", max_memory_gb=NAN),
+    bad(estimate_cost, "net", "type", None, "naive"),
+    bad(estimate_cost, "method", "option", NET, "lipsdp"),
+    bad(estimate_cost, "method", "type", NET, 3),
+    bad(estimate_cost, "solver", "option", NET, "lipsdp-network", "ipm"),
+    bad(estimate_cost, "solver", "type", NET, "eclipse", 2.0),
+    # certificate
+    bad(certify_dense, "net", "type", W2, np.eye(2)),
+    bad(certify_dense, "net", "option", NET1, np.eye(2)),
+    bad(certify_dense, "t", "shape", NET, np.eye(3)),
+    bad(certify_dense, "t", "nan", NET, np.full((2, 2), NAN)),
+    bad(certify_dense, "t", "inf", NET, np.diag([1.0, INF])),
+    bad(certify_dense, "t", "type", NET, "t"),
+    bad(certify_dense, "t", "value", NET, np.array([[1.0, 0.5], [0.0, 1.0]])),
+    bad(certify_multipliers, "net", "type", W2, LAM),
+    bad(certify_multipliers, "multipliers", "shape", NET, [np.ones(3)]),
+    bad(certify_multipliers, "multipliers", "empty", NET, []),
+    bad(certify_multipliers, "multipliers", "type", NET, "lam"),
+    bad(certify_multipliers, "multipliers", "type", NET, 1.0),
+    bad(certify_multipliers, "slopes", "range", NET, LAM, BAD_SLOPES),
+    bad(certify_multipliers, "slopes", "nan", NET, LAM, NAN_SLOPES),
+    bad(check_slopes, "net", "type", W2, SLOPES),
+    bad(check_slopes, "slopes", "range", NET, BAD_SLOPES),
+    bad(check_slopes, "slopes", "nan", NET, NAN_SLOPES),
+    bad(check_slopes, "slopes", "inf", NET, [(np.zeros(2), np.full(2, INF))]),
+    bad(check_slopes, "slopes", "shape", NET, [(np.zeros(3), np.ones(3))]),
+    bad(check_slopes, "slopes", "empty", NET, []),
+    bad(check_slopes, "slopes", "type", NET, "ab"),
+    bad(check_slopes, "slopes", "type", NET, 3),
+    # control.LinearSystem (built by linear_system; checked when built by hand)
+    bad(LinearSystem, "a", "nan", **_sys(a=np.full((2, 2), NAN))),
+    bad(LinearSystem, "a", "shape", **_sys(a=np.ones((2, 3)))),
+    bad(LinearSystem, "b", "shape", **_sys(b=np.ones((3, 1)))),
+    bad(LinearSystem, "k", "shape", **_sys(k=np.ones((2, 2)))),
+    bad(LinearSystem, "p", "range", **_sys(p=-np.eye(2))),
+    bad(LinearSystem, "p", "inf", **_sys(p=np.full((2, 2), INF))),
+    bad(LinearSystem, "rho", "range", **_sys(rho=1.0)),
+    bad(LinearSystem, "rho", "nan", **_sys(rho=NAN)),
+    bad(LinearSystem, "b_gain", "range", **_sys(b_gain=-1.0)),
+    bad(LinearSystem, "name", "type", **_sys(name=None)),
+    # dual_bound
+    bad(dual_lower_bound, "net", "type", W2, np.eye(4)),
+    bad(dual_lower_bound, "net", "option", NET1, np.eye(2)),
+    bad(dual_lower_bound, "x", "shape", NET, np.eye(3)),
+    bad(dual_lower_bound, "x", "nan", NET, np.full((4, 4), NAN)),
+    bad(dual_lower_bound, "x", "type", NET, "x"),
+    bad(dual_lower_bound, "variant", "option", NET, np.eye(4), "network"),
+    bad(dual_lower_bound, "slopes", "range", NET, np.eye(4), "neuron", BAD_SLOPES),
+    # eclipse
+    bad(eclipse, "net", "type", W2),
+    bad(eclipse, "net", "option", LEAKY),
+    bad(eclipse, "solver", "option", NET, solver="nosuch"),
+    bad(eclipse, "solver", "type", NET, solver=1),
+    bad(eclipse_applicable, "net", "type", "net"),
+    bad(eclipse_fast, "net", "type", W2),
+    bad(eclipse_fast, "net", "option", LEAKY),
+    bad(eclipse_layer, "g", "nan", np.full((2, 2), NAN), np.eye(2)),
+    bad(eclipse_layer, "g", "shape", np.ones(2), np.eye(2)),
+    bad(eclipse_layer, "g", "empty", np.zeros((0, 2)), np.eye(2)),
+    bad(eclipse_layer, "g", "type", "g", np.eye(2)),
+    bad(eclipse_layer, "w_next", "shape", np.eye(2), np.eye(3)),
+    bad(eclipse_layer, "w_next", "inf", np.eye(2), np.full((1, 2), INF)),
+    bad(eclipse_layer, "solver", "option", np.eye(2), np.eye(2), solver="nosuch"),
+    bad(eclipse_layer, "solver", "type", np.eye(2), np.eye(2), solver=0),
+    # generators
+    bad(eclipse_random_net, "layers", "range", 0, 10),
+    bad(eclipse_random_net, "layers", "type", True, 10),
+    bad(eclipse_random_net, "width", "type", 2, 2.5),
+    bad(exact_2d_net, "dims", "type", 5, 0),
+    bad(exact_2d_net, "dims", "range", [2, 0, 1], 0),
+    bad(exact_2d_net, "dims", "shape", [2], 0),
+    bad(exact_2d_net, "seed", "seed", [2, 3, 1], -1),
+    bad(exact_2d_net, "seed", "seed", [2, 3, 1], 1.5),
+    bad(gaussian_net, "rng", "type", 0, [2, 3, 1]),
+    bad(gaussian_net, "dims", "type", np.random.default_rng(0), "dims"),
+    bad(gaussian_net, "dims", "range", np.random.default_rng(0), [2, -3, 1]),
+    bad(gaussian_net, "dims", "empty", np.random.default_rng(0), []),
+    # liplt
+    bad(liplt_bound, "net", "type", W2),
+    bad(liplt_bound, "slopes", "range", NET, BAD_SLOPES),
+    bad(liplt_bound, "slopes", "nan", NET, NAN_SLOPES),
+    bad(liplt_bound, "slopes", "shape", NET, [(0.0, 1.0)]),
+    # lipsdp
+    bad(check_cvxpy_solver, "solver", "option", "nosuch"),
+    bad(check_cvxpy_solver, "solver", "type", None),
+    bad(lipsdp, "net", "type", W2),
+    bad(lipsdp, "variant", "option", NET, "bogus"),
+    bad(lipsdp, "variant", "type", NET, 1),
+    bad(lipsdp, "solver", "option", NET, solver="nosuch"),
+    bad(lipsdp, "solver", "option", NET, "network", solver="ipm"),
+    bad(lipsdp, "solver", "type", NET, solver=1),
+    bad(lipsdp, "slopes", "range", NET, slopes=BAD_SLOPES),
+    bad(lipsdp, "slopes", "value", NET, "network", slopes=SLOPES),
+    bad(lipsdp, "rtol", "range", NET, rtol=1.0),
+    bad(lipsdp, "rtol", "nan", NET, rtol=NAN),
+    bad(lipsdp, "rtol", "option", NET, "network", rtol=0.1),
+    bad(lipsdp_cvxpy, "net", "type", W2),
+    bad(lipsdp_cvxpy, "variant", "option", NET, "neuron-fo"),
+    bad(lipsdp_cvxpy, "solver", "option", NET, solver="nosuch"),
+    bad(lipsdp_cvxpy, "slopes", "shape", NET, slopes=[(np.zeros(3), np.ones(3))]),
+    # local
+    bad(interval_slopes, "net", "type", W2, np.zeros(2), np.ones(2)),
+    bad(interval_slopes, "net", "option", CUSTOM, np.zeros(2), np.ones(2)),
+    bad(interval_slopes, "lo", "nan", NET, np.array([0.0, NAN]), np.ones(2)),
+    bad(interval_slopes, "hi", "shape", NET, np.zeros(2), np.ones(3)),
+    bad(interval_slopes, "lo", "range", NET, np.ones(2), np.zeros(2)),
+    bad(interval_slopes, "lo", "type", NET, "lo", np.ones(2)),
+    bad(local_bound, "net", "type", W2, np.zeros(2), np.ones(2)),
+    bad(local_bound, "hi", "inf", NET, np.zeros(2), np.array([1.0, INF])),
+    bad(local_bound, "lo", "empty", NET, np.zeros(0), np.ones(2)),
+    bad(local_bound, "solver", "option", NET, np.zeros(2), np.ones(2), solver="nosuch"),
+    bad(local_bound, "solver", "type", NET, np.zeros(2), np.ones(2), solver=1),
+    # lower
+    bad(angle_sweep, "net", "type", W2),
+    bad(angle_sweep, "net", "shape", as_network([np.ones((2, 3)), np.ones((1, 2))])),
+    bad(angle_sweep, "n_angles", "range", NET, 0),
+    bad(angle_sweep, "n_angles", "type", NET, 10.0),
+    bad(jacobian_norms, "net", "type", W2, np.zeros((1, 2))),
+    bad(jacobian_norms, "x", "shape", NET, np.zeros((1, 3))),
+    bad(jacobian_norms, "x", "nan", NET, np.full((1, 2), NAN)),
+    bad(jacobian_norms, "x", "type", NET, "x"),
+    bad(jacobian_norms, "chunk", "range", NET, np.zeros((1, 2)), 0),
+    bad(lower_bound, "net", "type", W2),
+    bad(lower_bound, "n_samples", "range", NET, n_samples=0),
+    bad(lower_bound, "n_starts", "type", NET, n_starts=2.5),
+    bad(lower_bound, "seed", "seed", NET, seed=-1),
+    bad(lower_bound, "box", "shape", NET, box=(np.zeros(3), np.ones(3))),
+    bad(lower_bound, "box", "nan", NET, box=(np.zeros(2), np.full(2, NAN))),
+    # naive
+    bad(naive_bound, "net", "type", W2),
+    bad(naive_bound, "net", "type", None),
+    bad(frobenius_bound, "net", "type", W2),
+    # network
+    bad(check_box, "box", "shape", (np.zeros(3), np.ones(3)), 2),
+    bad(check_box, "box", "nan", (np.zeros(2), np.full(2, NAN)), 2),
+    bad(check_box, "box", "range", (np.ones(2), np.zeros(2)), 2),
+    bad(check_box, "box", "type", "box", 2),
+    bad(check_box, "box", "empty", (np.zeros(0), np.zeros(0)), 0 + 1),
+    bad(check_box, "n0", "range", BOX, 0),
+    bad(check_box, "n0", "type", BOX, 2.0),
+    bad(merge_linear_layers, "net", "type", W2),
+    # neuron_fo
+    bad(neuron_fo, "net", "type", W2),
+    bad(neuron_fo, "time_budget", "nan", NET, time_budget=NAN),
+    bad(neuron_fo, "time_budget", "range", NET, time_budget=0.0),
+    bad(neuron_fo, "time_budget", "type", NET, time_budget="10"),
+    bad(neuron_fo, "max_iter", "range", NET, max_iter=-1),
+    bad(neuron_fo, "max_iter", "type", NET, max_iter=2.5),
+    bad(neuron_fo, "max_iter", "type", NET, max_iter=True),
+    bad(neuron_fo, "memory", "range", NET, memory=0),
+    bad(neuron_fo, "stages", "empty", NET, stages=()),
+    bad(neuron_fo, "stages", "range", NET, stages=((1e-3, 2.0),)),
+    bad(neuron_fo, "stages", "nan", NET, stages=((NAN, 1.0),)),
+    bad(neuron_fo, "stages", "type", NET, stages="ab"),
+    bad(neuron_fo, "stages", "shape", NET, stages=((1e-3,),)),
+    bad(neuron_fo, "rtol", "nan", NET, rtol=NAN),
+    bad(neuron_fo, "rtol", "range", NET, rtol=-1.0),
+    bad(schur_objective, "net", "type", W2, LAM),
+    bad(schur_objective, "net", "option", NET1, []),
+    bad(schur_objective, "lam", "shape", NET, [np.ones(3)]),
+    bad(schur_objective, "lam", "nan", NET, [np.array([1.0, NAN])]),
+    bad(schur_objective, "lam", "range", NET, [np.array([1.0, -1.0])]),
+    bad(schur_objective, "lam", "type", NET, "lam"),
+    bad(schur_objective, "tau", "nan", NET, LAM, NAN),
+    bad(schur_objective, "tau", "range", NET, LAM, -1.0),
+    bad(schur_objective, "grad", "type", NET, LAM, 0.0, grad="yes"),
+    # neuron_ipm
+    bad(lipsdp_ipm, "net", "type", W2),
+    bad(lipsdp_ipm, "variant", "option", NET, "network"),
+    bad(lipsdp_ipm, "tol", "range", NET, tol=0.0),
+    bad(lipsdp_ipm, "tol", "nan", NET, tol=NAN),
+    bad(lipsdp_ipm, "max_iter", "range", NET, max_iter=0),
+    bad(lipsdp_ipm, "max_iter", "type", NET, max_iter=1.5),
+    bad(lipsdp_ipm, "rtol", "range", NET, rtol=2.0),
+    bad(lipsdp_ipm, "slopes", "range", NET, slopes=BAD_SLOPES),
+    bad(lipsdp_ipm, "slopes", "type", NET, slopes="slopes"),
+    # one_hidden
+    bad(one_hidden_applicable, "net", "type", [np.eye(2), np.ones((1, 2))]),
+    bad(one_hidden_dual, "net", "type", W2),
+    bad(one_hidden_dual, "net", "option", NET),  # two outputs
+    bad(one_hidden_dual, "tol", "range", SCALAR, tol=1.0),
+    bad(one_hidden_dual, "tol", "nan", SCALAR, tol=NAN),
+    bad(one_hidden_dual, "max_iter", "range", SCALAR, max_iter=0),
+    bad(one_hidden_dual, "max_iter", "type", SCALAR, max_iter="10"),
+    # strategies: checked when the strategy is built, before anything is drawn
+    bad(weight_lists, "max_depth", "range", max_depth=0),
+    bad(weight_lists, "max_width", "type", max_width=2.5),
+    bad(weight_lists, "max_in", "type", max_in=True),
+    bad(weight_lists, "positive", "type", positive="yes"),
+    bad(one_hidden_scalar, "max_width", "range", max_width=-1),
+    bad(one_hidden_scalar, "max_in", "type", max_in=NAN),
+    bad(one_hidden_scalar, "sparse", "type", sparse=1),
+    # weights outside float64's safe range: LinAlgError or a "certified" 0 before
+    bad(lipschitz_bound, "network", "range", [1e160 * np.eye(2), np.eye(2)], "naive"),
+    bad(lipschitz_bound, "network", "range", [1e-170 * np.eye(2), np.eye(2)], "lipsdp-neuron"),
+    bad(lipschitz_bound, "network", "range", [1e70 * np.eye(2), 1e70 * np.eye(2)], "liplt"),
+]
+
 
 def _nan_bias_seq() -> nn.Sequential:
     lin = nn.Linear(2, 2).double()
@@ -330,7 +589,7 @@ def test_bad_input_is_refused_by_name(case: Case):
 def test_certified_result_is_never_non_finite(value):
     r = LipschitzResult(value, "naive", True, "closed-form", 0.0, "naive")
     assert not r.certified and not r.success
-    assert "not certified" in r.status
+    assert "not certified" in r.message and r.status == 2  # STATUS_NOT_CERTIFIED
     assert not LipschitzResult(1.0, "naive", True, "ok", 0.0).details  # finite: unchanged
     assert LipschitzResult(1.0, "naive", True, "ok", 0.0).certified
 
@@ -395,3 +654,43 @@ def test_small_networks_pass_the_guard_and_auto_respects_memory():
     assert fo.certified and fo.value >= neuron.value * (1 - 1e-6)
     r = lipschitz_bound(ws, "auto", max_memory_gb=1e-9)  # no SDP fits: closed forms only
     assert r.method in ("eclipse-fast", "liplt", "naive") and r.certified
+
+
+# ------------------------------------------------------------------------------------------
+# Overflow never passes for a certificate; the interior-point method is scale-invariant
+# ------------------------------------------------------------------------------------------
+
+
+def test_overflowing_multipliers_certify_nothing():
+    """Multipliers near 1e308 overflow the Schur elimination: before, ρ̂ came out 0.0 (a
+    "certified" L <= 0 for a network of constant 1) or NaN; now ``inf`` (no certificate)."""
+    for v in (1e308, 1.7e308):
+        with np.errstate(over="ignore", invalid="ignore"):
+            assert certify_multipliers(NET, [np.full(2, v)]) == math.inf
+            assert certify_dense(NET, v * np.eye(2)) == math.inf
+            assert schur_objective(NET, [np.full(2, v)], grad=False) is None
+    assert certify_multipliers(NET, [np.full(2, 1e300)]) == pytest.approx(5e299)
+
+
+def test_ipm_is_invariant_to_the_weights_scale():
+    """LipSDP's value is homogeneous in each layer's scale; the IPM (which overflowed on
+    weights of norm 1e45) gives the same certified value on rescaled weights."""
+    base = _gauss([3, 6, 6, 1], seed=1)
+    ref = lipsdp_ipm(as_network(base)).value
+    for e in (45.0, -45.0):
+        c = 10.0**e
+        r = lipsdp_ipm(as_network([base[0] * c, base[1] / c, base[2]]))
+        assert r.certified and r.value == pytest.approx(ref, rel=1e-8)
+    r = lipsdp_ipm(as_network([base[0] * 10.0**40, base[1] * 10.0**40, base[2]]))
+    assert r.certified and r.value == pytest.approx(ref * 1e80, rel=1e-8)
+    assert r.details["sdp_lower_bound"] <= r.value
+
+
+def test_eclipse_is_invariant_to_the_weights_scale():
+    """ECLipsE's layer multipliers were floored at an absolute 1e-21, which swamped them
+    (``Λ`` scales as ``1/‖W‖²``) and made the value 1.5e5 times looser at weights of 1e15."""
+    base = _gauss([3, 8, 8, 1])
+    ref = eclipse(as_network(base)).value
+    for c in (1e15, 1e-25):
+        r = eclipse(as_network([base[0] * c, *base[1:]]))
+        assert r.certified and r.value == pytest.approx(ref * c, rel=1e-6)

@@ -36,7 +36,7 @@ def test_random_weights_closed_forms():
 @pytest.mark.parametrize(("method", "value"), [("lipsdp-layer", 39.839), ("lipsdp-neuron", 36.482)])
 def test_random_weights_published_lipsdp(method, value):
     r = lipschitz_bound(RW, method)
-    assert r.certified and r.status == "optimal"
+    assert r.certified and r.message == "optimal"
     assert abs(r.value - value) <= 1e-3
 
 

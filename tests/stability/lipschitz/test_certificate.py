@@ -11,11 +11,11 @@ from stability import lipschitz_bound
 from stability.lipschitz import as_network
 from stability.lipschitz.certificate import (
     SAFETY,
+    _layer_start,
+    _widen_linear,
     certify_dense,
     certify_multipliers,
     check_slopes,
-    layer_start,
-    widen_linear,
 )
 from stability.lipschitz.generators import gaussian_net
 
@@ -42,7 +42,7 @@ def test_uncertifiable_multipliers_give_inf():
 
 def test_layer_start_is_feasible_and_bounds_the_constant():
     net = _net(5, [3, 6, 6, 2])
-    rho = certify_multipliers(net, layer_start(net))
+    rho = certify_multipliers(net, _layer_start(net))
     assert math.isfinite(rho)
     assert math.sqrt(rho) * (1 + SAFETY) >= lipschitz_bound(net, "lipsdp-neuron").value * (1 - 1e-6)
 
@@ -61,7 +61,7 @@ def test_dense_certificate_needs_uniform_slopes():
 
 def test_widen_linear_keeps_valid_intervals():
     lo, hi = np.array([0.0, 1.0, -2.0]), np.array([1.0, 1.0, -2.0])
-    ((wlo, whi),) = widen_linear([(lo, hi)])
+    ((wlo, whi),) = _widen_linear([(lo, hi)])
     assert np.all(wlo <= lo) and np.array_equal(whi, hi)
     assert wlo[0] == 0.0 and wlo[1] < 1.0 and wlo[2] < -2.0
 

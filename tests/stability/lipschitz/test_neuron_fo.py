@@ -11,7 +11,7 @@ from hypothesis import given, settings
 import stability.lipschitz.neuron_fo as fo_mod
 from stability import lipschitz_bound, lipschitz_lower_bound
 from stability.lipschitz import as_network
-from stability.lipschitz.auto import estimated_seconds
+from stability.lipschitz.auto import estimate_cost
 from stability.lipschitz.certificate import SAFETY, certify_multipliers
 from stability.lipschitz.generators import eclipse_random_net, random_weights
 from stability.lipschitz.neuron_fo import neuron_fo, schur_objective
@@ -98,7 +98,7 @@ def test_other_slopes_use_the_layer_start(activation):
     neuron = lipschitz_bound(ws, "lipsdp-neuron", activation=activation).value
     if activation == "identity":  # linear activations are merged: the exact closed form
         exact = np.linalg.norm(ws[2] @ ws[1] @ ws[0], 2)
-        assert r.status == "closed-form (single layer)" and r.value == pytest.approx(exact)
+        assert r.message == "closed-form (single layer)" and r.value == pytest.approx(exact)
         return
     assert r.certified and r.details["start"][0] == "backward-layer"
     assert neuron * (1 - 1e-4) <= r.value <= neuron * 1.02
@@ -141,7 +141,7 @@ def test_failed_certification_keeps_the_warm_start(monkeypatch):
 
     monkeypatch.setattr(fo_mod, "certify_multipliers", flaky)
     r = neuron_fo(net)
-    assert r.certified and "warm start" in r.status
+    assert r.certified and "warm start" in r.message
     assert r.value == pytest.approx(r.details["start"][1] * (1 + SAFETY), rel=1e-12)
     assert r.value >= lipschitz_bound(net, "lipsdp-neuron").value * (1 - 1e-6)
 
@@ -149,13 +149,13 @@ def test_failed_certification_keeps_the_warm_start(monkeypatch):
 def test_time_budget_stops_the_descent():
     ws = eclipse_random_net(6, 120)
     r = lipschitz_bound(ws, "lipsdp-neuron-fo", time_budget=0.3)
-    assert "time budget" in r.status and r.seconds < 2.0
+    assert "time budget" in r.message and r.seconds < 2.0
     assert r.value < lipschitz_bound(ws, "eclipse-fast").value
 
 
 def test_auto_uses_fo_when_lipsdp_neuron_does_not_fit():
     ws = eclipse_random_net(4, 300)  # N = 900: LipSDP-Neuron (structured IPM) estimated above 2 s
-    assert estimated_seconds(as_network(ws), "lipsdp-neuron") > 2.0
+    assert estimate_cost(as_network(ws), "lipsdp-neuron").seconds > 2.0
     r = lipschitz_bound(ws, "auto", time_budget=2.0)
     assert r.method == "lipsdp-neuron-fo" and r.requested == "auto"
     assert r.value < r.details["candidates"]["eclipse-fast"]
@@ -201,5 +201,5 @@ def test_20x256_beats_eclipse_fast_within_its_budget():
     ws = eclipse_random_net(20, 256)
     fast = lipschitz_bound(ws, "eclipse-fast")
     r = lipschitz_bound(ws, "lipsdp-neuron-fo", time_budget=9.0)
-    assert r.certified and ("time budget" in r.status or "converged" in r.status)
+    assert r.certified and ("time budget" in r.message or "converged" in r.message)
     assert r.value < 0.9 * fast.value

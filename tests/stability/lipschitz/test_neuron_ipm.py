@@ -18,7 +18,7 @@ from stability import lipschitz_bound, lipschitz_lower_bound
 from stability.lipschitz import Network, as_network
 from stability.lipschitz.certificate import SAFETY, certify_multipliers
 from stability.lipschitz.generators import eclipse_random_net, random_weights
-from stability.lipschitz.lipsdp import lipsdp
+from stability.lipschitz.lipsdp import LipSDPError, lipsdp
 from stability.lipschitz.network import merge_linear_layers
 from stability.lipschitz.neuron_ipm import lipsdp_ipm
 from stability.lipschitz.strategies import weight_lists
@@ -36,7 +36,7 @@ def _gauss(seed, dims):
 @pytest.mark.parametrize(("variant", "published"), [("neuron", 36.4822), ("layer", 39.8386)])
 def test_random_weights_published_values(variant, published):
     r = lipsdp_ipm(as_network(RW), variant)
-    assert r.certified and r.status == "optimal" and r.method == f"lipsdp-{variant}"
+    assert r.certified and r.message == "optimal" and r.method == f"lipsdp-{variant}"
     assert r.value == pytest.approx(published, abs=1e-4)
     if variant == "neuron":  # tight: equals ||W4 W3 W2 W1|| (random_weights)
         exact = np.linalg.norm(RW[3] @ RW[2] @ RW[1] @ RW[0], 2)
@@ -59,9 +59,12 @@ def test_matches_cvxopt_and_is_certified(ws, activation, variant):
     if net.depth == 1:
         assert r.value == pytest.approx(np.linalg.norm(ws[0], 2), rel=1e-15)
         return
-    assert r.status == "optimal" and r.details["gap"] <= 1e-6
-    ref = lipsdp(net, variant, solver="CVXOPT")
-    if ref.method == f"lipsdp-{variant}":
+    assert r.message == "optimal" and r.details["gap"] <= 1e-6
+    try:
+        ref = lipsdp(net, variant, solver="CVXOPT")
+    except LipSDPError:  # CVXOPT's multipliers failed the Schur check: nothing to compare with
+        ref = None
+    if ref is not None and ref.method == f"lipsdp-{variant}":
         assert r.value <= ref.value * (1 + 2e-5) + 1e-9
     lam = r.details["multipliers"]
     rho = certify_multipliers(net, lam)
@@ -124,7 +127,8 @@ def test_any_stop_is_certified_and_iterates_are_upper_bounds():
     net = as_network(_gauss(6, [4, 20, 20, 1]))
     full = lipsdp_ipm(net)
     early = lipsdp_ipm(net, max_iter=2)
-    assert early.status == "iteration limit" and early.certified
+    assert early.message == "iteration limit" and early.certified
+    assert early.status == 1 and early.success and early.nit == early.details["iterations"]
     assert early.value >= full.value * (1 - 1e-9)
     rhos = [h[0] for h in full.details["history"]]
     assert all(math.sqrt(r) >= full.value / (1 + 1e-6) for r in rhos)
@@ -149,17 +153,17 @@ def test_rtol_stop_is_proven(ws, activation, variant, rtol):
     assert r.certified and r.details["iterations"] <= full.details["iterations"]
     assert low <= full.value and full.details["sdp_lower_bound"] <= full.value
     assert full.value <= r.value * (1 + 1e-6)
-    if r.status.startswith("optimal (proven"):
+    if r.message.startswith("optimal (proven"):
         assert r.value <= (1 + rtol) * low * (1 + 1e-9)
     else:  # reached the default tolerance first
-        assert r.status == "optimal" and r.value == pytest.approx(full.value, rel=1e-12)
+        assert r.message == "optimal" and r.value == pytest.approx(full.value, rel=1e-12)
 
 
 def test_rtol_on_the_eclipse_networks_and_through_the_api():
     for ws in (eclipse_random_net(5, 20), RW):
         exact = lipschitz_bound(ws, "lipsdp-neuron")
         loose = lipschitz_bound(ws, "lipsdp-neuron", rtol=0.02)
-        assert loose.status == "optimal (proven within rtol=0.02)"
+        assert loose.message == "optimal (proven within rtol=0.02)"
         assert exact.value <= loose.value <= 1.02 * loose.details["sdp_lower_bound"] * (1 + 1e-12)
         assert loose.details["iterations"] < exact.details["iterations"]
         assert exact.details["sdp_lower_bound"] >= exact.value * (1 - 1e-5)
@@ -219,8 +223,8 @@ def test_lanczos_warm_start_converges_from_the_last_ritz_vector():
     d = d + d.T
     l_inv = ipm_mod._tri_inverse(ipm_mod._chol(x))
     w, v = np.linalg.eigh(l_inv @ d @ l_inv.T)
-    assert ipm_mod._lanczos_min(l_inv, d, max_steps=4) is None
-    low, _ = ipm_mod._lanczos_min(l_inv, d, start=v[:, 0], max_steps=4)
+    assert ipm_mod._lanczos_min(l_inv, d, max_iter=4) is None
+    low, _ = ipm_mod._lanczos_min(l_inv, d, start=v[:, 0], max_iter=4)
     assert low == pytest.approx(w[0], rel=1e-3)
     warm = [None]
     first = ipm_mod._max_step(l_inv, d, warm)
@@ -233,7 +237,7 @@ def test_lanczos_step_lengths_give_the_same_solve(monkeypatch):
     exact = lipsdp_ipm(net)
     monkeypatch.setattr(ipm_mod, "LANCZOS_FROM", 1)
     fast = lipsdp_ipm(net)
-    assert fast.status == "optimal" and fast.details["iterations"] == exact.details["iterations"]
+    assert fast.message == "optimal" and fast.details["iterations"] == exact.details["iterations"]
     assert fast.value == pytest.approx(exact.value, rel=1e-9)
 
 
@@ -247,5 +251,5 @@ def test_overestimated_step_lengths_are_caught(monkeypatch):
         ipm_mod, "_max_step", lambda l_inv, d, warm=None: 3.0 * exact_step(l_inv, d)
     )
     r = lipsdp_ipm(net)
-    assert r.certified and r.status == "optimal"
+    assert r.certified and r.message == "optimal"
     assert r.value == pytest.approx(ref.value, rel=1e-5)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from stability import lipschitz_bound
 from stability.lipschitz import as_network
-from stability.lipschitz.auto import estimated_seconds
+from stability.lipschitz.auto import estimate_cost
 from stability.lipschitz.certificate import SAFETY, certify_multipliers
 from stability.lipschitz.lipsdp import LipSDPError, lipsdp
 from stability.lipschitz.neuron_ipm import lipsdp_ipm
@@ -34,7 +34,7 @@ def test_matches_cvxopt_between_its_own_bounds(ws, activation):
     net = as_network(ws, activation)
     r = one_hidden_dual(net)
     assert r.certified and r.details["solver"] == "one-hidden dual"
-    assert r.status in ("optimal", "iteration limit")  # the latter: the rank-one kink below
+    assert r.message in ("optimal", "iteration limit")  # the latter: the rank-one kink below
     try:
         ref = lipsdp(net, "neuron", solver="CVXOPT")
     except LipSDPError:  # CVXOPT failed or did not certify: nothing to compare with
@@ -43,7 +43,7 @@ def test_matches_cvxopt_between_its_own_bounds(ws, activation):
     assert low <= r.value
     if ref is not None:  # both certified, both >= the optimum >= low
         assert low <= ref.value * (1 + 1e-9)
-    if r.status == "optimal":
+    if r.message == "optimal":
         assert r.value**2 - low**2 <= 1.01e-6 * r.value**2 + 1e-300
         if ref is not None:
             assert r.value <= ref.value * (1 + 1e-6) + 1e-12
@@ -74,7 +74,7 @@ def test_rank_one_kink_falls_back_to_the_ipm():
     net = as_network(ws, (-0.5, 1.0))
     ipm = lipsdp_ipm(net)
     dual = one_hidden_dual(net)
-    assert dual.status == "iteration limit" and dual.certified
+    assert dual.message == "iteration limit" and dual.certified and dual.status == 1
     assert dual.details["sdp_lower_bound"] <= ipm.value <= dual.value * (1 + 1e-9)
     routed = lipschitz_bound(ws, "lipsdp-neuron", (-0.5, 1.0))
     assert routed.details["solver"] == "ipm"
@@ -132,7 +132,7 @@ def test_iteration_limit_is_still_certified():
     rng = np.random.default_rng(5)
     net = as_network([rng.standard_normal((30, 4)), rng.standard_normal((1, 30))])
     r = one_hidden_dual(net, max_iter=1)
-    assert r.status == "iteration limit" and r.certified
+    assert r.message == "iteration limit" and r.certified
     assert r.value >= one_hidden_dual(net).value * (1 - 1e-6)
     assert r.details["sdp_lower_bound"] <= r.value
 
@@ -184,7 +184,7 @@ def test_auto_uses_the_dual_on_wide_one_hidden_networks():
     """The time model knows the dual's cost: a 4-800-1 net (IPM estimate 17 s) gets LipSDP."""
     rng = np.random.default_rng(10)
     ws = [rng.standard_normal((800, 4)) / 2, rng.standard_normal((1, 800)) / 30]
-    assert estimated_seconds(as_network(ws), "lipsdp-neuron") < 1.0
+    assert estimate_cost(as_network(ws), "lipsdp-neuron").seconds < 1.0
     r = lipschitz_bound(ws, "auto", time_budget=5.0)
     assert r.method == "lipsdp-neuron"
     assert r.value <= lipschitz_bound(ws, "eclipse-fast").value
