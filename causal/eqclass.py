@@ -36,7 +36,13 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from causal.graph import graph_components, sorted_nodes, stable_graph, validate_setting
+from causal.graph import (
+    _node_set,
+    graph_components,
+    sorted_nodes,
+    stable_graph,
+    validate_setting,
+)
 from theory.checks import ArgumentTypeError
 
 __all__ = ["EquivalenceClass", "EquivalenceClasses", "equivalence_classes", "mag_neighbors"]
@@ -149,24 +155,6 @@ def mag_neighbors(
             f"latent and selection must be disjoint; both hold {list(sorted_nodes(lat & sel))}"
         )
     return _mag_neighbors(graph, target, lat, sel)
-
-
-def _node_set(name: str, value: object, graph: nx.DiGraph, target: Hashable) -> frozenset:
-    """``value`` as a frozenset of nodes of ``graph`` other than ``target``."""
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise ArgumentTypeError(f"{name} must be a collection of nodes; got {value!r}")
-    try:
-        out = frozenset(value)
-    except TypeError:
-        raise ArgumentTypeError(
-            f"{name} must be a collection of hashable nodes; got {value!r}"
-        ) from None
-    missing = sorted_nodes(v for v in out if v not in graph)
-    if missing:
-        raise ValueError(f"{name} nodes {list(missing)} are not nodes of graph")
-    if target in out:
-        raise ValueError(f"{name} must not hold the target {target!r}")
-    return out
 
 
 def _mag_neighbors(

@@ -78,20 +78,29 @@ def validate_setting(graph: object, target: Hashable, mutable: Iterable[Hashable
         in_graph = False
     if not in_graph:
         raise ValueError(f"target {target!r} is not a node of graph")
-    if isinstance(mutable, str | bytes) or not isinstance(mutable, Iterable):
-        raise ArgumentTypeError(f"mutable must be a collection of nodes; got {mutable!r}")
+    return _node_set("mutable", mutable, graph, target)
+
+
+def _node_set(name: str, value: object, graph: nx.DiGraph, target: Hashable) -> frozenset:
+    """``value`` as a frozenset of nodes of ``graph`` that does not hold ``target``.
+
+    Raises a TypeError (not a collection of hashable nodes) or a ValueError (unknown nodes, or
+    the target among them), naming ``name``.
+    """
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ArgumentTypeError(f"{name} must be a collection of nodes; got {value!r}")
     try:
-        mut = frozenset(mutable)
+        out = frozenset(value)
     except TypeError:
         raise ArgumentTypeError(
-            f"mutable must be a collection of hashable nodes; got {mutable!r}"
+            f"{name} must be a collection of hashable nodes; got {value!r}"
         ) from None
-    missing = sorted_nodes(m for m in mut if m not in graph)
+    missing = sorted_nodes(v for v in out if v not in graph)
     if missing:
-        raise ValueError(f"mutable nodes {list(missing)} are not nodes of graph")
-    if target in mut:
-        raise ValueError(f"target {target!r} must not be mutable (it is in mutable)")
-    return mut
+        raise ValueError(f"{name} nodes {list(missing)} are not nodes of graph")
+    if target in out:
+        raise ValueError(f"target {target!r} must not be in {name} (it is in {name})")
+    return out
 
 
 def stable_graph(graph: nx.DiGraph, target: Hashable, mutable: Iterable[Hashable]) -> nx.DiGraph:

@@ -34,7 +34,7 @@ def _check_device(device: str) -> str:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from perturbation.verify import EXIT_CODES, verify
+    from perturbation.verify import EXIT_CODES, default_jobs, verify
 
     device = _check_device(args.device)
     try:
@@ -45,6 +45,7 @@ def _verify(args: argparse.Namespace) -> int:
             seed=args.seed,
             device=device,
             progress=not args.quiet,
+            jobs=default_jobs() if args.jobs is None else args.jobs,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
@@ -142,6 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     v.add_argument("--seed", type=int, default=0, help="seed of every experiment")
     v.add_argument("--quiet", action="store_true", help="no progress output")
+    v.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes (default: the cores available, at most 2; the report is the same)",
+    )
     v.set_defaults(func=_verify)
 
     b = sub.add_parser("bench", help="run an area's benchmark (ratios measured in this run)")

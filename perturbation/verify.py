@@ -3,25 +3,36 @@
 The report is written into a staging folder inside ``out_dir`` and moved into place only when
 every claim has run: an interrupted run (Ctrl-C) leaves the previous report, its plots and its
 ``results.json`` as they were.
+
+With ``jobs > 1`` the claims run in that many worker processes (one torch thread each). The
+report is the same as a sequential run's: every claim seeds its own generators from
+``(seed, claim id)`` (:meth:`perturbation.registry.Claim.run`), cached sweeps depend only on the
+run context, and the rows keep the registration order.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from tqdm.auto import tqdm
 
-from perturbation.registry import Claim, ClaimResult, RunContext, claims
+from perturbation.registry import CLAIM_MODULES, Claim, ClaimResult, Evidence, RunContext, claims
 from perturbation.report import REPORT_FILES, write_report
+from theory.checks import check_positive_int
 
-__all__ = ["EXIT_CODES", "VerifyResult", "check_out_dir", "run_claims", "verify"]
+__all__ = ["EXIT_CODES", "VerifyResult", "check_out_dir", "default_jobs", "run_claims", "verify"]
 
 #: Exit status of ``stability verify``: what went wrong, distinguishable by scripts.
 EXIT_CODES = {
@@ -64,22 +75,125 @@ class VerifyResult:
 _OUTCOMES = ("PASS", "EMPIRICAL", "FAIL", "ERROR")
 
 
+def default_jobs() -> int:
+    """Worker processes of ``stability verify`` by default: the cores available, at most 2."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(2, cores))
+
+
 def run_claims(
-    selected: Sequence[Claim], ctx: RunContext, *, progress: bool = True
+    selected: Sequence[Claim],
+    ctx: RunContext,
+    *,
+    progress: bool = True,
+    jobs: int = 1,
+    expected_seconds: Mapping[str, float] | None = None,
 ) -> list[ClaimResult]:
-    """Run each claim's experiment in order, showing a progress bar."""
-    results: list[ClaimResult] = []
+    """Run each claim's experiment, showing a progress bar; results in the order of ``selected``.
+
+    ``jobs`` > 1 runs the claims in that many worker processes (registered claims only: a
+    worker finds a claim by its id). Each worker runs whole areas (``policy-cliff``,
+    ``lipschitz``, ...: their claims share cached sweeps), the longest first by
+    ``expected_seconds`` (claim id -> seconds, e.g. from the previous report; unknown claims
+    count as longest). A worker that dies makes its claim an ERROR result. Claims registered
+    outside :data:`~perturbation.registry.CLAIM_MODULES` (in a notebook, a test) cannot be found
+    by a worker: with any of them selected, everything runs in this process.
+    """
+    jobs = check_positive_int("jobs", jobs)
     show_bar = progress and sys.stderr.isatty()
-    bar = tqdm(selected, disable=not show_bar, unit="claim", file=sys.stderr, dynamic_ncols=True)
-    for c in bar:
-        bar.set_description(c.id)
-        r = c.run(ctx)
-        results.append(r)
+    bar = tqdm(
+        total=len(selected), disable=not show_bar, unit="claim", file=sys.stderr, dynamic_ncols=True
+    )
+    done = 0
+
+    def report(r: ClaimResult) -> None:
+        nonlocal done
+        done += 1
+        bar.update()
         if progress:
             status = r.outcome if r.error is None else f"ERROR {r.error}"
-            line = f"[{len(results)}/{len(selected)}] {status:9s} {c.id}  ({r.seconds:.2f} s)"
+            line = f"[{done}/{len(selected)}] {status:9s} {r.claim.id}  ({r.seconds:.2f} s)"
             bar.write(line, file=sys.stderr)
-    return results
+
+    if jobs == 1 or len(selected) == 1 or not all(map(_importable, selected)):
+        results = []
+        for c in selected:
+            bar.set_description(c.id)
+            results.append(c.run(ctx))
+            report(results[-1])
+        bar.close()
+        return results
+    # One single-process pool per worker, so that the claims of one area (which share cached
+    # sweeps) run in the same process: an idle worker takes the next area, longest first.
+    expected = expected_seconds or {}
+    areas: dict[str, list[int]] = {}
+    for i, c in enumerate(selected):
+        areas.setdefault(c.id.split("/")[0], []).append(i)
+    queue = sorted(
+        areas.values(), key=lambda ix: -sum(expected.get(selected[i].id, math.inf) for i in ix)
+    )
+    slots: list[ClaimResult | None] = [None] * len(selected)
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process that has used torch
+    pools = [ProcessPoolExecutor(1, mp_context=spawn) for _ in range(min(jobs, len(queue)))]
+    todo: dict[int, list[int]] = {w: [] for w in range(len(pools))}
+    running: dict[Future, tuple[int, int]] = {}  # future -> (worker, claim index)
+
+    def submit(w: int) -> None:
+        if not todo[w] and queue:
+            todo[w] = list(queue.pop(0))
+        if todo[w]:
+            i = todo[w].pop(0)
+            running[pools[w].submit(_run_in_worker, selected[i].id, ctx)] = (w, i)
+
+    try:
+        for w in range(len(pools)):
+            submit(w)
+        while running:
+            fut = next(as_completed(running))
+            w, i = running.pop(fut)
+            try:
+                evidence, seconds, error, trace = fut.result()
+            except Exception as exc:  # the worker died (killed, out of memory)
+                evidence, seconds, error, trace = None, 0.0, f"{type(exc).__name__}: {exc}", None
+            slots[i] = ClaimResult(selected[i], evidence, seconds, error, trace)
+            report(slots[i])
+            submit(w)
+    except BaseException:
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    for pool in pools:
+        pool.shutdown()
+    bar.close()
+    return [r for r in slots if r is not None]
+
+
+def _importable(c: Claim) -> bool:
+    """Whether a worker process registers ``c`` by importing the claim modules."""
+    module = getattr(c.experiment, "__module__", "") or ""
+    return any(module == m or module.startswith(f"{m}.") for m in CLAIM_MODULES)
+
+
+def _run_in_worker(
+    claim_id: str, ctx: RunContext
+) -> tuple[Evidence | None, float, str | None, str | None]:
+    """Run the registered claim ``claim_id`` in a worker; its outcome as picklable parts."""
+    (c,) = [c for c in claims() if c.id == claim_id]
+    r = c.run(ctx)
+    ev = None if r.evidence is None else replace(r.evidence, details=_thawed(r.evidence.details))
+    return ev, r.seconds, r.error, r.traceback
+
+
+def _thawed(obj: Any) -> Any:
+    """``obj`` with read-only mapping proxies (``registry.frozen``) as dicts, for pickling."""
+    if isinstance(obj, Mapping):
+        return {k: _thawed(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_thawed(v) for v in obj)
+    return obj
 
 
 def check_out_dir(out_dir: Path | str) -> Path:
@@ -102,14 +216,17 @@ def verify(
     seed: int = 0,
     device: str = "cpu",
     progress: bool = True,
+    jobs: int = 1,
 ) -> VerifyResult:
     """Run every registered claim (or those matching ``only``) into one report in ``out_dir``.
 
     Writes ``report.md``, ``report.html``, ``results.json`` and ``plots/``. Bad arguments (an
-    unwritable ``out_dir``, an ``only`` that matches nothing) are refused before any claim
-    runs. The files are replaced together at the end; an interruption leaves the old ones.
+    unwritable ``out_dir``, an ``only`` that matches nothing, ``jobs`` < 1) are refused before
+    any claim runs. The files are replaced together at the end; an interruption leaves the old
+    ones. ``jobs``: worker processes (:func:`run_claims`); the report does not depend on it.
     """
     RunContext(scale=scale, seed=seed, device=device)  # arguments checked before anything runs
+    check_positive_int("jobs", jobs)
     selected = claims(only)
     if not selected:
         raise ValueError(f"only={only!r} matches no registered claim")
@@ -118,7 +235,9 @@ def verify(
     try:
         ctx = RunContext(scale=scale, seed=seed, device=device, plot_dir=stage / "plots")
         start = time.perf_counter()
-        results = run_claims(selected, ctx, progress=progress)
+        results = run_claims(
+            selected, ctx, progress=progress, jobs=jobs, expected_seconds=_previous_seconds(out)
+        )
         seconds = time.perf_counter() - start
         write_report(results, stage, ctx, seconds)
         _publish(stage, out)
@@ -127,6 +246,15 @@ def verify(
     return VerifyResult(
         tuple(results), out / "report.md", out / "results.json", out / "report.html", seconds
     )
+
+
+def _previous_seconds(out: Path) -> dict[str, float]:
+    """Claim id -> seconds in the report already in ``out`` (empty if none or unreadable)."""
+    try:
+        rows = json.loads((out / "results.json").read_text())["results"]
+        return {str(r["claim"]): float(r["seconds"]) for r in rows}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def _publish(stage: Path, out: Path) -> None:

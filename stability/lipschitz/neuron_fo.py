@@ -251,7 +251,11 @@ def neuron_fo(
         return np.split(base * np.exp(theta), cuts)
 
     def f(theta: np.ndarray, tau: float):
-        out = _schur_objective(net, lam_of(theta), tau)
+        with np.errstate(over="ignore"):  # a trial step so long that λ overflows ...
+            lam = lam_of(theta)
+        if not all(np.all(np.isfinite(x)) for x in lam):
+            return None  # ... is rejected like an infeasible one
+        out = _schur_objective(net, lam, tau)
         if out is None:
             return None
         val, top, g = out

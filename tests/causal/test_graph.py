@@ -64,7 +64,7 @@ def test_unknown_mutable_raises():
 
 
 def test_target_mutable_raises():
-    with pytest.raises(ValueError, match="must not be mutable"):
+    with pytest.raises(ValueError, match="must not be in mutable"):
         graph_components(nx.DiGraph([("Y", "X1")]), "Y", {"Y"})
 
 

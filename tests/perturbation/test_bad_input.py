@@ -145,6 +145,7 @@ EXEMPT = {
     "claims": "any pattern is valid; one matching nothing is refused by verify and the CLI",
     "VerifyResult": "a result type",
     "run_claims": "takes already-built claims and context",
+    "default_jobs": "takes no arguments",
     "frozen": "any object is valid: it is copied read-only, never refused",
     "Series": "a type alias of plots (a tuple type), not a function",
 }

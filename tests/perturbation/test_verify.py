@@ -1,0 +1,46 @@
+"""``perturbation.verify``: worker processes give the sequential report; run-time ordering hints."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from perturbation.registry import RunContext, claims
+from perturbation.verify import _previous_seconds, default_jobs, run_claims, verify
+
+#: Cheap claims of three areas (each worker takes whole areas).
+CHEAP = "policy-cliff/inverse-bellman,policy-cliff/kl-limit,lipschitz/ordering,counterfactual/upper-bound"
+
+
+def _row(r):
+    ev = r.evidence
+    return (r.claim.id, r.outcome, ev.measured, ev.bound, ev.note)
+
+
+def test_two_workers_give_the_sequential_results_in_order():
+    selected = claims(CHEAP)
+    ctx = RunContext(scale="tiny", seed=3)
+    one = run_claims(selected, ctx, progress=False, jobs=1)
+    # the longest-expected area first: the order of the results must not follow it
+    hint = {"counterfactual/upper-bound": 10.0, "lipschitz/ordering": 5.0}
+    two = run_claims(selected, ctx, progress=False, jobs=2, expected_seconds=hint)
+    assert [_row(r) for r in two] == [_row(r) for r in one]
+    assert [r.claim.id for r in two] == [c.id for c in selected]
+
+
+def test_jobs_must_be_a_positive_integer(tmp_path):
+    with pytest.raises(ValueError, match="jobs"):
+        verify(tmp_path, only="policy-cliff/kl-limit", jobs=0)
+    with pytest.raises(TypeError, match="jobs"):
+        run_claims(claims("policy-cliff/kl-limit"), RunContext(), jobs=1.5)
+    assert 1 <= default_jobs() <= 2
+
+
+def test_previous_seconds_reads_the_last_report_and_ignores_garbage(tmp_path):
+    assert _previous_seconds(tmp_path) == {}
+    (tmp_path / "results.json").write_text("{not json")
+    assert _previous_seconds(tmp_path) == {}
+    rows = {"results": [{"claim": "a/b", "seconds": 1.5}]}
+    (tmp_path / "results.json").write_text(json.dumps(rows))
+    assert _previous_seconds(tmp_path) == {"a/b": 1.5}
