@@ -29,7 +29,7 @@ from stability.counterfactual.strategies import tanh_mlps
 # counterfactual/roar-inner-lp: ROAR's inner problem, closed form vs a linear program
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 8), st.floats(0.0, 1.0), st.integers(0, 10**6))
-def test_claim_14_roar_inner_closed_form_equals_lp(d, delta, seed):
+def test_roar_inner_lp_closed_form_equals_lp(d, delta, seed):
     rng = np.random.default_rng(seed)
     w, b, x = rng.normal(size=d), float(rng.normal()), rng.normal(size=(3, d))
     closed = roar_worst_logit(w, b, x, delta)
@@ -60,7 +60,7 @@ def test_roar_needs_a_linear_model(moons_task):
 
 # counterfactual/probe-closed-form: PROBE's closed form vs Monte Carlo for a logistic model,
 # within 4 SE
-def test_claim_13_probe_closed_form():
+def test_probe_closed_form():
     w, b = np.array([1.0, -2.0, 0.5]), 0.2
     m = logistic_model(w, b)
     X = np.random.default_rng(1).normal(scale=0.3, size=(5, 3))
@@ -76,7 +76,7 @@ def test_claim_13_probe_closed_form():
 # RobX (Dutta et al., ICML 2022): CS <= mean, equality iff constant, range [(1 - sqrt 2)/2, 1]
 @settings(max_examples=25, deadline=None)
 @given(tanh_mlps(), st.integers(0, 10**6))
-def test_claim_15_robx_score_range(model, seed):
+def test_robx_score_range(model, seed):
     d = model[0].in_features
     X = np.random.default_rng(seed).uniform(-2, 2, (4, d))
     cs = robx_score(model, X, k=64, sigma=0.5, seed=seed)

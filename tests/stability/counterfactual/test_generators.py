@@ -63,7 +63,7 @@ def test_closest_keeps_already_valid_rows(moons_task):
     np.testing.assert_array_equal(res.counterfactuals, x)
 
 
-def test_trex_postconditions_claim_11(moons_task, base):
+def test_trex_postconditions(moons_task, base):
     _, model, q = moons_task
     kw = dict(
         base=base.counterfactuals, k=200, sigma=0.05, tau=0.8, max_iter=15, box=BOX, radius=0.3

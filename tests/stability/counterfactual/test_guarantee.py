@@ -61,7 +61,7 @@ def test_guarantee_is_a_probability_and_monotone(eps, k, sigma, gam, nu):
 # key lemma ([derived]): Lip(M) <= gamma  =>  M(x) >= R(x, M; gamma) on every draw
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 5), st.floats(0.0, 1.0), st.floats(0.01, 1.0), st.integers(0, 10**6))
-def test_claim_2_key_lemma(d, a, sigma, seed):
+def test_guarantee_key_lemma(d, a, sigma, seed):
     rng = np.random.default_rng(seed)
     fam = sinusoidal_family(rng.normal(size=d), 0.1, rng.normal(size=d), a, 5, seed=seed)
     x = rng.normal(size=(1, d))
@@ -76,7 +76,7 @@ def test_claim_2_key_lemma(d, a, sigma, seed):
 
 # counterfactual/guarantee-sinusoidal: the bound holds on the sinusoidal family (exact nu),
 # small Monte Carlo
-def test_claim_10_sinusoidal_guarantee():
+def test_guarantee_sinusoidal():
     rng = np.random.default_rng(0)
     d, k, sigma, a, eps = 3, 20, 0.02, 0.1, 0.05
     w, u = rng.normal(size=d), rng.normal(size=d)

@@ -39,7 +39,7 @@ def _grad_norms(model, X):
 # counterfactual/upper-bound: R <= m(x) when gamma_x >= Lip(m) (certified gamma: spectral norms)
 @FAST
 @given(st.one_of(logistic_models(), tanh_mlps()), st.data())
-def test_claim_1_certified_stability_below_prediction(model, data):
+def test_upper_bound_certified_stability_below_prediction(model, data):
     d = model[0].in_features
     X = data.draw(queries(d=d))
     r = counterfactual_stability(model, X, k=64, sigma=0.3, seed=0)
@@ -63,7 +63,7 @@ def test_lipschitz_upper_bound_exact_for_logistic():
 # counterfactual/relaxation-optimistic: R-hat >= R on the same samples when gamma_x >= Lip(m)
 @FAST
 @given(st.one_of(logistic_models(), tanh_mlps()), st.data())
-def test_claim_5_relaxation_is_optimistic(model, data):
+def test_relaxation_optimistic(model, data):
     X = data.draw(queries(d=model[0].in_features))
     r = counterfactual_stability(model, X, k=50, sigma=0.5, seed=3)
     rh = counterfactual_stability(model, X, k=50, sigma=0.5, relaxed=True, seed=3)
@@ -114,7 +114,7 @@ def test_claims_6_7_linearity_in_gamma_and_model(inst, gamma, dg, c):
 # [derived] sigma -> 0 with xi fixed: |R - m(x)| <= (Lip(m) + gamma_x) sigma mean ||xi||
 @FAST
 @given(tanh_mlps(), st.sampled_from([1e-1, 1e-2, 1e-4]), st.data())
-def test_claim_8_small_sigma(model, sigma, data):
+def test_small_sigma_limit(model, sigma, data):
     X = data.draw(queries(d=model[0].in_features, max_rows=2))
     lip = lipschitz_upper_bound(model)
     rng = np.random.default_rng(1)
@@ -126,7 +126,7 @@ def test_claim_8_small_sigma(model, sigma, data):
 
 # [derived] concentration: the empirical lower tail is under exp(-k t^2 / (8 gamma^2 sigma^2)),
 # and Var_k / Var_4k ~ 4
-def test_claim_9_concentration():
+def test_concentration():
     model = logistic_model(np.array([2.0, -1.0, 0.5]), 0.1)
     lip = lipschitz_upper_bound(model)
     x = np.zeros((400, 3))
