@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,12 @@ def run_claims(
             todo[w] = list(queue.pop(0))
         if todo[w]:
             i = todo[w].pop(0)
-            running[pools[w].submit(_run_in_worker, selected[i].id, ctx)] = (w, i)
+            try:
+                fut = pools[w].submit(_run_in_worker, selected[i].id, ctx)
+            except BrokenProcessPool:  # the worker died: a fresh one takes its next claim
+                pools[w] = ProcessPoolExecutor(1, mp_context=spawn)
+                fut = pools[w].submit(_run_in_worker, selected[i].id, ctx)
+            running[fut] = (w, i)
 
     try:
         for w in range(len(pools)):
