@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 FENCE = re.compile(r"```(\w*)\n(.*?)```", flags=re.S)
@@ -24,7 +26,7 @@ def test_readme_python_blocks_run():
 
 #: What a clone does not have: the team's specs and work items.
 INTERNAL = re.compile(
-    r"shared/specs|\bspecs?\s*§|\bspec\b[^\n]{0,20}\bclaim \d|\bissue \d+\b|\bspec's\b"
+    r"shared/spec[s]|\bspecs?\s*§|\bspec\b[^\n]{0,20}\bclaim \d|\bissue\s\d+\b|\bspec's\b"
     r"|\bspec-style\b|\bthe issue's\b|def test_\w*claim_\d",
     re.I,
 )
@@ -40,3 +42,19 @@ def test_no_file_cites_internal_documents():
             if INTERNAL.search(line) and f != Path(__file__).resolve():
                 hits.append(f"{f.relative_to(ROOT)}:{i}: {line.strip()[:100]}")
     assert not hits, "cite the paper (theorem, equation, page) instead:\n" + "\n".join(hits)
+
+
+@pytest.mark.parametrize(
+    ("text", "internal"),
+    [
+        ("see shared/" + "specs/x.md", True),
+        ("spec " + "§3", True),
+        ("issue " + "14", True),
+        ("the spec" + "'s table", True),
+        ("def test_" + "claim_3_x():", True),
+        ("Fazlyab et al., NeurIPS 2019, Theorem 2", False),
+        ("spectral norm; the issues list", False),
+    ],
+)
+def test_the_internal_citation_pattern(text, internal):
+    assert bool(INTERNAL.search(text)) is internal
