@@ -34,7 +34,6 @@ from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 
 import networkx as nx
-import numpy as np
 
 from causal.graph import (
     _node_set,
@@ -43,7 +42,7 @@ from causal.graph import (
     stable_graph,
     validate_setting,
 )
-from theory.checks import ArgumentTypeError
+from theory.checks import check_bool
 
 __all__ = ["EquivalenceClass", "EquivalenceClasses", "equivalence_classes", "mag_neighbors"]
 
@@ -221,8 +220,7 @@ def equivalence_classes(
     >>> [sorted(c.representative) for c in res.classes]
     [[], ['X1'], ['X2']]
     """
-    if not isinstance(count_only, bool | np.bool_):
-        raise ArgumentTypeError(f"count_only must be a bool; got {count_only!r}")
+    count_only = check_bool("count_only", count_only)
     comps = graph_components(graph, target, mutable)
     gs = stable_graph(graph, target, comps.mutable)
     gs = nx.freeze(gs)

@@ -30,7 +30,14 @@ import torch
 from scipy import integrate, stats
 
 from causal.scm import ContinuousSCM, DiscreteSCM, Mechanism
-from theory.checks import ArgumentTypeError, check_int, check_probability, check_real
+from theory.checks import (
+    ArgumentTypeError,
+    check_bool,
+    check_int,
+    check_probability,
+    check_real,
+    check_rng,
+)
 
 __all__ = [
     "SIMULATION_EDGES",
@@ -46,12 +53,6 @@ __all__ = [
     "simulation_scm",
     "star_graph",
 ]
-
-
-def _check_rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ArgumentTypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
-    return rng
 
 
 def _check_int_range(name: str, value: object, lo: int) -> tuple[int, int]:
@@ -76,8 +77,7 @@ def chain_graph(d: int) -> nx.DiGraph:
 def star_graph(d: int, *, into_target: bool = False) -> nx.DiGraph:
     """``Y → Xi`` for ``i = 1..d`` (or ``Xi → Y`` with ``into_target``)."""
     d = check_int("d", d, lo=0)
-    if not isinstance(into_target, bool | np.bool_):
-        raise ArgumentTypeError(f"into_target must be a bool; got {into_target!r}")
+    into_target = check_bool("into_target", into_target)
     g = nx.DiGraph()
     g.add_node("Y")
     for i in range(1, d + 1):
@@ -87,7 +87,7 @@ def star_graph(d: int, *, into_target: bool = False) -> nx.DiGraph:
 
 def random_dag(rng: np.random.Generator, d: int, p: float) -> nx.DiGraph:
     """Erdős–Rényi DAG over ``Y, X1..Xd`` in a random order (``Y`` anywhere), edge prob. ``p``."""
-    rng = _check_rng(rng)
+    rng = check_rng("rng", rng)
     d = check_int("d", d, lo=0)
     p = check_probability("p", p)
     names = ["Y"] + [f"X{i}" for i in range(1, d + 1)]
@@ -124,7 +124,7 @@ def random_binary_scm(
         ``max_mutable_parents < 1``. (With ``edge_prob = 0``, ``n_x = (0, 0)`` or
         ``max_mutable_parents = 0`` no X could ever be mutable and the draw would never end.)
     """
-    rng = _check_rng(rng)
+    rng = check_rng("rng", rng)
     n_x = _check_int_range("n_x", n_x, lo=1)
     edge_prob = check_probability("edge_prob", edge_prob)
     if edge_prob == 0.0:

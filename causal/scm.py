@@ -34,6 +34,7 @@ from theory.checks import (
     ArgumentTypeError,
     check_nonnegative,
     check_positive_int,
+    check_rng,
     check_seed,
 )
 
@@ -214,10 +215,7 @@ class DiscreteSCM(_SCMBase):
         ``numpy.random.Generator``. Returns ``{node: int array (n,)}``.
         """
         n = check_positive_int("n", n)
-        if not isinstance(rng, np.random.Generator):
-            raise ArgumentTypeError(
-                f"rng must be a numpy.random.Generator; got {type(rng).__name__}"
-            )
+        check_rng("rng", rng)
         repl = self.check_interventions(interventions)
         out: dict = {}
         for v in self.order:

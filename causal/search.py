@@ -24,7 +24,7 @@ from causal.eqclass import equivalence_classes
 from causal.graph import sorted_nodes
 from causal.risk import worst_case_risk
 from causal.scm import ContinuousSCM, DiscreteSCM
-from theory.checks import ArgumentTypeError
+from theory.checks import ArgumentTypeError, check_bool
 
 __all__ = ["MinimaxResult", "minimax_subset"]
 
@@ -143,9 +143,8 @@ def minimax_subset(
         )
     if risk is not None and not callable(risk):
         raise ArgumentTypeError(f"risk must be callable; got {type(risk).__name__}")
-    for flag, v in (("brute_force", brute_force), ("skip_if_condition", skip_if_condition)):
-        if not isinstance(v, bool | np.bool_):
-            raise ArgumentTypeError(f"{flag} must be a bool; got {v!r}")
+    brute_force = check_bool("brute_force", brute_force)
+    skip_if_condition = check_bool("skip_if_condition", skip_if_condition)
     if risk is not None and risk_kwargs:
         raise ValueError(f"give risk or risk_kwargs, not both; got kwargs {sorted(risk_kwargs)}")
     if risk is None:

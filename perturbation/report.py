@@ -13,7 +13,6 @@ import base64
 import html
 import json
 import math
-import os
 import platform
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from perturbation.registry import ClaimResult, RunContext
-from theory.checks import ArgumentTypeError, check_nonnegative
+from theory.checks import ArgumentTypeError, check_nonnegative, check_path
 
 __all__ = ["REPORT_FILES", "write_html", "write_report"]
 
@@ -41,12 +40,6 @@ def _fmt(x: float | None) -> str:
 
 #: The keys of ``meta`` that :func:`write_html` shows (``write_report`` builds them all).
 _META_KEYS = ("created", "scale", "seed", "device", "seconds", "outcomes", "total")
-
-
-def _as_path(name: str, value: object) -> Path:
-    if not isinstance(value, str | os.PathLike) or str(value) == "":
-        raise ArgumentTypeError(f"{name} must be a path (str or os.PathLike); got {value!r}")
-    return Path(value)
 
 
 def _check_results(results: object) -> list[ClaimResult]:
@@ -79,7 +72,7 @@ def write_report(
         :class:`~perturbation.registry.RunContext`, or ``seconds`` negative or not finite.
     """
     results = _check_results(results)
-    out_dir = _as_path("out_dir", out_dir)
+    out_dir = check_path("out_dir", out_dir)
     if not isinstance(ctx, RunContext):
         raise ArgumentTypeError(f"ctx must be a RunContext; got {type(ctx).__name__}")
     seconds = check_nonnegative("seconds", seconds)
@@ -227,7 +220,7 @@ def write_html(results: Sequence[ClaimResult], path: Path, meta: dict[str, Any])
         mapping with those keys.
     """
     results = _check_results(results)
-    path = _as_path("path", path)
+    path = check_path("path", path)
     if not isinstance(meta, Mapping):
         raise ArgumentTypeError(f"meta must be a mapping; got {type(meta).__name__}")
     missing = [k for k in _META_KEYS if k not in meta]

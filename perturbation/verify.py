@@ -170,6 +170,7 @@ def run_claims(
     except BaseException:
         for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
+        bar.close()
         raise
     for pool in pools:
         pool.shutdown()

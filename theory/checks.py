@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,15 +38,18 @@ __all__ = [
     "ArgumentTypeError",
     "ConvergenceError",
     "as_float_array",
+    "check_bool",
     "check_choice",
     "check_gamma",
     "check_int",
     "check_nonnegative",
     "check_open_unit",
+    "check_path",
     "check_positive",
     "check_positive_int",
     "check_probability",
     "check_real",
+    "check_rng",
     "check_seed",
     "check_seeds",
     "check_simplex",
@@ -161,6 +166,30 @@ def check_seeds(value: object, name: str = "seeds", *, distinct: bool = True) ->
     if distinct and len(set(seeds)) != len(seeds):
         raise ValueError(f"{name} must be distinct; got {seeds}")
     return seeds
+
+
+def check_bool(name: str, value: object) -> bool:
+    """A flag: ``True`` or ``False`` (numpy booleans accepted; ``"no"`` or 0 are refused)."""
+    if not isinstance(value, bool | np.bool_):
+        raise ArgumentTypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def check_path(name: str, value: object) -> Path:
+    """``value`` as a :class:`~pathlib.Path` (a ``str`` or ``os.PathLike``, not empty)."""
+    if not isinstance(value, str | os.PathLike) or str(value) == "":
+        raise ArgumentTypeError(f"{name} must be a path (str or os.PathLike); got {value!r}")
+    return Path(value)
+
+
+def check_rng(name: str, value: object) -> np.random.Generator:
+    """A ``numpy.random.Generator`` (a seed is refused: the caller owns the stream)."""
+    if not isinstance(value, np.random.Generator):
+        raise ArgumentTypeError(
+            f"{name} must be a numpy.random.Generator (np.random.default_rng(seed)); "
+            f"got {type(value).__name__}"
+        )
+    return value
 
 
 def check_choice(name: str, value: object, options: Iterable[Any]) -> Any:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory.checks import (
-    ArgumentTypeError,
     as_float_array,
     check_gamma,
     check_int,
@@ -20,6 +19,7 @@ from theory.checks import (
     check_positive_int,
     check_probability,
     check_real,
+    check_rng,
 )
 from theory.effective_reward import effective_reward
 from theory.inverse import inverse_bellman
@@ -37,15 +37,6 @@ __all__ = [
 ]
 
 
-def _check_rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ArgumentTypeError(
-            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)); "
-            f"got {type(rng).__name__}"
-        )
-    return rng
-
-
 def random_transitions(
     rng: np.random.Generator, n_states: int, n_actions: int, *, deterministic_fraction: float = 0.0
 ) -> np.ndarray:
@@ -58,7 +49,7 @@ def random_transitions(
     ValueError
         ``n_states`` or ``n_actions`` < 1; ``deterministic_fraction`` outside [0, 1].
     """
-    rng = _check_rng(rng)
+    rng = check_rng("rng", rng)
     n_states = check_positive_int("n_states", n_states)
     n_actions = check_positive_int("n_actions", n_actions)
     deterministic_fraction = check_probability("deterministic_fraction", deterministic_fraction)
@@ -204,7 +195,7 @@ def conflicting_multi_reward_task(
     ``R_k = R_eff + conflict * c`` and ``R_{k+1} = R_eff - conflict * c`` with ``c`` favouring
     one tied action, so the tie is the balance of two conflicting reward models.
     """
-    rng = _check_rng(rng)
+    rng = check_rng("rng", rng)
     K = check_int("n_components", n_components, lo=2)
     states_per_domain = check_int("states_per_domain", states_per_domain, lo=0)
     A = check_int("n_actions", n_actions, lo=2)

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from theory.checks import (
     ArgumentTypeError,
+    check_bool,
     check_gamma,
     check_int,
     check_nonnegative,
@@ -39,12 +40,6 @@ __all__ = [
 ]
 
 _UNIT = st.floats(0.0, 1.0, allow_nan=False, allow_infinity=False)
-
-
-def _check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise ArgumentTypeError(f"{name} must be a bool; got {value!r}")
-    return bool(value)
 
 
 def _check_range(lo_name: str, lo: object, hi_name: str, hi: object) -> tuple[int, int]:
@@ -67,7 +62,7 @@ def discounts(*, max_gamma: float = 0.95) -> st.SearchStrategy[float]:
 def probability_vectors(*, size: int, sparse: bool = True) -> st.SearchStrategy[np.ndarray]:
     """A probability vector of length ``size >= 1`` (with ``sparse``, possibly with exact zeros)."""
     return _probability_vectors(
-        size=check_positive_int("size", size), sparse=_check_bool("sparse", sparse)
+        size=check_positive_int("size", size), sparse=check_bool("sparse", sparse)
     )
 
 

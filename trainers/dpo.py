@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from theory.checks import ArgumentTypeError, check_positive_int
+from theory.checks import ArgumentTypeError, check_positive_int, check_rng
 from trainers import losses as L
 from trainers.policy_gradient import PGConfig, make_policy
 from trainers.runtime import (
@@ -87,7 +87,7 @@ def preference_pairs(
     ``sigma(r_a - r_b)``. Returns ``(contexts, chosen, rejected)`` int arrays."""
     check_instance("task", task, ContextualBandit)
     n = check_positive_int("n", n)
-    check_instance("rng", rng, np.random.Generator)
+    check_rng("rng", rng)
     C, A = task.rewards.shape
     c = rng.integers(C, size=n)
     a = rng.integers(A, size=n)

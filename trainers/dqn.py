@@ -36,20 +36,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from theory.checks import ArgumentTypeError, check_positive_int, check_real, check_seed
+from theory.checks import check_positive_int, check_probability, check_seed
 from trainers.envs import build_env
 from trainers.runtime import (
+    DISCOUNT,
     FLAG,
     NONNEGATIVE_INT,
     POSITIVE,
     POSITIVE_INT,
     PROBABILITY,
+    UNIT_FRACTION,
     MetricsLog,
     check_config,
     check_instance,
     int_tuple,
     optional,
-    real,
     save_checkpoint,
     setup,
 )
@@ -109,13 +110,13 @@ class DQNConfig:
                 "total_timesteps": POSITIVE_INT,
                 "learning_rate": POSITIVE,
                 "buffer_size": POSITIVE_INT,
-                "gamma": real(0.0, 1.0, hi_open=True),
-                "tau": real(0.0, 1.0, lo_open=True),
+                "gamma": DISCOUNT,
+                "tau": UNIT_FRACTION,
                 "target_network_frequency": POSITIVE_INT,
                 "batch_size": POSITIVE_INT,
                 "start_e": PROBABILITY,
                 "end_e": PROBABILITY,
-                "exploration_fraction": real(0.0, 1.0, lo_open=True),
+                "exploration_fraction": UNIT_FRACTION,
                 "learning_starts": NONNEGATIVE_INT,
                 "train_frequency": POSITIVE_INT,
                 "channels": int_tuple(2),  # a JSON list read back becomes a tuple
@@ -160,8 +161,6 @@ class QNetwork(nn.Module):
         first_stride: int = 3,
         hidden: int = 64,
     ):
-        if not isinstance(obs_shape, tuple | list | torch.Size):
-            raise ArgumentTypeError(f"obs_shape must be a tuple of integers; got {obs_shape!r}")
         obs_shape = int_tuple()("obs_shape", obs_shape)
         n_actions = check_positive_int("n_actions", n_actions)
         dueling = FLAG("dueling", dueling)
@@ -367,7 +366,7 @@ def evaluate_greedy(
     """
     check_instance("q_net", q_net, nn.Module)
     episodes = check_positive_int("episodes", episodes)
-    epsilon = check_real("epsilon", epsilon, lo=0.0, hi=1.0)
+    epsilon = check_probability("epsilon", epsilon)
     seed = check_seed(seed)
     p = next(q_net.parameters(), None)
     if p is None:

@@ -40,16 +40,7 @@ def _check_action(action: object, n_actions: int) -> int:
     """
     if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
         action = action.item()
-    if isinstance(action, bool | np.bool_) or not isinstance(action, int | np.integer):
-        raise ArgumentTypeError(
-            f"action must be an integer of the action space Discrete({n_actions}); got {action!r}"
-        )
-    if not 0 <= int(action) < n_actions:
-        raise ValueError(
-            f"action must lie in the action space Discrete({n_actions}), i.e. in "
-            f"[0, {n_actions - 1}]; got {action!r}"
-        )
-    return int(action)
+    return check_int("action", action, lo=0, hi=n_actions - 1)
 
 
 class TabularMDPEnv(gym.Env):

@@ -57,12 +57,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from theory.checks import check_positive_int, check_seed, check_seeds
+from theory.checks import as_float_array, check_positive_int, check_seed, check_seeds
 from trainers import losses as L
 from trainers.batched import StackedModule, clip_grad_norm_per_run
 from trainers.runtime import (
     FLAG,
     NONNEGATIVE,
+    NONNEGATIVE_INT,
+    OPEN_UNIT,
     POSITIVE,
     POSITIVE_INT,
     MetricsLog,
@@ -71,7 +73,6 @@ from trainers.runtime import (
     integer,
     one_of,
     optional,
-    real,
     setup,
 )
 from trainers.tasks import ContextualBandit
@@ -141,7 +142,7 @@ class PGConfig:
                 "beta": NONNEGATIVE,
                 "kl_estimator": one_of("reward", "k3", "exact"),
                 "entropy_coef": NONNEGATIVE,
-                "clip_low": real(0.0, 1.0, lo_open=True, hi_open=True),
+                "clip_low": OPEN_UNIT,
                 "clip_high": optional(POSITIVE),
                 "update_epochs": POSITIVE_INT,
                 "scale_rewards": one_of("group", "batch", "none"),
@@ -149,7 +150,7 @@ class PGConfig:
                 "reward_clip": optional(POSITIVE),
                 "advantage_clip": optional(POSITIVE),
                 "max_grad_norm": optional(POSITIVE),
-                "hidden": integer(0),
+                "hidden": NONNEGATIVE_INT,
                 "init_std": NONNEGATIVE,
                 "dtype": one_of("float32", "float64"),
                 "log_every": POSITIVE_INT,
@@ -361,11 +362,7 @@ def train_bandit_runs(
     C, A = task.rewards.shape
     if rewards is None:
         rewards = np.broadcast_to(task.rewards, (len(seeds), C, A))
-    rewards = np.array(rewards, dtype=np.float64)
-    if rewards.shape != (len(seeds), C, A) or not np.all(np.isfinite(rewards)):
-        raise ValueError(
-            f"rewards must be finite with shape {(len(seeds), C, A)}; got {rewards.shape}"
-        )
+    rewards = as_float_array("rewards", rewards, shape=(len(seeds), C, A))
     cw_np = _check_context_weights(context_weights, len(seeds), C, config)
     dev = setup(seeds[0], device)
     dtype = getattr(torch, config.dtype)

@@ -31,13 +31,13 @@ from trainers.envs import build_env
 from trainers.runtime import (
     FLAG,
     NONNEGATIVE,
+    OPEN_UNIT,
     POSITIVE,
     POSITIVE_INT,
     PROBABILITY,
     MetricsLog,
     check_config,
     check_instance,
-    real,
     setup,
 )
 
@@ -96,7 +96,7 @@ class PPOConfig:
                 "num_minibatches": POSITIVE_INT,
                 "update_epochs": POSITIVE_INT,
                 "norm_adv": FLAG,
-                "clip_coef": real(0.0, 1.0, lo_open=True, hi_open=True),
+                "clip_coef": OPEN_UNIT,
                 "clip_vloss": FLAG,
                 "ent_coef": NONNEGATIVE,
                 "vf_coef": NONNEGATIVE,

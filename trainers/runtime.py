@@ -34,20 +34,28 @@ import torch
 
 from theory.checks import (
     ArgumentTypeError,
+    check_bool,
     check_choice,
     check_int,
+    check_nonnegative,
+    check_open_unit,
+    check_positive,
     check_positive_int,
+    check_probability,
     check_real,
     check_seed,
 )
 
 __all__ = [
+    "DISCOUNT",
     "FLAG",
     "NONNEGATIVE",
     "NONNEGATIVE_INT",
+    "OPEN_UNIT",
     "POSITIVE",
     "POSITIVE_INT",
     "PROBABILITY",
+    "UNIT_FRACTION",
     "MetricsLog",
     "Rule",
     "check_config",
@@ -100,8 +108,8 @@ def real(
 ) -> Rule:
     """A finite real number (``bool`` refused) in the interval from ``lo`` to ``hi``."""
     _check_bounds(lo, hi, _bound)
-    _flag("lo_open", lo_open)
-    _flag("hi_open", hi_open)
+    check_bool("lo_open", lo_open)
+    check_bool("hi_open", hi_open)
     return lambda name, v: check_real(name, v, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open)
 
 
@@ -135,22 +143,23 @@ def int_tuple(length: int | None = None, lo: int = 1) -> Rule:
     return rule
 
 
-def _flag(name: str, v: Any) -> bool:
-    if not isinstance(v, bool | np.bool_):
-        raise ArgumentTypeError(f"{name} must be True or False; got {v!r}")
-    return bool(v)
-
-
 #: ``True`` or ``False`` (not 0/1, not a string).
-FLAG: Rule = _flag
+FLAG: Rule = check_bool
 #: A finite number > 0.
-POSITIVE: Rule = real(0.0, lo_open=True)
+POSITIVE: Rule = check_positive
 #: A finite number >= 0.
-NONNEGATIVE: Rule = real(0.0)
+NONNEGATIVE: Rule = check_nonnegative
 #: A number in [0, 1].
-PROBABILITY: Rule = real(0.0, 1.0)
+PROBABILITY: Rule = check_probability
+#: A number in (0, 1) (a clip epsilon, a scale strictly between the ends).
+OPEN_UNIT: Rule = check_open_unit
+#: A number in (0, 1] (a Polyak rate ``tau``, a fraction of the run).
+UNIT_FRACTION: Rule = real(0.0, 1.0, lo_open=True)
+#: A discount factor in [0, 1) (as :func:`theory.checks.check_gamma`, whose argument order
+#: ``(value, name)`` is not a rule's).
+DISCOUNT: Rule = real(0.0, 1.0, hi_open=True)
 #: An integer >= 1.
-POSITIVE_INT: Rule = integer(1)
+POSITIVE_INT: Rule = check_positive_int
 #: An integer >= 0.
 NONNEGATIVE_INT: Rule = integer(0)
 

@@ -35,6 +35,7 @@ from torch import nn
 from theory.checks import (
     ArgumentTypeError,
     as_float_array,
+    check_bool,
     check_int,
     check_positive_int,
     check_seed,
@@ -323,8 +324,7 @@ def _check_common(
         raise ValueError(f"{name} must have at least one column; got shape {x.shape}")
     check_instance("config", config, SupervisedConfig)
     seeds = check_seeds(seeds, distinct=False)  # a seed may repeat across datasets
-    if not isinstance(batched, bool):
-        raise ArgumentTypeError(f"batched must be True or False; got {batched!r}")
+    check_bool("batched", batched)
     return x, seeds
 
 

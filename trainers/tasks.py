@@ -27,6 +27,7 @@ from theory.checks import (
     check_int,
     check_positive_int,
     check_real,
+    check_rng,
     check_simplex,
 )
 from theory.effective_reward import effective_reward
@@ -39,14 +40,6 @@ __all__ = [
     "multi_reward_bandit",
     "verifiable_bandit",
 ]
-
-
-def _check_rng(rng: object) -> None:
-    if not isinstance(rng, np.random.Generator):
-        raise ArgumentTypeError(
-            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)); got "
-            f"{type(rng).__name__}"
-        )
 
 
 @dataclass(frozen=True)
@@ -197,7 +190,7 @@ class MultiRewardBandit:
         surely, so a policy linear in these features can represent any logits on the contexts.
         """
         extra_dims = check_int("extra_dims", extra_dims, lo=0)
-        _check_rng(rng)
+        check_rng("rng", rng)
         C = self.weights.shape[0]
         z = rng.normal(size=(C, int(extra_dims))) / np.sqrt(max(int(extra_dims), 1))
         return np.hstack([self.weights, z])
@@ -235,7 +228,7 @@ def multi_reward_bandit(
     conflict : float, default 0.5
         How far the two components at a boundary context pull apart (finite, >= 0).
     """
-    _check_rng(rng)
+    check_rng("rng", rng)
     check_int("n_components", n_components, lo=2)
     check_positive_int("contexts_per_domain", contexts_per_domain)
     check_int("n_actions", n_actions, lo=2)
@@ -258,7 +251,7 @@ def verifiable_bandit(
 ) -> ContextualBandit:
     """Contexts ``x ~ N(0, I_dim)``; reward 1 iff the arm is ``argmax(W x)`` for a random
     ``W`` (n_actions, dim): a rule-based accuracy reward (DeepSeek-R1, 2025, §2.2.2)."""
-    _check_rng(rng)
+    check_rng("rng", rng)
     check_positive_int("n_contexts", n_contexts)
     check_positive_int("dim", dim)
     check_int("n_actions", n_actions, lo=2)

@@ -2,10 +2,11 @@
 
 Rows:
 
-- ``batched_speedup``: GRPO on the verifiable bandit (:func:`trainers.tasks.verifiable_bandit`) (8-d contexts, 10 arms, MLP
-  8-64-10, G = 8, beta = 0.04 with k3, 300 steps): 128 runs as one stacked model vs the same
-  runs one by one; per-run throughput (the one-by-one time is measured on the first
-  ``n_loop`` runs and is per run). The check column compares the two modes' policies.
+- ``batched_speedup``: GRPO on the verifiable bandit (:func:`trainers.tasks.verifiable_bandit`:
+  8-d contexts, 10 arms; MLP 8-64-10, G = 8, beta = 0.04 with k3, 300 steps): 128 runs as
+  one stacked model vs the same runs one by one; per-run throughput (the one-by-one time is
+  measured on the first ``n_loop`` runs and is per run). The check column compares the two
+  modes' policies.
 - ``ppo_sps_ratio_vs_sb3``: PPO on CartPole-v1 with CleanRL's hyperparameters, steps per second
   vs Stable-Baselines3's PPO with matched settings, same number of steps, one thread each.
   Skipped with a message when ``stable_baselines3`` is not installed (extra ``bench``).

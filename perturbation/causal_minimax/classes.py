@@ -37,11 +37,9 @@ def partition(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
         mut = set(rng.choice(xs, size=int(rng.integers(0, min(2, d) + 1)), replace=False))
         res = equivalence_classes(g, "Y", mut)
         members = [m for c in res.classes for m in c.members()]
-        total = 2 ** len(res.stable)
-        ratio = min(len(set(members)), len(members)) / total  # duplicates or gaps lower it
-        ratio = ratio if len(members) == len(set(members)) else -ratio
-        b = bound(total)
-        worst.add(ratio, b, d=d, p=p, edges=sorted(g.edges))
+        ratio = len(set(members)) / 2 ** len(res.stable)  # gaps lower it
+        ratio = ratio if len(members) == len(set(members)) else -ratio  # duplicates: negative
+        worst.add(ratio, bound(), d=d, p=p, edges=sorted(g.edges))
     chains = all(equivalence_classes(chain_graph(d), "Y", set()).n_classes == d + 1 for d in (3, 6))
     stars = all(equivalence_classes(star_graph(d), "Y", set()).n_classes == 2**d for d in (3, 5))
     return worst.evidence(

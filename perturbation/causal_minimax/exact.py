@@ -23,9 +23,7 @@ def equal_risk(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     for k, inst in enumerate(sweep):
         for c in inst["classes"].classes:
             vals = [inst["risks"][m] for m in c.members()]
-            ratio = max(vals) / min(vals)
-            b = bound(len(vals))
-            worst.add(ratio, b, instance=k, size=len(vals))
+            worst.add(max(vals) / min(vals), bound(), instance=k, size=len(vals))
     return worst.evidence(
         atol=1e-9,
         note=f"{len(sweep)} random binary SCMs, {worst.n} classes; exact h* by "
@@ -48,9 +46,7 @@ def search_equals_brute_force(ctx: RunContext, bound: Callable[..., float]) -> E
     for k, inst in enumerate(sweep):
         risks = inst["risks"]
         reps = inst["classes"].representatives
-        ratio = min(risks[r] for r in reps) / min(risks.values())
-        b = bound()
-        worst.add(ratio, b, instance=k)
+        worst.add(min(risks[r] for r in reps) / min(risks.values()), bound(), instance=k)
         evaluated += len(reps)
         total += len(risks)
     return worst.evidence(

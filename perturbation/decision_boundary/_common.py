@@ -9,6 +9,7 @@ immutable, so no claim can change what another reads. The fitted networks are sh
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 
 from perturbation.registry import RunContext, frozen
 from stability.decision_boundary import (
+    InstabilityDirections,
     apply_shift,
     bootstrap_interval,
     carlini_wagner_l2,
@@ -46,6 +48,19 @@ def linear_instance(
     """A random linear policy ``Q = W s + b`` (Gaussian ``W`` times ``scale``) and ``N`` states."""
     W = scale * rng.standard_normal((A, d))
     return W, rng.standard_normal(A), rng.standard_normal((N, d))
+
+
+def quiet_directions(
+    policy: torch.nn.Module, states: np.ndarray, **kwargs: object
+) -> InstabilityDirections:
+    """:func:`instability_directions` without its dropped-states ``RuntimeWarning``.
+
+    For claims that saturate softmaxes on purpose or read the norms of dropped states; the
+    count stays on the result (:attr:`~InstabilityDirections.n_dropped`).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return instability_directions(policy, states, **kwargs)
 
 
 def maze_size(ctx: RunContext) -> int:

@@ -4,12 +4,11 @@ DeepFool, the methods for ``G_S``, and the axioms of the quotient Λ (Korkmaz 20
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 
-from perturbation.decision_boundary._common import linear_instance
+from perturbation.decision_boundary._common import linear_instance, quiet_directions
 from perturbation.references import ref
 from perturbation.registry import Evidence, Reference, RunContext, Theorem, Tolerance, Worst, claim
 from stability.decision_boundary import (
@@ -69,9 +68,7 @@ def linear_row_space(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
         d, A = int(rng.integers(6, 40)), int(rng.integers(2, 6))
         W, b, S = linear_instance(rng, d, A, 200)
         S *= np.where(rng.random((200, 1)) < 0.1, 60.0, 1.0)  # some saturated softmaxes
-        with warnings.catch_warnings():  # dropping saturated states is the point here
-            warnings.simplefilter("ignore", RuntimeWarning)
-            r = instability_directions(LinearPolicy(W, b), S, normalize=True)
+        r = quiet_directions(LinearPolicy(W, b), S, normalize=True)  # saturation on purpose
         dropped += r.n_dropped
         D = (W[1:] - W[0]).T
         P = D @ np.linalg.pinv(D)
@@ -124,9 +121,7 @@ def linear_binary(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     for _ in range(ctx.n(20)):
         d = int(rng.integers(2, 50))
         W, b, S = linear_instance(rng, d, 2, int(rng.integers(5, 100)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            r = instability_directions(LinearPolicy(W, b), S, normalize=True)
+        r = quiet_directions(LinearPolicy(W, b), S, normalize=True)
         g = principal_direction(r, k=2)
         w = (W[1] - W[0]) / np.linalg.norm(W[1] - W[0])
         cos_ok &= abs(abs(float(g.direction @ w)) - 1) < 1e-12
@@ -186,9 +181,7 @@ def principal_agreement(ctx: RunContext, bound: Callable[..., float]) -> Evidenc
     for _ in range(ctx.n(12)):
         d, A, N = int(rng.integers(4, 80)), int(rng.integers(2, 6)), int(rng.integers(5, 300))
         W, b, S = linear_instance(rng, d, A, N)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            V = instability_directions(LinearPolicy(W, b), S, normalize=True).matrix
+        V = quiet_directions(LinearPolicy(W, b), S, normalize=True).matrix
         reference = principal_direction(V, method="eigh").direction.ravel()
         chunks = [V[i : i + 17] for i in range(0, len(V), 17)]
         found = {m: principal_direction(V, method=m).direction.ravel() for m in ("svd", "gram")}

@@ -8,18 +8,16 @@ bookkeeping the statistics rely on, and that the robust twin is harder to flip.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 
-from perturbation.decision_boundary._common import grid, interval, lambda_table
+from perturbation.decision_boundary._common import grid, interval, lambda_table, quiet_directions
 from perturbation.references import ref
 from perturbation.registry import Evidence, RunContext, Tolerance, Worst, claim
 from stability.decision_boundary import (
     deepfool,
     fourier_spread,
-    instability_directions,
     oscillation,
     top_overlap,
 )
@@ -94,9 +92,7 @@ def oscillation_cv(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
         for ep in m["episodes"]:
             if len(ep) < 2:
                 continue
-            with warnings.catch_warnings():  # the norms of dropped states are still measured
-                warnings.simplefilter("ignore", RuntimeWarning)
-                n = instability_directions(m["model"], ep).norms
+            n = quiet_directions(m["model"], ep).norms  # dropped states' norms still count
             if not (n > 0).any():
                 continue
             o = oscillation(n)

@@ -293,6 +293,15 @@ def run_inprocess(
         yield execute(run, [s.config for s in chunk], [s.seed for s in chunk], ctx)
 
 
+def check_n_jobs(n_jobs: object) -> int:
+    """``n_jobs`` if it is a non-zero integer (negative: ``cpu_count + 1 + n_jobs``)."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int):
+        raise ArgumentTypeError(f"n_jobs must be a non-zero integer; got {n_jobs!r}")
+    if n_jobs == 0:
+        raise ValueError(f"n_jobs must be a non-zero integer; got {n_jobs!r}")
+    return n_jobs
+
+
 def _n_workers(n_jobs: int) -> int:
     cpus = os.cpu_count() or 1
     return cpus + 1 + n_jobs if n_jobs < 0 else n_jobs
@@ -356,10 +365,7 @@ def connect_ray(n_jobs: int = -1) -> str:
     TypeError, ValueError
         If ``n_jobs`` is not a non-zero integer (checked before Ray is imported).
     """
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int):
-        raise ArgumentTypeError(f"n_jobs must be a non-zero integer; got {n_jobs!r}")
-    if n_jobs == 0:
-        raise ValueError(f"n_jobs must be a non-zero integer; got {n_jobs!r}")
+    check_n_jobs(n_jobs)
     ray = _import_ray()
     if ray.is_initialized():
         return "existing"

@@ -15,8 +15,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from perturbation.sweeps.stats import Profile
-from perturbation.sweeps.sweep import Aggregate, _as_path
-from theory.checks import ArgumentTypeError
+from perturbation.sweeps.sweep import Aggregate
+from theory.checks import ArgumentTypeError, check_path
 
 __all__ = ["plot_intervals", "plot_profiles"]
 
@@ -43,7 +43,7 @@ def plot_intervals(
     wrong = [a for a in aggregates if not isinstance(a, Aggregate)]
     if wrong:
         raise ArgumentTypeError(f"aggregates must hold Aggregate objects; got {wrong[0]!r}")
-    path = _as_path("path", path)
+    path = check_path("path", path)
     fig = Figure(figsize=(6.4, 0.6 + 0.35 * len(aggregates)), layout="constrained")
     ax = fig.subplots()
     y = np.arange(len(aggregates))[::-1]
@@ -85,7 +85,7 @@ def plot_profiles(
     wrong = {k: p for k, p in profiles.items() if not isinstance(p, Profile)}
     if wrong:
         raise ArgumentTypeError(f"profiles must map labels to Profile objects; got {wrong!r}")
-    path = _as_path("path", path)
+    path = check_path("path", path)
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
     ax = fig.subplots()
     for i, (label, p) in enumerate(profiles.items()):

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from perturbation.sweeps.grid import canonical_json, run_key
-from theory.checks import ArgumentTypeError, check_choice, check_real
+from theory.checks import ArgumentTypeError, check_bool, check_choice, check_path, check_real
 
 __all__ = [
     "RECORD_FIELDS",
@@ -95,13 +95,6 @@ RECORD_FIELDS: tuple[str, ...] = (
 
 #: Values of a record's ``status``.
 STATUSES: tuple[str, ...] = ("ok", "failed")
-
-
-def _as_path(name: str, value: object) -> Path:
-    """``value`` as a :class:`~pathlib.Path` (a ``str`` or ``os.PathLike``, not empty)."""
-    if not isinstance(value, str | os.PathLike) or str(value) == "":
-        raise ArgumentTypeError(f"{name} must be a path (str or os.PathLike); got {value!r}")
-    return Path(value)
 
 
 def _check_text(name: str, value: object, *, optional: bool = False) -> str | None:
@@ -235,7 +228,7 @@ def write_json_atomic(path: Path, obj: Any) -> None:
         If ``path`` is not a path, or ``obj`` is not JSON-serialisable (a NaN or infinity, a
         set, an object); nothing is written then.
     """
-    path = _as_path("path", path)
+    path = check_path("path", path)
     try:
         text = json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n"
     except TypeError as exc:
@@ -266,7 +259,7 @@ def write_record(runs_dir: Path, record: dict[str, Any]) -> Path:
         If ``runs_dir`` is not a path, ``record`` is not a mapping, or its ``key`` is not a
         run key usable as a file name.
     """
-    runs_dir = _as_path("runs_dir", runs_dir)
+    runs_dir = check_path("runs_dir", runs_dir)
     if not isinstance(record, Mapping):
         raise ArgumentTypeError(f"record must be a mapping (a run record); got {record!r}")
     if "key" not in record:
@@ -287,7 +280,7 @@ def read_record(path: Path) -> dict[str, Any]:
     TypeError
         If ``path`` is not a path.
     """
-    path = _as_path("path", path)
+    path = check_path("path", path)
     try:
         rec = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -317,9 +310,8 @@ def load_records(runs_dir: Path, *, quarantine: bool = True) -> dict[str, dict[s
     to ``<name>.corrupt`` so that their runs execute again; leftover temporary files of an
     interrupted write are removed (never those of a write still in flight in another process).
     """
-    runs_dir = _as_path("runs_dir", runs_dir)
-    if not isinstance(quarantine, bool):
-        raise ArgumentTypeError(f"quarantine must be True or False; got {quarantine!r}")
+    runs_dir = check_path("runs_dir", runs_dir)
+    check_bool("quarantine", quarantine)
     out: dict[str, dict[str, Any]] = {}
     if not runs_dir.is_dir():
         return out
@@ -390,7 +382,7 @@ class RunClaims:
     """
 
     def __init__(self, runs_dir: Path) -> None:
-        self.runs_dir = _as_path("runs_dir", runs_dir)
+        self.runs_dir = check_path("runs_dir", runs_dir)
         self._held: dict[str, int] = {}
         self._lock = threading.Lock()  # joblib consumes task generators from several threads
 
@@ -400,8 +392,7 @@ class RunClaims:
     def acquire(self, key: str, *, block: bool = False) -> bool:
         """Claim run ``key``; ``False`` if another live process holds it (and not ``block``)."""
         _check_key("key", key)
-        if not isinstance(block, bool):
-            raise ArgumentTypeError(f"block must be True or False; got {block!r}")
+        check_bool("block", block)
         if fcntl is None:  # pragma: no cover - Windows
             return True
         with self._lock:

@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perturbation.sweeps.engines import RUNNERS, Context, connect_ray, resolve_engine
+from perturbation.sweeps.engines import (
+    RUNNERS,
+    Context,
+    check_n_jobs,
+    connect_ray,
+    resolve_engine,
+)
 from perturbation.sweeps.grid import RESERVED_COLUMNS, Grid, RunSpec, canonical_json
 from perturbation.sweeps.stats import STATISTICS, Interval, bootstrap_ci
 from perturbation.sweeps.store import (
@@ -37,18 +43,12 @@ from perturbation.sweeps.store import (
     write_json_atomic,
     write_record,
 )
-from theory.checks import ArgumentTypeError
+from theory.checks import ArgumentTypeError, check_bool, check_path
 
 __all__ = ["Aggregate", "SweepResult", "aggregate", "load", "sweep", "tidy", "write_csv"]
 
 MANIFEST = "sweep.json"
 RUNS = "runs"
-
-
-def _as_path(name: str, value: object) -> Path:
-    if not isinstance(value, str | os.PathLike) or str(value) == "":
-        raise ArgumentTypeError(f"{name} must be a path (str or os.PathLike); got {value!r}")
-    return Path(value)
 
 
 def _run_name(run: Callable) -> str:
@@ -118,7 +118,7 @@ def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
     bad = [i for i, r in enumerate(rows) if not isinstance(r, Mapping)]
     if bad:
         raise ArgumentTypeError(f"rows[{bad[0]}] must be a mapping; got {rows[bad[0]]!r}")
-    path = _as_path("path", path)
+    path = check_path("path", path)
     if path.is_dir():
         raise ValueError(f"path {str(path)!r} is a directory; give a file name")
     columns: list[str] = []
@@ -439,11 +439,9 @@ def sweep(
     if not callable(run):
         raise TypeError(f"run must be callable; got {run!r}")
     chosen = resolve_engine(engine, run)
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
-        raise ValueError(f"n_jobs must be a non-zero integer; got {n_jobs!r}")
+    check_n_jobs(n_jobs)
     for name, flag in (("resume", resume), ("retry_failed", retry_failed), ("progress", progress)):
-        if not isinstance(flag, bool):
-            raise ArgumentTypeError(f"{name} must be True or False; got {flag!r}")
+        check_bool(name, flag)
     if not isinstance(device, str):
         raise ArgumentTypeError(f"device must be a string; got {device!r}")
     if not device.strip():
@@ -453,7 +451,7 @@ def sweep(
     known: dict[str, str] = {}  # checksums of the records on disk when this call started
     runs_dir = None
     if out_dir is not None:
-        out_dir = _as_path("out_dir", out_dir)
+        out_dir = check_path("out_dir", out_dir)
         runs_dir = out_dir / RUNS
         try:
             runs_dir.mkdir(parents=True, exist_ok=True)
@@ -598,7 +596,7 @@ def load(out_dir: str | Path) -> SweepResult:
     TypeError
         If ``out_dir`` is not a path.
     """
-    out_dir = _as_path("out_dir", out_dir)
+    out_dir = check_path("out_dir", out_dir)
     try:
         manifest = json.loads((out_dir / MANIFEST).read_text())
     except (OSError, json.JSONDecodeError) as exc:

@@ -86,13 +86,6 @@ def check_rng_seed(seed: object, n: int | None = None, name: str = "seed") -> An
     return seed
 
 
-def check_bool(name: str, value: object) -> bool:
-    """A flag: ``True`` or ``False`` (numpy booleans accepted; ``"no"`` or 0 are refused)."""
-    if not isinstance(value, bool | np.bool_):
-        raise ArgumentTypeError(f"{name} must be True or False; got {value!r}")
-    return bool(value)
-
-
 def check_norm(value: object, name: str = "norm") -> int:
     """The order of a norm: 1 or 2 (``True`` refused)."""
     return check_choice(name, check_int(name, value), (1, 2))

@@ -41,11 +41,11 @@ from torch import nn
 from stability.counterfactual._checks import as_queries, check_rng_seed
 from stability.counterfactual.generators import (
     CounterfactualResult,
-    _check_norm,
     _clip,
     _finish,
     _logit,
     _tbox,
+    check_norm,
     closest_counterfactual,
 )
 from stability.counterfactual.measure import _rng
@@ -104,7 +104,7 @@ def sns(
     n, d = X.shape
     epsilon, step = check_positive("epsilon", epsilon), check_positive("step", step)
     steps, n_path = check_positive_int("steps", steps), check_positive_int("n_path", n_path)
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     pm = _ProbabilityModel(model)
     pm.require_gradients("sns")
     pm.expect("X", d)
@@ -191,7 +191,7 @@ def robx(
     seed = check_rng_seed(seed)
     pm = _ProbabilityModel(model)
     pm.expect("X", d)
-    b_np = _base(model, X, base, _check_norm(norm), box)
+    b_np = _base(model, X, base, check_norm(norm), box)
     seed = 0 if seed is None else seed
 
     def cs(P: np.ndarray) -> np.ndarray:
@@ -329,7 +329,7 @@ def roar(
     if w.shape != (d,):
         raise ValueError(f"X must have {w.shape[0]} columns (the model's inputs); got {d}")
     dm, lam = check_nonnegative("delta_max", delta_max), check_positive("lam", lam)
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     steps, lr = check_positive_int("steps", steps), check_positive("lr", lr)
     tb = _tbox(box, d)
     pm = _ProbabilityModel(model if isinstance(model, nn.Module) else _as_logistic(w, b))

@@ -44,17 +44,12 @@ from stability.counterfactual._batched import (
     row_generators,
     value_and_grad,
 )
-from stability.counterfactual._checks import (
-    as_queries,
-    box_arrays,
-    check_bool,
-    check_norm,
-    check_rng_seed,
-)
+from stability.counterfactual._checks import as_queries, box_arrays, check_norm, check_rng_seed
 from stability.counterfactual.measure import counterfactual_stability
 from stability.counterfactual.models import _ProbabilityModel
 from theory.checks import (
     as_float_array,
+    check_bool,
     check_int,
     check_nonnegative,
     check_positive,
@@ -165,10 +160,6 @@ def _cost(delta: torch.Tensor, norm: int) -> torch.Tensor:
     return delta.abs().sum(1) if norm == 1 else torch.linalg.vector_norm(delta, dim=1)
 
 
-def _check_norm(norm: object) -> int:
-    return check_norm(norm)
-
-
 def _finish(
     method: str,
     pm: _ProbabilityModel,
@@ -229,7 +220,7 @@ def closest_counterfactual(
     """
     start = time.perf_counter()
     X = as_queries("X", X)
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     confidence = check_nonnegative("confidence", confidence)
     steps, search_steps = (
         check_positive_int("steps", steps),
@@ -416,7 +407,7 @@ def trex(
         check_positive("radius", radius),
     )
     tau = check_probability("tau", tau)
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     common_noise = check_bool("common_noise", common_noise)
     seed = check_rng_seed(seed, n)
     pm = _ProbabilityModel(model)
@@ -527,7 +518,7 @@ def trex_nn(
     n, d = X.shape
     X_train = as_queries("X_train", X_train, d)
     tau = check_probability("tau", tau)
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     k, sigma = check_positive_int("k", k), check_positive("sigma", sigma)
     seed = check_rng_seed(seed)
     pm = _ProbabilityModel(model)

@@ -49,11 +49,12 @@ from stability.counterfactual._batched import (
     per_row_seeds,
     stability_values,
 )
-from stability.counterfactual._checks import as_queries, check_bool, check_rng_seed
+from stability.counterfactual._checks import as_queries, check_rng_seed
 from stability.counterfactual.models import _ProbabilityModel
 from theory.checks import (
     ArgumentTypeError,
     as_float_array,
+    check_bool,
     check_nonnegative,
     check_positive,
     check_positive_int,

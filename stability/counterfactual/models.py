@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from stability.counterfactual._checks import as_queries, check_bool, check_model_dim
+from stability.counterfactual._checks import as_queries, check_model_dim
 from theory.checks import (
     ArgumentTypeError,
     as_float_array,
+    check_bool,
     check_choice,
     check_nonnegative,
     check_positive,

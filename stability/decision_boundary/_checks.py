@@ -16,13 +16,6 @@ from theory.checks import ArgumentTypeError, as_float_array, check_real
 Box = tuple[float, float] | None
 
 
-def check_flag(name: str, value: object) -> bool:
-    """``value`` if it is a ``bool`` (``normalize="no"`` is a mistake, not ``True``)."""
-    if not isinstance(value, bool | np.bool_):
-        raise ArgumentTypeError(f"{name} must be True or False; got {value!r}")
-    return bool(value)
-
-
 def check_box(name: str, value: object) -> Box:
     """``None`` or a pair ``(lo, hi)`` of finite numbers with ``lo < hi``."""
     if value is None:

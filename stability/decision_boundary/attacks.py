@@ -39,7 +39,6 @@ from stability.decision_boundary._checks import (
     Box,
     as_states,
     check_box,
-    check_flag,
     check_policy,
     policy_dtype,
     q_values,
@@ -47,6 +46,7 @@ from stability.decision_boundary._checks import (
 from stability.decision_boundary.directions import _gradients
 from theory.checks import (
     ArgumentTypeError,
+    check_bool,
     check_choice,
     check_int,
     check_nonnegative,
@@ -146,10 +146,6 @@ def _prep(policy: Callable, states: object) -> tuple[torch.Tensor, torch.Tensor]
     return x, a
 
 
-def _box(clip: object) -> Box:
-    return check_box("clip", clip)
-
-
 def _result(
     name: str, policy: Callable, x: torch.Tensor, a: torch.Tensor, adv: torch.Tensor, steps: int
 ) -> AttackResult:
@@ -190,7 +186,7 @@ def fgsm(
     """
     eps = check_positive("eps", eps)
     check_choice("norm", norm, ("inf", "2"))
-    clip = _box(clip)
+    clip = check_box("clip", clip)
     x, a = _prep(policy, states)
     g, _ = _gradients(policy, x, a)
     step = g.sign() if norm == "inf" else _unit(g, 2)
@@ -215,9 +211,9 @@ def pgd(
     eps = check_positive("eps", eps)
     steps = check_positive_int("steps", steps)
     alpha = 2.5 * eps / steps if alpha is None else check_positive("alpha", alpha)
-    random_start = check_flag("random_start", random_start)
+    random_start = check_bool("random_start", random_start)
     seed = check_seed(seed)
-    clip = _box(clip)
+    clip = check_box("clip", clip)
     x, a = _prep(policy, states)
     adv = x.clone()
     if random_start:
@@ -246,7 +242,7 @@ def nesterov(
     eps = check_positive("eps", eps)
     steps = check_positive_int("steps", steps)
     mu = check_nonnegative("mu", mu)
-    clip = _box(clip)
+    clip = check_box("clip", clip)
     x, a = _prep(policy, states)
     alpha = eps / steps
     adv, mom = x.clone(), torch.zeros_like(x)
@@ -289,7 +285,7 @@ def deepfool(
     """
     max_iter = check_positive_int("max_iter", max_iter)
     overshoot = check_nonnegative("overshoot", overshoot)
-    clip = _box(clip)
+    clip = check_box("clip", clip)
     x, a = _prep(policy, states)
     adv = x.clone()
     active = torch.ones(len(x), dtype=torch.bool)
@@ -337,7 +333,7 @@ def carlini_wagner_l2(
     kappa = check_nonnegative("kappa", kappa)
     steps = check_positive_int("steps", steps)
     lr = check_positive("lr", lr)
-    clip = _box(clip)
+    clip = check_box("clip", clip)
     x, a = _prep(policy, states)
     if clip is None:
         var = torch.zeros_like(x, requires_grad=True)

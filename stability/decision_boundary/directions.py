@@ -32,12 +32,17 @@ import torch
 from stability.decision_boundary._checks import (
     as_batch,
     as_states,
-    check_flag,
     check_policy,
     policy_dtype,
     q_values,
 )
-from theory.checks import ArgumentTypeError, as_float_array, check_nonnegative, check_positive_int
+from theory.checks import (
+    ArgumentTypeError,
+    as_float_array,
+    check_bool,
+    check_nonnegative,
+    check_positive_int,
+)
 
 __all__ = [
     "InstabilityDirections",
@@ -220,7 +225,7 @@ def instability_directions(
     Korkmaz, ICML 2024, §3, Definition ("Eqn 5") and its cross-entropy approximation.
     """
     check_policy(policy)
-    normalize = check_flag("normalize", normalize)
+    normalize = check_bool("normalize", normalize)
     tol = check_nonnegative("tol", tol)
     batch_size = check_positive_int("batch_size", batch_size)
     x = as_states("states", states, policy_dtype(policy))

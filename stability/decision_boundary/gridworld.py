@@ -21,9 +21,15 @@ import numpy as np
 import torch
 
 import theory as T
-from stability.decision_boundary._checks import check_flag
 from stability.decision_boundary.models import FitReport, GridCNN, fit_q_policy
-from theory.checks import check_gamma, check_int, check_positive_int, check_real, check_seed
+from theory.checks import (
+    check_bool,
+    check_gamma,
+    check_int,
+    check_positive_int,
+    check_real,
+    check_seed,
+)
 
 __all__ = ["ACTIONS", "PixelGridworld", "gridworld_policy", "rollout_states"]
 
@@ -250,7 +256,7 @@ def gridworld_policy(
     size = check_int("size", size, lo=3)
     seed = check_seed(seed)
     maze_seed = seed if maze_seed is None else check_seed(maze_seed, "maze_seed")
-    robust = check_flag("robust", robust)
+    robust = check_bool("robust", robust)
     return _gridworld_policy(size, seed, robust, maze_seed)
 
 

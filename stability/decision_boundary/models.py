@@ -24,10 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from stability.decision_boundary._checks import as_batch, check_flag
+from stability.decision_boundary._checks import as_batch
 from stability.decision_boundary.directions import instability_loss
 from theory.checks import (
     as_float_array,
+    check_bool,
     check_int,
     check_nonnegative,
     check_positive,
@@ -161,7 +162,7 @@ def fit_q_policy(
         raise ValueError(f"observations must be (N, C, 3n, 3n) images; got {tuple(X.shape)}")
     if Q.shape[1] < 2:
         raise ValueError(f"q_star must have at least 2 actions; got {Q.shape}")
-    robust = check_flag("robust", robust)
+    robust = check_bool("robust", robust)
     eps = check_positive("eps", eps)
     kappa = check_nonnegative("kappa", kappa)
     margin = check_nonnegative("margin", margin)

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stability.decision_boundary._checks import as_batch, check_flag
+from stability.decision_boundary._checks import as_batch
 from stability.decision_boundary.directions import InstabilityDirections
 from theory.checks import (
     ArgumentTypeError,
+    check_bool,
     check_choice,
     check_int,
     check_positive,
@@ -233,7 +234,7 @@ def principal_direction(
     """
     check_choice("method", method, METHODS)
     k = check_positive_int("k", k)
-    normalize = check_flag("normalize", normalize)
+    normalize = check_bool("normalize", normalize)
     tol = check_positive("tol", tol)
     max_iter = check_positive_int("max_iter", max_iter)
     seed = check_seed(seed)
@@ -307,7 +308,7 @@ class FrequentDirections:
     def __init__(self, d: int, ell: int = 32, *, normalize: bool = False) -> None:
         self.d = check_positive_int("d", d)
         self.ell = check_positive_int("ell", ell)
-        self.normalize = check_flag("normalize", normalize)
+        self.normalize = check_bool("normalize", normalize)
         self._B = np.zeros((2 * self.ell, self.d))
         self._rows = 0
         self.n_states = 0

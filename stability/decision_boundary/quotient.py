@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stability.decision_boundary._checks import as_batch, check_flag
+from stability.decision_boundary._checks import as_batch
 from stability.decision_boundary.directions import InstabilityDirections
 from stability.decision_boundary.principal import PrincipalDirection, principal_direction
-from theory.checks import as_float_array, check_choice
+from theory.checks import as_float_array, check_bool, check_choice
 
 __all__ = ["DEFINITIONS", "CorrelationQuotient", "correlation_quotient"]
 
@@ -103,7 +103,7 @@ def correlation_quotient(
     0.2
     """
     check_choice("definition", definition, DEFINITIONS)
-    normalize = check_flag("normalize", normalize)
+    normalize = check_bool("normalize", normalize)
     g = G_shifted.direction if isinstance(G_shifted, PrincipalDirection) else G_shifted
     g = as_float_array("G_shifted", g).ravel()
     if isinstance(directions_baseline, InstabilityDirections):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from stability.lipschitz.auto import (
     DEFAULT_SOLVE_BUDGET,
     _check_budget_arg,
+    _check_solver,
     auto_bound,
     check_budget,
 )
@@ -22,7 +22,7 @@ from stability.lipschitz.naive import naive_bound
 from stability.lipschitz.network import _check_scale, as_network, check_box
 from stability.lipschitz.neuron_fo import neuron_fo
 from stability.lipschitz.result import STATUS_FALLBACK, LipschitzLowerBound, LipschitzResult
-from theory.checks import ArgumentTypeError, check_choice, check_int, check_open_unit, check_seed
+from theory.checks import check_choice, check_int, check_open_unit, check_seed
 
 __all__ = ["METHODS", "lipschitz_bound", "lipschitz_lower_bound"]
 
@@ -38,50 +38,6 @@ METHODS = (
     "local",
     "auto",
 )
-
-#: The methods that take ``solver=``.
-SOLVER_METHODS = ("lipsdp-neuron", "lipsdp-layer", "lipsdp-network", "eclipse", "local")
-
-
-@functools.cache
-def _sdp_solvers() -> tuple[str, ...]:
-    """The installed cvxpy solvers that handle semidefinite constraints."""
-    import cvxpy as cp
-    from cvxpy.reductions.solvers.defines import SOLVER_MAP_CONIC
-
-    out = []
-    for name in cp.installed_solvers():
-        cls = SOLVER_MAP_CONIC.get(name)
-        cons = getattr(cls, "SUPPORTED_CONSTRAINTS", ()) if cls is not None else ()
-        if any(c.__name__ in ("PSD", "SvecPSD") for c in cons):
-            out.append(name)
-    return tuple(out)
-
-
-def _check_solver(method: str, solver: Any) -> str | None:
-    """``solver`` as the method will use it, or an error naming ``solver`` (never a silent
-    fallback: an unknown name, or a solver that cannot solve SDPs, is refused here)."""
-    if solver is None:
-        return None
-    if not isinstance(solver, str):
-        raise ArgumentTypeError(
-            f"solver must be None, 'ipm' or a cvxpy solver name; got {solver!r}"
-        )
-    if method not in SOLVER_METHODS:
-        raise ValueError(
-            f"solver applies to the methods {SOLVER_METHODS}; got solver={solver!r} with "
-            f"method {method!r}"
-        )
-    if solver == "ipm":
-        if method == "lipsdp-network":
-            raise ValueError("solver 'ipm' handles lipsdp-neuron, lipsdp-layer, eclipse and local")
-        return solver
-    if solver.upper() not in _sdp_solvers():
-        raise ValueError(
-            f"solver must be None, 'ipm' or an installed cvxpy solver that handles SDPs "
-            f"{_sdp_solvers()}; got {solver!r}"
-        )
-    return solver.upper()
 
 
 def lipschitz_bound(

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 
 from stability.lipschitz.eclipse import eclipse, eclipse_applicable, eclipse_fast
 from stability.lipschitz.liplt import liplt_bound
-from stability.lipschitz.lipsdp import LipSDPError, lipsdp
+from stability.lipschitz.lipsdp import LipSDPError, check_cvxpy_solver, lipsdp
 from stability.lipschitz.local import LOCAL_SDP_MAX_NEURONS
 from stability.lipschitz.naive import naive_bound
 from stability.lipschitz.network import Network, _check_net
@@ -90,6 +90,8 @@ _BY_TIGHTNESS = (
 )
 #: Every method with a cost model (all of :data:`stability.lipschitz.api.METHODS` but ``auto``).
 _COSTED = (*_BY_TIGHTNESS, "lipsdp-network", "local")
+#: The methods that take ``solver=``.
+SOLVER_METHODS = ("lipsdp-neuron", "lipsdp-layer", "lipsdp-network", "eclipse", "local")
 
 
 @dataclass(frozen=True)
@@ -248,16 +250,25 @@ def estimate_cost(net: Network, method: str, solver: str | None = None) -> CostE
 
 
 def _check_solver(method: str, solver: object) -> str | None:
-    """``None``, ``"ipm"`` (not for ``lipsdp-network``) or an installed cvxpy solver (upper
-    case), else an error naming ``solver``."""
+    """``solver`` as ``method`` will use it: ``None``, ``"ipm"`` (not for ``lipsdp-network``)
+    or an installed cvxpy solver that handles SDPs (upper case); else an error naming
+    ``solver`` (never a silent fallback). Refused for the methods outside
+    :data:`SOLVER_METHODS`."""
     if solver is None:
         return None
+    if not isinstance(solver, str):
+        raise ArgumentTypeError(
+            f"solver must be None, 'ipm' or a cvxpy solver name; got {solver!r}"
+        )
+    if method not in SOLVER_METHODS:
+        raise ValueError(
+            f"solver applies to the methods {SOLVER_METHODS}; got solver={solver!r} with "
+            f"method {method!r}"
+        )
     if solver == "ipm":
         if method == "lipsdp-network":
-            raise ValueError("solver 'ipm' does not handle lipsdp-network; got solver='ipm'")
+            raise ValueError("solver 'ipm' handles lipsdp-neuron, lipsdp-layer, eclipse and local")
         return solver
-    from stability.lipschitz.lipsdp import check_cvxpy_solver
-
     return check_cvxpy_solver(solver)
 
 

@@ -131,10 +131,22 @@ def certify_multipliers(
     Pivots: ``S_{l-1} = D_{l-1}``, ``S_k = D_k - H_{k,k+1} S_{k+1}⁻¹ H_{k+1,k}``; each must be
     negative definite (checked by Cholesky of ``-S_k``).
     """
-    ws = _check_net(net).weights
+    _check_net(net)
+    slopes = None if slopes is None else check_slopes(net, slopes)
+    return _certify(net, _check_multipliers(net, multipliers), slopes)
+
+
+def _certify(
+    net: Network,
+    lam: Sequence[np.ndarray],
+    slopes: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> float:
+    """:func:`certify_multipliers` without the argument checks (for solvers that certify
+    their own, already validated, iterates in a loop)."""
+    ws = net.weights
     depth = len(ws)
-    slopes = net.slope_vectors() if slopes is None else check_slopes(net, slopes)
-    lam = _check_multipliers(net, multipliers)
+    if slopes is None:
+        slopes = net.slope_vectors()
     if depth == 1:
         return float(np.linalg.norm(ws[0], 2) ** 2)
     if any(np.any(m < 0) or not np.all(np.isfinite(m)) for m in lam):

@@ -82,10 +82,20 @@ def dual_lower_bound(
     check_choice("variant", variant, ("neuron", "layer"))
     if net.depth < 2:
         raise ValueError(f"net: dual_lower_bound needs a hidden layer; got depth {net.depth}")
-    n0 = net.dims[0]
-    n = n0 + net.n_hidden
+    n = net.dims[0] + net.n_hidden
     x = as_float_array("x", x, shape=(n, n))
     slopes = None if slopes is None else check_slopes(net, slopes)
+    return _dual_lower_bound(net, x, variant, slopes)
+
+
+def _dual_lower_bound(
+    net: Network,
+    x: np.ndarray,
+    variant: str,
+    slopes: Sequence[tuple[np.ndarray, np.ndarray]] | None,
+) -> float:
+    """:func:`dual_lower_bound` without the argument checks (the interior-point loop's)."""
+    n0 = net.dims[0]
     try:
         v = np.linalg.cholesky(0.5 * (x + x.T))  # X = V Vᵀ, one row per coordinate
     except np.linalg.LinAlgError:

@@ -18,7 +18,7 @@ from importlib import resources
 import numpy as np
 import scipy.io as sio
 
-from theory.checks import ArgumentTypeError, check_positive_int, check_seed
+from theory.checks import ArgumentTypeError, check_positive_int, check_rng, check_seed
 
 __all__ = [
     "EXACT_2D",
@@ -66,8 +66,7 @@ def gaussian_net(rng: np.random.Generator, dims: Sequence[int]) -> list[np.ndarr
     >>> [w.shape for w in gaussian_net(np.random.default_rng(0), [3, 5, 1])]
     [(5, 3), (1, 5)]
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ArgumentTypeError(f"rng must be a numpy Generator; got {rng!r}")
+    check_rng("rng", rng)
     dims = _check_dims(dims)
     return [
         rng.standard_normal((dims[k + 1], dims[k])) / np.sqrt(dims[k]) for k in range(len(dims) - 1)

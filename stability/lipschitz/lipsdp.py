@@ -40,6 +40,7 @@ References
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
@@ -51,10 +52,10 @@ import numpy as np
 from stability.lipschitz.certificate import (
     SAFETY,
     LipSDPError,
+    _certify,
     _selectors,
     _widen_linear,
     certify_dense,
-    certify_multipliers,
     check_slopes,
 )
 from stability.lipschitz.network import Network, _check_net
@@ -83,24 +84,39 @@ def default_solver() -> str:
     return "CVXOPT" if "CVXOPT" in cp.installed_solvers() else "CLARABEL"
 
 
+@functools.cache
+def _sdp_solvers() -> tuple[str, ...]:
+    """The installed cvxpy solvers that handle semidefinite constraints."""
+    import cvxpy as cp
+    from cvxpy.reductions.solvers.defines import SOLVER_MAP_CONIC
+
+    out = []
+    for name in cp.installed_solvers():
+        cls = SOLVER_MAP_CONIC.get(name)
+        cons = getattr(cls, "SUPPORTED_CONSTRAINTS", ()) if cls is not None else ()
+        if any(c.__name__ in ("PSD", "SvecPSD") for c in cons):
+            out.append(name)
+    return tuple(out)
+
+
 def check_cvxpy_solver(solver: object) -> str:
-    """``solver`` (upper case) if it names an installed cvxpy solver.
+    """``solver`` (upper case) if it names an installed cvxpy solver that handles SDPs.
 
     Raises
     ------
     TypeError
         If ``solver`` is not a string (:class:`theory.checks.ArgumentTypeError`).
     ValueError
-        If no installed cvxpy solver has that name (case-insensitive).
+        If no installed cvxpy solver that handles semidefinite constraints has that name
+        (case-insensitive; e.g. an LP solver such as GLPK is refused here, not left to fail
+        in the solve).
     """
     if not isinstance(solver, str):
         raise ArgumentTypeError(f"solver must be a cvxpy solver name (a str); got {solver!r}")
-    import cvxpy as cp
-
-    installed = cp.installed_solvers()
-    if solver.upper() not in installed:
+    if solver.upper() not in _sdp_solvers():
         raise ValueError(
-            f"solver must be 'ipm' or an installed cvxpy solver {installed}; got {solver!r}"
+            f"solver must be 'ipm' or an installed cvxpy solver that handles SDPs "
+            f"{_sdp_solvers()}; got {solver!r}"
         )
     return solver.upper()
 
@@ -248,7 +264,7 @@ def lipsdp_cvxpy(
         for delta in (0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
             lam_try = lam + delta * scale
             if zeta is None:
-                rho_try = certify_multipliers(net, _split(lam_try, sizes), slopes)
+                rho_try = _certify(net, _split(lam_try, sizes), slopes)
             else:
                 iu, ju = np.triu_indices(net.n_hidden, 1)
                 t = np.diag(lam_try)

@@ -25,7 +25,8 @@ from stability.lipschitz.result import LipschitzResult
 __all__ = ["interval_slopes", "local_bound"]
 
 #: Hidden-neuron count up to which the local bound also solves LipSDP-Neuron (by the structured
-#: interior-point method: ~0.1 s at 200 neurons, ~5 s at 600 on one core).
+#: interior-point method [measured, one thread on a loaded 2-core machine, random ReLU networks
+#: 4-h-h-1 on the box [-1, 1]^4: 0.3 s at 200 hidden neurons, 3.5 s at 600]).
 LOCAL_SDP_MAX_NEURONS = 500
 
 

@@ -436,20 +436,15 @@ def _assemble(items: list[tuple]) -> Network:
     for it in items:
         if it[0] == "lin":
             _, w, b = it
+            if weights and w.shape[1] != weights[-1].shape[0]:
+                raise ValueError(
+                    f"network: Linear layers of shapes {weights[-1].shape} and {w.shape} "
+                    "do not chain"
+                )
             if prev == "lin":  # merge: W' (W x + b) + b' = (W'W) x + (W'b + b')
-                if w.shape[1] != weights[-1].shape[0]:
-                    raise ValueError(
-                        f"network: Linear layers of shapes {weights[-1].shape} and {w.shape} "
-                        "do not chain"
-                    )
                 biases[-1] = w @ biases[-1] + b
                 weights[-1] = w @ weights[-1]
             else:
-                if weights and w.shape[1] != weights[-1].shape[0]:
-                    raise ValueError(
-                        f"network: Linear layers of shapes {weights[-1].shape} and {w.shape} "
-                        "do not chain"
-                    )
                 weights.append(w)
                 biases.append(b)
         else:
@@ -548,19 +543,16 @@ def as_network(
             ) from None
         if w.ndim != 2 or 0 in w.shape:
             raise ValueError(f"network: weight {k} must be a non-empty matrix; got shape {w.shape}")
-        if k and w.shape[1] != ws[-1].shape[0]:
-            raise ValueError(
-                f"network: weight {k} of shape {w.shape} does not chain with shape {ws[-1].shape}"
-            )
-        if not np.all(np.isfinite(w)):
-            raise ValueError(f"network: weight {k} has non-finite entries")
         ws.append(w)
-    return Network(
-        tuple(ws),
-        tuple(np.zeros(w.shape[0]) for w in ws),
-        tuple(sl for _ in ws[:-1]),
-        tuple(name for _ in ws[:-1]),
-    )
+    try:  # Network refuses non-chaining shapes and non-finite entries, naming weights[k]
+        return Network(
+            tuple(ws),
+            tuple(np.zeros(w.shape[0]) for w in ws),
+            tuple(sl for _ in ws[:-1]),
+            tuple(name for _ in ws[:-1]),
+        )
+    except ValueError as exc:
+        raise type(exc)(f"network: {exc}") from None
 
 
 def _check_custom_slopes(slopes: Any) -> dict[str, tuple[float, float]]:

@@ -66,12 +66,12 @@ from scipy.linalg import blas, lapack
 
 from stability.lipschitz.certificate import (
     SAFETY,
+    _certify,
     _layer_start,
     _widen_linear,
-    certify_multipliers,
     check_slopes,
 )
-from stability.lipschitz.dual_bound import dual_lower_bound
+from stability.lipschitz.dual_bound import _dual_lower_bound
 from stability.lipschitz.network import Network, _check_net, merge_linear_layers
 from stability.lipschitz.result import STATUS_LIMIT, STATUS_OPTIMAL, LipschitzResult
 from theory.checks import check_choice
@@ -374,14 +374,13 @@ def _max_step_lp(v: np.ndarray, dv: np.ndarray) -> float:
     return float(np.min(-v[neg] / dv[neg])) if np.any(neg) else math.inf
 
 
-def _box_slopes(net: Network, slopes: Sequence[tuple[np.ndarray, np.ndarray]]):
-    """Neuron-wise slopes made fit for the method: ``α = β = 0`` neurons removed (exact: they are
+def _box_slopes(net: Network, slopes: list[tuple[np.ndarray, np.ndarray]]):
+    """Neuron-wise slopes (checked by :func:`check_slopes`) made fit for the method: ``α = β = 0`` neurons removed (exact: they are
     constant), other ``α = β`` widened to ``[α - 1e-7 max(1, |α|), α]`` (valid).
 
     Returns the reduced network (``None`` if a whole hidden layer is removed), its slopes, the
     kept neurons per layer and the number widened.
     """
-    slopes = check_slopes(net, slopes)
     keep = [~((lo == 0) & (hi == 0)) for lo, hi in slopes]
     if not all(k.any() for k in keep):
         return None, [], keep, 0
@@ -502,7 +501,7 @@ def lipsdp_ipm(
     sizes = [w.shape[0] for w in net.weights[:-1]]
     split = np.cumsum(sizes)[:-1]
     start = _layer_start(net, slopes)  # λ_k constant per layer, H22 ≺ 0 strictly
-    rho_start = certify_multipliers(net, start, slopes)
+    rho_start = _certify(net, start, slopes)
     # W_l -> c W_l with c² = 1 / (2 ρ_start): the start has ρ = 1 with slack (ρ, λ scale by c²)
     c2 = 1.0 / (2.0 * rho_start) if rho_start > 0 else 1.0
     lmi = _LMI(net, math.sqrt(c2), slopes)
@@ -558,12 +557,12 @@ def lipsdp_ipm(
             status = "optimal"
             break
         if rtol is not None and gap <= 8.0 * ((1 + rtol) ** 2 - 1) * pt.y[0]:
-            rho_low = max(rho_low, dual_lower_bound(net, pt.x, variant, slopes))
+            rho_low = max(rho_low, _dual_lower_bound(net, pt.x, variant, slopes))
             # ρ̂ <= ρ (S ≻ 0 has passed Cholesky), and ρ̂ ≈ ρ once the gap is small: the Schur
             # check runs only where it can succeed
             if pt.y[0] / c2 <= 1.05 * (1 + rtol) ** 2 * rho_low:
                 lam_now = multipliers(pt.y)
-                rho_now = certify_multipliers(net, lam_now, slopes)
+                rho_now = _certify(net, lam_now, slopes)
                 if rho_now <= (1 + rtol) ** 2 * rho_low:
                     status, proven = f"optimal (proven within rtol={rtol:g})", (rho_now, lam_now)
                     break
@@ -638,8 +637,8 @@ def lipsdp_ipm(
             best_y = pt.y.copy()
     if proven is None:
         lam = multipliers(best_y)
-        rho_hat = certify_multipliers(net, lam, slopes)
-        rho_low = max(rho_low, dual_lower_bound(net, pt.x, variant, slopes))
+        rho_hat = _certify(net, lam, slopes)
+        rho_low = max(rho_low, _dual_lower_bound(net, pt.x, variant, slopes))
     else:
         rho_hat, lam = proven
     if not rho_hat <= rho_start:  # the start was (nearly) optimal already, or rounding
@@ -649,7 +648,7 @@ def lipsdp_ipm(
     # back to the given weights: λ_k = λ'_k ∏_{j>k} s_j², ρ = σ² ρ' (see _balanced)
     sigma2 = gains[0] ** 2
     lam = [m * g**2 for m, g in zip(lam, gains[1:], strict=True)]
-    rho_orig = certify_multipliers(orig, lam, slopes)
+    rho_orig = _certify(orig, lam, slopes)
     rho_hat = rho_orig if math.isfinite(rho_orig) else sigma2 * rho_hat
     rho_low, best_y = sigma2 * rho_low, np.r_[sigma2 * best_y[0], best_y[1:]]
     history = [(sigma2 * h[0], *h[1:]) for h in history]

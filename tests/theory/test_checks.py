@@ -13,15 +13,18 @@ from tests._audit import Case, audit_ids, bad
 from theory.checks import (
     ArgumentTypeError,
     as_float_array,
+    check_bool,
     check_choice,
     check_gamma,
     check_int,
     check_nonnegative,
     check_open_unit,
+    check_path,
     check_positive,
     check_positive_int,
     check_probability,
     check_real,
+    check_rng,
     check_seed,
     check_seeds,
     check_simplex,
@@ -53,6 +56,12 @@ CASES = [
     bad(check_seeds, "seeds", "empty", []),
     bad(check_seeds, "seeds", "value", [1, 1]),
     bad(check_seeds, "seeds", "type", 3),
+    bad(check_bool, "resume", "type", "resume", "no"),
+    bad(check_bool, "resume", "type", "resume", 0),
+    bad(check_path, "out_dir", "type", "out_dir", 3),
+    bad(check_path, "out_dir", "type", "out_dir", ""),
+    bad(check_rng, "rng", "type", "rng", 0),
+    bad(check_rng, "rng", "type", "rng", None),
     bad(check_choice, "solver", "option", "solver", "nope", ("a", "b")),
     bad(check_choice, "solver", "option", "solver", [], ("a", "b")),
     bad(as_float_array, "x", "type", "x", "abc"),
@@ -107,3 +116,7 @@ def test_accepted_values_come_back_converted():
     assert as_float_array("x", [], allow_empty=True).shape == (0,)
     assert as_float_array("x", [NAN], finite=False).shape == (1,)
     assert check_choice("k", "a", ["a"]) == "a"
+    assert check_bool("b", np.bool_(True)) is True
+    rng = np.random.default_rng(0)
+    assert check_rng("rng", rng) is rng
+    assert check_path("p", "a/b").parts == ("a", "b")

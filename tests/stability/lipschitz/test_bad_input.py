@@ -374,6 +374,7 @@ CASES += [
     bad(estimate_cost, "method", "option", NET, "lipsdp"),
     bad(estimate_cost, "method", "type", NET, 3),
     bad(estimate_cost, "solver", "option", NET, "lipsdp-network", "ipm"),
+    bad(estimate_cost, "solver", "option", NET, "naive", "CVXOPT"),  # naive takes no solver
     bad(estimate_cost, "solver", "type", NET, "eclipse", 2.0),
     # certificate
     bad(certify_dense, "net", "type", W2, np.eye(2)),
@@ -453,6 +454,7 @@ CASES += [
     bad(liplt_bound, "slopes", "shape", NET, [(0.0, 1.0)]),
     # lipsdp
     bad(check_cvxpy_solver, "solver", "option", "nosuch"),
+    bad(check_cvxpy_solver, "solver", "option", "GLPK"),  # installed, but no SDPs
     bad(check_cvxpy_solver, "solver", "type", None),
     bad(lipsdp, "net", "type", W2),
     bad(lipsdp, "variant", "option", NET, "bogus"),
