@@ -5,15 +5,18 @@ Learning Approach*, ICML 2023 (arXiv:2107.01876), on ``networkx`` graphs: graph 
 the whole-stable-set condition (:mod:`causal.graph`), the equivalence-class recursion with a
 networkx-only d-separation port (:mod:`causal.eqclass`), discrete and continuous SCMs
 (:mod:`causal.scm`), the worst-case risk ``h*`` (exact or neural, :mod:`causal.risk`), the
-search (:mod:`causal.search`), baselines (:mod:`causal.baselines`), instances
-(:mod:`causal.generators`) and hypothesis strategies (:mod:`causal.strategies`).
+search (:mod:`causal.search`), baselines (:mod:`causal.baselines`), the closed-form
+linear-Gaussian case (:mod:`causal.linear`), instances (:mod:`causal.generators`) and
+hypothesis strategies (:mod:`causal.strategies`).
 """
 
 from causal.baselines import (
     ICPResult,
+    IRMResult,
     LinearPredictor,
     anchor_regression,
     invariant_causal_prediction,
+    invariant_risk_minimization,
     pooled_ols,
 )
 from causal.eqclass import EquivalenceClass, EquivalenceClasses, equivalence_classes
@@ -36,6 +39,7 @@ __all__ = [
     "EquivalenceClasses",
     "GraphComponents",
     "ICPResult",
+    "IRMResult",
     "LinearPredictor",
     "Mechanism",
     "MinimaxResult",
@@ -48,6 +52,7 @@ __all__ = [
     "graph_components",
     "intervened_risk",
     "invariant_causal_prediction",
+    "invariant_risk_minimization",
     "minimax_subset",
     "pooled_ols",
     "whole_stable_set_optimal",

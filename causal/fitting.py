@@ -108,7 +108,18 @@ def fit_continuous_scm(
     steps = check_positive_int("steps", steps)
     lr = check_positive("lr", lr)
     seed = check_seed(seed)
-    torch.manual_seed(seed)
+    # the MLPs' initialisations draw from torch's global generator: seed it inside a fork, so
+    # that the caller's global state is left as it was
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mech = _fit_mechanisms(graph, arrays, hidden, steps, lr)
+    return ContinuousSCM(graph, target, mutable, mech)
+
+
+def _fit_mechanisms(
+    graph: nx.DiGraph, arrays: dict, hidden: int, steps: int, lr: float
+) -> dict[Hashable, Mechanism]:
+    """One fitted :class:`Mechanism` per node (global torch generator already seeded)."""
     mech = {}
     for v in graph.nodes:
         pa = sorted_nodes(graph.predecessors(v))
@@ -127,4 +138,4 @@ def fit_continuous_scm(
         with torch.no_grad():
             resid = float((y - f(x)).std())
         mech[v] = Mechanism(pa, f, resid)
-    return ContinuousSCM(graph, target, mutable, mech)
+    return mech

@@ -92,7 +92,7 @@ class WorstCaseRisk:
     train_value : float
         Neural: the risk on the optimisation sample (``value`` for exact).
     success : bool
-        False when the estimate is not finite.
+        False when the estimate is not finite (a ``RuntimeWarning`` is issued as well).
     message : str
         How the value was obtained, or why it failed.
 
@@ -352,7 +352,7 @@ class _StablePredictor:
     def predict(self, values: Mapping[Hashable, np.ndarray]) -> np.ndarray:
         """Numpy convenience: ``values`` maps node names to arrays."""
         with torch.no_grad():
-            t = {c: torch.as_tensor(np.asarray(values[c], dtype=np.float64)) for c in self.columns}
+            t = {c: torch.from_numpy(np.array(values[c], dtype=np.float64)) for c in self.columns}
             if not t:
                 t = {"_": torch.zeros(len(next(iter(values.values()))), dtype=torch.float64)}
             return self(t).numpy()
@@ -446,7 +446,6 @@ def fit_stable_predictor(
     seed = check_seed(seed)
     mv = _check_mutable_values(scm, mutable_values)
     gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
     data = _do_sample(scm, cfg.n_samples, gen, mv)
     cols = sorted_nodes(s) + sorted_nodes(scm.mutable)
     y = data[scm.target]
@@ -459,7 +458,9 @@ def fit_stable_predictor(
     xs = (x - mean) / std
     n_val = max(1, cfg.n_samples // 5)  # early stopping on a held-out fifth
     xt, yt, xv, yv = xs[n_val:], y[n_val:], xs[:n_val], y[:n_val]
-    net = _MLP(len(cols), cfg.hidden, 2)
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation, global state restored
+        torch.manual_seed(seed)
+        net = _MLP(len(cols), cfg.hidden, 2)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_predictor)
     best_val, best_state = math.inf, None
     for step in range(cfg.predictor_steps):
@@ -530,8 +531,23 @@ def _neural_risk(
     f = predictor or fit_stable_predictor(
         scm, subset, config=cfg, seed=seed, mutable_values=mutable_values
     )
+    # the adversaries' initialisations draw from torch's global generator: seed it inside a
+    # fork, so that the caller's global state is left as it was
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed) + 1)
+        return _adversarial_risk(scm, subset, cfg, seed, f, mutable_values)
+
+
+def _adversarial_risk(
+    scm: ContinuousSCM,
+    subset: frozenset,
+    cfg: NeuralConfig,
+    seed: int,
+    f: Callable[[Mapping[Hashable, torch.Tensor]], torch.Tensor],
+    mutable_values: dict | None,
+) -> WorstCaseRisk:
+    """The adversary's ascent and the held-out risk (global torch generator already seeded)."""
     gen = torch.Generator().manual_seed(int(seed) + 1)
-    torch.manual_seed(int(seed) + 1)
     with torch.no_grad():
         obs = scm.propagate(scm.noise(cfg.n_samples, gen))
     stats: dict = {}
@@ -562,13 +578,20 @@ def _neural_risk(
                 opt.step()
         with torch.no_grad():
             v = float(risk(adv, train_noise).mean())
-        if v > best:
+        if best_adv is None or v > best:  # a NaN risk keeps the first adversary
             best, best_adv = v, adv
     with torch.no_grad():
         losses = risk(best_adv, eval_noise)
     value = float(losses.mean())
     stderr = float(losses.std()) / math.sqrt(cfg.n_eval)
     ok = math.isfinite(value)
+    if not ok:  # reported in the result and warned about: never a silent NaN
+        warnings.warn(
+            f"worst_case_risk: the neural estimate of h* is not finite ({value}); the result "
+            "has success=False (a diverging predictor or adversary)",
+            RuntimeWarning,
+            stacklevel=4,
+        )
     return WorstCaseRisk(
         value,
         subset,

@@ -11,12 +11,14 @@ instance.
 
 Families, in report order: :mod:`.classes` (Alg. 2: the partition and the paper's graph),
 :mod:`.exact` (exact ``h*`` on binary SCMs: Alg. 1-2 and the graphical condition),
-:mod:`.bilinear` (the closed-form counterexample, analytic and neural), :mod:`.protocol`
-(Sec. 6.1) and :mod:`.impc` (App. F.2.1).
+:mod:`.bilinear` (the closed-form counterexample, analytic and neural), :mod:`.linear` (the
+linear-Gaussian case in closed form vs the search), :mod:`.protocol` (Sec. 6.1, with the
+baselines) and :mod:`.impc` (App. F.2.1, under the authors' and the toolkit's
+standardisation).
 """
 
 import importlib
 
 # Import order is the order of the report.
-for _module in ("classes", "exact", "bilinear", "protocol", "impc"):
+for _module in ("classes", "exact", "bilinear", "linear", "protocol", "impc"):
     importlib.import_module(f"{__name__}.{_module}")

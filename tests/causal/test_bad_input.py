@@ -33,6 +33,7 @@ from causal import (
     graph_components,
     intervened_risk,
     invariant_causal_prediction,
+    invariant_risk_minimization,
     minimax_subset,
     pooled_ols,
     whole_stable_set_optimal,
@@ -40,11 +41,12 @@ from causal import (
 )
 from causal import generators as gen
 from causal import strategies as strat
-from causal.data import load_impc
+from causal.data import impc_split, load_impc
 from causal.eqclass import mag_neighbors
 from causal.fitting import fit_continuous_scm
 from causal.generators import bilinear_scm
 from causal.graph import sorted_nodes, stable_graph, validate_setting
+from causal.linear import LinearGaussianSEM, random_linear_gaussian_sem
 from causal.scm import zero_mechanism
 from tests._audit import Case, audit_ids, bad, bad_method
 
@@ -53,6 +55,10 @@ EXEMPT = {
     "EquivalenceClasses": "result dataclass returned by equivalence_classes",
     "GraphComponents": "result dataclass returned by graph_components",
     "ICPResult": "result dataclass returned by invariant_causal_prediction",
+    "IRMResult": "result dataclass returned by invariant_risk_minimization",
+    "linear.LinearGaussianRisk": "result dataclass returned by LinearGaussianSEM.worst_case_risk",
+    "data.IMPCSplit": "result dataclass returned by impc_split",
+    "data.impc_train_splits": "takes no arguments",
     "MinimaxResult": "result dataclass returned by minimax_subset",
     "WorstCaseRisk": "result dataclass returned by worst_case_risk",
     "data.IMPCData": "result dataclass returned by load_impc",
@@ -84,6 +90,8 @@ Y = X @ np.array([1.0, -0.5]) + RNG_X.normal(size=12)
 ENV = np.repeat([0, 1, 2], 4)
 
 LP = ((np.array([1.0, 2.0]), 0.5, (0, 1)), {})
+LIN_W = {("Y", "M"): 0.7, ("Y", "X1"): 2.0, ("M", "X1"): -1.5}
+LIN_CTOR = ((G, "Y", {"M"}, LIN_W, 1.0), {})
 SCM_CTOR = ((G, "Y", {"M"}, MECH), {})
 DSCM_CTOR = ((G, "Y", {"M"}, CPTS), {})
 
@@ -275,6 +283,40 @@ CASES: list[Case] = [
     bad_method(LinearPredictor, "predict", "x", "shape", LP, np.zeros((3, 1))),
     bad_method(LinearPredictor, "predict", "x", "nan", LP, np.full((3, 2), NAN)),
     bad_method(LinearPredictor, "predict", "x", "type", LP, "x"),
+    bad(invariant_risk_minimization, "x", "nan", np.full((12, 2), NAN), Y, ENV),
+    bad(invariant_risk_minimization, "y", "shape", X, Y[:5], ENV),
+    bad(invariant_risk_minimization, "environments", "value", X, Y, np.zeros(12)),
+    bad(invariant_risk_minimization, "environments", "shape", X, Y, ENV[:4]),
+    bad(invariant_risk_minimization, "penalty_weight", "range", X, Y, ENV, penalty_weight=0.0),
+    bad(invariant_risk_minimization, "penalty_weight", "inf", X, Y, ENV, penalty_weight=INF),
+    bad(invariant_risk_minimization, "penalty_weight", "type", X, Y, ENV, penalty_weight="1"),
+    bad(invariant_risk_minimization, "max_iter", "range", X, Y, ENV, max_iter=0),
+    bad(invariant_risk_minimization, "max_iter", "type", X, Y, ENV, max_iter=10.5),
+    # --- linear-Gaussian SEMs ---
+    bad(LinearGaussianSEM, "graph", "value", CYCLE, "Y", set(), {}, 1.0),
+    bad(LinearGaussianSEM, "mutable", "value", G, "Y", {"Q"}, LIN_W, 1.0),
+    bad(LinearGaussianSEM, "weights", "type", G, "Y", {"M"}, [1.0, 2.0, 3.0], 1.0),
+    bad(LinearGaussianSEM, "weights", "value", G, "Y", {"M"}, {("Y", "M"): 1.0}, 1.0),
+    bad(LinearGaussianSEM, "weights", "nan", G, "Y", {"M"}, {**LIN_W, ("Y", "M"): NAN}, 1.0),
+    bad(LinearGaussianSEM, "weights", "type", G, "Y", {"M"}, {**LIN_W, ("Y", "M"): "1"}, 1.0),
+    bad(LinearGaussianSEM, "noise_std", "range", G, "Y", {"M"}, LIN_W, 0.0),
+    bad(LinearGaussianSEM, "noise_std", "inf", G, "Y", {"M"}, LIN_W, INF),
+    bad(LinearGaussianSEM, "noise_std", "value", G, "Y", {"M"}, LIN_W, {"Y": 1.0}),
+    bad(LinearGaussianSEM, "noise_std", "nan", G, "Y", {"M"}, LIN_W, {v: NAN for v in G}),
+    bad_method(LinearGaussianSEM, "worst_case_risk", "subset", "value", LIN_CTOR, {"M"}),
+    bad_method(LinearGaussianSEM, "worst_case_risk", "subset", "type", LIN_CTOR, "X1"),
+    bad(random_linear_gaussian_sem, "rng", "seed", 0),
+    bad(random_linear_gaussian_sem, "n_x", "range", _rng(), n_x=1),
+    bad(random_linear_gaussian_sem, "n_x", "type", _rng(), n_x=3.0),
+    bad(random_linear_gaussian_sem, "edge_prob", "range", _rng(), edge_prob=0.0),
+    bad(random_linear_gaussian_sem, "edge_prob", "nan", _rng(), edge_prob=NAN),
+    bad(random_linear_gaussian_sem, "weight_range", "range", _rng(), weight_range=(2.0, 1.0)),
+    bad(random_linear_gaussian_sem, "weight_range", "range", _rng(), weight_range=(0.0, 1.0)),
+    bad(random_linear_gaussian_sem, "weight_range", "type", _rng(), weight_range=1.0),
+    bad(random_linear_gaussian_sem, "weight_range", "shape", _rng(), weight_range=(1.0,)),
+    bad(random_linear_gaussian_sem, "violate_condition", "type", _rng(), violate_condition=1),
+    bad(random_linear_gaussian_sem, "max_tries", "range", _rng(), max_tries=0),
+    bad(random_linear_gaussian_sem, "max_tries", "value", _rng(), n_x=2, edge_prob=1e-12),
     # --- graph helpers ---
     bad(validate_setting, "graph", "value", CYCLE, "Y", set()),
     bad(validate_setting, "graph", "type", "G", "Y", set()),
@@ -300,6 +342,16 @@ CASES: list[Case] = [
     bad(load_impc, "standardize", "type", standardize=None),
     bad_method(load_impc, "matrix", "columns", "type", ((), {}), "Y"),
     bad_method(load_impc, "matrix", "columns", "value", ((), {}), ["Y", "Q"]),
+    bad(impc_split, "train_genotypes", "type", "0247"),
+    bad(impc_split, "train_genotypes", "type", (0, 2.0)),
+    bad(impc_split, "train_genotypes[1]", "range", (0, 14)),
+    bad(impc_split, "train_genotypes", "value", (0, 0, 2)),
+    bad(impc_split, "train_genotypes", "empty", ()),
+    bad(impc_split, "train_genotypes", "value", tuple(range(14))),
+    bad(impc_split, "standardize", "option", (0, 2), standardize="per-environment"),
+    bad(impc_split, "standardize", "type", (0, 2), standardize=None),
+    bad(impc_split, "data", "type", (0, 2), data={"Y": np.zeros(3)}),
+    bad(impc_split, "data", "value", (0, 2), data=load_impc()),
     # --- fitting ---
     bad(fit_continuous_scm, "graph", "value", CYCLE, "Y", set(), DATA),
     bad(fit_continuous_scm, "mutable", "value", G, "Y", {"Q"}, DATA),

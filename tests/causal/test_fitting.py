@@ -66,3 +66,13 @@ def test_bad_sizes_and_setting_raise():
         fit_continuous_scm(G, "Y", {"M"}, [1, 2])
     with pytest.raises(ValueError, match="mutable"):
         fit_continuous_scm(G, "Y", {"Y"}, _data())
+
+
+def test_leaves_torch_global_generator_alone_and_is_reproducible():
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    a = fit_continuous_scm(G, "Y", {"M"}, _data(200), steps=20, seed=5)
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(8)
+    b = fit_continuous_scm(G, "Y", {"M"}, _data(200), steps=20, seed=5)
+    assert a.mechanisms["X1"].noise_std == b.mechanisms["X1"].noise_std
