@@ -22,14 +22,17 @@ from stability.decision_boundary import (
     principal_direction,
 )
 from stability.lipschitz import (
+    LipschitzInterval,
     LipschitzLowerBound,
     LipschitzResult,
     lipschitz_bound,
+    lipschitz_interval,
     lipschitz_lower_bound,
 )
 
 __all__ = [
     "CorrelationQuotient",
+    "LipschitzInterval",
     "LipschitzLowerBound",
     "LipschitzResult",
     "PrincipalDirection",
@@ -37,6 +40,7 @@ __all__ = [
     "counterfactual_stability",
     "instability_directions",
     "lipschitz_bound",
+    "lipschitz_interval",
     "lipschitz_lower_bound",
     "principal_direction",
     "trex",

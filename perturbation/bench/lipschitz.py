@@ -17,7 +17,11 @@ baseline's time over the method's. The last rows time ECLipsE-Fast (certified) o
 network against LipLT, and LipSDP-Neuron-FO with a 9 s budget on the same network against
 ECLipsE-Fast (no SDP baseline: too large); the ``local`` rows time the local bound over two
 boxes around a state of a ReLU net with biases (neuron-wise slopes by the structured method)
-against the same call with ``solver="CVXOPT"``. Single thread
+against the same call with ``solver="CVXOPT"``. The ``interval`` rows bracket the constant of
+LipSDP's published networks (``random_weights.mat`` and the 784-50-10 MNIST net): the
+activation-pattern lower bound (:mod:`stability.lipschitz.patterns`) against the sampled one
+(Jacobians and pair-ratio ascent, the baseline), and LipSDP-Neuron above, with the interval's
+width. Single thread
 (:func:`perturbation.bench.run_benchmark` sets one torch thread; set ``OMP_NUM_THREADS=1`` for
 numpy and CVXOPT as well).
 
@@ -42,8 +46,13 @@ import numpy as np
 
 from perturbation.bench import BenchRow
 from stability.lipschitz import METHODS as API_METHODS
-from stability.lipschitz import as_network, lipschitz_bound
-from stability.lipschitz.generators import eclipse_random_net, random_weights
+from stability.lipschitz import (
+    LipschitzInterval,
+    as_network,
+    lipschitz_bound,
+    lipschitz_lower_bound,
+)
+from stability.lipschitz.generators import eclipse_random_net, mnist_weights, random_weights
 
 #: Every global upper bound of the API that runs on all these nets (not Network: not certified).
 METHODS = tuple(m for m in API_METHODS if m not in ("lipsdp-network", "local", "auto"))
@@ -124,7 +133,7 @@ def run(repeats: int = 3, scale: str = "small") -> list[BenchRow]:
             f"(/Fast={r_fo.value / r_fast.value:.3f}), budget {budget:g} s, cert={r_fo.certified}",
         )
     )
-    return rows + _local_rows(scale)
+    return rows + _local_rows(scale) + _interval_rows(scale)
 
 
 def _local_rows(scale: str) -> list[BenchRow]:
@@ -151,6 +160,34 @@ def _local_rows(scale: str) -> list[BenchRow]:
                 f"L={r.value:.5g} vs CVXOPT {ref.value:.5g} (via {ref.details['via']}), "
                 f"{r.details['stable_neurons']} stable neurons, proven /optimum<="
                 f"{r.details['lipsdp_neuron_local'] / r.details['lipsdp_lower_bound']:.4f}",
+            )
+        )
+    return rows
+
+
+def _interval_rows(scale: str) -> list[BenchRow]:
+    """``lower <= L <= LipSDP-Neuron`` on the published networks: the pattern search against
+    sampling (fewer samples at the tiny scale)."""
+    n_samples, n_ascent = (256, 20) if scale == "tiny" else (2048, 200)
+    rows = []
+    for name, ws in (("random_weights", random_weights()), ("mnist 784-50-10", mnist_weights())):
+        t = time.perf_counter()
+        pat = lipschitz_lower_bound(ws, method="patterns", time_budget=60.0)
+        t_pat = time.perf_counter() - t
+        t = time.perf_counter()
+        smp = lipschitz_lower_bound(ws, method="sampling", n_samples=n_samples, n_ascent=n_ascent)
+        t_smp = time.perf_counter() - t
+        upper = lipschitz_bound(ws, "lipsdp-neuron")
+        iv, iv_smp = LipschitzInterval(pat, upper), LipschitzInterval(smp, upper)
+        rows.append(
+            BenchRow(
+                "interval: patterns lower, lipsdp-neuron upper",
+                t_pat,
+                "sampled lower bound",
+                t_smp,
+                f"{name} (N={as_network(ws).n_hidden})",
+                f"{iv.summary()}; sampled: [{smp.value:.6g}, {upper.value:.6g}], "
+                f"{100 * iv_smp.relative_width:.3g}%",
             )
         )
     return rows

@@ -1,10 +1,13 @@
-"""The public entry points: :func:`lipschitz_bound` and :func:`lipschitz_lower_bound`."""
+"""The public entry points: :func:`lipschitz_bound`, :func:`lipschitz_lower_bound` and
+:func:`lipschitz_interval` (both, as ``lower <= L <= upper``)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 from stability.lipschitz.auto import (
     DEFAULT_SOLVE_BUDGET,
@@ -21,10 +24,22 @@ from stability.lipschitz.lower import lower_bound
 from stability.lipschitz.naive import naive_bound
 from stability.lipschitz.network import _check_scale, as_network, check_box
 from stability.lipschitz.neuron_fo import neuron_fo
-from stability.lipschitz.result import STATUS_FALLBACK, LipschitzLowerBound, LipschitzResult
-from theory.checks import check_choice, check_int, check_open_unit, check_seed
+from stability.lipschitz.patterns import pattern_lower_bound, piecewise_linear
+from stability.lipschitz.result import (
+    STATUS_FALLBACK,
+    LipschitzInterval,
+    LipschitzLowerBound,
+    LipschitzResult,
+)
+from theory.checks import check_choice, check_int, check_open_unit, check_positive, check_seed
 
-__all__ = ["METHODS", "lipschitz_bound", "lipschitz_lower_bound"]
+__all__ = [
+    "LOWER_METHODS",
+    "METHODS",
+    "lipschitz_bound",
+    "lipschitz_interval",
+    "lipschitz_lower_bound",
+]
 
 METHODS = (
     "naive",
@@ -38,6 +53,12 @@ METHODS = (
     "local",
     "auto",
 )
+
+#: Methods of :func:`lipschitz_lower_bound`.
+LOWER_METHODS = ("auto", "sampling", "patterns")
+
+#: Default seconds of the activation-pattern search inside :func:`lipschitz_lower_bound`.
+DEFAULT_PATTERN_BUDGET = 3.0
 
 
 def lipschitz_bound(
@@ -190,28 +211,164 @@ def lipschitz_lower_bound(
     network: Any,
     activation: Any = None,
     *,
+    method: str = "auto",
     n_samples: int = 2048,
     n_ascent: int = 200,
+    n_restarts: int = 16,
+    time_budget: float | None = None,
     box: tuple | None = None,
     seed: int = 0,
     slopes: Mapping[str, tuple[float, float]] | None = None,
 ) -> LipschitzLowerBound:
-    """A lower bound on the Lipschitz constant (Jacobian norms at samples + pair-ratio ascent).
+    """A lower bound on the ℓ2 Lipschitz constant.
 
-    See :func:`stability.lipschitz.lower.lower_bound`; ``box`` restricts to a state box.
+    Parameters
+    ----------
+    network, activation, slopes
+        As for :func:`lipschitz_bound`.
+    method : {"auto", "sampling", "patterns"}
+        ``"sampling"``: Jacobian norms at random points and a pair-ratio ascent
+        (:func:`stability.lipschitz.lower.lower_bound`); ``"patterns"``: a search over
+        realisable activation patterns, for ReLU/LeakyReLU/identity networks
+        (:func:`stability.lipschitz.patterns.pattern_lower_bound`: exact when it enumerates
+        them all); ``"auto"`` (default): sampling, then the pattern search from the best
+        sampled point when the network is piecewise linear; the larger value.
+    n_samples, n_ascent : int
+        Sampling: random points and Adam steps of the pair-ratio ascent.
+    n_restarts : int
+        Pattern search: local-search restarts.
+    time_budget : float, optional
+        Pattern search: seconds (default :data:`DEFAULT_PATTERN_BUDGET`).
+    box : (array_like, array_like), optional
+        Restrict to a state box (the local constant there); the pattern search needs
+        ``lo < hi`` (with ``"auto"`` it is skipped on a degenerate box).
+    seed : int
 
     Raises
     ------
     ValueError
-        Bad network, activation or slopes (as :func:`lipschitz_bound`), ``n_samples < 1``,
-        ``n_ascent < 0``, a bad ``box`` or ``seed``.
+        Bad network, activation or slopes (as :func:`lipschitz_bound`), an unknown ``method``,
+        ``"patterns"`` on a network with other activations, ``n_samples < 1``,
+        ``n_ascent < 0``, ``n_restarts < 1``, ``time_budget <= 0``, a bad ``box`` or ``seed``.
     TypeError
         Counts or seed that are not integers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = lipschitz_lower_bound([np.array([[1.0], [-1.0]]), np.array([[1.0, 1.0]])])
+    >>> (round(r.value, 12), r.method, r.exact)
+    (1.0, 'sampling+patterns', True)
     """
+    check_choice("method", method, LOWER_METHODS)
     n_samples = check_int("n_samples", n_samples, lo=1)
     n_ascent = check_int("n_ascent", n_ascent, lo=0)
+    n_restarts = check_int("n_restarts", n_restarts, lo=1)
+    budget = DEFAULT_PATTERN_BUDGET if time_budget is None else time_budget
+    budget = check_positive("time_budget", budget)
     seed = check_seed(seed)
     net = as_network(network, activation, slopes=slopes)
     if box is not None:
         box = check_box(box, net.dims[0])
-    return lower_bound(net, n_samples=n_samples, n_ascent=n_ascent, box=box, seed=seed)
+    if method == "patterns" and not piecewise_linear(net):
+        raise ValueError(
+            "method 'patterns' needs ReLU, LeakyReLU or identity activations; got "
+            f"{net.activations} (use method='sampling')"
+        )
+    start = time.perf_counter()
+    use_patterns = method == "patterns" or (
+        method == "auto"
+        and piecewise_linear(net)
+        and (box is None or bool(np.all(box[0] < box[1])))
+    )
+    if method == "patterns":
+        lo = None
+    else:
+        lo = lower_bound(net, n_samples=n_samples, n_ascent=n_ascent, box=box, seed=seed)
+        if not use_patterns:
+            return lo
+    starts = None if lo is None else np.stack([lo.x, lo.y])
+    pb = pattern_lower_bound(
+        net, n_restarts=n_restarts, time_budget=budget, box=box, starts=starts, seed=seed
+    )
+    seconds = time.perf_counter() - start
+    if lo is None:
+        x = pb.witness
+        return LipschitzLowerBound(
+            pb.value,
+            0.0,
+            0.0,
+            x,
+            x,
+            pb.n_patterns,
+            seconds,
+            pb.value,
+            "patterns",
+            pb.exact,
+            {"patterns": pb},
+        )
+    return LipschitzLowerBound(
+        max(lo.value, pb.value),
+        lo.jacobian,
+        lo.pair_ratio,
+        lo.x,
+        lo.y,
+        lo.n_evaluations + pb.n_patterns,
+        seconds,
+        pb.value,
+        "sampling+patterns",
+        pb.exact,
+        {"patterns": pb},
+    )
+
+
+def lipschitz_interval(
+    network: Any,
+    method: str = "auto",
+    activation: Any = None,
+    *,
+    lower: str = "auto",
+    seed: int = 0,
+    slopes: Mapping[str, tuple[float, float]] | None = None,
+    time_budget: float | None = None,
+) -> LipschitzInterval:
+    """The Lipschitz constant bracketed: ``lower <= L <= upper``, with the interval's width.
+
+    Parameters
+    ----------
+    network, activation, slopes
+        As for :func:`lipschitz_bound`.
+    method : str
+        The upper bound's method (:data:`METHODS`, not ``"local"``; default ``"auto"``).
+    lower : {"auto", "sampling", "patterns"}
+        The lower bound's method (:func:`lipschitz_lower_bound`).
+    seed : int
+        For the lower bound.
+    time_budget : float, optional
+        For the upper bound (as in :func:`lipschitz_bound`).
+
+    Returns
+    -------
+    LipschitzInterval
+        ``summary()`` prints ``L in [lo, hi], width ... (...% of the lower end)``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`lipschitz_bound` and :func:`lipschitz_lower_bound`; ``method="local"`` (it
+        needs a box: call the two functions).
+    TypeError
+        Arguments of the wrong type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = lipschitz_interval([np.array([[1.0], [-1.0]]), np.array([[1.0, 1.0]])], "lipsdp-neuron")
+    >>> (round(r.lo, 6), round(r.hi, 6), r.width < 1e-6)
+    (1.0, 1.0, True)
+    """
+    check_choice("method", method, tuple(m for m in METHODS if m != "local"))
+    check_choice("lower", lower, LOWER_METHODS)
+    upper = lipschitz_bound(network, method, activation, time_budget, slopes=slopes)
+    low = lipschitz_lower_bound(network, activation, method=lower, seed=seed, slopes=slopes)
+    return LipschitzInterval(low, upper)

@@ -47,6 +47,8 @@ import math
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from stability.lipschitz.eclipse import eclipse, eclipse_applicable, eclipse_fast
 from stability.lipschitz.liplt import liplt_bound
 from stability.lipschitz.lipsdp import LipSDPError, check_cvxpy_solver, lipsdp
@@ -181,6 +183,11 @@ def _lipsdp_cvxpy(net: Network, variant: str, solver: str) -> tuple[float, float
     return seconds, memory, f"cvxpy/{solver}, {n_vars} variables, LMI of order {order}"
 
 
+#: Methods that solve LipSDP problems through :func:`stability.lipschitz.lipsdp.lipsdp`, which
+#: reduces an input wider than the first hidden layer to that layer's width.
+_REDUCED = ("lipsdp-neuron", "lipsdp-layer", "lipsdp-network", "eclipse", "local")
+
+
 def estimate_cost(net: Network, method: str, solver: str | None = None) -> CostEstimate:
     """Estimated wall time and peak memory of ``method`` on ``net`` [measured fits, see above].
 
@@ -208,6 +215,12 @@ def estimate_cost(net: Network, method: str, solver: str | None = None) -> CostE
         closed = method if method in ("naive", "liplt", "eclipse-fast") else "naive"
         s, m = _closed_form(net, closed)
         return CostEstimate(s, m, f"closed form ({closed})")
+    if net.dims[0] > net.dims[1] and method in _REDUCED:
+        # lipsdp's input reduction (W_1 = UΣVᵀ -> UΣ): the same SDP on an n_1-dim input
+        n1 = net.dims[1]
+        net = Network(
+            (np.zeros((n1, n1)), *net.weights[1:]), net.biases, net.slopes, net.activations
+        )
     order = net.dims[0] + net.n_hidden
     if method == "lipsdp-neuron" and solver is None and one_hidden_applicable(net):
         n = net.n_hidden

@@ -1,37 +1,65 @@
-"""ECLipsE and ECLipsE-Fast (Xu & Sivaranjani, NeurIPS 2024 [1]_): LipSDP-Neuron layer by layer.
+"""ECLipsE and ECLipsE-Fast (Xu & Sivaranjani, NeurIPS 2024 [1]_): LipSDP-Neuron layer by layer,
+for activations slope-restricted in any interval ``[α_k, β_k]``.
 
-For activations slope-restricted in ``[0, β_k]`` (write ``φ_k = β_k ψ_k`` and absorb ``β_k`` into
-``W_{k+1}``), the LipSDP LMI is block tridiagonal and its forward block elimination gives, with
-``m = 1/2`` (Sec. 3 of [1]_):
+**The elimination.** LipSDP's LMI (Fazlyab et al. [2]_, Theorem 2, with the quadratic
+constraint of slope-restricted activations of Sec. 2, ``Q(T) = [[-2αβT, (α+β)T], [(α+β)T, -2T]]``) is block
+tridiagonal in ``(x, y_1, …, y_{l-1})`` whatever ``α, β``: writing ``N = -(LMI)``, divided by ``ρ``,
+with ``Λ_k = 2T_k/ρ``, ``m_k = (α_k+β_k)/2`` and ``c_k = α_k β_k``, its blocks are
 
-``X_0 = I``,  ``K_i = m² W_i X_{i-1}⁻¹ W_iᵀ``,  ``X_i = Λ_i - Λ_i K_i Λ_i``,
-``L = √λmax(W_lᵀ W_l X_{l-1}⁻¹)``,
+``N_00 = I + c_1 W_1ᵀΛ_1W_1``, ``N_kk = Λ_k + c_{k+1} W_{k+1}ᵀΛ_{k+1}W_{k+1}`` (``1 <= k < l-1``),
+``N_{l-1,l-1} = Λ_{l-1} - W_lᵀW_l/ρ``, ``N_{k-1,k} = -m_k W_kᵀΛ_k``.
 
-valid for any diagonal ``Λ_i >= 0`` with ``X_i ≻ 0``. **ECLipsE-Fast** takes
-``Λ_i = ℓ_i I`` with ``ℓ_i = 1 / (2 λmax(K_i))`` (closed form); **ECLipsE** takes the diagonal
-``Λ_i`` of the small SDP ``max s  s.t.  [[Λ - s W_{i+1}ᵀW_{i+1}, Λ K_i^{1/2}], [K_i^{1/2} Λ, I]] ⪰ 0``.
+Forward block elimination (Schur complements from the input side) gives ``N ⪰ 0`` iff, with
+``M_0 = I``,
 
-The multipliers ``T_k = (L²/2) Λ_k / β_k²`` are a LipSDP-Neuron certificate; the reported value
-is recomputed from them by :func:`stability.lipschitz.certificate.certify_multipliers` (so ECLipsE's
-per-layer SDP accuracy cannot make the value invalid). Only ``alpha = 0`` is supported (as in
-the paper and its code); other slopes raise ``ValueError``.
+``X_{k-1} = M_{k-1} + c_k W_kᵀΛ_kW_k ≻ 0``,  ``M_k = Λ_k - m_k² Λ_kW_k X_{k-1}⁻¹ W_kᵀΛ_k ≻ 0``,
+and ``ρ >= λmax(W_l M_{l-1}⁻¹ W_lᵀ)``.
+
+The term ``c_k W_kᵀΛ_kW_k`` of layer ``k`` lands in the block of layer ``k-1``; it is added when
+``Λ_k`` is chosen, so each step still depends only on ``M_{k-1}`` and layer ``k``. With
+``α_k = 0`` (``c_k = 0``, ``m_k = β_k/2``) this is the recursion of the paper (Sec. 3 of [1]_,
+``K_i = m² W_i X_{i-1}⁻¹ W_iᵀ``, ``X_i = Λ_i - Λ_iK_iΛ_i``), which hard-codes ``α = 0``; the same
+elimination with neuron-wise ``[α, β]`` is that of ECLipsE-Gen-Local (Xu & Sivaranjani, TMLR
+2026, arXiv:2510.05261). Why not the loop transformation: writing ``φ = α·id + (β-α)ψ`` with
+``ψ`` slope-restricted in ``[0, 1]`` (the standard loop transformation) gives
+``W_{k+1}φ(z_k) = αW_{k+1}z_k + (β-α)W_{k+1}ψ(z_k)``, a skip connection from ``z_k`` past the
+activation, so the network is no longer a chain and the paper's recursion does not apply to it;
+the elimination above keeps the chain and the true slopes instead.
+
+The computation is whitened: with ``M_{k-1} = LLᵀ`` and ``G_k = W_k L⁻ᵀ``,
+``X̃ = I + c_k G_kᵀΛ_kG_k`` and ``M_k = Λ_k - m_k² Λ_kG_k X̃⁻¹ G_kᵀΛ_k``.
+
+**ECLipsE-Fast** takes ``Λ_k = ℓ_k I``: for ``c_k = 0`` the paper's closed form
+``ℓ_k = 1/(2 λmax(K_k))``, ``K_k = m_k² G_kG_kᵀ`` (the maximiser of
+``λmin(M_k) = ℓ - ℓ² λmax(K_k)``); for ``c_k != 0``, where ``λmin(M_k(ℓ))`` has no closed form,
+the same criterion is maximised by a bounded 1-D search (Brent) over ``log ℓ`` around the
+closed form of ``K_k``. **ECLipsE** takes the diagonal ``Λ_k`` of the layer SDP
+``max s  s.t.  M_k(Λ) ⪰ s W_{k+1}ᵀW_{k+1}``.
 
 **The layer SDP is a one-hidden-layer LipSDP-Neuron** (derived in this toolkit): by a Schur
-complement it reads ``max s  s.t.  Λ - ΛKΛ ⪰ s W_{i+1}ᵀW_{i+1}``; with ``K = G Gᵀ``,
-``G = ½ W_i L⁻ᵀ``, ``X_{i-1} = LLᵀ`` (thin: ``n_i x n_{i-1}``), ``s = 1/ρ`` and
-``T = Λ/(2s)`` it is
-``2T - T (2G)(2G)ᵀ T / ρ ⪰ W_{i+1}ᵀW_{i+1}``, the LMI of LipSDP-Neuron for the network
-``W_{i+1} ψ(2G x)``, ``ψ`` slope-restricted in ``[0, 1]``. So ``s* = 1/ρ*`` and ``Λ = 2T*/ρ*``,
-and each layer is solved by :func:`stability.lipschitz.lipsdp.lipsdp` with its structured
-solvers (the exact dual of :mod:`~stability.lipschitz.one_hidden` for the last layer of a
-scalar-output net with a small input, else the interior-point method) instead of a cvxpy model;
-``solver=`` a cvxpy solver name keeps the paper's formulation. On a one-hidden-layer net ECLipsE
-is LipSDP-Neuron.
+complement, ``M_k(Λ) ⪰ s W_{k+1}ᵀW_{k+1}`` reads
+``[[I + c GᵀΛG, -m GᵀΛ], [-m ΛG, Λ - s W_{k+1}ᵀW_{k+1}]] ⪰ 0``, which with ``s = 1/ρ`` and
+``Λ = 2T/ρ`` is the LMI of LipSDP-Neuron for the network ``W_{k+1} φ(G x)``, ``φ``
+slope-restricted in ``[α_k, β_k]``. So ``s* = 1/ρ*`` and ``Λ = 2T*/ρ*``, and each layer is solved by
+:func:`stability.lipschitz.lipsdp.lipsdp` with its structured solvers (the exact dual of
+:mod:`~stability.lipschitz.one_hidden` for the last layer of a scalar-output net with a small
+input, else the interior-point method) instead of a cvxpy model; ``solver=`` a cvxpy solver name
+keeps the paper's formulation. On a one-hidden-layer net ECLipsE is LipSDP-Neuron.
+
+The multipliers ``T_k = (ρ/2) Λ_k`` are a LipSDP-Neuron certificate for the network's own slopes;
+the reported value is recomputed from them by
+:func:`stability.lipschitz.certificate.certify_multipliers` (so neither the per-layer SDP accuracy
+nor the 1-D search can make it invalid), hence ECLipsE and ECLipsE-Fast are never below
+LipSDP-Neuron's optimum. Linear activations (``α = β``) are first multiplied into their
+neighbours (:func:`~stability.lipschitz.network.merge_linear_layers`, exact); the multipliers in
+``details`` refer to that merged network.
 
 References
 ----------
 .. [1] Y. Xu, S. Sivaranjani, "ECLipsE: Efficient compositional Lipschitz constant estimation
    for deep neural networks", NeurIPS 2024, arXiv:2404.04375.
+.. [2] M. Fazlyab, A. Robey, H. Hassani, M. Morari, G. Pappas, "Efficient and accurate
+   estimation of Lipschitz constants for deep neural networks", NeurIPS 2019, arXiv:1906.04893.
 """
 
 from __future__ import annotations
@@ -42,10 +70,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import solve_triangular
+from scipy.optimize import minimize_scalar
 
 from stability.lipschitz.certificate import SAFETY, LipSDPError, certify_multipliers
 from stability.lipschitz.lipsdp import check_cvxpy_solver, lipsdp
-from stability.lipschitz.network import Network, _check_net
+from stability.lipschitz.network import Network, _check_interval, _check_net, merge_linear_layers
 from stability.lipschitz.result import (
     STATUS_FALLBACK,
     STATUS_LIMIT,
@@ -58,49 +87,88 @@ __all__ = ["EclipseLayer", "eclipse", "eclipse_applicable", "eclipse_fast", "ecl
 
 
 def eclipse_applicable(net: Network) -> bool:
-    """Whether every activation has slopes ``[0, β]`` with ``β > 0`` (``TypeError`` naming
-    ``net`` if it is not a :class:`~stability.lipschitz.network.Network`)."""
-    return all(a == 0.0 and b > 0.0 for a, b in _check_net(net).slopes)
+    """Whether ECLipsE applies to ``net``: every activation slope-restricted in a finite
+    ``[α, β]``, which every :class:`~stability.lipschitz.network.Network` is (so always
+    ``True``; kept for callers that test it). ``TypeError`` naming ``net`` for a non-Network."""
+    return all(math.isfinite(a) and math.isfinite(b) for a, b in _check_net(net).slopes)
 
 
-def _check(net: Network, name: str) -> None:
-    if not eclipse_applicable(net):
-        raise ValueError(
-            f"net: {name} needs activations with slopes [0, beta], beta > 0; got slopes {net.slopes}"
-        )
+#: Successive factors that shrink a layer's ``Λ`` off the boundary of ``X̃ ≻ 0`` / ``M ≻ 0``
+#: (an SDP solution sits on it): gently first, then by halves.
+_SHRINK = (1 - 1e-9, 1 - 1e-6, 1 - 1e-4, 1 - 1e-2, 0.9) + (0.5,) * 100
+
+
+def _whiten(w: np.ndarray, m_prev: np.ndarray) -> np.ndarray:
+    """``G = W L⁻ᵀ`` with ``M_prev = L Lᵀ``."""
+    return solve_triangular(np.linalg.cholesky(m_prev), w.T, lower=True).T
+
+
+def _m_matrix(g: np.ndarray, lam: np.ndarray, m: float, c: float) -> np.ndarray | None:
+    """``M = Λ - m² ΛG (I + c GᵀΛG)⁻¹ GᵀΛ`` (symmetrised), or ``None`` when
+    ``X̃ = I + c GᵀΛG`` is not positive definite."""
+    lg = lam[:, None] * g  # ΛG
+    if c == 0.0:
+        out = np.diag(lam) - m * m * (lg @ lg.T)
+    else:
+        xt = np.eye(g.shape[1]) + c * (g.T @ lg)
+        try:
+            ch = np.linalg.cholesky(0.5 * (xt + xt.T))
+        except np.linalg.LinAlgError:
+            return None
+        z = solve_triangular(ch, lg.T, lower=True)  # L_x⁻¹ GᵀΛ
+        out = np.diag(lam) - m * m * (z.T @ z)
+    return 0.5 * (out + out.T)
+
+
+def _next_m(g: np.ndarray, lam: np.ndarray, m: float, c: float) -> np.ndarray | None:
+    """:func:`_m_matrix`, or ``None`` unless both ``X̃`` and ``M`` are positive definite."""
+    out = _m_matrix(g, lam, m, c)
+    if out is None:
+        return None
+    try:
+        np.linalg.cholesky(out)
+    except np.linalg.LinAlgError:
+        return None
+    return out
 
 
 def _run(net: Network, name: str, choose) -> LipschitzResult:
     start = time.perf_counter()
+    net = merge_linear_layers(_check_net(net))
     ws = net.weights
     if net.depth == 1:
         return LipschitzResult.single_layer(ws[0], name, start)
-    # absorb beta_k into the next weight: phi_k = beta_k psi_k, psi_k in [0, 1]
-    wp = [ws[0]] + [b * w for (_, b), w in zip(net.slopes, ws[1:], strict=True)]
-    x = np.eye(ws[0].shape[1])
-    x_inv = x
+    m_prev = np.eye(ws[0].shape[1])
     lams, status = [], "closed-form"
-    for i in range(len(wp) - 1):
-        k = 0.25 * wp[i] @ x_inv @ wp[i].T
-        k = 0.5 * (k + k.T)
-        lam, st = choose(k, wp[i], x, wp[i + 1])  # K = ¼ W_i X⁻¹ W_iᵀ
+    for i, (alpha, beta) in enumerate(net.slopes):
+        m, c = 0.5 * (alpha + beta), alpha * beta
+        g = _whiten(ws[i], m_prev)
+        lam, st = choose(g, alpha, beta, ws[i + 1])
         if st != "closed-form":
             status = st
-        # keep X_i = Λ - ΛKΛ positive definite: λmax(Λ^½ K Λ^½) < 1
-        r = float(np.linalg.eigvalsh((np.sqrt(lam)[:, None] * k) * np.sqrt(lam)[None, :])[-1])
-        if r >= 1 - 1e-9:
+        m_next = _next_m(g, lam, m, c)
+        if m_next is None and c == 0.0:  # keep M_i ≻ 0: λmax(m² Λ^½GGᵀΛ^½) < 1
+            sq = np.sqrt(lam)
+            r = float(np.linalg.eigvalsh(m * m * (sq[:, None] * (g @ g.T)) * sq[None, :])[-1])
             lam = lam * (1 - 1e-6) / r
-        x = np.diag(lam) - (lam[:, None] * k) * lam[None, :]
-        x = 0.5 * (x + x.T)
-        x_inv = np.linalg.inv(x)
+            m_next = _next_m(g, lam, m, c)
+        for shrink in _SHRINK:  # c != 0 (or a rounding miss): shrink Λ until X̃ ≻ 0, M ≻ 0
+            if m_next is not None:
+                break
+            lam = shrink * lam
+            m_next = _next_m(g, lam, m, c)
+        if m_next is None:
+            seconds = time.perf_counter() - start
+            msg = f"{status}; no positive definite M_{i + 1} (layer {i + 1})"
+            return LipschitzResult(math.inf, name, False, msg, seconds, name, {})
+        m_prev = m_next
         lams.append(lam)
-    final = wp[-1].T @ wp[-1] @ x_inv
-    rho = float(np.max(np.linalg.eigvals(final).real))
-    # multipliers of the original network: T_k = (rho / 2) Λ_k / β_k²
-    mult = [0.5 * rho * lam / b**2 for lam, (_, b) in zip(lams, net.slopes, strict=True)]
+    final = ws[-1] @ np.linalg.solve(m_prev, ws[-1].T)
+    rho = float(np.linalg.eigvalsh(0.5 * (final + final.T))[-1])
+    mult = [0.5 * rho * lam for lam in lams]  # T_k = (ρ/2) Λ_k
     rho_hat = certify_multipliers(net, mult)
     if not math.isfinite(rho_hat):  # rounding at the boundary: inflate rho slightly and retry
-        mult = [m * (1 + 1e-8) for m in mult]
+        mult = [mu * (1 + 1e-8) for mu in mult]
         rho_hat = certify_multipliers(net, mult)
     seconds = time.perf_counter() - start
     details = {"formula_value": math.sqrt(max(rho, 0.0)), "multipliers": mult}
@@ -113,31 +181,54 @@ def _run(net: Network, name: str, choose) -> LipschitzResult:
     )
 
 
-def _factor(w: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``G = ½ W L⁻ᵀ`` with ``X = L Lᵀ``: ``G Gᵀ = ¼ W X⁻¹ Wᵀ = K`` (``n_i x n_{i-1}``)."""
-    return 0.5 * solve_triangular(np.linalg.cholesky(x), w.T, lower=True).T
+def _closed_form(g: np.ndarray, m: float) -> float:
+    """``1 / (2 λmax(K))``, ``K = m² G Gᵀ`` (1 when ``K = 0``)."""
+    top = float(np.linalg.eigvalsh(m * m * (g @ g.T))[-1])
+    return 1.0 / (2.0 * top) if top > 0 else 1.0
 
 
-def _fast_choice(k: np.ndarray, *_unused) -> tuple[np.ndarray, str]:
-    top = float(np.linalg.eigvalsh(k)[-1])
-    ell = 1.0 / (2.0 * top) if top > 0 else 1.0
-    return np.full(k.shape[0], ell), "closed-form"
+def _fast_choice(g: np.ndarray, alpha: float, beta: float, *_unused) -> tuple[np.ndarray, str]:
+    """ECLipsE-Fast's ``Λ = ℓ I``: the closed form for ``αβ = 0``, else the ``ℓ`` maximising
+    ``λmin(M(ℓ I))`` (module docstring)."""
+    m, c = 0.5 * (alpha + beta), alpha * beta
+    n = g.shape[0]
+    ell0 = _closed_form(g, m)
+    if c == 0.0:
+        return np.full(n, ell0), "closed-form"
+
+    lo, hi = math.log(ell0) - 12.0, math.log(ell0) + 6.0
+    if c < 0:  # X̃ = I + c ℓ GᵀG ≻ 0  <=>  ℓ < 1 / (|c| λmax(GᵀG))
+        top = float(np.linalg.eigvalsh(g @ g.T)[-1])
+        if top > 0:
+            hi = min(hi, math.log((1 - 1e-9) / (-c * top)))
+            lo = min(lo, hi - 18.0)
+
+    def neg_min_eig(log_ell: float) -> float:
+        mm = _m_matrix(g, np.full(n, math.exp(log_ell)), m, c)
+        return 1e300 if mm is None else -float(np.linalg.eigvalsh(mm)[0])
+
+    res = minimize_scalar(neg_min_eig, bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
+    cands = [math.log(ell0), float(res.x)] if res.success else [math.log(ell0)]
+    best = min(cands, key=neg_min_eig)
+    return np.full(n, math.exp(best)), "closed-form and 1-D search (αβ != 0)"
 
 
 def eclipse_fast(net: Network) -> LipschitzResult:
-    """ECLipsE-Fast: closed-form ``Λ_i = I / (2 λmax(K_i))`` (Theorem/Algorithm 2 of [1]_).
+    """ECLipsE-Fast: ``Λ_i = ℓ_i I`` per layer (Algorithm 2 of [1]_; any slopes ``[α, β]``).
+
+    ``ℓ_i = 1 / (2 λmax(K_i))`` (closed form) when ``α_i β_i = 0``, else the ``ℓ_i`` that
+    maximises ``λmin(M_i)``, the criterion the closed form maximises (module docstring).
 
     Raises
     ------
-    ValueError
-        If some activation has ``alpha != 0``.
+    TypeError
+        ``net`` not a :class:`~stability.lipschitz.network.Network`.
     """
-    _check(net, "eclipse-fast")
     return _run(net, "eclipse-fast", _fast_choice)
 
 
 def eclipse(net: Network, *, solver: str | None = None) -> LipschitzResult:
-    """ECLipsE: one small SDP per layer for a diagonal ``Λ_i`` (Algorithm 1 of [1]_).
+    """ECLipsE: one small SDP per layer for a diagonal ``Λ_i`` (Algorithm 1 of [1]_; any slopes).
 
     Parameters
     ----------
@@ -145,7 +236,7 @@ def eclipse(net: Network, *, solver: str | None = None) -> LipschitzResult:
     solver : str, optional
         For the layer SDPs (:func:`eclipse_layer`): ``None`` (default) solves each as the
         one-hidden-layer LipSDP-Neuron it is (module docstring) by the toolkit's structured
-        solvers; a cvxpy solver name solves the paper's ``2 n_i x 2 n_i`` LMI through cvxpy
+        solvers; a cvxpy solver name solves the paper's layer LMI through cvxpy
         (slow on wide layers: 40 s for one layer of 200 neurons with CVXOPT on 2 cores).
 
     A layer SDP that fails falls back to the ECLipsE-Fast choice for that layer (noted in
@@ -154,17 +245,16 @@ def eclipse(net: Network, *, solver: str | None = None) -> LipschitzResult:
     Raises
     ------
     ValueError
-        If some activation has ``alpha != 0``, or ``solver`` is not ``"ipm"`` or an installed
-        cvxpy solver.
+        ``solver`` not ``"ipm"`` or an installed cvxpy solver.
     TypeError
         ``net`` not a :class:`~stability.lipschitz.network.Network`, ``solver`` not a str.
     """
-    _check(net, "eclipse")
+    _check_net(net)
     if solver is not None and solver != "ipm":
         solver = check_cvxpy_solver(solver)
 
-    def choose(_k: np.ndarray, w: np.ndarray, x: np.ndarray, w_next: np.ndarray):
-        layer = eclipse_layer(_factor(w, x), w_next, solver=solver)
+    def choose(g: np.ndarray, alpha: float, beta: float, w_next: np.ndarray):
+        layer = eclipse_layer(0.5 * g, w_next, solver=solver, slopes=(alpha, beta))
         return layer.lam, layer.message
 
     return _run(net, "eclipse", choose)
@@ -207,96 +297,137 @@ class EclipseLayer:
         return self.status in (STATUS_OPTIMAL, STATUS_LIMIT)
 
 
-def eclipse_layer(g: np.ndarray, w_next: np.ndarray, *, solver: str | None = None) -> EclipseLayer:
-    """ECLipsE's layer SDP ``max s  s.t.  Λ - ΛKΛ ⪰ s w_nextᵀ w_next``, ``Λ`` diagonal, ``K = G Gᵀ``.
+def eclipse_layer(
+    g: np.ndarray,
+    w_next: np.ndarray,
+    *,
+    solver: str | None = None,
+    slopes: tuple[float, float] = (0.0, 1.0),
+) -> EclipseLayer:
+    """ECLipsE's layer SDP ``max s  s.t.  M(Λ) ⪰ s w_nextᵀ w_next``, ``Λ`` diagonal.
+
+    ``M(Λ) = Λ - 4m² ΛG (I + 4c GᵀΛG)⁻¹ GᵀΛ`` with ``G = g``, ``m = (α+β)/2``, ``c = αβ``: for
+    ReLU slopes ``[0, 1]`` it is the paper's ``Λ - ΛKΛ``, ``K = G Gᵀ``.
 
     Parameters
     ----------
     g : ndarray of shape (n, m)
-        A factor of ``K = G Gᵀ`` (inside :func:`eclipse`: ``G = ½ W_i L⁻ᵀ``,
-        ``X_{i-1} = LLᵀ``).
+        Half the whitened weight (inside :func:`eclipse`: ``G = ½ W_i L⁻ᵀ``,
+        ``M_{i-1} = LLᵀ``; for ReLU ``K = G Gᵀ`` is the paper's ``K_i``).
     w_next : ndarray of shape (p, n)
-        The next layer's weights (its slope bound absorbed).
+        The next layer's weights.
     solver : str, optional
-        ``None`` (or ``"ipm"``): as LipSDP-Neuron of ``w_next ψ(2 G x)`` with ``ψ`` in
-        ``[0, 1]`` (``s* = 1/ρ*``, ``Λ = 2 T*/ρ*``; module docstring), by
-        :func:`stability.lipschitz.lipsdp.lipsdp`. A cvxpy solver name: the paper's LMI
-        ``[[Λ - s WᵀW, ΛK^½], [K^½Λ, I]] ⪰ 0``.
+        ``None`` (or ``"ipm"``): as LipSDP-Neuron of ``w_next φ(2 G x)`` with ``φ``
+        slope-restricted in ``slopes`` (``s* = 1/ρ*``, ``Λ = 2 T*/ρ*``; module docstring), by
+        :func:`stability.lipschitz.lipsdp.lipsdp`. A cvxpy solver name: the layer LMI
+        ``[[Λ - s WᵀW, 2m ΛG], [2m GᵀΛ, I + 4c GᵀΛG]] ⪰ 0`` (for ``[0, 1]`` the paper's
+        ``[[Λ - s WᵀW, ΛK^½], [K^½Λ, I]] ⪰ 0``, the same constraint).
+    slopes : (float, float)
+        ``(α, β)`` of the layer's activation (default ReLU's ``(0, 1)``).
 
     Returns
     -------
     EclipseLayer
-        The ECLipsE-Fast choice ``Λ = I / (2 λmax(K))`` when the solve fails (``status`` says
-        why).
+        The ECLipsE-Fast choice when the solve fails (``status`` says why). A solution on the
+        boundary of ``I + 4c GᵀΛG ≻ 0`` or ``M ≻ 0`` (the optimum there, e.g. for ``m = 0``) is
+        scaled just inside (by ``1 - 1e-9`` first), so ``s`` is that of the returned ``Λ``.
 
     Raises
     ------
     ValueError
-        ``g`` or ``w_next`` empty, not finite or of non-matching shapes; an unknown ``solver``.
+        ``g`` or ``w_next`` empty, not finite or of non-matching shapes; ``slopes`` not a finite
+        ``(α, β)`` with ``α <= β``; an unknown ``solver``.
     TypeError
         ``g`` or ``w_next`` not numeric, ``solver`` not a str.
     """
     g = as_float_array("g", g, ndim=2)
     w_next = as_float_array("w_next", w_next, shape=(None, g.shape[0]))
+    alpha, beta = _check_interval("slopes", slopes)
     if solver is not None and solver != "ipm":
         solver = check_cvxpy_solver(solver)
     if solver in (None, "ipm"):
-        lam, message, code, nit = _layer_by_lipsdp(g, w_next)
+        lam, message, code, nit = _layer_by_lipsdp(g, w_next, alpha, beta)
     else:
-        lam, message, code, nit = _layer_by_cvxpy(g, w_next, solver)
-    x = np.diag(lam) - (lam[:, None] * (g @ g.T)) * lam[None, :]
-    try:
-        b = np.linalg.solve(np.linalg.cholesky(0.5 * (x + x.T)), w_next.T)
-    except np.linalg.LinAlgError:
+        lam, message, code, nit = _layer_by_cvxpy(g, w_next, alpha, beta, solver)
+    m, c = 0.5 * (alpha + beta), alpha * beta
+    mm = _next_m(2.0 * g, lam, m, c)
+    for shrink in _SHRINK:  # an SDP solution on the boundary of X̃ ≻ 0 or M ≻ 0: step inside
+        if mm is not None:
+            break
+        lam = shrink * lam
+        mm = _next_m(2.0 * g, lam, m, c)
+    if mm is None:
         return EclipseLayer(lam, -math.inf, message, code, nit)
+    b = np.linalg.solve(np.linalg.cholesky(mm), w_next.T)
     return EclipseLayer(lam, 1.0 / float(np.linalg.eigvalsh(b.T @ b)[-1]), message, code, nit)
 
 
-def _strictly_positive(v: np.ndarray, k: np.ndarray) -> np.ndarray:
+def _strictly_positive(v: np.ndarray, fallback) -> np.ndarray:
     """``Λ`` with its zeros lifted by ``1e-9 max Λ`` (relative: ``Λ`` scales as ``1/‖W‖²``, so
-    an absolute floor would swamp it for large weights): ``X_i`` must be invertible. An
-    all-zero ``Λ`` becomes the ECLipsE-Fast choice for ``K = k``."""
+    an absolute floor would swamp it for large weights): ``M_i`` must be invertible. An
+    all-zero ``Λ`` becomes ``fallback()`` (the ECLipsE-Fast choice)."""
     v = np.maximum(np.asarray(v, dtype=float), 0.0)
     top = float(np.max(v, initial=0.0))
-    return v + 1e-9 * top if top > 0 else _fast_choice(k)[0]
+    return v + 1e-9 * top if top > 0 else fallback()
 
 
-def _layer_by_lipsdp(g: np.ndarray, w_next: np.ndarray) -> tuple[np.ndarray, str, int, int]:
-    """The layer SDP as LipSDP-Neuron of ``w_next ψ(2 G x)`` (module docstring)."""
+def _layer_by_lipsdp(
+    g: np.ndarray, w_next: np.ndarray, alpha: float, beta: float
+) -> tuple[np.ndarray, str, int, int]:
+    """The layer SDP as LipSDP-Neuron of ``w_next φ(2 G x)`` (module docstring)."""
     zeros = (np.zeros(g.shape[0]), np.zeros(w_next.shape[0]))
-    layer = Network((2.0 * g, w_next), zeros, ((0.0, 1.0),), ("relu",))
+    layer = Network((2.0 * g, w_next), zeros, ((alpha, beta),), ("custom",))
+
+    def fast() -> np.ndarray:
+        return _fast_choice(2.0 * g, alpha, beta)[0]
+
     try:
         r = lipsdp(layer, "neuron")
     except LipSDPError as exc:
-        return _fast_choice(g @ g.T)[0], f"layer SDP failed ({exc})", STATUS_FALLBACK, 0
+        return fast(), f"layer SDP failed ({exc})", STATUS_FALLBACK, 0
     rho = (r.value / (1 + SAFETY)) ** 2  # the certified ρ̂ of T
-    lam = _strictly_positive(2.0 * r.details["multipliers"][0] / rho, g @ g.T)
+    lam = _strictly_positive(2.0 * r.details["multipliers"][0] / rho, fast)
     return lam, r.message, r.status, r.nit
 
 
 def _layer_by_cvxpy(
-    g: np.ndarray, w_next: np.ndarray, solver: str
+    g: np.ndarray, w_next: np.ndarray, alpha: float, beta: float, solver: str
 ) -> tuple[np.ndarray, str, int, int]:
-    """The paper's ``2n x 2n`` layer LMI through cvxpy."""
+    """The layer LMI through cvxpy (for ``[0, 1]`` the paper's ``2n x 2n`` form)."""
     import cvxpy as cp
 
-    evals, evecs = np.linalg.eigh(g @ g.T)
-    k_half = (evecs * np.sqrt(np.clip(evals, 0.0, None))) @ evecs.T
     n = g.shape[0]
+    m, c = 0.5 * (alpha + beta), alpha * beta
     lam = cp.Variable(n, nonneg=True)
     s = cp.Variable()
-    big = cp.bmat(
-        [
-            [cp.diag(lam) - s * (w_next.T @ w_next), cp.diag(lam) @ k_half],
-            [k_half @ cp.diag(lam), np.eye(n)],
-        ]
-    )
+
+    def fast() -> np.ndarray:
+        return _fast_choice(2.0 * g, alpha, beta)[0]
+
+    if c == 0.0:  # the paper's form: [[Λ - s WᵀW, 2m ΛK^½], [2m K^½Λ, I]]
+        evals, evecs = np.linalg.eigh(g @ g.T)
+        off = 2 * m * ((evecs * np.sqrt(np.clip(evals, 0.0, None))) @ evecs.T)
+        corner = np.eye(n)
+        big = cp.bmat(
+            [
+                [cp.diag(lam) - s * (w_next.T @ w_next), cp.diag(lam) @ off],
+                [off @ cp.diag(lam), corner],
+            ]
+        )
+    else:
+        gg = 2.0 * g
+        big = cp.bmat(
+            [
+                [cp.diag(lam) - s * (w_next.T @ w_next), m * cp.diag(lam) @ gg],
+                [m * gg.T @ cp.diag(lam), np.eye(g.shape[1]) + c * gg.T @ cp.diag(lam) @ gg],
+            ]
+        )
     prob = cp.Problem(cp.Maximize(s), [0.5 * (big + big.T) >> 0])
     try:
         prob.solve(solver=solver)
     except Exception as exc:  # a crashed layer solve: Fast choice instead
         why = f"layer SDP failed ({type(exc).__name__})"
-        return _fast_choice(g @ g.T)[0], why, STATUS_FALLBACK, 0
+        return fast(), why, STATUS_FALLBACK, 0
     if prob.status not in ("optimal", "optimal_inaccurate") or lam.value is None:
-        return _fast_choice(g @ g.T)[0], f"layer SDP {prob.status}", STATUS_FALLBACK, 0
-    return _strictly_positive(lam.value, g @ g.T), prob.status, STATUS_OPTIMAL, 0
+        return fast(), f"layer SDP {prob.status}", STATUS_FALLBACK, 0
+    return _strictly_positive(lam.value, fast), prob.status, STATUS_OPTIMAL, 0

@@ -3,6 +3,8 @@
 - :func:`random_weights`: LipSDP's published example network ``random_weights.mat`` (dims
   ``[2, 10, 30, 20, 2]``, all weights positive), shipped in ``stability/data``, with the
   published LipSDP values :data:`PUBLISHED_LIPSDP`;
+- :func:`mnist_weights`: LipSDP's published MNIST classifier ``mnist_weights.mat`` (dims
+  ``[784, 50, 10]``, ReLU), shipped in ``stability/data``;
 - :func:`gaussian_net`: ``W_k = N(0, 1) / √n_{k-1}`` for given dims and generator;
 - :func:`exact_2d_net` and :data:`EXACT_2D`: three 2-D-input bias-free ReLU nets with their
   exact Lipschitz constants;
@@ -26,6 +28,7 @@ __all__ = [
     "eclipse_random_net",
     "exact_2d_net",
     "gaussian_net",
+    "mnist_weights",
     "random_weights",
 ]
 
@@ -55,7 +58,25 @@ def random_weights() -> list[np.ndarray]:
     >>> [w.shape for w in random_weights()]
     [(10, 2), (30, 10), (20, 30), (2, 20)]
     """
-    path = resources.files("stability") / "data" / "random_weights.mat"
+    return _load("random_weights.mat")
+
+
+def mnist_weights() -> list[np.ndarray]:
+    """The weights of LipSDP's ``mnist_weights.mat`` (dims ``[784, 50, 10]``, ReLU), published
+    with the authors' code (Fazlyab et al., NeurIPS 2019; github.com/arobey1/LipSDP, MIT licence).
+
+    ``W_1`` has full row rank, so every ReLU pattern is realisable and the exact constant is the
+    largest ``||W_2 D W_1||_2`` over 0/1 diagonals ``D``
+    (:mod:`stability.lipschitz.patterns`).
+
+    >>> [w.shape for w in mnist_weights()]
+    [(50, 784), (10, 50)]
+    """
+    return _load("mnist_weights.mat")
+
+
+def _load(name: str) -> list[np.ndarray]:
+    path = resources.files("stability") / "data" / name
     with resources.as_file(path) as p:
         return [np.asarray(w, dtype=np.float64) for w in sio.loadmat(p)["weights"].ravel()]
 

@@ -26,6 +26,15 @@ stop early once the value is proven within ``rtol`` of the optimum by a dual low
 interior-point method too; Network and ``solver="CVXOPT"`` etc. go through cvxpy
 (:func:`lipsdp_cvxpy`).
 
+Input reduction [derived]: when ``n_0 > n_1``, ``W_1 = U Σ Vᵀ`` (thin SVD) and
+``f(x) = g(Vᵀx)`` with ``g`` the same network with first weight ``UΣ`` (``n_1 x n_1``). ``Vᵀ`` is a
+surjective partial isometry (``‖Vᵀ‖ = 1``, and ``x = Vy`` realises any ``y`` with ``‖x‖ = ‖y‖``),
+so ``Lip(f) = Lip(g)``; in the LMI, ``W_1`` enters only through ``W_1ᵀ(·)W_1``, whose top
+eigenvalue equals that of ``ΣUᵀ(·)UΣ``: the SDP, its optimum and every certificate are the same,
+with an LMI of size ``n_1 + N`` instead of ``n_0 + N`` (784-50-10 MNIST net: 0.13 s instead of
+12 s). :func:`lipsdp` solves and certifies the reduced network (the SVD's rounding, ~1e-15
+relative, is far inside ``SAFETY``).
+
 Validity note on LipSDP-Network: the coupled multipliers ``ζ`` rest on a quadratic constraint
 for pairs of neurons that does not hold for the incremental (Lipschitz) setting in general; this
 was pointed out after publication (Pauli, Koch, Berberich, Kohler, Allgöwer, "Training robust
@@ -370,6 +379,10 @@ def lipsdp(
     # no hidden layer: the LMI is empty and L = ||W||_2 (arobey1/LipSDP on GitHub, #4 and #5)
     if net.depth == 1:
         return LipschitzResult.single_layer(net.weights[0], f"lipsdp-{variant}", start)
+    if net.dims[0] > net.dims[1]:  # input reduction (module docstring): same SDP, smaller LMI
+        r = lipsdp(_reduce_input(net), variant, solver=solver, slopes=slopes, rtol=rtol)
+        details = {**r.details, "input_reduction": (net.dims[0], net.dims[1])}
+        return replace(r, seconds=time.perf_counter() - start, details=details)
     note, ipm = "", None
     if solver is None and variant == "neuron" and slopes is None and one_hidden_applicable(net):
         tol = 1e-6 if rtol is None else 1.0 - 1.0 / (1.0 + rtol) ** 2
@@ -394,3 +407,10 @@ def lipsdp(
         )
     message = r.message + note if r.certified else r.message
     return replace(r, message=message, seconds=time.perf_counter() - start)
+
+
+def _reduce_input(net: Network) -> Network:
+    """The network with ``W_1 = UΣVᵀ`` replaced by ``UΣ`` (``n_1 x n_1``): the same Lipschitz
+    constant and the same LipSDP (module docstring, input reduction)."""
+    u, s, _ = np.linalg.svd(net.weights[0], full_matrices=False)
+    return Network((u * s, *net.weights[1:]), net.biases, net.slopes, net.activations)

@@ -17,6 +17,7 @@ __all__ = [
     "STATUS_LIMIT",
     "STATUS_NOT_CERTIFIED",
     "STATUS_OPTIMAL",
+    "LipschitzInterval",
     "LipschitzLowerBound",
     "LipschitzResult",
 ]
@@ -152,9 +153,9 @@ class LipschitzLowerBound:
     Attributes
     ----------
     value : float
-        ``max(best Jacobian spectral norm, best pair ratio)``.
+        ``max(jacobian, pair_ratio, pattern)``.
     jacobian : float
-        The largest ``||J_f(x)||_2`` over the sampled points.
+        The largest ``||J_f(x)||_2`` over the sampled points (0 when sampling was not run).
     pair_ratio : float
         The largest ``||f(x) - f(y)|| / ||x - y||`` found (always a valid lower bound).
     x, y : ndarray
@@ -163,6 +164,16 @@ class LipschitzLowerBound:
         Jacobians and pair evaluations spent.
     seconds : float
         Wall time.
+    pattern : float
+        The norm ``||W_l D_{l-1} ⋯ D_1 W_1||_2`` of the best realisable activation pattern
+        found (:mod:`stability.lipschitz.patterns`; 0 when the search was not run).
+    method : str
+        ``"sampling"``, ``"patterns"`` or ``"sampling+patterns"``.
+    exact : bool
+        The pattern search enumerated every realisable pattern: ``value`` is the constant.
+    details : dict
+        ``details["patterns"]``: the :class:`~stability.lipschitz.patterns.PatternBound`
+        (patterns, witness point, LPs) when the search ran.
     """
 
     value: float
@@ -172,10 +183,14 @@ class LipschitzLowerBound:
     y: Any
     n_evaluations: int
     seconds: float
+    pattern: float = 0.0
+    method: str = "sampling"
+    exact: bool = False
+    details: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         """Refuse a NaN or negative lower bound (a ValueError naming ``value``)."""
-        for name in ("value", "jacobian", "pair_ratio"):
+        for name in ("value", "jacobian", "pair_ratio", "pattern"):
             v = getattr(self, name)
             if isinstance(v, bool | np.bool_) or not isinstance(v, numbers.Real):
                 raise ArgumentTypeError(f"{name} must be a real number; got {v!r}")
@@ -187,7 +202,79 @@ class LipschitzLowerBound:
 
     def summary(self) -> str:
         """One readable line."""
+        parts = []
+        if "sampling" in self.method:
+            parts.append(f"Jacobian {self.jacobian:.6g}, pair ratio {self.pair_ratio:.6g}")
+        if "patterns" in self.method:
+            parts.append(f"activation pattern {self.pattern:.6g}{' (exact)' if self.exact else ''}")
         return (
-            f"L >= {self.value:.6g} (Jacobian {self.jacobian:.6g}, pair ratio {self.pair_ratio:.6g}; "
-            f"{self.n_evaluations} evaluations, {self.seconds:.3g} s)"
+            f"L >= {self.value:.6g} ({'; '.join(parts)}; {self.n_evaluations} evaluations, "
+            f"{self.seconds:.3g} s)"
+        )
+
+
+@dataclass(frozen=True)
+class LipschitzInterval:
+    """The Lipschitz constant bracketed: ``lower.value <= L <= upper.value``.
+
+    Attributes
+    ----------
+    lower : LipschitzLowerBound
+    upper : LipschitzResult
+
+    Notes
+    -----
+    ``width = upper - lower`` and ``relative_width = width / lower`` (how far the upper bound can
+    be above the true constant, relative to it; ``inf`` when ``lower`` is 0). ``consistent`` is
+    false when a certified upper bound lies below the lower bound (beyond ``1e-9`` relative):
+    one of the two is wrong, which never happens for the certified methods.
+    """
+
+    lower: LipschitzLowerBound
+    upper: LipschitzResult
+
+    def __post_init__(self) -> None:
+        """Refuse parts of the wrong type (a TypeError naming ``lower`` or ``upper``)."""
+        if not isinstance(self.lower, LipschitzLowerBound):
+            raise ArgumentTypeError(
+                f"lower must be a LipschitzLowerBound; got {type(self.lower).__name__}"
+            )
+        if not isinstance(self.upper, LipschitzResult):
+            raise ArgumentTypeError(
+                f"upper must be a LipschitzResult; got {type(self.upper).__name__}"
+            )
+
+    @property
+    def lo(self) -> float:
+        """The lower end (``lower.value``)."""
+        return self.lower.value
+
+    @property
+    def hi(self) -> float:
+        """The upper end (``upper.value``)."""
+        return self.upper.value
+
+    @property
+    def width(self) -> float:
+        """``hi - lo``."""
+        return self.hi - self.lo
+
+    @property
+    def relative_width(self) -> float:
+        """``(hi - lo) / lo``: the largest relative excess of ``hi`` over the true constant."""
+        return self.width / self.lo if self.lo > 0 else math.inf
+
+    @property
+    def consistent(self) -> bool:
+        """``lo <= hi (1 + 1e-9)`` (always, for a certified upper bound)."""
+        return self.lo <= self.hi * (1 + 1e-9)
+
+    def summary(self) -> str:
+        """One readable line: the interval, its width and the methods."""
+        tag = "certified" if self.upper.certified else "NOT certified"
+        bad = "" if self.consistent else " INCONSISTENT (upper < lower)"
+        return (
+            f"L in [{self.lo:.6g}, {self.hi:.6g}], width {self.width:.4g} "
+            f"({100 * self.relative_width:.3g}% of the lower end){bad}; lower by "
+            f"{self.lower.method}, upper by {self.upper.method} ({tag})"
         )

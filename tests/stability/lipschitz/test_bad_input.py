@@ -22,11 +22,13 @@ import torch
 from torch import nn
 
 from stability.lipschitz import (
+    LipschitzInterval,
     LipschitzLowerBound,
     LipschitzResult,
     Network,
     as_network,
     lipschitz_bound,
+    lipschitz_interval,
     lipschitz_lower_bound,
 )
 from stability.lipschitz.auto import (
@@ -68,6 +70,12 @@ from stability.lipschitz.network import check_box, merge_linear_layers
 from stability.lipschitz.neuron_fo import neuron_fo, schur_objective
 from stability.lipschitz.neuron_ipm import lipsdp_ipm
 from stability.lipschitz.one_hidden import one_hidden_applicable, one_hidden_dual
+from stability.lipschitz.patterns import (
+    pattern_jacobian,
+    pattern_lower_bound,
+    pattern_witness,
+    piecewise_linear,
+)
 from stability.lipschitz.strategies import one_hidden_scalar, weight_lists
 from tests._audit import Case, audit_ids, bad, bad_method, lazy
 
@@ -77,6 +85,8 @@ EXEMPT: dict[str, str] = {
     "certificate.LipSDPError": "an exception type (also re-exported by lipsdp)",
     "eclipse.EclipseLayer": "a result dataclass that eclipse_layer builds",
     "generators.random_weights": "takes no arguments (a shipped data file)",
+    "generators.mnist_weights": "takes no arguments (a shipped data file)",
+    "patterns.PatternBound": "a result dataclass that pattern_lower_bound builds",
     "lipsdp.default_solver": "takes no arguments",
 }
 
@@ -232,6 +242,22 @@ CASES: list[Case] = [
     bad(lipschitz_lower_bound, "box", "range", W2, box=(np.ones(2), np.zeros(2))),
     bad(lipschitz_lower_bound, "box", "nan", W2, box=(np.zeros(2), np.full(2, NAN))),
     bad(lipschitz_lower_bound, "box", "type", W2, box=1.0),
+    bad(lipschitz_lower_bound, "method", "option", W2, method="exact"),
+    bad(lipschitz_lower_bound, "method", "option", W2, "tanh", method="patterns"),
+    bad(lipschitz_lower_bound, "n_restarts", "range", W2, n_restarts=0),
+    bad(lipschitz_lower_bound, "n_restarts", "type", W2, n_restarts=1.5),
+    bad(lipschitz_lower_bound, "time_budget", "range", W2, time_budget=0.0),
+    bad(lipschitz_lower_bound, "time_budget", "nan", W2, time_budget=NAN),
+    bad(lipschitz_lower_bound, "time_budget", "type", W2, time_budget="1"),
+    # lipschitz_interval
+    bad(lipschitz_interval, "network", "nan", [np.array([[NAN]])], "naive"),
+    bad(lipschitz_interval, "network", "empty", [], "naive"),
+    bad(lipschitz_interval, "method", "option", W2, "local"),
+    bad(lipschitz_interval, "method", "option", W2, "nosuch"),
+    bad(lipschitz_interval, "lower", "option", W2, "naive", lower="nosuch"),
+    bad(lipschitz_interval, "activation", "nan", W2, "naive", "leaky_relu:nan"),
+    bad(lipschitz_interval, "seed", "seed", W2, "naive", seed=-1),
+    bad(lipschitz_interval, "time_budget", "range", W2, "naive", time_budget=-1.0),
     lazy(
         lipschitz_lower_bound,
         "slopes",
@@ -280,6 +306,16 @@ CASES: list[Case] = [
     bad(LipschitzLowerBound, "value", "nan", NAN, NAN, 0.0, None, None, 1, 0.0),
     bad(LipschitzLowerBound, "pair_ratio", "range", 1.0, 1.0, -1.0, None, None, 1, 0.0),
     bad(LipschitzLowerBound, "jacobian", "type", 1.0, "1", 1.0, None, None, 1, 0.0),
+    bad(LipschitzLowerBound, "pattern", "nan", 1.0, 1.0, 1.0, None, None, 1, 0.0, NAN),
+    bad(LipschitzLowerBound, "pattern", "range", 1.0, 1.0, 1.0, None, None, 1, 0.0, -1.0),
+    bad(LipschitzInterval, "lower", "type", 1.0, LipschitzResult(1.0, "naive", True, "", 0.0)),
+    bad(
+        LipschitzInterval,
+        "upper",
+        "type",
+        LipschitzLowerBound(1.0, 1.0, 1.0, None, None, 1, 0.0),
+        2.0,
+    ),
 ]
 
 # The public functions of the submodules (control, layers): not in the package's __all__, fed
@@ -335,7 +371,8 @@ CASES += [
 # anything else, e.g. the weight list it would be built from) and checks its other parameters.
 NET = as_network(W2)  # 2-2-2 ReLU, slopes (0, 1)
 NET1 = as_network([np.eye(2)])  # no hidden layer
-LEAKY = as_network(W2, "leaky_relu:0.1")  # alpha != 0: outside ECLipsE
+TANH = as_network(W2, "tanh")  # not piecewise linear: no activation patterns
+TRUE_FALSE = [np.array([True, False])]
 SCALAR = as_network([np.eye(2), np.ones((1, 2))])  # one hidden layer, one output
 CUSTOM = as_network(W2, (0.0, 1.0))  # known by its slopes only
 SLOPES = [(np.zeros(2), np.ones(2))]  # valid neuron-wise slopes of NET
@@ -420,12 +457,10 @@ CASES += [
     bad(dual_lower_bound, "slopes", "range", NET, np.eye(4), "neuron", BAD_SLOPES),
     # eclipse
     bad(eclipse, "net", "type", W2),
-    bad(eclipse, "net", "option", LEAKY),
     bad(eclipse, "solver", "option", NET, solver="nosuch"),
     bad(eclipse, "solver", "type", NET, solver=1),
     bad(eclipse_applicable, "net", "type", "net"),
     bad(eclipse_fast, "net", "type", W2),
-    bad(eclipse_fast, "net", "option", LEAKY),
     bad(eclipse_layer, "g", "nan", np.full((2, 2), NAN), np.eye(2)),
     bad(eclipse_layer, "g", "shape", np.ones(2), np.eye(2)),
     bad(eclipse_layer, "g", "empty", np.zeros((0, 2)), np.eye(2)),
@@ -434,6 +469,34 @@ CASES += [
     bad(eclipse_layer, "w_next", "inf", np.eye(2), np.full((1, 2), INF)),
     bad(eclipse_layer, "solver", "option", np.eye(2), np.eye(2), solver="nosuch"),
     bad(eclipse_layer, "solver", "type", np.eye(2), np.eye(2), solver=0),
+    bad(eclipse_layer, "slopes", "range", np.eye(2), np.eye(2), slopes=(1.0, 0.0)),
+    bad(eclipse_layer, "slopes", "nan", np.eye(2), np.eye(2), slopes=(NAN, 1.0)),
+    bad(eclipse_layer, "slopes", "type", np.eye(2), np.eye(2), slopes=0.5),
+    # patterns
+    bad(piecewise_linear, "net", "type", W2),
+    bad(pattern_jacobian, "net", "type", W2, TRUE_FALSE),
+    bad(pattern_jacobian, "net", "option", TANH, TRUE_FALSE),
+    bad(pattern_jacobian, "patterns", "shape", NET, [np.array([True])]),
+    bad(pattern_jacobian, "patterns", "shape", NET, TRUE_FALSE * 2),
+    bad(pattern_jacobian, "patterns", "type", NET, [np.array([0.5, 1.0])]),
+    bad(pattern_jacobian, "patterns", "type", NET, "TF"),
+    bad(pattern_witness, "net", "type", W2, TRUE_FALSE),
+    bad(pattern_witness, "net", "option", TANH, TRUE_FALSE),
+    bad(pattern_witness, "patterns", "shape", NET, []),
+    bad(pattern_witness, "box", "range", NET, TRUE_FALSE, box=(np.zeros(2), np.zeros(2))),
+    bad(pattern_witness, "box", "shape", NET, TRUE_FALSE, box=(np.zeros(3), np.ones(3))),
+    bad(pattern_lower_bound, "net", "type", W2),
+    bad(pattern_lower_bound, "net", "option", TANH),
+    bad(pattern_lower_bound, "n_restarts", "range", NET, n_restarts=0),
+    bad(pattern_lower_bound, "n_restarts", "type", NET, n_restarts=2.5),
+    bad(pattern_lower_bound, "time_budget", "range", NET, time_budget=0.0),
+    bad(pattern_lower_bound, "time_budget", "inf", NET, time_budget=INF),
+    bad(pattern_lower_bound, "exhaustive", "type", NET, exhaustive="yes"),
+    bad(pattern_lower_bound, "box", "range", NET, box=(np.zeros(2), np.array([0.0, 1.0]))),
+    bad(pattern_lower_bound, "box", "nan", NET, box=(np.zeros(2), np.full(2, NAN))),
+    bad(pattern_lower_bound, "starts", "shape", NET, starts=np.ones((2, 3))),
+    bad(pattern_lower_bound, "starts", "nan", NET, starts=np.full((1, 2), NAN)),
+    bad(pattern_lower_bound, "seed", "seed", NET, seed=-1),
     # generators
     bad(eclipse_random_net, "layers", "range", 0, 10),
     bad(eclipse_random_net, "layers", "type", True, 10),

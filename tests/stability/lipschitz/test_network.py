@@ -53,9 +53,10 @@ def test_unsupported_layer_is_named():
     assert net.slopes == ((-0.17, 1.13),)
 
 
-def test_eclipse_rejects_nonzero_alpha():
-    with pytest.raises(ValueError, match="slopes"):
-        lipschitz_bound([np.eye(2), np.eye(2)], "eclipse-fast", activation="leaky_relu:0.1")
+def test_eclipse_takes_nonzero_alpha():
+    """LeakyReLU (slopes [0.1, 1]): ECLipsE's elimination with αβ != 0, certified."""
+    r = lipschitz_bound([np.eye(2), np.eye(2)], "eclipse-fast", activation="leaky_relu:0.1")
+    assert r.certified and r.value == pytest.approx(1.0, rel=1e-6)
 
 
 @pytest.mark.parametrize(
