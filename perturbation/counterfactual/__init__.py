@@ -8,10 +8,11 @@ ICML 2023, arXiv:2305.11997). Families, in report order:
   Lipschitz constant against gradient norms;
 - :mod:`.guarantee`: the provable guarantee on the synthetic sinusoidal model change (and,
   reported only, the observed frequencies on retrained MLPs);
-- :mod:`.generators`: T-Rex:I against the closest counterfactual on breast-cancer and generated
-  data over >= 10 retrained models, with a table of every generator;
-- :mod:`.baselines`: PROBE's closed-form invalidation rate and ROAR's inner problem against a
-  linear program.
+- :mod:`.generators`: the closest counterfactual of a logistic model against an independent
+  LP/QP; T-Rex:I against the closest counterfactual on breast-cancer and generated data over
+  >= 10 retrained models, with a table of every generator;
+- :mod:`.baselines`: PROBE's closed-form invalidation rate, ROAR's inner problem against a
+  linear program, and ROAR's outer problem against cvxpy.
 
 sigma is a standard deviation everywhere. Monte Carlo tolerances are 4 standard errors.
 Generators are seeded by ``(seed, claim)``, counts scale with ``--scale``. Each experiment

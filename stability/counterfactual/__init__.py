@@ -11,7 +11,8 @@ the changed model M(x') (:mod:`.guarantee`). Modules, one concept each:
 - :mod:`.measure`: R, the relaxation R-hat, the certified variant, closed forms;
 - :mod:`.guarantee`: the probability bound (provable version; the paper's form, labelled);
 - :mod:`.generators`: closest counterfactual, Wachter, T-Rex:I, T-Rex:NN;
-- :mod:`.baselines`: SNS, RobX, ROAR (linear models; inner problem closed form and LP), PROBE;
+- :mod:`.baselines`: SNS, RobX, ROAR (linear models; inner problem closed form and LP, outer
+  problem solved exactly with a certified gap), PROBE;
 - :mod:`.model_change`: families of changed models from a model factory; the sinusoidal family;
 - :mod:`.metrics`: cost, validity, robust validity, LOF (1 neighbour), Stability, time;
 - :mod:`.data`: breast-cancer (bundled with scikit-learn) and generated data;

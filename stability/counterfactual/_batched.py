@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stability.counterfactual.models import _ProbabilityModel
+from stability.counterfactual.models import _layers, _ProbabilityModel
 
 #: Points per model call in the batched paths (k samples of each of CHUNK_POINTS // k rows).
 CHUNK_POINTS = 1 << 14
@@ -53,12 +53,6 @@ def _stability_core(
     if relaxed:
         return mean - (ms - model(X)[:, None]).abs().mean(dim=1)
     return mean - gamma * sigma * torch.linalg.vector_norm(xi, dim=2).mean(dim=1)
-
-
-def _layers(module: nn.Module) -> list[nn.Module]:
-    if isinstance(module, nn.Sequential):
-        return [leaf for sub in module for leaf in _layers(sub)]
-    return [module]
 
 
 class AffineSplit:

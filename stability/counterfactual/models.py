@@ -44,6 +44,16 @@ CHUNK_ROWS = 1 << 16
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
+#: Clamp of p in the fallback logit log p - log(1 - p) (models without a final nn.Sigmoid).
+_P_CLAMP = 1e-15
+
+
+def _layers(module: nn.Module) -> list[nn.Module]:
+    """The leaf layers of nested ``nn.Sequential`` containers, in order (private)."""
+    if isinstance(module, nn.Sequential):
+        return [leaf for sub in module for leaf in _layers(sub)]
+    return [module]
+
 
 class _ProbabilityModel:
     """Uniform view of a model: ``prob(points) -> (N,)`` float64 tensor (private)."""
@@ -102,6 +112,58 @@ class _ProbabilityModel:
                         f"got {v!r} (is the last layer a sigmoid?)"
                     )
         return out
+
+    def logit(self, points: torch.Tensor) -> torch.Tensor:
+        """logit m(points) = log m - log(1 - m), ``(N,)`` float64, differentiable (modules).
+
+        For an ``nn.Sequential`` ending with ``nn.Sigmoid`` this is the input of that sigmoid,
+        computed without it, so it neither saturates nor loses its gradient where m is within
+        1e-16 of 0 or 1; otherwise log p - log(1 - p) with p clamped to [1e-15, 1 - 1e-15].
+        """
+        head = self._logit_head()
+        if head is None:
+            p = self(points).clamp(_P_CLAMP, 1.0 - _P_CLAMP)
+            return torch.log(p) - torch.log1p(-p)
+        outs = []
+        for i in range(0, len(points), CHUNK_ROWS):
+            out = head(points[i : i + CHUNK_ROWS].to(self.dtype))
+            outs.append(out.reshape(len(out), -1)[:, 0].to(torch.float64))
+        out = outs[0] if len(outs) == 1 else torch.cat(outs)
+        if self.check and not bool(torch.isfinite(out.detach()).all()):
+            raise ValueError("model's logit is not finite (NaN or inf before the final sigmoid)")
+        return out
+
+    def _logit_head(self) -> nn.Module | None:
+        """The module without its final ``nn.Sigmoid`` (None when it has none); built once."""
+        if not hasattr(self, "_head"):
+            layers = _layers(self.model) if self.differentiable else []
+            ends = len(layers) >= 2 and isinstance(layers[-1], nn.Sigmoid)
+            self._head = nn.Sequential(*layers[:-1]) if ends else None
+        return self._head
+
+    def affine_logit(self) -> tuple[np.ndarray, float] | None:
+        """(w, b) with logit m(x) = w . x + b when the module is ``Linear``s then ``Sigmoid``.
+
+        A chain of ``nn.Linear`` layers (no activation between them) ending in one output and
+        a final ``nn.Sigmoid`` has an affine logit: w^T = W_L ... W_1, b accumulated (float64
+        from the layers' own dtype). None for any other model.
+        """
+        if self._logit_head() is None:
+            return None
+        layers = _layers(self.model)[:-1]
+        if (
+            not all(isinstance(layer, nn.Linear) for layer in layers)
+            or layers[-1].out_features != 1
+        ):
+            return None
+        W = np.eye(layers[0].in_features)
+        b = np.zeros(layers[0].in_features)
+        for layer in layers:
+            A = layer.weight.detach().to(torch.float64).numpy()
+            W, b = A @ W, A @ b
+            if layer.bias is not None:
+                b = b + layer.bias.detach().to(torch.float64).numpy()
+        return W[0].copy(), float(b[0])
 
     def expect(self, name: str, d: int) -> None:
         """Raise unless the points ``name`` (``d`` columns) fit the model's first layer."""
