@@ -11,7 +11,7 @@ STAMP   := $(VENV)/.installed
 ARGS    ?=
 AREA    ?= theory
 
-.PHONY: verify test test-slow lint format bench bench-docs clean
+.PHONY: verify test test-slow lint format bench bench-trl bench-docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,8 +35,15 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/stability bench $(AREA) $(ARGS)
 
+# `stability bench sequence` against TRL: installs the `trl` extra with torch held at the
+# installed version by a constraint file, so pip never pulls another (multi-GB) torch.
+bench-trl: $(STAMP)
+	$(BIN)/python -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-constraint.txt
+	$(BIN)/pip install --quiet -c $(VENV)/torch-constraint.txt -e ".[trl]"
+	OMP_NUM_THREADS=1 $(BIN)/stability bench sequence $(ARGS)
+
 # The README's benchmark figures: one generated page per area under docs/benchmarks/.
-BENCH_AREAS ?= theory lipschitz counterfactual causal decision-boundary sweeps trainers
+BENCH_AREAS ?= theory lipschitz counterfactual causal decision-boundary sweeps trainers sequence
 bench-docs: $(STAMP)
 	for a in $(BENCH_AREAS); do \
 	  OMP_NUM_THREADS=1 $(BIN)/stability bench $$a $(ARGS) --markdown docs/benchmarks/$$a.md || exit 1; \

@@ -60,7 +60,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from perturbation.bench import format_markdown, format_table, run_benchmark
+    from perturbation.bench import _json_keys, format_markdown, format_table, run_benchmark
 
     try:
         rows = run_benchmark(args.area, repeats=args.repeats, scale=args.scale)
@@ -74,7 +74,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         payload = {"area": args.area, "repeats": args.repeats, "rows": [r.to_dict() for r in rows]}
-        payload.update({r.key: r.speedup for r in rows if getattr(r, "key", None)})
+        payload.update(_json_keys(args.area, rows))
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
     return 0
 

@@ -38,6 +38,11 @@ PAPERS: dict[str, str] = {
     "prach-lampert": "Prach & Lampert, ECCV 2022",
     "hkm": "Helmberg, Rendl, Vanderbei & Wolkowicz, SIAM J. Optim. 6, 1996",
     "mehrotra": "Mehrotra, SIAM J. Optim. 2, 1992",
+    "ppo-max": "Zheng et al., Secrets of RLHF in Large Language Models Part I: PPO, 2023 "
+    "(arXiv:2307.04964)",
+    "deepseekmath": "Shao et al., DeepSeekMath, 2024 (arXiv:2402.03300)",
+    "dr-grpo": "Liu et al., Understanding R1-Zero-Like Training: A Critical Perspective, 2025 "
+    "(arXiv:2503.20783)",
 }
 
 

@@ -68,6 +68,7 @@ CLAIM_MODULES: tuple[str, ...] = (
     "perturbation.causal_minimax",
     "perturbation.decision_boundary",
     "perturbation.trainers",
+    "perturbation.sequence",
 )
 
 #: ``--scale`` name -> multiplier of every experiment's instance counts.

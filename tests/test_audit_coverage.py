@@ -34,6 +34,7 @@ AUDITS = {
     "causal": "tests.causal.test_bad_input",
     "perturbation.sweeps": "tests.perturbation.sweeps.test_bad_input",
     "trainers": "tests.trainers.test_bad_input",
+    "trainers.sequence": "tests.trainers.sequence.test_bad_input",
     "stability.decision_boundary": "tests.stability.decision_boundary.test_bad_input",
     "stability.counterfactual": "tests.stability.counterfactual.test_bad_input",
 }

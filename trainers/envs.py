@@ -43,6 +43,16 @@ def _check_action(action: object, n_actions: int) -> int:
     return check_int("action", action, lo=0, hi=n_actions - 1)
 
 
+def _check_render_mode(render_mode: object, modes: list[str]) -> str | None:
+    """None, or one of the environment's declared ``render_modes``."""
+    if render_mode is not None and render_mode not in modes:
+        raise ValueError(
+            f"render_mode must be None or one of the declared render modes {modes}; "
+            f"got {render_mode!r}"
+        )
+    return render_mode  # type: ignore[return-value]
+
+
 class TabularMDPEnv(gym.Env):
     """A gymnasium environment for a finite MDP.
 
@@ -53,11 +63,21 @@ class TabularMDPEnv(gym.Env):
         Initial-state distribution (uniform by default).
     max_steps : int
         Truncation horizon (``truncated=True`` after this many steps).
+    render_mode : None
+        Gymnasium's render mode; the environment declares none (there is nothing to draw), so
+        only None is accepted.
     """
 
     metadata: ClassVar[dict] = {"render_modes": []}
 
-    def __init__(self, mdp: TabularMDP, initial: np.ndarray | None = None, max_steps: int = 50):
+    def __init__(
+        self,
+        mdp: TabularMDP,
+        initial: np.ndarray | None = None,
+        max_steps: int = 50,
+        render_mode: str | None = None,
+    ):
+        self.render_mode = _check_render_mode(render_mode, self.metadata["render_modes"])
         if not isinstance(mdp, TabularMDP):
             raise ArgumentTypeError(f"mdp must be a theory.TabularMDP; got {type(mdp).__name__}")
         max_steps = check_positive_int("max_steps", max_steps)
@@ -106,6 +126,9 @@ class PixelGridEnv(gym.Env):
         Pixels per cell side; observations are ``(1, cell * n, cell * n)`` float32.
     max_steps : int, optional
         Truncation horizon (default ``4 n``).
+    render_mode : {None, "rgb_array"}, default None
+        Gymnasium's render mode: ``"rgb_array"`` makes :meth:`render` return the observation
+        as a ``(c n, c n, 3)`` uint8 image; None renders nothing.
 
     Notes
     -----
@@ -115,10 +138,17 @@ class PixelGridEnv(gym.Env):
     Agent and goal are drawn (distinct) from the environment's seeded ``np_random`` at reset.
     """
 
-    metadata: ClassVar[dict] = {"render_modes": []}
+    metadata: ClassVar[dict] = {"render_modes": ["rgb_array"], "render_fps": 4}
     MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))  # up, right, down, left
 
-    def __init__(self, size: int = 4, cell: int = 3, max_steps: int | None = None):
+    def __init__(
+        self,
+        size: int = 4,
+        cell: int = 3,
+        max_steps: int | None = None,
+        render_mode: str | None = None,
+    ):
+        self.render_mode = _check_render_mode(render_mode, self.metadata["render_modes"])
         size = check_int("size", size, lo=2)
         cell = check_positive_int("cell", cell)
         if max_steps is not None:
@@ -137,6 +167,18 @@ class PixelGridEnv(gym.Env):
         img[0, gr * c : (gr + 1) * c, gc * c : (gc + 1) * c] = 0.5
         img[0, ar * c : (ar + 1) * c, ac * c : (ac + 1) * c] = 1.0
         return img
+
+    def render(self) -> np.ndarray | None:
+        """The observation as an RGB ``(c n, c n, 3)`` uint8 image (``render_mode``
+        ``"rgb_array"``); None, with gymnasium's warning, when no render mode was set."""
+        if self.render_mode is None:
+            gym.logger.warn(
+                "PixelGridEnv.render() was called without a render mode; pass "
+                'render_mode="rgb_array" to the constructor (or to gymnasium.make)'
+            )
+            return None
+        frame = np.repeat(self._render(), 3, axis=0).transpose(1, 2, 0)
+        return (frame * 255).astype(np.uint8)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

@@ -17,6 +17,11 @@ function                            formula
 :func:`clip_advantages`             PPO-max advantage clipping [3]
 :func:`clipped_value_loss`          PPO value clipping (CleanRL ``clip_vloss``) [2]
 :func:`dpo_loss`                    ``-log sigma(beta [(l+ - l+_ref) - (l- - l-_ref)])`` [4]
+:func:`ipo_loss`                    ``([(l+ - l+_ref) - (l- - l-_ref)] - 1/(2 beta))^2`` [6]
+:func:`aggregate_token_loss`        per-token losses to one loss per run: TRL's ``grpo``,
+                                    ``bnpo``, ``dr_grpo`` and ``dapo`` normalisers [1, 5]
+:func:`grpo_token_loss`             TRL ``GRPOTrainer._compute_loss`` over completions [1]
+:func:`sequence_nll`                token negative log-likelihood (SFT), same normalisers
 ==================================  =========================================================
 
 Conventions: ``l = log pi(a|x)`` of the sampled action, ``l_ref`` the reference policy's; all
@@ -55,6 +60,11 @@ References
 .. [3] R. Zheng et al., "Secrets of RLHF in Large Language Models Part I: PPO" (PPO-max),
    arXiv:2307.04964, 2023, §5.3.
 .. [4] R. Rafailov et al., "Direct Preference Optimization", NeurIPS 2023, Eq. (7).
+.. [5] Z. Liu et al., "Understanding R1-Zero-Like Training: A Critical Perspective" (Dr. GRPO),
+   arXiv:2503.20783, 2025, §3.1; Q. Yu et al., "DAPO: An Open-Source LLM Reinforcement
+   Learning System at Scale", arXiv:2503.14476, 2025, §3.3 (token-level loss).
+.. [6] M. G. Azar et al., "A General Theoretical Paradigm to Understand Learning from Human
+   Preferences" (IPO), AISTATS 2024, Eq. (17); TRL ``DPOTrainer`` ``loss_type="ipo"``.
 """
 
 from __future__ import annotations
@@ -67,6 +77,7 @@ import torch.nn.functional as F
 
 from theory.checks import (
     ArgumentTypeError,
+    check_choice,
     check_int,
     check_nonnegative,
     check_open_unit,
@@ -75,7 +86,9 @@ from theory.checks import (
 )
 
 __all__ = [
+    "LOSS_TYPES",
     "RunningMeanStd",
+    "aggregate_token_loss",
     "categorical_entropy",
     "categorical_kl",
     "clip_advantages",
@@ -83,13 +96,19 @@ __all__ = [
     "dpo_loss",
     "gae",
     "group_advantages",
+    "grpo_token_loss",
+    "ipo_loss",
     "k3_kl",
     "kl_penalized_rewards",
     "log_softmax",
     "normalize_rewards",
     "ppo_clip_loss",
     "reinforce_loss",
+    "sequence_nll",
 ]
+
+#: The token-loss aggregations of :func:`aggregate_token_loss` (TRL's ``loss_type`` names).
+LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
 
 
 def _check_tensor(name: str, x: object, *, min_ndim: int = 0) -> torch.Tensor:
@@ -518,5 +537,253 @@ def dpo_loss(
             "rewards/rejected": rejected.mean(),
             "rewards/margins": margin.mean(),
             "rewards/accuracies": (margin > 0).float().mean(),
+        }
+    return loss, stats
+
+
+# --------------------------------------------------------------------------------------------
+# Token-level losses over completions: shapes (*, B, L), mask True on real tokens
+# --------------------------------------------------------------------------------------------
+
+
+def _check_token_tensors(mask: object, **tensors: object) -> torch.Tensor:
+    """Per-token tensors of one shape (*, B, L) and a bool (or 0/1) ``mask`` of that shape;
+    returns the mask as the first tensor's float dtype."""
+    _check_same_shape(**tensors, mask=mask)
+    first = next(iter(tensors))
+    x = tensors[first]
+    if x.ndim < 2:  # type: ignore[attr-defined]
+        raise ValueError(
+            f"{first} must have shape (*, B, L) with a batch and a token axis; got {tuple(x.shape)}"  # type: ignore[attr-defined]
+        )
+    if not x.is_floating_point():  # type: ignore[attr-defined]
+        raise ArgumentTypeError(f"{first} must be a floating tensor; got {x.dtype}")  # type: ignore[attr-defined]
+    if mask.dtype != torch.bool and not mask.is_floating_point():  # type: ignore[attr-defined]
+        raise ArgumentTypeError(f"mask must be a bool or float tensor; got {mask.dtype}")  # type: ignore[attr-defined]
+    return mask.to(x.dtype)  # type: ignore[attr-defined]
+
+
+def aggregate_token_loss(
+    loss: torch.Tensor,
+    mask: torch.Tensor,
+    loss_type: str,
+    *,
+    max_completion_length: int | None = None,
+) -> torch.Tensor:
+    """Per-token losses ``l`` (*, B, L) to one loss per run (*), as TRL's ``loss_type`` [1, 5].
+
+    ==========  ===============================================================================
+    loss_type   aggregate (``m`` the mask, sums over the B completions and L positions)
+    ==========  ===============================================================================
+    grpo        ``mean_b [sum_t l m / sum_t m]``: each completion's token mean, then the mean
+                over completions (DeepSeekMath's ``1/|o_i|``; an empty completion counts 0)
+    bnpo        ``sum l m / sum m``: the mean over all real tokens of the batch
+    dr_grpo     ``sum l m / (B * max_completion_length)``: a constant normaliser (Dr. GRPO)
+    dapo        ``sum l m / (real tokens of the whole generation batch)`` (DAPO's token-level
+                loss). TRL counts the tokens over every process and accumulation step; here the
+                batch is the whole generation batch of one process, so ``dapo`` equals
+                ``bnpo`` (a trainer that splits a batch into minibatches must rescale).
+    ==========  ===============================================================================
+
+    Denominators are clamped at 1 token (TRL's ``clamp(min=1)``), so an all-masked batch gives 0.
+
+    Parameters
+    ----------
+    loss : Tensor, shape (*, B, L), floating
+    mask : Tensor, shape (*, B, L), bool or 0/1 float
+    loss_type : {"grpo", "bnpo", "dr_grpo", "dapo"}
+    max_completion_length : int >= 1
+        Required by ``dr_grpo`` (>= L), ignored otherwise.
+
+    Returns
+    -------
+    Tensor, shape (*)
+        One loss per leading index (per run of a stacked model).
+
+    Examples
+    --------
+    >>> l = torch.tensor([[1.0, 2.0, 3.0], [4.0, 0.0, 0.0]])
+    >>> m = torch.tensor([[True, True, True], [True, False, False]])
+    >>> [round(float(aggregate_token_loss(l, m, t, max_completion_length=4)), 4)
+    ...  for t in ("grpo", "bnpo", "dr_grpo")]
+    [3.0, 2.5, 1.25]
+    """
+    m = _check_token_tensors(mask, loss=loss)
+    loss_type = check_choice("loss_type", loss_type, LOSS_TYPES)
+    if loss_type == "dr_grpo":
+        if max_completion_length is None:
+            raise ValueError("max_completion_length is required with loss_type='dr_grpo'")
+        max_completion_length = check_int("max_completion_length", max_completion_length, lo=1)
+        if max_completion_length < loss.shape[-1]:
+            raise ValueError(
+                f"max_completion_length must be >= the completion length {loss.shape[-1]}; got "
+                f"{max_completion_length}"
+            )
+    elif max_completion_length is not None:
+        check_int("max_completion_length", max_completion_length, lo=1)
+    masked = loss * m
+    if loss_type == "grpo":
+        return (masked.sum(-1) / m.sum(-1).clamp(min=1.0)).mean(-1)
+    if loss_type == "dr_grpo":
+        return masked.sum((-2, -1)) / (loss.shape[-2] * max_completion_length)
+    return masked.sum((-2, -1)) / m.sum((-2, -1)).clamp(min=1.0)  # bnpo, dapo
+
+
+def grpo_token_loss(
+    logp: torch.Tensor,
+    old_logp: torch.Tensor | None,
+    ref_logp: torch.Tensor | None,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    loss_type: str,
+    epsilon: float = 0.2,
+    epsilon_high: float | None = None,
+    beta: float = 0.0,
+    max_completion_length: int | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """GRPO's clipped token loss with the k3 KL term, as TRL's ``GRPOTrainer._compute_loss`` [1].
+
+    Per token, with ``rho = exp(l - l_old)`` and ``k3 = exp(l_ref - l) - (l_ref - l) - 1``::
+
+        loss_t = -min(rho A, clip(rho, 1 - epsilon, 1 + epsilon_high) A) + beta * rho * k3
+
+    aggregated by :func:`aggregate_token_loss`. The factor ``rho`` on k3 is TRL's
+    ``use_bias_correction_kl``: it makes the expected gradient of the KL term that of
+    ``sum_t KL(pi(.|s_t) || ref(.|s_t))`` under the sampling policy, where the bare k3 term's
+    gradient is that of the reverse KL (see the module notes) [derived]. With
+    ``old_logp = None`` the old policy is ``l.detach()`` (TRL with ``num_iterations=1``): the
+    ratio is 1 in value and the gradient of the surrogate is ``-A grad l / normaliser``.
+
+    Parameters
+    ----------
+    logp : Tensor, shape (*, B, L), floating
+        Per-token log-probabilities of the sampled completions under the trained policy (with
+        grad), 0 where ``mask`` is False.
+    old_logp : Tensor (*, B, L) or None
+        The same under the policy that sampled them (detached here).
+    ref_logp : Tensor (*, B, L) or None
+        The same under the reference policy; required when ``beta > 0``.
+    advantages : Tensor, shape (*, B) (one per completion, GRPO) or (*, B, L) (per token)
+        Detached here.
+    mask : Tensor, shape (*, B, L), bool
+    loss_type : {"grpo", "bnpo", "dr_grpo", "dapo"}
+    epsilon : float in (0, 1)
+        Low-side clip (TRL default 0.2).
+    epsilon_high : float > 0 or None
+        High-side clip (None: ``epsilon``; DAPO uses 0.28).
+    beta : float >= 0
+        Weight of the k3 KL term (TRL default 0).
+    max_completion_length : int, optional
+        For ``dr_grpo``.
+
+    Returns
+    -------
+    loss : Tensor, shape (*)
+        One loss per run.
+    stats : dict of 0-d tensors
+        TRL's metrics, token means over the mask: ``kl`` (k3; 0 without ``ref_logp``),
+        ``clip_ratio/low_mean``, ``clip_ratio/high_mean``, ``clip_ratio/region_mean``.
+    """
+    m = _check_token_tensors(mask, logp=logp)
+    old = logp.detach() if old_logp is None else old_logp
+    _check_same_shape(logp=logp, old_logp=old)
+    _check_tensor("advantages", advantages)
+    if tuple(advantages.shape) == tuple(logp.shape[:-1]):
+        adv = advantages.detach().unsqueeze(-1)
+    elif tuple(advantages.shape) == tuple(logp.shape):
+        adv = advantages.detach()
+    else:
+        raise ValueError(
+            f"advantages must have shape {tuple(logp.shape[:-1])} (one per completion) or "
+            f"{tuple(logp.shape)} (one per token); got {tuple(advantages.shape)}"
+        )
+    epsilon = check_open_unit("epsilon", epsilon)
+    eps_high = epsilon if epsilon_high is None else check_positive("epsilon_high", epsilon_high)
+    beta = check_nonnegative("beta", beta)
+    if beta > 0:
+        if ref_logp is None:
+            raise ValueError("ref_logp is required when beta > 0")
+        _check_same_shape(logp=logp, ref_logp=ref_logp)
+    elif ref_logp is not None:
+        _check_same_shape(logp=logp, ref_logp=ref_logp)
+    loss_type = check_choice("loss_type", loss_type, LOSS_TYPES)
+
+    # --- clipped surrogate (PPO Eq. 7 [2]; GRPO Eq. 3 [1]) ---
+    ratio = (logp - old.detach()).exp()
+    per_token = -torch.minimum(ratio * adv, ratio.clamp(1 - epsilon, 1 + eps_high) * adv)
+    kl = None
+    if ref_logp is not None:
+        d = ref_logp.detach() - logp
+        kl = d.exp() - d - 1.0  # Schulman's k3
+    if beta > 0:
+        # --- k3 KL to the reference, times the ratio (TRL's use_bias_correction_kl) ---
+        per_token = per_token + beta * kl * ratio  # type: ignore[operator]
+    loss = aggregate_token_loss(
+        per_token, mask, loss_type, max_completion_length=max_completion_length
+    )
+    with torch.no_grad():
+        n = m.sum().clamp(min=1.0)
+        low = ((ratio < 1 - epsilon) & (adv < 0)).to(m.dtype)
+        high = ((ratio > 1 + eps_high) & (adv > 0)).to(m.dtype)
+        stats = {
+            "kl": (kl * m).sum() / n if kl is not None else torch.zeros((), dtype=m.dtype),
+            "clip_ratio/low_mean": (low * m).sum() / n,
+            "clip_ratio/high_mean": (high * m).sum() / n,
+            "clip_ratio/region_mean": (torch.maximum(low, high) * m).sum() / n,
+        }
+    return loss, stats
+
+
+def sequence_nll(
+    logp: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    loss_type: str = "bnpo",
+    max_completion_length: int | None = None,
+) -> torch.Tensor:
+    """Token negative log-likelihood of (expert) completions, one loss per run (SFT).
+
+    ``aggregate_token_loss(-logp, mask, loss_type)``; the default ``"bnpo"`` is the mean over
+    all real tokens of the batch, the cross-entropy of supervised fine-tuning (Ouyang et al.,
+    "Training language models to follow instructions with human feedback", NeurIPS 2022, §3.5).
+    ``logp`` (*, B, L) are teacher-forced per-token log-probabilities, ``mask`` their real tokens.
+    """
+    _check_token_tensors(mask, logp=logp)
+    return aggregate_token_loss(-logp, mask, loss_type, max_completion_length=max_completion_length)
+
+
+def ipo_loss(
+    chosen_logp: torch.Tensor,
+    rejected_logp: torch.Tensor,
+    ref_chosen_logp: torch.Tensor,
+    ref_rejected_logp: torch.Tensor,
+    beta: float,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Per-pair IPO loss ``(h - 1/(2 beta))^2`` with ``h = (l+ - l+_ref) - (l- - l-_ref)``
+    (Azar et al. 2024, Eq. 17, ``tau = beta``) [6].
+
+    TRL's ``loss_type="ipo"`` feeds it log-probabilities averaged over each completion's
+    tokens (a sequence trainer divides by the lengths). Returns the loss and the metrics of
+    :func:`dpo_loss` (``beta`` times the log-ratios). The four tensors must have one shape and
+    ``beta`` be finite and > 0.
+    """
+    _check_same_shape(
+        chosen_logp=chosen_logp,
+        rejected_logp=rejected_logp,
+        ref_chosen_logp=ref_chosen_logp,
+        ref_rejected_logp=ref_rejected_logp,
+    )
+    beta = check_positive("beta", beta)
+    chosen = chosen_logp - ref_chosen_logp.detach()
+    rejected = rejected_logp - ref_rejected_logp.detach()
+    h = chosen - rejected
+    loss = (h - 1.0 / (2.0 * beta)) ** 2
+    with torch.no_grad():
+        stats = {
+            "rewards/chosen": beta * chosen.mean(),
+            "rewards/rejected": beta * rejected.mean(),
+            "rewards/margins": beta * h.mean(),
+            "rewards/accuracies": (h > 0).float().mean(),
         }
     return loss, stats

@@ -26,7 +26,11 @@ each run's gradient norm. The KL term to the reference (weight ``beta``) is esti
 ``E r - beta KL(pi||ref)``), ``"k3"`` (GRPO/TRL's loss term [3, Eq. 4; 4], whose gradient is that
 of ``KL(ref||pi)``, see :mod:`trainers.losses`) or ``"exact"`` (over actions). ``entropy_coef``
 adds the exact entropy bonus. With ``beta > 0`` and an unbiased estimator the runs converge to
-``pi_ref exp(r/beta)/Z`` [6, Eq. 4] (claim ``trainers/kl-pg-closed-form``).
+``pi_ref exp(r/beta)/Z`` [6, Eq. 4] (claim ``trainers/kl-pg-closed-form``); the result's
+``tv_to_optimum`` reports each run's distance to it. The defaults (Adam, peak learning rate 0.2
+decayed linearly to 0 over 500 steps) reach it on the toolkit's tasks: max TV below 0.007 at
+``beta = 0.1`` with G = 8 sampled responses and below 1e-3 with ``"exact"``, where 300 steps at
+0.05 stopped at 0.011-0.020 (``tests/trainers/test_policy_gradient.py``).
 
 Every term is averaged over contexts; ``context_weights`` (one row per run, or one for all)
 turns that average into a weighted one, so a 0/1 mask drops contexts from training (the Policy
@@ -58,6 +62,7 @@ import torch
 from torch import nn
 
 from theory.checks import as_float_array, check_positive_int, check_seed, check_seeds
+from theory.soft import kl_regularized_bandit_policy
 from trainers import losses as L
 from trainers.batched import StackedModule, clip_grad_norm_per_run
 from trainers.runtime import (
@@ -88,16 +93,16 @@ class PGConfig:
 
     algorithm: str = "grpo"
     """'reinforce', 'ppo', 'grpo' (sampled) or 'exact' (expected gradient, no sampling)."""
-    steps: int = 300
+    steps: int = 500
     """Optimizer steps (each uses every context)."""
     group_size: int = 8
     """Responses sampled per context per step (GRPO's G)."""
-    lr: float = 0.05
-    """Learning rate."""
+    lr: float = 0.2
+    """Peak learning rate (see ``anneal_lr``)."""
     optimizer: str = "adam"
     """'adam' or 'sgd'."""
     anneal_lr: bool = True
-    """Decay the learning rate linearly to 0 (CleanRL's default)."""
+    """Decay the learning rate linearly to 0 (CleanRL's default); False: constant."""
     beta: float = 0.0
     """KL weight to the reference policy."""
     kl_estimator: str = "reward"
@@ -162,7 +167,16 @@ class PGConfig:
 class PGResult:
     """N trained runs: final ``policies`` (N, C, A) float64, per-run ``seeds``, the metrics
     table (batched: averages over the runs at each logged step; one by one: each run's rows in
-    turn), the stacked ``state_dict`` (leading run axis) and wall time."""
+    turn), the stacked ``state_dict`` (leading run axis) and wall time.
+
+    ``tv_to_optimum`` (N,): per run, ``max_c d_TV(pi_run(.|c), pi*(.|c))`` over the contexts
+    it trains on (weight > 0), where ``pi* ∝ pi_ref^(beta/(beta+tau)) exp(r / (beta + tau))``
+    maximises ``E_pi r - beta KL(pi||pi_ref) + tau H(pi)`` (``tau = entropy_coef``; with
+    ``tau = 0`` the closed form ``pi_ref exp(r/beta)/Z`` of [6, Eq. 4]). ``None`` where the
+    trained objective has another optimum: ``beta = tau = 0`` (the greedy policy), the k3
+    estimator (whose gradient is that of ``KL(ref||pi)``), or reward/advantage scaling,
+    normalization or clipping.
+    """
 
     policies: np.ndarray
     seeds: tuple[int, ...]
@@ -171,6 +185,7 @@ class PGResult:
     state_dict: dict[str, torch.Tensor] = field(repr=False)
     seconds: float
     batched: bool
+    tv_to_optimum: np.ndarray | None = None
 
     def max_tv(self, target: np.ndarray) -> np.ndarray:
         """Per run, ``max_c d_TV(pi_run(.|c), target(.|c))``; ``target`` (C, A) or (N, C, A)."""
@@ -179,10 +194,12 @@ class PGResult:
     def summary(self) -> str:
         mode = "batched" if self.batched else "one by one"
         last = self.metrics[-1] if self.metrics else {}
+        tv = self.tv_to_optimum
+        opt = "" if tv is None else f"; max TV to the regularized optimum {tv.max():.4g}"
         return (
             f"{self.config.algorithm}: {len(self.seeds)} runs x {self.config.steps} steps "
             f"({mode}) in {self.seconds:.2f} s; expected reward "
-            f"{last.get('charts/expected_reward', float('nan')):.4f}"
+            f"{last.get('charts/expected_reward', float('nan')):.4f}{opt}"
         )
 
 
@@ -391,15 +408,42 @@ def train_bandit_runs(
         states.append(model.state_dict())
     seconds = time.perf_counter() - start
     log.close()
+    pol = torch.cat(policies).cpu().double().numpy()
+    target = _regularized_optimum(config, rewards, task.reference)
+    tv = None
+    if target is not None:
+        trained = np.ones((N, C), bool) if cw_np is None else cw_np > 0
+        tv = np.where(trained, 0.5 * np.abs(pol - target).sum(-1), 0.0).max(-1)
     return PGResult(
-        torch.cat(policies).cpu().double().numpy(),
+        pol,
         tuple(seeds),
         config,
         log.rows,
         {k: torch.cat([s[k] for s in states]).cpu() for k in states[0]},
         seconds,
         batched,
+        tv,
     )
+
+
+def _regularized_optimum(
+    config: PGConfig, rewards: np.ndarray, reference: np.ndarray
+) -> np.ndarray | None:
+    """The maximiser of ``E_pi r - beta KL(pi||ref) + tau H(pi)`` per run and context (N, C, A),
+    ``pi ∝ ref^(beta/(beta+tau)) exp(r/(beta+tau))`` [6, Eq. 4 with the entropy folded in]; None
+    when the configured objective is not that one (see :class:`PGResult`)."""
+    beta, tau = config.beta, config.entropy_coef
+    shaped = (
+        config.scale_rewards != "none"
+        or config.reward_norm
+        or config.reward_clip is not None
+        or config.advantage_clip is not None
+    )
+    biased_kl = beta > 0 and config.kl_estimator == "k3" and config.algorithm != "exact"
+    if beta + tau == 0 or biased_kl or (shaped and config.algorithm != "exact"):
+        return None
+    ref = reference ** (beta / (beta + tau))  # a zero reference probability stays zero
+    return kl_regularized_bandit_policy(rewards, ref / ref.sum(-1, keepdims=True), beta + tau)
 
 
 def _check_context_weights(

@@ -1,7 +1,9 @@
 """Benchmarks: ``stability bench AREA`` prints figures and ratios against baselines timed in the same run.
 
 Each area is a module with ``run(repeats: int, scale: str) -> list[BenchRow]``. A benchmark is a
-script, never a timed test: the ratios are measured here, now, on this machine.
+script, never a timed test: the ratios are measured here, now, on this machine. An area may list
+in ``KEYS`` the top-level JSON keys it always writes: a key whose row was skipped (an optional
+baseline not installed) is written as null.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ AREAS: dict[str, str] = {
     "decision-boundary": "perturbation.bench.decision_boundary",
     "sweeps": "perturbation.bench.sweeps",
     "trainers": "perturbation.bench.trainers",
+    "sequence": "perturbation.bench.sequence",
 }
 
 
@@ -40,16 +43,22 @@ class BenchRow:
     size: str
     check: str
     key: str | None = None
-    """Optional: the CLI's JSON also carries ``{key: speedup}`` at its top level."""
+    """Optional: the CLI's JSON also carries ``{key: speedup}`` (or ``{key: value}``) at its top
+    level."""
+    value: float | None = None
+    """Optional: a figure that is not a ratio (a max abs difference, ...), carried under ``key``
+    in place of the speedup."""
 
     def __post_init__(self) -> None:
-        from theory.checks import ArgumentTypeError, check_positive
+        from theory.checks import ArgumentTypeError, check_positive, check_real
 
         for name in ("name", "baseline", "size", "check"):
             if not isinstance(getattr(self, name), str):
                 raise ArgumentTypeError(f"{name} must be a string; got {getattr(self, name)!r}")
         if self.key is not None and (not isinstance(self.key, str) or not self.key):
             raise ArgumentTypeError(f"key must be None or a non-empty string; got {self.key!r}")
+        if self.value is not None:
+            object.__setattr__(self, "value", check_real("value", self.value))
         # a time of 0 would make the speedup infinite or undefined
         object.__setattr__(self, "seconds", check_positive("seconds", self.seconds))
         object.__setattr__(
@@ -98,6 +107,15 @@ def run_benchmark(area: str, *, repeats: int = 3, scale: str = "small") -> list[
 
     torch.set_num_threads(1)  # every area is timed on one thread (set OMP_NUM_THREADS=1 too)
     return importlib.import_module(AREAS[area]).run(repeats=repeats, scale=scale)
+
+
+def _json_keys(area: str, rows: list[BenchRow]) -> dict[str, float | None]:
+    """The top-level JSON figures of ``area``: its ``KEYS`` (null unless a row carries them),
+    then ``{key: value or speedup}`` of every keyed row."""
+    keys = getattr(importlib.import_module(AREAS[area]), "KEYS", ())
+    out: dict[str, float | None] = dict.fromkeys(keys)
+    out.update({r.key: r.speedup if r.value is None else r.value for r in rows if r.key})
+    return out
 
 
 def _check_rows(rows: object) -> list[BenchRow]:

@@ -88,6 +88,10 @@ class AttackResult:
         Norms of the perturbation.
     steps : int
         Gradient steps taken (the largest over the batch).
+    margin : ndarray, shape (N,)
+        The logit gap ``Q_{a*} - max_{k≠a*} Q_k`` at the adversarial state (float64): ``<= 0``
+        where the action flipped, and where it did not, ``>= 0``, the gap left to the
+        boundary (0: the state sits on it and the tie went to ``a*``).
 
     Notes
     -----
@@ -104,6 +108,7 @@ class AttackResult:
     l2: np.ndarray
     linf: np.ndarray
     steps: int
+    margin: np.ndarray
 
     @property
     def flip_rate(self) -> float:
@@ -132,9 +137,11 @@ class AttackResult:
 
     def summary(self) -> str:
         med = float(np.median(self.l2[self.flipped])) if self.flipped.any() else float("nan")
+        kept = ~self.flipped
+        gap = f", largest logit gap left {self.margin[kept].max():.3g}" if kept.any() else ""
         return (
             f"{self.name}: flipped {int(self.flipped.sum())}/{len(self.flipped)} states, "
-            f"median ℓ2 of successful perturbations {med:.4g}, {self.steps} steps"
+            f"median ℓ2 of successful perturbations {med:.4g}, {self.steps} steps{gap}"
         )
 
 
@@ -150,7 +157,10 @@ def _result(
     name: str, policy: Callable, x: torch.Tensor, a: torch.Tensor, adv: torch.Tensor, steps: int
 ) -> AttackResult:
     with torch.no_grad():
-        b = policy(adv).argmax(dim=1)
+        q = policy(adv).to(torch.float64)
+    b = q.argmax(dim=1)
+    other = q.scatter(1, a[:, None], -torch.inf).amax(dim=1)
+    margin = q.gather(1, a[:, None])[:, 0] - other
     delta = (adv - x).reshape(len(x), -1).to(torch.float64)
     return AttackResult(
         name=name,
@@ -161,6 +171,7 @@ def _result(
         l2=delta.norm(dim=1).numpy(),
         linf=delta.abs().amax(dim=1).numpy(),
         steps=steps,
+        margin=margin.numpy(),
     )
 
 
@@ -275,24 +286,45 @@ def deepfool(
 ) -> AttackResult:
     """DeepFool (ℓ2), batched (Moosavi-Dezfooli et al. 2016, Alg. 2).
 
-    Per step, with ``f'_k = Q_k - Q_{a*}`` and ``w'_k = ∇Q_k - ∇Q_{a*}``:
-    ``k̂ = argmin_{k≠a*} |f'_k|/‖w'_k‖``, ``r = |f'_k̂| w'_k̂ / ‖w'_k̂‖²`` and
-    ``x ← x + (1 + overshoot) r`` (as ``torchattacks.DeepFool``), until the action changes.
-    For a linear policy one step flips every state, with ``‖r‖ = min_k |f'_k| / ‖w'_k‖``.
-    At most ``max_iter`` steps (the authors' code's ``max_iter=50``; ``torchattacks`` calls it
-    ``steps``); the result's ``nit`` is the number taken and ``success`` whether every state
-    flipped.
+    Per step, at the iterate ``x_i`` (``x_0`` the state), with ``f'_k = Q_k - Q_{a*}`` and
+    ``w'_k = ∇Q_k - ∇Q_{a*}``: ``k̂ = argmin_{k≠a*} |f'_k|/‖w'_k‖``,
+    ``r_i = |f'_k̂| w'_k̂ / ‖w'_k̂‖²`` and ``x_{i+1} = x_i + r_i`` (projected on ``clip``). The
+    candidate is the overshot total perturbation ``x_0 + (1 + overshoot)(x_{i+1} - x_0)``
+    (projected on ``clip``): the iterates converge to the boundary, and the factor
+    ``1 + overshoot`` on the whole perturbation carries the candidate past it [2: the final
+    ``r̂`` is multiplied by ``1 + η``, ``η = 0.02``; the authors' code scales ``r_tot`` so].
+    The loop stops once the candidate's action differs from ``a*``, or after ``max_iter`` steps
+    (the authors' ``max_iter=50``).
+
+    For a linear policy without ``clip`` one step flips every state, at exactly
+    ``(1 + overshoot) min_k |f'_k| / ‖w'_k‖``. With ``clip`` the coordinates at the box's faces
+    stop moving and the iterates approach the boundary only geometrically (slowly where the
+    gradient lies mostly on clamped coordinates: ``max_iter`` may run out, and ``margin``
+    says how far each such state is left). Overshooting each step instead
+    (``x_{i+1} = x_i + (1 + overshoot) r_i``) can converge onto the boundary without crossing
+    it, so that float rounding decides the flip; the overshoot of the total moves the free
+    coordinates on by ``overshoot`` times their whole displacement, a finite step across.
+    ``overshoot = 0`` stops at the boundary.
+
+    Returns
+    -------
+    AttackResult
+        ``nit`` steps taken, ``success`` whether every state flipped, and ``margin``: the
+        logit gap ``Q_{a*} - max_{k≠a*} Q_k`` at the result, ``>= 0`` where the action did
+        not flip (how far, in logits, the state still is from the boundary: ``> 0`` when the
+        boundary lies outside ``clip`` or ``max_iter`` ran out).
     """
     max_iter = check_positive_int("max_iter", max_iter)
     overshoot = check_nonnegative("overshoot", overshoot)
     clip = check_box("clip", clip)
     x, a = _prep(policy, states)
-    adv = x.clone()
+    xi = x.clone()  # the iterates x_i of Alg. 2 (not overshot)
+    adv = x.clone()  # the candidates x_0 + (1 + overshoot)(x_i - x_0)
     active = torch.ones(len(x), dtype=torch.bool)
     used = 0
     for used in range(1, max_iter + 1):  # noqa: B007
         idx = active.nonzero()[:, 0]
-        q, J = _jacobian(policy, adv[idx])
+        q, J = _jacobian(policy, xi[idx])
         ai = a[idx]
         f = q - q.gather(1, ai[:, None])
         w = J - J[torch.arange(len(idx)), ai][:, None, :]
@@ -303,8 +335,9 @@ def deepfool(
         ar = torch.arange(len(idx))
         stuck = ~(wn[ar, k] > 0)  # a flat region: no linearised boundary to step to
         coef = torch.where(stuck, 0.0, f[ar, k].abs() / torch.where(stuck, 1.0, wn[ar, k]) ** 2)
-        r = coef[:, None] * w[ar, k]
-        adv[idx] = _clip(adv[idx] + (1 + overshoot) * r.reshape(adv[idx].shape), clip)
+        r = (coef[:, None] * w[ar, k]).reshape(xi[idx].shape)
+        xi[idx] = _clip(xi[idx] + r, clip)
+        adv[idx] = _clip(x[idx] + (1 + overshoot) * (xi[idx] - x[idx]), clip)
         with torch.no_grad():
             now = policy(adv[idx]).argmax(dim=1)
         active[idx] = (now == ai) & ~stuck

@@ -24,6 +24,7 @@ import theory as T
 from stability.decision_boundary.models import FitReport, GridCNN, fit_q_policy
 from theory.checks import (
     check_bool,
+    check_choice,
     check_gamma,
     check_int,
     check_positive_int,
@@ -53,6 +54,9 @@ class PixelGridworld(gym.Env):
     gamma : float, default 0.99
     max_steps : int, optional
         Truncation horizon (default ``4 n²``).
+    render_mode : {None, "rgb_array"}, default None
+        Gymnasium's render mode: ``"rgb_array"`` makes :meth:`render` return the observation
+        as a ``(3n, 3n, 3)`` uint8 image; None renders nothing (gymnasium's convention).
 
     Examples
     --------
@@ -62,7 +66,7 @@ class PixelGridworld(gym.Env):
     (1, 18, 18)
     """
 
-    metadata: ClassVar[dict] = {"render_modes": ["rgb_array"]}
+    metadata: ClassVar[dict] = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -71,7 +75,11 @@ class PixelGridworld(gym.Env):
         seed: int = 0,
         gamma: float = 0.99,
         max_steps: int | None = None,
+        render_mode: str | None = None,
     ) -> None:
+        if render_mode is not None:
+            check_choice("render_mode", render_mode, self.metadata["render_modes"])
+        self.render_mode = render_mode
         self.size = check_int("size", size, lo=3)
         wall_density = check_real("wall_density", wall_density, lo=0.0, hi=0.6, hi_open=True)
         self.gamma = check_gamma(gamma)
@@ -166,10 +174,17 @@ class PixelGridworld(gym.Env):
         cells = [c for c in self.cells if not (non_goal and c == self.goal)]
         return np.stack([self.render_cell(c) for c in cells]), cells
 
-    def render(self) -> np.ndarray:
-        return (np.repeat(self.render_cell(self.agent), 3, axis=0).transpose(1, 2, 0) * 255).astype(
-            np.uint8
-        )
+    def render(self) -> np.ndarray | None:
+        """The current observation as an RGB ``(3n, 3n, 3)`` uint8 image (``render_mode``
+        ``"rgb_array"``); None, with gymnasium's warning, when no render mode was set."""
+        if self.render_mode is None:
+            gym.logger.warn(
+                "PixelGridworld.render() was called without a render mode; pass "
+                'render_mode="rgb_array" to the constructor (or to gymnasium.make)'
+            )
+            return None
+        frame = np.repeat(self.render_cell(self.agent), 3, axis=0).transpose(1, 2, 0)
+        return (frame * 255).astype(np.uint8)
 
     # -- gymnasium API -----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):

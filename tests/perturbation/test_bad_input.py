@@ -84,6 +84,7 @@ CASES = [
     # benchmarks (validation only: the output of a valid call is unchanged)
     bad(BenchRow, "seconds", "range", **_row(seconds=0.0)),
     bad(BenchRow, "seconds", "nan", **_row(seconds=math.nan)),
+    bad(BenchRow, "value", "nan", **_row(value=math.nan)),
     bad(BenchRow, "baseline_seconds", "range", **_row(baseline_seconds=-1.0)),
     bad(BenchRow, "baseline_seconds", "inf", **_row(baseline_seconds=math.inf)),
     bad(BenchRow, "seconds", "type", **_row(seconds="0.5")),

@@ -51,9 +51,9 @@ def test_claim_passes(c: Claim):
 def _mutated(c: Claim, relation: str, ratio: float, expected: float) -> Claim:
     """A copy of ``c`` whose bound is moved so that the measured value violates it."""
     if relation == "<=":
-        factor = 0.5 * ratio
+        factor = 0.5 * ratio  # the bound becomes half the measured value
     elif relation == ">=":
-        factor = 2.0 / ratio
+        factor = 2.0 * ratio  # the bound becomes twice the measured value
     else:
         factor = None
 

@@ -279,6 +279,9 @@ CASES: list[Case] = [
     bad(DPOConfig, "DPOConfig.label_smoothing", "range", label_smoothing=0.5),
     bad(DPOConfig, "DPOConfig.steps", "type", steps=True),
     bad(DPOConfig, "DPOConfig.batch_size", "range", batch_size=0),
+    bad(DPOConfig, "DPOConfig.batch_size", "type", batch_size=2.5),
+    bad(DPOConfig, "DPOConfig.lr_schedule", "option", lr_schedule="step"),
+    bad(DPOConfig, "DPOConfig.lr_schedule", "type", lr_schedule=None),
     bad(DPOConfig, "DPOConfig.lr", "inf", lr=INF),
     bad(DPOConfig, "DPOConfig.hidden", "range", hidden=-1),
     # SupervisedConfig
@@ -294,6 +297,7 @@ CASES: list[Case] = [
     # TabularMDPEnv
     bad(TabularMDPEnv, "mdp", "type", "not an mdp"),
     bad(TabularMDPEnv, "max_steps", "range", MDP, max_steps=0),
+    bad(TabularMDPEnv, "render_mode", "option", MDP, render_mode="rgb_array"),
     bad(TabularMDPEnv, "max_steps", "type", MDP, max_steps=2.5),
     bad(TabularMDPEnv, "initial", "value", MDP, [0.9, 0.9]),
     bad(TabularMDPEnv, "initial", "shape", MDP, [1.0]),
@@ -303,6 +307,7 @@ CASES: list[Case] = [
     bad_method(TabularMDPEnv, "step", "action", "type", ((MDP,), {}), 0.5),
     # PixelGridEnv
     bad(PixelGridEnv, "size", "range", size=1),
+    bad(PixelGridEnv, "render_mode", "option", render_mode="human"),
     bad(PixelGridEnv, "size", "type", size=True),
     bad(PixelGridEnv, "cell", "range", cell=0),
     bad(PixelGridEnv, "cell", "type", cell=True),

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stability import instability_directions
 from stability.decision_boundary import (
@@ -40,6 +41,75 @@ def test_deepfool_exact_in_one_step_on_linear(inst):  # decision-boundary/deepfo
     r = deepfool(LinearPolicy(W, b), S, max_iter=1, overshoot=0.02)
     assert r.flipped.all()
     np.testing.assert_allclose(r.l2, 1.02 * _min_distance(W, b, S), rtol=1e-8)
+
+
+@settings(max_examples=30, deadline=None)
+@given(linear_policies(max_states=20))
+def test_deepfool_reaches_the_overshot_exact_distance_on_linear(inst):
+    """Without a box every row flips in one step at (1 + overshoot) x the exact distance,
+    whatever the overshoot and the step budget (the loop stops at the first flip)."""
+    W, b, S = inst
+    for overshoot in (0.02, 0.1):
+        r = deepfool(LinearPolicy(W, b), S, overshoot=overshoot)
+        assert r.flipped.all() and r.nit == 1 and r.success
+        np.testing.assert_allclose(r.l2, (1 + overshoot) * _min_distance(W, b, S), rtol=1e-8)
+        assert np.all(r.margin < 0)
+
+
+def test_deepfool_with_a_box_crosses_where_per_step_overshoot_stalls():
+    """Q_a - Q_o = 1.5 - x_1 - x_2 from (1, 0) in [0, 1]^2: x_1 sits on the face, so each
+    step closes half the gap, x_2 = (1 - 2^-i) / 2 after i steps. Overshooting each step
+    (x_2 <- x_2 + 1.02 r) closes 51% per step and never crosses (only float rounding could);
+    the overshoot of the total, 1.02 x_2, crosses once 2^-i < 1 - 1/1.02, at i = 6."""
+    pol = LinearPolicy(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([1.5, 0.0]))
+    for dtype in (torch.float64, torch.float32):
+        r = deepfool(pol.to(dtype), np.array([[1.0, 0.0]]), clip=(0.0, 1.0))
+        assert r.flipped.all() and r.nit == 6
+        np.testing.assert_allclose(r.l2, 1.02 * (1 - 2.0**-6) / 2, rtol=1e-6)
+        np.testing.assert_allclose(r.margin, 0.5 - 1.02 * (1 - 2.0**-6) / 2, atol=1e-6)
+
+
+def _box_best_gap(W: np.ndarray, b: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """Binary linear policy on [0, 1]^d: the largest ``Q_other - Q_a*`` over the box."""
+    a = (S @ W.T + b).argmax(1)
+    dw, db = W[1 - a] - W[a], b[1 - a] - b[a]
+    return np.clip(dw, 0, None).sum(1) + db
+
+
+@settings(max_examples=30, deadline=None)
+@given(linear_policies(min_actions=2, max_actions=2, max_states=20), st.integers(0, 2**31))
+def test_deepfool_with_a_box_reports_flips_and_gaps_truthfully(inst, seed):
+    """Clipped to [0, 1] with coordinates on the faces: results stay in the box, a row whose
+    boundary misses the box never flips and reports a gap at least the box's best, and the
+    flags agree with the margins and with the policy's actions."""
+    W, b, _ = inst
+    rng = np.random.default_rng(seed)
+    S = rng.uniform(0, 1, (20, W.shape[1]))
+    S = np.where(rng.random(S.shape) < 0.3, rng.integers(0, 2, S.shape), S)
+    best = _box_best_gap(W, b, S)
+    r = deepfool(LinearPolicy(W, b), S, clip=(0.0, 1.0))
+    assert float(r.adversarial.min()) >= 0 and float(r.adversarial.max()) <= 1
+    assert not r.flipped[best < 0].any()
+    assert np.all(r.margin[best < 0] >= -best[best < 0] - 1e-12)
+    assert np.all(r.margin[~r.flipped] >= 0) and np.all(r.margin[r.flipped] <= 0)
+    with torch.no_grad():
+        actions = LinearPolicy(W, b)(r.adversarial).argmax(1).numpy()
+    np.testing.assert_array_equal(actions != r.clean_actions, r.flipped)
+
+
+def test_deepfool_reports_the_gap_left_where_the_boundary_is_outside_the_box():
+    """Q0 = x_0, Q1 = 5: in [0, 1]^2 action 1 always wins; DeepFool pushes x_0 to the face
+    x_0 = 1 and reports the logit gap 5 - 1 = 4. Without the box it flips."""
+    pol = LinearPolicy(np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([0.0, 5.0]))
+    S = np.array([[0.2, 0.5], [0.9, 0.0], [0.0, 1.0]])
+    r = deepfool(pol, S, clip=(0.0, 1.0), max_iter=7)
+    assert not r.flipped.any() and r.nit == 7 and not r.success and r.status == 1
+    np.testing.assert_allclose(r.margin, 4.0, atol=1e-12)
+    np.testing.assert_allclose(r.adversarial[:, 0].numpy(), 1.0)
+    assert "logit gap left 4" in r.summary()
+    free = deepfool(pol, S)
+    assert free.flipped.all()
+    np.testing.assert_allclose(free.l2, 1.02 * (5 - S[:, 0]), rtol=1e-12)
 
 
 @settings(max_examples=20, deadline=None)

@@ -282,6 +282,7 @@ CASES: list[Case] = [
     bad(PixelGridworld, "gamma", "range", 6, gamma=1.0),
     bad(PixelGridworld, "gamma", "nan", 6, gamma=NAN),
     bad(PixelGridworld, "max_steps", "range", 6, max_steps=0),
+    bad(PixelGridworld, "render_mode", "option", 6, render_mode="human"),
     bad_method(PixelGridworld, "step", "action", "range", ((6,), {}), 9),
     bad_method(PixelGridworld, "step", "action", "range", ((6,), {}), -1),
     bad_method(PixelGridworld, "step", "action", "type", ((6,), {}), 1.5),

@@ -11,8 +11,9 @@ from stability.decision_boundary.gridworld import PixelGridworld, gridworld_poli
 
 
 def test_env_api_and_rendering():
-    env = PixelGridworld(6, seed=1)
-    check_env(env, skip_render_check=True)
+    env = PixelGridworld(6, seed=1, render_mode="rgb_array")
+    check_env(env)  # renders in the declared mode (tests/test_envs_check.py: through its spec)
+    assert env.render().shape == (18, 18, 3)
     obs, info = env.reset(seed=0)
     assert obs.shape == (1, 18, 18) and obs.dtype == np.float32
     assert env.observation_space.contains(obs)

@@ -1,0 +1,106 @@
+"""Sequence policies: tiny causal LMs, sampling, exact completion distributions, tasks, trainers.
+
+==========================================  ===================================================
+name                                        what
+==========================================  ===================================================
+:class:`TinyCausalLM`                       pre-LN causal transformer; ``seeds=[...]`` stacks N
+                                            runs natively; KV cache for decoding
+:func:`policy_logits`                       call any policy (``.logits`` unwrapped), checked
+:func:`sample` / :class:`Completions`       temperature, top-k, top-p, allowed masks, EOS
+:func:`completion_logprobs`                 teacher-forced per-token log-probs (and entropy)
+:func:`enumerate_completions`               every completion of a constrained vocabulary
+:func:`exact_logprobs`                      exact sequence log-probs, prefix-shared
+:class:`SequenceDistribution`               exact distributions; TV, KL, entropy, restriction
+:func:`kl_regularized_optimum`              π_ref·exp(r/β)/Z and its reverse-KL counterpart
+:mod:`trainers.sequence.tasks`              tasks with tied answers (digit sums, shortest
+                                            paths), exact reward tables, perturbations
+:func:`train_grpo`, :func:`train_sequence_ppo`  GRPO (TRL's loss), PPO with a critic and the
+:func:`train_sequence_dpo`, :func:`train_sft`  PPO-max switches, DPO/IPO, SFT; N seeds as one
+                                            stacked model (:class:`SequenceRunResult`)
+==========================================  ===================================================
+"""
+
+# policies, sampling, exact distributions
+from trainers.sequence.exact import (
+    SequenceDistribution,
+    enumerate_completions,
+    exact_distribution,
+    exact_logprobs,
+    kl_divergence,
+    kl_regularized_optimum,
+    reverse_kl_regularized_optimum,
+    tv_distance,
+)
+from trainers.sequence.policy import KVCache, TinyCausalLM, policy_logits
+from trainers.sequence.sampling import Completions, completion_logprobs, sample
+
+# tasks and rewards
+from trainers.sequence.tasks import (
+    RewardFn,
+    SequenceTask,
+    drop_prompts,
+    format_reward,
+    length_penalty,
+    length_reward,
+    reward_noise,
+    routed_rewards,
+    shortest_paths,
+    tie_break,
+    tied_digit_sum,
+)
+
+# trainers (imported after the tasks they train on)
+# isort: split
+from trainers.sequence.common import SequenceRunResult
+from trainers.sequence.dpo import SequenceDPOConfig, bradley_terry_pairs, train_sequence_dpo
+from trainers.sequence.grpo import GRPOConfig, train_grpo
+from trainers.sequence.ppo import PPOSeqConfig, train_sequence_ppo
+from trainers.sequence.sft import SFTConfig, pretrain_reference, train_sft
+
+__all__ = [
+    # policies, sampling, exact distributions
+    "Completions",
+    "KVCache",
+    "SequenceDistribution",
+    "TinyCausalLM",
+    "completion_logprobs",
+    "enumerate_completions",
+    "exact_distribution",
+    "exact_logprobs",
+    "kl_divergence",
+    "kl_regularized_optimum",
+    "policy_logits",
+    "reverse_kl_regularized_optimum",
+    "sample",
+    "tv_distance",
+]
+
+# tasks and rewards
+__all__ += [
+    "RewardFn",
+    "SequenceTask",
+    "drop_prompts",
+    "format_reward",
+    "length_penalty",
+    "length_reward",
+    "reward_noise",
+    "routed_rewards",
+    "shortest_paths",
+    "tie_break",
+    "tied_digit_sum",
+]
+
+# trainers
+__all__ += [
+    "GRPOConfig",
+    "PPOSeqConfig",
+    "SFTConfig",
+    "SequenceDPOConfig",
+    "SequenceRunResult",
+    "bradley_terry_pairs",
+    "pretrain_reference",
+    "train_grpo",
+    "train_sequence_dpo",
+    "train_sequence_ppo",
+    "train_sft",
+]

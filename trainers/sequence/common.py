@@ -1,0 +1,401 @@
+"""What the sequence trainers share: runs, random streams, rollouts and the result.
+
+A *run* is one seed's training. The default policy of every trainer is one
+:class:`~trainers.sequence.policy.TinyCausalLM` holding all runs stacked (``seeds=[...]``): ids
+``(N, B, T)`` map to logits ``(N, B, T, V)``, each run's loss is a slice of one ``(N,)``
+vector, and the gradient of its sum is each run's own gradient; Adam is elementwise, so one
+optimizer step is N independent steps. A user module (``policy=...``) without ``n_runs`` is
+trained as a single run (``N = 1``).
+
+Each run draws everything random from its own generators, seeded by its seed alone: the
+training prompts, the sampled tokens and the reward noise. :func:`sample_runs` calls
+:func:`trainers.sequence.sampling.sample` with one generator per run: each run draws one
+``torch.rand((B, V))`` per position from its own generator (the Gumbel-max trick), and with
+per-run generators sampling never stops early, so a run consumes the same random numbers
+whether it is trained alone or in a stack: stacked training of seeds ``[a, b]`` equals
+training ``a`` and ``b`` one by one up to floating-point round-off
+(``tests/trainers/sequence/test_grpo.py``).
+
+:class:`SequenceRunResult` is what every trainer returns: the trained policy, the frozen
+reference, the config, the seeds, the metrics table, the number of completion tokens seen and
+the wall time; :meth:`SequenceRunResult.distribution` is the exact (N, P, M) distribution of
+the trained runs over every completion of a task.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from theory.checks import ArgumentTypeError, check_seeds
+from trainers.batched import clip_grad_norm_per_run
+from trainers.sequence.exact import SequenceDistribution, exact_logprobs
+from trainers.sequence.policy import TinyCausalLM
+from trainers.sequence.sampling import Completions, completion_logprobs, sample
+from trainers.sequence.tasks import SequenceTask
+
+__all__ = ["SequenceRunResult"]
+
+#: The random streams of a run (each seeded by the run's seed and its offset here).
+_STREAMS = {
+    "prompts": 1,
+    "tokens": 2,
+    "noise": 3,
+    "pairs": 4,
+    "critic": 5,
+    "oracle": 6,
+    "targets": 7,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# the result
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SequenceRunResult:
+    """N trained runs of one sequence trainer.
+
+    Attributes
+    ----------
+    policy : nn.Module
+        The trained policy: a stacked :class:`TinyCausalLM` (N runs) or the user's module.
+    ref_policy : nn.Module or None
+        The frozen reference (the initial policy unless one was given; None for SFT).
+    config : dataclass
+        The trainer's config.
+    seeds : tuple of int
+        One per run.
+    metrics : list of dict
+        One row per logged step: ``step`` and namespaced scalars (``charts/reward``,
+        ``losses/loss``, ``stats/kl``, ``stats/entropy``, ``stats/tokens``, ...), each the mean
+        over the runs.
+    tokens_seen : int
+        Completion tokens (real, EOS included) processed by all runs together.
+    wall_s : float
+        Wall time of the training loop in seconds.
+    algorithm : str
+        ``"grpo"``, ``"ppo"``, ``"dpo"`` or ``"sft"``.
+    """
+
+    policy: nn.Module
+    ref_policy: nn.Module | None
+    config: Any
+    seeds: tuple[int, ...]
+    metrics: list[dict[str, float]] = field(repr=False)
+    tokens_seen: int
+    wall_s: float
+    algorithm: str
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.seeds)
+
+    def distribution(self, task: SequenceTask) -> SequenceDistribution:
+        """The exact distribution of each trained run over every completion of ``task``:
+        ``logp`` (N, P, M) float64 (at temperature 1), by
+        :func:`trainers.sequence.exact.exact_logprobs`."""
+        return _exact(self.policy, task, "task")
+
+    def ref_distribution(self, task: SequenceTask) -> SequenceDistribution:
+        """The exact distribution of the reference, (N, P, M) (or (1, P, M) for a single
+        reference module)."""
+        if self.ref_policy is None:
+            raise ValueError(f"this {self.algorithm} result has no reference policy")
+        return _exact(self.ref_policy, task, "task")
+
+    def summary(self) -> str:
+        """One line: algorithm, runs, steps, final reward/loss, tokens, throughput."""
+        last = self.metrics[-1] if self.metrics else {}
+        parts = [
+            f"{self.algorithm}: {self.n_runs} run(s) x {int(last.get('step', 0))} steps "
+            f"in {self.wall_s:.2f} s"
+        ]
+        for key in ("charts/reward", "losses/loss", "stats/kl", "stats/entropy"):
+            if key in last and math.isfinite(last[key]):
+                parts.append(f"{key.split('/')[-1]} {last[key]:.4g}")
+        rate = self.tokens_seen / self.wall_s if self.wall_s > 0 else float("nan")
+        parts.append(f"{self.tokens_seen} tokens ({rate:.0f}/s)")
+        return "; ".join(parts)
+
+
+def _exact(policy: nn.Module, task: object, name: str) -> SequenceDistribution:
+    if not isinstance(task, SequenceTask):
+        raise ArgumentTypeError(f"{name} must be a SequenceTask; got {type(task).__name__}")
+    device = _device_of(policy)
+    tokens, mask = task.completions()
+    with torch.no_grad():
+        logp = exact_logprobs(
+            policy,
+            task.prompts.to(device),
+            tokens.to(device),
+            mask.to(device),
+            allowed=task.allowed.to(device),
+        )
+    if getattr(policy, "n_runs", None) is None:
+        logp = logp.unsqueeze(0)
+    return SequenceDistribution(logp.cpu())
+
+
+# --------------------------------------------------------------------------------------------
+# runs: tasks, policies, random streams
+# --------------------------------------------------------------------------------------------
+
+
+def resolve_runs(
+    task_or_tasks: object, seeds: object, policy: object
+) -> tuple[list[SequenceTask], list[int]]:
+    """The task of each run and the seeds, checked.
+
+    ``task_or_tasks`` is one task (shared by all runs) or a sequence of N tasks, one per run,
+    with the same prompts, vocabulary, grammar and EOS/pad (only the reward may differ).
+    ``policy`` (a user module) fixes N: its ``n_runs`` if it is stacked, else 1.
+    """
+    seeds = check_seeds(seeds, distinct=False)
+    n_policy = None
+    if policy is not None:
+        if not isinstance(policy, nn.Module):
+            raise ArgumentTypeError(
+                f"policy must be an nn.Module (ids -> logits) or None; got {type(policy).__name__}"
+            )
+        n_policy = getattr(policy, "n_runs", None) or 1
+        if len(seeds) != n_policy:
+            raise ValueError(
+                f"seeds must hold one seed per run of policy ({n_policy}); got {len(seeds)} "
+                "(a module without n_runs trains as one run)"
+            )
+    if isinstance(task_or_tasks, SequenceTask):
+        return [task_or_tasks] * len(seeds), seeds
+    if isinstance(task_or_tasks, str | bytes) or not isinstance(task_or_tasks, Sequence):
+        raise ArgumentTypeError(
+            "task_or_tasks must be a SequenceTask or a sequence of them (one per seed); got "
+            f"{type(task_or_tasks).__name__}"
+        )
+    tasks = list(task_or_tasks)
+    for i, t in enumerate(tasks):
+        if not isinstance(t, SequenceTask):
+            raise ArgumentTypeError(
+                f"task_or_tasks[{i}] must be a SequenceTask; got {type(t).__name__}"
+            )
+    if len(tasks) != len(seeds):
+        raise ValueError(
+            f"task_or_tasks must hold one task per seed ({len(seeds)}); got {len(tasks)}"
+        )
+    first = tasks[0]
+    for i, t in enumerate(tasks[1:], 1):
+        same = (
+            t.vocab == first.vocab
+            and t.eos_id == first.eos_id
+            and t.pad_id == first.pad_id
+            and t.prompts.shape == first.prompts.shape
+            and bool((t.prompts == first.prompts).all())
+            and t.allowed.shape == first.allowed.shape
+            and bool((t.allowed == first.allowed).all())
+            and bool((t.train_mask == first.train_mask).all())
+        )
+        if not same:
+            raise ValueError(
+                f"task_or_tasks[{i}] must share the prompts, vocabulary, grammar (allowed), "
+                "EOS/pad and training prompts of task_or_tasks[0]; only the reward may differ"
+            )
+    return tasks, seeds
+
+
+def build_policy(
+    task: SequenceTask,
+    seeds: list[int],
+    policy: nn.Module | None,
+    config: Any,
+    device: torch.device,
+) -> nn.Module:
+    """The user's ``policy`` moved to ``device``, or a stacked :class:`TinyCausalLM` of the
+    config's size with one run per seed (run i initialised from ``seeds[i]``)."""
+    if policy is not None:
+        return policy.to(device)
+    model = TinyCausalLM(
+        task.vocab_size,
+        max_len=task.prompt_len + task.completion_len,
+        d_model=config.d_model,
+        n_layers=config.n_layers,
+        n_heads=config.n_heads,
+        seeds=seeds,
+        dtype=getattr(torch, config.dtype),
+    )
+    return model.to(device)
+
+
+def frozen_copy(policy: nn.Module) -> nn.Module:
+    """A deep copy of ``policy`` with gradients off (the reference of a run)."""
+    ref = copy.deepcopy(policy)
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    return ref.eval()
+
+
+def is_stacked(policy: nn.Module) -> bool:
+    return isinstance(getattr(policy, "n_runs", None), int)
+
+
+def _device_of(policy: nn.Module) -> torch.device:
+    p = next(policy.parameters(), None)
+    return torch.device("cpu") if p is None else p.device
+
+
+def generators(seeds: list[int], stream: str, device: torch.device) -> list[torch.Generator]:
+    """One generator per run for ``stream``, seeded by the run's seed and the stream only."""
+    k = _STREAMS[stream]
+    return [
+        torch.Generator(device=device).manual_seed((int(s) * 1_000_003 + k) % 2**63) for s in seeds
+    ]
+
+
+def draw_prompts(task: SequenceTask, n: int, gens: list[torch.Generator]) -> torch.Tensor:
+    """(N, n) indices of training prompts, drawn uniformly with replacement, run i from
+    ``gens[i]`` (CPU generators)."""
+    ids = task.train_prompt_ids
+    return torch.stack([ids[torch.randint(ids.numel(), (n,), generator=g)] for g in gens])
+
+
+def stream_seeds(seeds: list[int], stream: str) -> list[int]:
+    """One integer seed per run for ``stream`` (a critic's initialisation, oracle pairs),
+    derived from the run's seed alone and distinct from the policy's."""
+    k = _STREAMS[stream]
+    return [(int(s) * 1_000_003 + k) % 2**63 for s in seeds]
+
+
+# --------------------------------------------------------------------------------------------
+# rollouts
+# --------------------------------------------------------------------------------------------
+
+
+def sample_runs(
+    policy: nn.Module,
+    prompts: torch.Tensor,
+    task: SequenceTask,
+    gens: list[torch.Generator],
+    *,
+    temperature: float = 1.0,
+) -> Completions:
+    """Sample one completion per prompt row of every run: prompts (N, B, Tp) -> (N, B, L).
+
+    :func:`trainers.sequence.sampling.sample` with the task's grammar, EOS and pad, and one
+    generator per run (``gens``), so a run's samples do not depend on the runs stacked with
+    it. A single (unstacked) policy takes ``prompts[0]`` and ``gens[0]``.
+    """
+    stacked = is_stacked(policy)
+    out = sample(
+        policy,
+        prompts if stacked else prompts[0],
+        max_new_tokens=task.completion_len,
+        allowed=task.allowed.to(prompts.device),
+        eos_id=task.eos_id,
+        pad_id=task.pad_id,
+        temperature=temperature,
+        generator=gens,
+    )
+    if not stacked:
+        out = Completions(out.tokens[None], out.mask[None], out.logp[None])
+    return out
+
+
+def logprobs_runs(
+    policy: nn.Module,
+    prompts: torch.Tensor,
+    tokens: torch.Tensor,
+    mask: torch.Tensor,
+    task: SequenceTask,
+    *,
+    temperature: float = 1.0,
+    entropy: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Teacher-forced per-token log-probs (N, B, L) (and entropies) of every run, with grad;
+    :func:`trainers.sequence.sampling.completion_logprobs` on the run axis."""
+    stacked = is_stacked(policy)
+    allowed = task.allowed.to(tokens.device)
+    if stacked:
+        return completion_logprobs(
+            policy,
+            prompts,
+            tokens,
+            mask,
+            allowed=allowed,
+            temperature=temperature,
+            return_entropy=entropy,
+        )
+    out = completion_logprobs(
+        policy,
+        prompts[0],
+        tokens[0],
+        mask[0],
+        allowed=allowed,
+        temperature=temperature,
+        return_entropy=entropy,
+    )
+    if entropy:
+        return out[0][None], out[1][None]
+    return out[None]  # type: ignore[index]
+
+
+def rewards_runs(
+    tasks: list[SequenceTask],
+    prompts: torch.Tensor,
+    comps: Completions,
+    noise_gens: list[torch.Generator],
+) -> torch.Tensor:
+    """(N, B) float64 rewards, run i scored by ``tasks[i].reward`` (which refuses a
+    non-finite ``reward_fn`` output by name), its noise from ``noise_gens[i]``.
+
+    Runs that share one noiseless task are scored in one call on their stacked completions
+    (a reward is a function of each completion alone)."""
+    first = tasks[0]
+    if first.noise_sigma == 0 and all(t is first for t in tasks):
+        return first.reward(prompts, comps.tokens, comps.mask)
+    return torch.stack(
+        [
+            task.reward(prompts[i], comps.tokens[i], comps.mask[i], generator=noise_gens[i])
+            for i, task in enumerate(tasks)
+        ]
+    )
+
+
+def make_optimizer(params: list[torch.Tensor], name: str, lr: float) -> torch.optim.Optimizer:
+    """Adam or SGD over ``params`` (elementwise, so N stacked runs update independently).
+
+    The fused implementation where the parameters' device has one (one kernel over every
+    tensor: on CPU several times faster than the per-tensor loop at these sizes)."""
+    cls = torch.optim.Adam if name == "adam" else torch.optim.SGD
+    try:
+        return cls(params, lr=lr, fused=True)
+    except (RuntimeError, ValueError, TypeError):  # no fused kernel for this device or dtype
+        return cls(params, lr=lr)
+
+
+def clip_gradients(policy: nn.Module, max_norm: float | None) -> None:
+    """Clip each run's gradient norm to ``max_norm`` (per run for a stacked model)."""
+    if max_norm is None:
+        return
+    params = [p for p in policy.parameters() if p.grad is not None]
+    if not params:
+        return
+    if is_stacked(policy):
+        clip_grad_norm_per_run(params, max_norm)
+    else:
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``x`` over the True entries of ``mask`` (0 if there are none)."""
+    m = mask.to(x.dtype)
+    return (x * m).sum() / m.sum().clamp(min=1.0)
+
+
+def as_batch(task: SequenceTask, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Prompts (N, n, Tp) of the prompt indices ``idx`` (N, n), on ``device``."""
+    return task.prompts[idx].to(device)
