@@ -98,8 +98,8 @@ def run_claims(
     ``jobs`` > 1 runs the claims in that many worker processes (registered claims only: a
     worker finds a claim by its id). Each worker runs whole areas (``policy-cliff``,
     ``lipschitz``, ...: their claims share cached sweeps), the longest first by
-    ``expected_seconds`` (claim id -> seconds, e.g. from the previous report; unknown claims
-    count as longest). A worker that dies makes its claim an ERROR result. Claims registered
+    ``expected_seconds`` (claim id -> seconds: the previous report's, else the shipped
+    :data:`EXPECTED_SECONDS`; unknown claims count as longest). A worker that dies makes its claim an ERROR result. Claims registered
     outside :data:`~perturbation.registry.CLAIM_MODULES` (in a notebook, a test) cannot be found
     by a worker: with any of them selected, everything runs in this process.
     """
@@ -255,13 +255,20 @@ def verify(
     )
 
 
+#: Seconds per claim at the default scale on 2 idle cores (a scheduling hint for a first run;
+#: the report already in ``--out``, when there is one, takes its place).
+EXPECTED_SECONDS = Path(__file__).with_name("expected_seconds.json")
+
+
 def _previous_seconds(out: Path) -> dict[str, float]:
-    """Claim id -> seconds in the report already in ``out`` (empty if none or unreadable)."""
-    try:
-        rows = json.loads((out / "results.json").read_text())["results"]
-        return {str(r["claim"]): float(r["seconds"]) for r in rows}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
+    """Claim id -> seconds in the report already in ``out``, else the shipped hint."""
+    for path, key in ((out / "results.json", "results"), (EXPECTED_SECONDS, "results")):
+        try:
+            rows = json.loads(path.read_text())[key]
+            return {str(r["claim"]): float(r["seconds"]) for r in rows}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return {}
 
 
 def _publish(stage: Path, out: Path) -> None:

@@ -37,10 +37,12 @@ def test_jobs_must_be_a_positive_integer(tmp_path):
     assert 1 <= default_jobs() <= 2
 
 
-def test_previous_seconds_reads_the_last_report_and_ignores_garbage(tmp_path):
-    assert _previous_seconds(tmp_path) == {}
+def test_previous_seconds_reads_the_last_report_else_the_shipped_hint(tmp_path):
+    hint = _previous_seconds(tmp_path)  # no report: the shipped timings of every claim
+    assert set(hint) == {c.id for c in claims()}
+    assert all(s >= 0 for s in hint.values())
     (tmp_path / "results.json").write_text("{not json")
-    assert _previous_seconds(tmp_path) == {}
+    assert _previous_seconds(tmp_path) == hint
     rows = {"results": [{"claim": "a/b", "seconds": 1.5}]}
     (tmp_path / "results.json").write_text(json.dumps(rows))
     assert _previous_seconds(tmp_path) == {"a/b": 1.5}
