@@ -152,3 +152,15 @@ def test_identity_layers_are_merged():
     ws = [rng.standard_normal((3, 2)), rng.standard_normal((3, 3)), rng.standard_normal((1, 3))]
     lin = as_network(ws, "identity")
     assert eclipse_fast(lin).value == pytest.approx(np.linalg.norm(ws[2] @ ws[1] @ ws[0], 2))
+
+
+def test_schur_check_failure_falls_back_to_fast_not_to_inf():
+    """Sector [-1, 1] (slope midpoint 0) on a scalar chain: the elimination's multipliers fail
+    the final Schur check; the result is ECLipsE-Fast's certified bound, flagged as a fallback."""
+    ws = [np.array([[0.64767127]]), np.array([[1.59760171]]), np.array([[0.2953063]])]
+    ws.append(np.array([[2.15466559]]))
+    net = as_network(ws, (-1.0, 1.0))
+    r = eclipse(net)
+    assert r.certified and np.isfinite(r.value) and "fell back to ECLipsE-Fast" in r.message
+    assert r.value == pytest.approx(eclipse_fast(net).value, rel=1e-12)
+    assert r.value >= lipschitz_bound(net, "lipsdp-neuron").value * (1 - 1e-5)
