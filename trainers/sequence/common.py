@@ -35,6 +35,7 @@ from torch import nn
 
 from theory.checks import ArgumentTypeError, check_seeds
 from trainers.batched import clip_grad_norm_per_run
+from trainers.runtime import FLAG, POSITIVE, POSITIVE_INT, one_of, optional
 from trainers.sequence.exact import SequenceDistribution, exact_logprobs
 from trainers.sequence.policy import TinyCausalLM
 from trainers.sequence.sampling import Completions, completion_logprobs, sample
@@ -57,6 +58,45 @@ _STREAMS = {
 # --------------------------------------------------------------------------------------------
 # the result
 # --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyOptions:
+    """Options every sequence trainer's config shares: the optimizer and the default policy.
+
+    Each config (``GRPOConfig``, ``PPOSeqConfig``, ``SequenceDPOConfig``, ``SFTConfig``)
+    extends it and validates these fields with :data:`POLICY_OPTION_RULES`.
+    """
+
+    optimizer: str = "adam"
+    """'adam' or 'sgd'."""
+    max_grad_norm: float | None = 1.0
+    """Clip each run's gradient norm (TRL default 1.0; None: off)."""
+    d_model: int = 32
+    """Width of the default TinyCausalLM."""
+    n_layers: int = 2
+    """Depth of the default TinyCausalLM."""
+    n_heads: int = 2
+    """Attention heads of the default TinyCausalLM."""
+    dtype: str = "float32"
+    """'float32' or 'float64' (parameters of the default policy)."""
+    log_every: int = 1
+    """Log metrics every this many steps (generation rounds for GRPO)."""
+    progress: bool = False
+    """Show a progress bar."""
+
+
+#: check_config rules of the :class:`PolicyOptions` fields.
+POLICY_OPTION_RULES = {
+    "optimizer": one_of("adam", "sgd"),
+    "max_grad_norm": optional(POSITIVE),
+    "d_model": POSITIVE_INT,
+    "n_layers": POSITIVE_INT,
+    "n_heads": POSITIVE_INT,
+    "dtype": one_of("float32", "float64"),
+    "log_every": POSITIVE_INT,
+    "progress": FLAG,
+}
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,6 @@ from trainers.runtime import (
     check_config,
     check_instance,
     one_of,
-    optional,
     real,
     setup,
 )
@@ -66,7 +65,7 @@ Pairs = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 @dataclass(frozen=True)
-class SequenceDPOConfig:
+class SequenceDPOConfig(C.PolicyOptions):
     """Hyperparameters of :func:`train_sequence_dpo` (TRL's names and defaults where they
     apply)."""
 
@@ -88,22 +87,6 @@ class SequenceDPOConfig:
     """The oracle redraws pairs of equal reward (their labels are coin flips)."""
     lr: float = 1e-3
     """Learning rate."""
-    optimizer: str = "adam"
-    """'adam' or 'sgd'."""
-    max_grad_norm: float | None = 1.0
-    """Clip each run's gradient norm (None: off)."""
-    d_model: int = 32
-    """Width of the default TinyCausalLM."""
-    n_layers: int = 2
-    """Depth of the default TinyCausalLM."""
-    n_heads: int = 2
-    """Attention heads of the default TinyCausalLM."""
-    dtype: str = "float32"
-    """'float32' or 'float64'."""
-    log_every: int = 1
-    """Log metrics every this many steps."""
-    progress: bool = False
-    """Show a progress bar."""
 
     def __post_init__(self) -> None:
         check_config(
@@ -118,14 +101,7 @@ class SequenceDPOConfig:
                 "oracle_scale": POSITIVE,
                 "oracle_drop_ties": FLAG,
                 "lr": POSITIVE,
-                "optimizer": one_of("adam", "sgd"),
-                "max_grad_norm": optional(POSITIVE),
-                "d_model": POSITIVE_INT,
-                "n_layers": POSITIVE_INT,
-                "n_heads": POSITIVE_INT,
-                "dtype": one_of("float32", "float64"),
-                "log_every": POSITIVE_INT,
-                "progress": FLAG,
+                **C.POLICY_OPTION_RULES,
             },
         )
         if self.label_smoothing > 0 and self.loss_type != "sigmoid":

@@ -47,7 +47,6 @@ from torch import nn
 
 from trainers import losses as L
 from trainers.runtime import (
-    FLAG,
     NONNEGATIVE,
     OPEN_UNIT,
     POSITIVE,
@@ -67,7 +66,7 @@ __all__ = ["GRPOConfig", "train_grpo"]
 
 
 @dataclass(frozen=True)
-class GRPOConfig:
+class GRPOConfig(C.PolicyOptions):
     """Hyperparameters of :func:`train_grpo` (TRL's names and defaults where they apply)."""
 
     steps: int = 200
@@ -100,22 +99,6 @@ class GRPOConfig:
     """Normaliser of 'dr_grpo' (None: the task's completion length L)."""
     lr: float = 3e-3
     """Learning rate."""
-    optimizer: str = "adam"
-    """'adam' or 'sgd'."""
-    max_grad_norm: float | None = 1.0
-    """Clip each run's gradient norm (TRL default 1.0; None: off)."""
-    d_model: int = 32
-    """Width of the default TinyCausalLM."""
-    n_layers: int = 2
-    """Depth of the default TinyCausalLM."""
-    n_heads: int = 2
-    """Attention heads of the default TinyCausalLM."""
-    dtype: str = "float32"
-    """'float32' or 'float64' (parameters of the default policy)."""
-    log_every: int = 1
-    """Log metrics every this many rounds."""
-    progress: bool = False
-    """Show a progress bar."""
 
     def __post_init__(self) -> None:
         check_config(
@@ -136,14 +119,7 @@ class GRPOConfig:
                 "temperature": POSITIVE,
                 "max_completion_length": optional(POSITIVE_INT),
                 "lr": POSITIVE,
-                "optimizer": one_of("adam", "sgd"),
-                "max_grad_norm": optional(POSITIVE),
-                "d_model": POSITIVE_INT,
-                "n_layers": POSITIVE_INT,
-                "n_heads": POSITIVE_INT,
-                "dtype": one_of("float32", "float64"),
-                "log_every": POSITIVE_INT,
-                "progress": FLAG,
+                **C.POLICY_OPTION_RULES,
             },
         )
 

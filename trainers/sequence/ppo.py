@@ -52,7 +52,6 @@ from trainers.runtime import (
     MetricsLog,
     check_config,
     check_instance,
-    one_of,
     optional,
     setup,
 )
@@ -64,7 +63,7 @@ __all__ = ["PPOSeqConfig", "train_sequence_ppo"]
 
 
 @dataclass(frozen=True)
-class PPOSeqConfig:
+class PPOSeqConfig(C.PolicyOptions):
     """Hyperparameters of :func:`train_sequence_ppo` (MOSS-RLHF's names for PPO-max)."""
 
     steps: int = 200
@@ -99,22 +98,6 @@ class PPOSeqConfig:
     """PPO value clipping (None: off)."""
     temperature: float = 1.0
     """Sampling temperature."""
-    optimizer: str = "adam"
-    """'adam' or 'sgd' (policy and critic)."""
-    max_grad_norm: float | None = 1.0
-    """Clip each run's gradient norm (None: off)."""
-    d_model: int = 32
-    """Width of the default TinyCausalLM (policy and critic)."""
-    n_layers: int = 2
-    """Depth of the default TinyCausalLM."""
-    n_heads: int = 2
-    """Attention heads of the default TinyCausalLM."""
-    dtype: str = "float32"
-    """'float32' or 'float64'."""
-    log_every: int = 1
-    """Log metrics every this many rollouts."""
-    progress: bool = False
-    """Show a progress bar."""
 
     def __post_init__(self) -> None:
         check_config(
@@ -136,14 +119,7 @@ class PPOSeqConfig:
                 "advantage_clip": optional(POSITIVE),
                 "value_clip": optional(POSITIVE),
                 "temperature": POSITIVE,
-                "optimizer": one_of("adam", "sgd"),
-                "max_grad_norm": optional(POSITIVE),
-                "d_model": POSITIVE_INT,
-                "n_layers": POSITIVE_INT,
-                "n_heads": POSITIVE_INT,
-                "dtype": one_of("float32", "float64"),
-                "log_every": POSITIVE_INT,
-                "progress": FLAG,
+                **C.POLICY_OPTION_RULES,
             },
         )
 

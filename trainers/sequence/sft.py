@@ -38,7 +38,6 @@ from torch import nn
 from theory.checks import ArgumentTypeError
 from trainers import losses as L
 from trainers.runtime import (
-    FLAG,
     POSITIVE,
     POSITIVE_INT,
     PROBABILITY,
@@ -46,7 +45,6 @@ from trainers.runtime import (
     check_config,
     check_instance,
     one_of,
-    optional,
     setup,
 )
 from trainers.sequence import common as C
@@ -56,7 +54,7 @@ __all__ = ["SFTConfig", "pretrain_reference", "train_sft"]
 
 
 @dataclass(frozen=True)
-class SFTConfig:
+class SFTConfig(C.PolicyOptions):
     """Hyperparameters of :func:`train_sft`."""
 
     steps: int = 200
@@ -71,22 +69,6 @@ class SFTConfig:
     """Token aggregation of the NLL ('bnpo': mean over the batch's real tokens)."""
     lr: float = 1e-3
     """Learning rate."""
-    optimizer: str = "adam"
-    """'adam' or 'sgd'."""
-    max_grad_norm: float | None = 1.0
-    """Clip each run's gradient norm (None: off)."""
-    d_model: int = 32
-    """Width of the default TinyCausalLM."""
-    n_layers: int = 2
-    """Depth of the default TinyCausalLM."""
-    n_heads: int = 2
-    """Attention heads of the default TinyCausalLM."""
-    dtype: str = "float32"
-    """'float32' or 'float64'."""
-    log_every: int = 1
-    """Log metrics every this many steps."""
-    progress: bool = False
-    """Show a progress bar."""
 
     def __post_init__(self) -> None:
         check_config(
@@ -98,14 +80,7 @@ class SFTConfig:
                 "uniform_mix": PROBABILITY,
                 "loss_type": one_of(*L.LOSS_TYPES),
                 "lr": POSITIVE,
-                "optimizer": one_of("adam", "sgd"),
-                "max_grad_norm": optional(POSITIVE),
-                "d_model": POSITIVE_INT,
-                "n_layers": POSITIVE_INT,
-                "n_heads": POSITIVE_INT,
-                "dtype": one_of("float32", "float64"),
-                "log_every": POSITIVE_INT,
-                "progress": FLAG,
+                **C.POLICY_OPTION_RULES,
             },
         )
 
