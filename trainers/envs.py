@@ -22,6 +22,7 @@ import numpy as np
 from theory.checks import (
     ArgumentTypeError,
     as_float_array,
+    check_choice,
     check_int,
     check_positive_int,
     check_simplex,
@@ -41,16 +42,6 @@ def _check_action(action: object, n_actions: int) -> int:
     if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
         action = action.item()
     return check_int("action", action, lo=0, hi=n_actions - 1)
-
-
-def _check_render_mode(render_mode: object, modes: list[str]) -> str | None:
-    """None, or one of the environment's declared ``render_modes``."""
-    if render_mode is not None and render_mode not in modes:
-        raise ValueError(
-            f"render_mode must be None or one of the declared render modes {modes}; "
-            f"got {render_mode!r}"
-        )
-    return render_mode  # type: ignore[return-value]
 
 
 class TabularMDPEnv(gym.Env):
@@ -77,7 +68,9 @@ class TabularMDPEnv(gym.Env):
         max_steps: int = 50,
         render_mode: str | None = None,
     ):
-        self.render_mode = _check_render_mode(render_mode, self.metadata["render_modes"])
+        self.render_mode = check_choice(
+            "render_mode", render_mode, [None, *self.metadata["render_modes"]]
+        )
         if not isinstance(mdp, TabularMDP):
             raise ArgumentTypeError(f"mdp must be a theory.TabularMDP; got {type(mdp).__name__}")
         max_steps = check_positive_int("max_steps", max_steps)
@@ -148,7 +141,9 @@ class PixelGridEnv(gym.Env):
         max_steps: int | None = None,
         render_mode: str | None = None,
     ):
-        self.render_mode = _check_render_mode(render_mode, self.metadata["render_modes"])
+        self.render_mode = check_choice(
+            "render_mode", render_mode, [None, *self.metadata["render_modes"]]
+        )
         size = check_int("size", size, lo=2)
         cell = check_positive_int("cell", cell)
         if max_steps is not None:

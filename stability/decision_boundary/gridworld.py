@@ -77,9 +77,9 @@ class PixelGridworld(gym.Env):
         max_steps: int | None = None,
         render_mode: str | None = None,
     ) -> None:
-        if render_mode is not None:
-            check_choice("render_mode", render_mode, self.metadata["render_modes"])
-        self.render_mode = render_mode
+        self.render_mode = check_choice(
+            "render_mode", render_mode, [None, *self.metadata["render_modes"]]
+        )
         self.size = check_int("size", size, lo=3)
         wall_density = check_real("wall_density", wall_density, lo=0.0, hi=0.6, hi_open=True)
         self.gamma = check_gamma(gamma)
