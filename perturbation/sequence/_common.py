@@ -34,9 +34,11 @@ import numpy as np
 import torch
 
 from perturbation.registry import RunContext
+from perturbation.sweeps import stats
 from trainers.losses import aggregate_token_loss, grpo_token_loss, k3_kl
 from trainers.sequence import (
     GRPOConfig,
+    SequenceDistribution,
     SequenceTask,
     SFTConfig,
     TinyCausalLM,
@@ -48,6 +50,7 @@ from trainers.sequence import (
     tie_break,
     tied_digit_sum,
     train_grpo,
+    tv_distance,
 )
 
 #: The TinyCausalLM of every experiment: one pre-LN block of width 16 (about 4k parameters).
@@ -182,16 +185,14 @@ def exact(policy: TinyCausalLM, task: SequenceTask) -> torch.Tensor:
         return seq_logp(policy, task).cpu()
 
 
-def tv(p_logp: torch.Tensor, q_logp: torch.Tensor) -> torch.Tensor:
-    """Total variation ``1/2 sum |p - q|`` over the last axis."""
-    return 0.5 * (p_logp.exp() - q_logp.exp()).abs().sum(-1)
+#: Total variation along the last axis (:func:`trainers.sequence.tv_distance`).
+tv = tv_distance
 
 
 def restricted(logp: torch.Tensor, subset: torch.Tensor) -> torch.Tensor:
     """``pi`` restricted to ``subset`` (bool, broadcast to ``logp``) and renormalised: the
-    distribution over the tie set, written pi-bar."""
-    masked = logp.masked_fill(~subset, -math.inf)
-    return masked - torch.logsumexp(masked, dim=-1, keepdim=True)
+    distribution over the tie set, written pi-bar (:meth:`SequenceDistribution.restrict`)."""
+    return SequenceDistribution(logp).restrict(subset).logp
 
 
 # ---------------------------------------------------------------------------------------------
@@ -505,11 +506,13 @@ def bootstrap_ci(
     reps: int = 2000,
     level: float = 0.95,
 ) -> tuple[float, float, float]:
-    """The mean of ``x`` (one value per seed) and its percentile bootstrap interval."""
-    x = np.asarray(x, dtype=float)
-    means = x[rng.integers(len(x), size=(reps, len(x)))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return float(x.mean()), float(lo), float(hi)
+    """The mean of ``x`` (one value per seed) and its percentile bootstrap interval
+    (:func:`perturbation.sweeps.stats.bootstrap_ci`, seeded from ``rng``)."""
+    seed = int(rng.integers(2**31 - 1))
+    iv = stats.bootstrap_ci(
+        np.asarray(x, dtype=float), "mean", reps=reps, confidence=level, random_state=seed
+    )
+    return iv.point, iv.lower, iv.upper
 
 
 def log_slope(x: Sequence[float], y: Sequence[float]) -> float:
