@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from tests.trainers.sequence.conftest import close as _close
 from trainers.sequence import (
     SequenceDistribution,
     TinyCausalLM,
@@ -32,23 +33,6 @@ from trainers.sequence import (
 
 V = 5
 CFG = {"max_len": 10, "d_model": 16, "n_layers": 1, "n_heads": 2}
-
-
-def _close(a: torch.Tensor, b: torch.Tensor, atol: float = 1e-9) -> None:
-    """Elementwise |a - b| <= atol (torch.testing.assert_close costs seconds on first use)."""
-    assert a.shape == b.shape, (a.shape, b.shape)
-    if a.numel() == 0:
-        return
-    diff = (a.detach().double() - b.detach().double()).abs().max().item()
-    assert diff <= atol, f"max |a - b| = {diff:.3g} > {atol}"
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _peaked(model: TinyCausalLM, scale: float) -> TinyCausalLM:

@@ -13,27 +13,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.trainers.sequence.conftest import close as _close
 from trainers.sequence import KVCache, TinyCausalLM, policy_logits
 
 SEEDS = [3, 11, 7]
 CFG = {"max_len": 12, "d_model": 16, "n_layers": 2, "n_heads": 2}
-
-
-def _close(a: torch.Tensor, b: torch.Tensor, atol: float = 1e-9) -> None:
-    """Elementwise |a - b| <= atol (torch.testing.assert_close costs seconds on first use)."""
-    assert a.shape == b.shape, (a.shape, b.shape)
-    if a.numel() == 0:
-        return
-    diff = (a.detach().double() - b.detach().double()).abs().max().item()
-    assert diff <= atol, f"max |a - b| = {diff:.3g} > {atol}"
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("tied", [False, True])
