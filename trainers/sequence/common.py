@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +41,12 @@ from trainers.sequence.policy import TinyCausalLM
 from trainers.sequence.sampling import Completions, completion_logprobs, sample
 from trainers.sequence.tasks import SequenceTask
 
-__all__ = ["SequenceRunResult"]
+__all__ = ["Callback", "SequenceRunResult"]
+
+#: ``callback(step, policy)``: called by every sequence trainer after each logged step (the
+#: step count so far and the policy being trained, in training mode); what it measures it
+#: keeps itself (e.g. an exact distribution every few steps).
+Callback = Callable[[int, nn.Module], None]
 
 #: The random streams of a run (each seeded by the run's seed and its offset here).
 _STREAMS = {
@@ -310,6 +315,22 @@ def stream_seeds(seeds: list[int], stream: str) -> list[int]:
     return [(int(s) * 1_000_003 + k) % 2**63 for s in seeds]
 
 
+def check_callback(callback: object) -> Callback | None:
+    """``callback`` if it is None or callable, else a TypeError naming it."""
+    if callback is not None and not callable(callback):
+        raise ArgumentTypeError(
+            f"callback must be callable (step, policy) -> None or None; got {callback!r}"
+        )
+    return callback  # type: ignore[return-value]
+
+
+def notify(callback: Callback | None, step: int, policy: nn.Module) -> None:
+    """Call ``callback(step, policy)`` (outside autograd) if there is one."""
+    if callback is not None:
+        with torch.no_grad():
+            callback(step, policy)
+
+
 # --------------------------------------------------------------------------------------------
 # rollouts
 # --------------------------------------------------------------------------------------------
@@ -381,6 +402,36 @@ def logprobs_runs(
     if entropy:
         return out[0][None], out[1][None]
     return out[None]  # type: ignore[index]
+
+
+@dataclass(frozen=True)
+class GroupRollout:
+    """One round of group sampling: prompts (N, B, Tp), completions and rewards (N, B)."""
+
+    prompts: torch.Tensor
+    completions: Completions
+    rewards: torch.Tensor
+
+
+def group_rollout(
+    policy: nn.Module,
+    tasks: list[SequenceTask],
+    n_prompts: int,
+    n_generations: int,
+    prompt_gens: list[torch.Generator],
+    token_gens: list[torch.Generator],
+    noise_gens: list[torch.Generator],
+    device: torch.device,
+    *,
+    temperature: float = 1.0,
+) -> GroupRollout:
+    """``n_prompts`` training prompts per run, ``n_generations`` completions of each (a group,
+    consecutive rows), scored by each run's task: the rollout of GRPO and its variants."""
+    task = tasks[0]
+    idx = draw_prompts(task, n_prompts, prompt_gens).repeat_interleave(n_generations, dim=1)
+    prompts = as_batch(task, idx, device)
+    comps = sample_runs(policy, prompts, task, token_gens, temperature=temperature)
+    return GroupRollout(prompts, comps, rewards_runs(tasks, prompts, comps, noise_gens))
 
 
 def rewards_runs(

@@ -120,7 +120,9 @@ def bradley_terry_pairs(
     ``task.completions()`` and the label ``P(a preferred) = sigmoid(scale (r(a) - r(b)))``
     (Bradley & Terry 1952). With ``drop_ties`` the pair is redrawn until ``r(a) != r(b)``
     (prompts whose completions all have one reward give no pair); a tied pair's label is a
-    coin flip that carries no preference. Returns ``(prompt, chosen, rejected)`` long tensors
+    coin flip that carries no preference. A task with ``label_flip = q``
+    (:func:`trainers.sequence.tasks.label_flips`) reports each label flipped with probability
+    ``q``. Returns ``(prompt, chosen, rejected)`` long tensors
     (n,), indices into ``task.prompts`` and ``task.completions()``.
     """
     check_instance("task", task, SequenceTask)
@@ -151,6 +153,8 @@ def bradley_terry_pairs(
         a[tied] = torch.randint(M, (tied.numel(),), generator=g)
         b[tied] = (a[tied] + torch.randint(1, M, (tied.numel(),), generator=g)) % M
     prob = torch.sigmoid(scale * (table[p, a] - table[p, b]))
+    q = task.label_flip  # the oracle's label noise (trainers.sequence.tasks.label_flips)
+    prob = (1 - q) * prob + q * (1 - prob)
     win = torch.rand(n, generator=g, dtype=torch.float64) < prob
     return p, torch.where(win, a, b), torch.where(win, b, a)
 
@@ -201,6 +205,7 @@ def train_sequence_dpo(
     policy: nn.Module | None = None,
     ref_policy: nn.Module | None = None,
     device: str | torch.device | None = None,
+    callback: C.Callback | None = None,
 ) -> C.SequenceRunResult:
     """Train N = len(seeds) DPO (or IPO) runs on completion pairs as one stacked model.
 
@@ -215,7 +220,7 @@ def train_sequence_dpo(
         completion indices into ``task.completions()``; shared by all runs. Default:
         :func:`bradley_terry_pairs` on each run's task (``cfg.n_pairs``, ``cfg.oracle_scale``,
         ``cfg.oracle_drop_ties``), seeded by the run's seed.
-    seeds, policy, ref_policy, device
+    seeds, policy, ref_policy, device, callback
         As in :func:`trainers.sequence.grpo.train_grpo`.
 
     Returns
@@ -226,6 +231,7 @@ def train_sequence_dpo(
     """
     check_instance("cfg", cfg, SequenceDPOConfig)
     tasks, seeds = C.resolve_runs(task_or_tasks, seeds, policy)
+    callback = C.check_callback(callback)
     if ref_policy is not None and not isinstance(ref_policy, nn.Module):
         raise TypeError(f"ref_policy must be an nn.Module or None; got {type(ref_policy).__name__}")
     task = tasks[0]
@@ -298,6 +304,8 @@ def train_sequence_dpo(
                     "stats/tokens": n_tok / mask[..., 0].numel(),
                 },
             )
+        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+            C.notify(callback, step + 1, policy)
         log.advance()
     log.close()
     return C.SequenceRunResult(

@@ -141,6 +141,7 @@ def train_grpo(
     policy: nn.Module | None = None,
     ref_policy: nn.Module | None = None,
     device: str | torch.device | None = None,
+    callback: C.Callback | None = None,
 ) -> C.SequenceRunResult:
     """Train N = len(seeds) GRPO runs on a task (or one task per run) as one stacked model.
 
@@ -162,6 +163,8 @@ def train_grpo(
         policy).
     device : str or torch.device, optional
         Default: CUDA where present.
+    callback : callable, optional
+        ``callback(step, policy)`` after every logged round (:data:`trainers.sequence.common.Callback`).
 
     Returns
     -------
@@ -172,6 +175,7 @@ def train_grpo(
     """
     check_instance("cfg", cfg, GRPOConfig)
     tasks, seeds = C.resolve_runs(task_or_tasks, seeds, policy)
+    callback = C.check_callback(callback)
     if ref_policy is not None and not isinstance(ref_policy, nn.Module):
         raise TypeError(f"ref_policy must be an nn.Module or None; got {type(ref_policy).__name__}")
     task = tasks[0]
@@ -197,11 +201,19 @@ def train_grpo(
     start = time.perf_counter()
     for step in range(cfg.steps):
         # --- rollout: Bp prompts per run, G completions each, scored by the run's task ---
-        idx = C.draw_prompts(task, Bp, prompt_gens).repeat_interleave(G, dim=1)  # (N, Bp*G)
-        prompts = C.as_batch(task, idx, dev)
-        comps = C.sample_runs(policy, prompts, task, token_gens, temperature=cfg.temperature)
+        roll = C.group_rollout(
+            policy,
+            tasks,
+            Bp,
+            G,
+            prompt_gens,
+            token_gens,
+            noise_gens,
+            dev,
+            temperature=cfg.temperature,
+        )
+        prompts, comps, rewards = roll.prompts, roll.completions, roll.rewards  # (N, Bp*G, ...)
         mask = comps.mask
-        rewards = C.rewards_runs(tasks, prompts, comps, noise_gens)  # (N, Bp*G) float64
         ref_logp = None
         if need_ref:
             with torch.no_grad():
@@ -256,6 +268,8 @@ def train_grpo(
             if ref_logp is not None:
                 row["stats/kl"] = stats["kl"]
             log.log(step + 1, row)
+        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+            C.notify(callback, step + 1, policy)
         log.advance()
     log.close()
     return C.SequenceRunResult(

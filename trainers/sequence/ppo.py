@@ -153,6 +153,7 @@ def train_sequence_ppo(
     policy: nn.Module | None = None,
     ref_policy: nn.Module | None = None,
     device: str | torch.device | None = None,
+    callback: C.Callback | None = None,
 ) -> C.SequenceRunResult:
     """Train N = len(seeds) PPO runs (policy + critic each) as stacked models.
 
@@ -165,6 +166,7 @@ def train_sequence_ppo(
     """
     check_instance("cfg", cfg, PPOSeqConfig)
     tasks, seeds = C.resolve_runs(task_or_tasks, seeds, policy)
+    callback = C.check_callback(callback)
     if ref_policy is not None and not isinstance(ref_policy, nn.Module):
         raise TypeError(f"ref_policy must be an nn.Module or None; got {type(ref_policy).__name__}")
     task = tasks[0]
@@ -266,6 +268,8 @@ def train_sequence_ppo(
                     "stats/clip_ratio": stats["clip_ratio/region_mean"],
                 },
             )
+        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+            C.notify(callback, step + 1, policy)
         log.advance()
     log.close()
     return C.SequenceRunResult(

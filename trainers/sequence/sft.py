@@ -151,6 +151,7 @@ def train_sft(
     seeds: Sequence[int] = (0,),
     policy: nn.Module | None = None,
     device: str | torch.device | None = None,
+    callback: C.Callback | None = None,
 ) -> C.SequenceRunResult:
     """Train N = len(seeds) runs by token NLL on target completions, as one stacked model.
 
@@ -163,7 +164,7 @@ def train_sft(
     completions : (tokens (P, L) long, mask (P, L) bool), optional
         One expert completion per prompt, respecting the grammar (``targets="solutions"``;
         default ``task.solutions``).
-    seeds, policy, device
+    seeds, policy, device, callback
         As in :func:`trainers.sequence.grpo.train_grpo`.
 
     Returns
@@ -174,6 +175,7 @@ def train_sft(
     """
     check_instance("cfg", cfg, SFTConfig)
     tasks, seeds = C.resolve_runs(task_or_tasks, seeds, policy)
+    callback = C.check_callback(callback)
     task = tasks[0]
     experts = None
     if cfg.targets == "solutions":
@@ -215,6 +217,8 @@ def train_sft(
                     "stats/tokens": n_tok / mask[..., 0].numel(),
                 },
             )
+        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+            C.notify(callback, step + 1, policy)
         log.advance()
     log.close()
     return C.SequenceRunResult(

@@ -73,6 +73,7 @@ __all__ = [
     "SequenceTask",
     "drop_prompts",
     "format_reward",
+    "label_flips",
     "length_penalty",
     "length_reward",
     "reward_noise",
@@ -220,6 +221,10 @@ class SequenceTask:
         (:func:`reward_noise`); :meth:`reward_table` is the noiseless mean.
     noise_seed : int, default 0
         Seed of the noise stream (a fresh stream per task object).
+    label_flip : float, default 0
+        Probability that a preference oracle on this task reports the opposite of its label
+        (:func:`label_flips`; read by :func:`trainers.sequence.dpo.bradley_terry_pairs` and the
+        preference trainers). Rewards are unaffected.
     meta : mapping, optional
         Read-only facts about the instance (the graph of :func:`shortest_paths`, ...).
 
@@ -244,6 +249,7 @@ class SequenceTask:
     favoured: Tensor | None = None
     noise_sigma: float = 0.0
     noise_seed: int = 0
+    label_flip: float = 0.0
     meta: Mapping[str, Any] = field(default_factory=dict)
     #: tables keyed by what they depend on (shared with derived tasks; see ``_cached``)
     _cache: dict = field(default_factory=dict)
@@ -308,6 +314,10 @@ class SequenceTask:
         sigma = check_nonnegative("noise_sigma", self.noise_sigma)
         set_("noise_sigma", sigma)
         set_("noise_seed", check_seed(self.noise_seed, "noise_seed"))
+        flip = check_nonnegative("label_flip", self.label_flip)
+        if flip >= 0.5:
+            raise ValueError(f"label_flip must be in [0, 0.5); got {flip}")
+        set_("label_flip", flip)
         if not isinstance(self.meta, Mapping):
             raise ArgumentTypeError(f"meta must be a mapping; got {type(self.meta).__name__}")
         if not isinstance(self.meta, MappingProxyType):
@@ -774,6 +784,37 @@ def reward_noise(task: SequenceTask, sigma: float, *, seed: int) -> SequenceTask
         task.with_reward(task.reward_fn, f"{task.name}|noise({sigma:g}, seed={seed})"),
         noise_sigma=total,
         noise_seed=seed,
+    )
+
+
+def label_flips(task: SequenceTask, q: float) -> SequenceTask:
+    """A preference oracle on ``task`` that reports the opposite label with probability ``q``.
+
+    The preference-side counterpart of :func:`reward_noise`: a Bradley-Terry oracle's label
+    (:func:`trainers.sequence.dpo.bradley_terry_pairs`) is flipped independently with
+    probability ``q``, so ``P(a reported preferred) = (1 - q) s + q (1 - s)`` with
+    ``s = sigmoid(scale (r(a) - r(b)))``. Rewards, tie sets and the reward table are
+    unchanged; flips on a flipped task compose, ``q_total = q_old (1 - q) + q (1 - q_old)``.
+
+    Parameters
+    ----------
+    task : SequenceTask
+    q : float
+        In [0, 0.5) (at 0.5 the labels carry no preference).
+
+    Examples
+    --------
+    >>> label_flips(tied_digit_sum(), 0.1).label_flip
+    0.1
+    """
+    _check_task(task)
+    q = check_nonnegative("q", q)
+    if q >= 0.5:
+        raise ValueError(f"q must be in [0, 0.5); got {q}")
+    old = task.label_flip
+    return dataclasses.replace(
+        task.with_reward(task.reward_fn, f"{task.name}|flip({q:g})"),
+        label_flip=old * (1 - q) + q * (1 - old),
     )
 
 

@@ -11,6 +11,7 @@ from trainers.sequence.tasks import (
     SequenceTask,
     drop_prompts,
     format_reward,
+    label_flips,
     length_penalty,
     length_reward,
     reward_noise,
@@ -189,6 +190,10 @@ CASES: list[Case] = [
     bad(reward_noise, "sigma", "range", _TINY, -0.5, seed=0),
     bad(reward_noise, "seed", "seed", _TINY, 0.5, seed=1.5),
     bad(reward_noise, "task", "type", None, 0.5, seed=0),
+    bad(label_flips, "q", "nan", _TINY, math.nan),
+    bad(label_flips, "q", "range", _TINY, 0.5),
+    bad(label_flips, "q", "range", _TINY, -0.1),
+    bad(label_flips, "task", "type", None, 0.1),
     bad(drop_prompts, "fraction", "range", _TINY, 1.5, seed=0),
     bad(drop_prompts, "fraction", "value", _TINY, 0.9, seed=0),  # would drop both prompts
     bad(drop_prompts, "seed", "seed", _TINY, 0.5, seed=-1),
