@@ -200,7 +200,8 @@ def resolve_runs(
     """The task of each run and the seeds, checked.
 
     ``task_or_tasks`` is one task (shared by all runs) or a sequence of N tasks, one per run,
-    with the same prompts, vocabulary, grammar and EOS/pad (only the reward may differ).
+    with the same prompts, vocabulary, grammar and EOS/pad (the reward, its noise, the label
+    flips and the training prompts may differ).
     ``policy`` (a user module) fixes N: its ``n_runs`` if it is stacked, else 1.
     """
     seeds = check_seeds(seeds, distinct=False)
@@ -243,12 +244,12 @@ def resolve_runs(
             and bool((t.prompts == first.prompts).all())
             and t.allowed.shape == first.allowed.shape
             and bool((t.allowed == first.allowed).all())
-            and bool((t.train_mask == first.train_mask).all())
         )
         if not same:
             raise ValueError(
                 f"task_or_tasks[{i}] must share the prompts, vocabulary, grammar (allowed), "
-                "EOS/pad and training prompts of task_or_tasks[0]; only the reward may differ"
+                "EOS/pad of task_or_tasks[0]; only the reward, its noise, the oracle's label "
+                "flips and the training prompts (train_mask) may differ"
             )
     return tasks, seeds
 
@@ -301,11 +302,19 @@ def generators(seeds: list[int], stream: str, device: torch.device) -> list[torc
     ]
 
 
-def draw_prompts(task: SequenceTask, n: int, gens: list[torch.Generator]) -> torch.Tensor:
+def draw_prompts(
+    tasks: SequenceTask | list[SequenceTask], n: int, gens: list[torch.Generator]
+) -> torch.Tensor:
     """(N, n) indices of training prompts, drawn uniformly with replacement, run i from
-    ``gens[i]`` (CPU generators)."""
-    ids = task.train_prompt_ids
-    return torch.stack([ids[torch.randint(ids.numel(), (n,), generator=g)] for g in gens])
+    ``gens[i]`` (CPU generators) among the training prompts of its task (``tasks[i]``, or
+    the one task of every run)."""
+    if isinstance(tasks, SequenceTask):
+        tasks = [tasks] * len(gens)
+    out = []
+    for t, g in zip(tasks, gens, strict=True):
+        ids = t.train_prompt_ids
+        out.append(ids[torch.randint(ids.numel(), (n,), generator=g)])
+    return torch.stack(out)
 
 
 def stream_seeds(seeds: list[int], stream: str) -> list[int]:
@@ -428,7 +437,7 @@ def group_rollout(
     """``n_prompts`` training prompts per run, ``n_generations`` completions of each (a group,
     consecutive rows), scored by each run's task: the rollout of GRPO and its variants."""
     task = tasks[0]
-    idx = draw_prompts(task, n_prompts, prompt_gens).repeat_interleave(n_generations, dim=1)
+    idx = draw_prompts(tasks, n_prompts, prompt_gens).repeat_interleave(n_generations, dim=1)
     prompts = as_batch(task, idx, device)
     comps = sample_runs(policy, prompts, task, token_gens, temperature=temperature)
     return GroupRollout(prompts, comps, rewards_runs(tasks, prompts, comps, noise_gens))

@@ -198,7 +198,7 @@ def train_sequence_ppo(
     start = time.perf_counter()
     for step in range(cfg.steps):
         # --- rollout ---
-        prompts = C.as_batch(task, C.draw_prompts(task, cfg.batch_size, prompt_gens), dev)
+        prompts = C.as_batch(task, C.draw_prompts(tasks, cfg.batch_size, prompt_gens), dev)
         comps = C.sample_runs(policy, prompts, task, token_gens, temperature=cfg.temperature)
         mask, old_logp = comps.mask, comps.logp
         rewards = C.rewards_runs(tasks, prompts, comps, noise_gens)  # (N, B) float64

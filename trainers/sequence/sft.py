@@ -193,7 +193,7 @@ def train_sft(
     tokens_seen = 0
     start = time.perf_counter()
     for step in range(cfg.steps):
-        idx = C.draw_prompts(task, cfg.batch_size, prompt_gens)  # (N, K)
+        idx = C.draw_prompts(tasks, cfg.batch_size, prompt_gens)  # (N, K)
         tokens, mask = _draw_targets(tasks, idx, cfg, experts, target_gens)
         prompts = C.as_batch(task, idx, dev)
         tokens, mask = tokens.to(dev), mask.to(dev)
