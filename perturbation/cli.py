@@ -79,6 +79,35 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _leaderboard(args: argparse.Namespace) -> int:
+    from perturbation.leaderboard import METHODS, run_leaderboard
+
+    device = _check_device(args.device)
+    methods = None if args.methods is None else [m.strip() for m in args.methods.split(",")]
+    perts = (
+        None if args.perturbations is None else [p.strip() for p in args.perturbations.split(",")]
+    )
+    for m in methods or ():
+        if m not in METHODS:
+            raise UsageError(f"--methods: unknown method {m!r}; choose from {', '.join(METHODS)}")
+    for p in perts or ():
+        if p not in ("P1", "P2", "P3"):
+            raise UsageError(f"--perturbations: unknown perturbation {p!r}; choose from P1, P2, P3")
+    out = Path(args.out) / "leaderboard"
+    result = run_leaderboard(
+        args.scale,
+        methods=methods,
+        perturbations=perts,
+        seed=args.seed,
+        device=device,
+        out_dir=out,
+        progress=not args.quiet,
+    )
+    print(result.table())
+    print(f"wrote {out} ({result.wall_s:.0f} s)")
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     from perturbation.registry import claims
 
@@ -158,6 +187,20 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--repeats", type=int, default=3, help="timed repeats (best is kept)")
     b.add_argument("--scale", default="small", choices=list(SCALES))
     b.set_defaults(func=_bench)
+
+    lb = sub.add_parser(
+        "leaderboard", help="every policy-optimization objective under one perturbation protocol"
+    )
+    lb.add_argument("--out", default="stability-report", help="report folder (writes leaderboard/)")
+    lb.add_argument("--scale", default="small", choices=["tiny", "small", "medium"])
+    lb.add_argument("--methods", default=None, help="method keys, comma-separated (default: all)")
+    lb.add_argument(
+        "--perturbations", default=None, help="P1, P2, P3, comma-separated (default: all)"
+    )
+    lb.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    lb.add_argument("--seed", type=int, default=0)
+    lb.add_argument("--quiet", action="store_true", help="no progress output")
+    lb.set_defaults(func=_leaderboard)
 
     ls = sub.add_parser("list", help="list registered claims")
     ls.add_argument("--only", default=None)

@@ -43,6 +43,28 @@ PAPERS: dict[str, str] = {
     "deepseekmath": "Shao et al., DeepSeekMath, 2024 (arXiv:2402.03300)",
     "dr-grpo": "Liu et al., Understanding R1-Zero-Like Training: A Critical Perspective, 2025 "
     "(arXiv:2503.20783)",
+    "dapo": "Yu et al., DAPO: An Open-Source LLM Reinforcement Learning System at Scale, 2025 "
+    "(arXiv:2503.14476)",
+    "nlpo": "Ramamurthy et al., Is Reinforcement Learning (Not) for Natural Language "
+    "Processing?, ICLR 2023 (arXiv:2210.01241)",
+    "chord": "Zhang et al., On-Policy RL Meets Off-Policy Experts: Harmonizing SFT and RL via "
+    "Dynamic Weighting (CHORD), 2025 (arXiv:2508.11408)",
+    "amft": "He, Feng & Li, AMFT: Aligning LLM Reasoners by Meta-Learning the Optimal "
+    "Imitation-Exploration Balance, 2025 (arXiv:2508.06944; withdrawn by the authors)",
+    "view-r1": "Hong et al., Enhancing Reasoning Ability of MLLMs via Asymmetric Policy "
+    "Optimization (View-R1), 2025 (arXiv:2506.21655)",
+    "ghpo": "Liu et al., GHPO: Adaptive Guidance for Stable and Efficient LLM Reinforcement "
+    "Learning, 2025 (arXiv:2507.10628)",
+    "veripo": "Li et al., VerIPO: Cultivating Long Reasoning in Video-LLMs via Verifier-Guided "
+    "Iterative Policy Optimization, 2025 (arXiv:2505.19000)",
+    "accelerated-po": "He, Yuan & Gu, Accelerated Preference Optimization for Large Language "
+    "Model Alignment, 2024 (arXiv:2410.06293)",
+    "dno": "Rosset et al., Direct Nash Optimization: Teaching Language Models to Self-Improve "
+    "with General Preferences, 2024 (arXiv:2404.03715)",
+    "direct-advantage-po": "Liu et al., Improving Multi-Step Reasoning Abilities of Large "
+    "Language Models with Direct Advantage Policy Optimization, 2024 (arXiv:2412.18279)",
+    "rliable": "Agarwal, Schwarzer, Castro, Courville & Bellemare, Deep Reinforcement Learning "
+    "at the Edge of the Statistical Precipice, NeurIPS 2021 (arXiv:2108.13264)",
 }
 
 

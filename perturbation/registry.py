@@ -69,6 +69,7 @@ CLAIM_MODULES: tuple[str, ...] = (
     "perturbation.decision_boundary",
     "perturbation.trainers",
     "perturbation.sequence",
+    "perturbation.leaderboard",
 )
 
 #: ``--scale`` name -> multiplier of every experiment's instance counts.

@@ -31,6 +31,7 @@ from perturbation.sweeps.stats import (
     median,
     optimality_gap,
     performance_profile,
+    probability_of_improvement,
 )
 from perturbation.sweeps.store import code_version
 from perturbation.sweeps.sweep import (
@@ -63,6 +64,7 @@ __all__ = [
     "median",
     "optimality_gap",
     "performance_profile",
+    "probability_of_improvement",
     "plot_intervals",
     "plot_profiles",
     "run_key",

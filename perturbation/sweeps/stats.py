@@ -13,7 +13,10 @@ numbers of runs (a failed run leaves a hole). The point estimates follow rliable
 Interval estimates use the *stratified* bootstrap of [1]_ (Sec. 4): runs are resampled with
 replacement independently within each task, the statistic is recomputed on each of ``reps``
 resamples, and the percentile interval (the default of rliable's ``get_interval_estimates``)
-or the basic interval is reported. Performance profiles are the run-score distributions of
+or the basic interval is reported. :func:`probability_of_improvement` is rliable's
+``probability_of_improvement`` (Sec. 4.3 of [1]_): the Mann-Whitney probability
+``P(X > Y) + P(X = Y) / 2`` of a run of X beating a run of Y, averaged over tasks, with the
+two methods' runs resampled independently within each task. Performance profiles are the run-score distributions of
 [1]_ (Sec. 5): the fraction of runs with score above ``tau``, averaged over tasks.
 
 References
@@ -52,6 +55,7 @@ __all__ = [
     "median",
     "optimality_gap",
     "performance_profile",
+    "probability_of_improvement",
 ]
 
 #: Names of the built-in (vectorised) statistics.
@@ -333,6 +337,75 @@ def bootstrap_ci(
         reps=int(reps),
         n_runs=sum(s.size for s in strata),
         n_tasks=len(strata),
+    )
+
+
+def _improvement(x: list[np.ndarray], y: list[np.ndarray]) -> float:
+    """Mean over tasks of ``P(X > Y) + P(X = Y) / 2`` (the U statistic over ``n m``)."""
+    vals = []
+    for a, b in zip(x, y, strict=True):
+        d = a[:, None] - b[None, :]
+        vals.append(float(((d > 0) + 0.5 * (d == 0)).mean()))
+    return float(np.mean(vals))
+
+
+def probability_of_improvement(
+    x: Scores,
+    y: Scores,
+    *,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    random_state: int = 0,
+) -> Interval:
+    """Probability that a run of X scores higher than a run of Y, with its bootstrap interval.
+
+    rliable's ``probability_of_improvement`` (Sec. 4.3 and Eq. 1 of [1]_):
+    ``P(X > Y) = (1/K) sum_k (1/(N_k M_k)) sum_{i,j} S(x_ik, y_jk)`` with ``S = 1`` if
+    ``x > y``, ``1/2`` if equal, ``0`` otherwise (the Mann-Whitney U over ``N M``), over the
+    ``K`` tasks shared by X and Y. The interval resamples each method's runs independently
+    within each task (stratified bootstrap). Lower is better? Pass the negated scores.
+
+    Parameters
+    ----------
+    x, y : array-like ``(runs, tasks)``, 1-D array-like, or mapping task -> 1-D array
+        Finite scores of the two methods on the same tasks (runs may differ in number).
+    reps, confidence, random_state
+        As in :func:`bootstrap_ci` (percentile interval).
+
+    Returns
+    -------
+    Interval
+        ``statistic = "P(X > Y)"``; 0.5 means no difference.
+
+    Examples
+    --------
+    >>> probability_of_improvement([3.0, 4.0], [1.0, 2.0]).point
+    1.0
+    >>> probability_of_improvement([1.0, 2.0], [1.0, 2.0]).point
+    0.5
+    """
+    sx, sy = _as_strata(x), _as_strata(y)
+    if len(sx) != len(sy):
+        raise ValueError(f"x and y must score the same tasks; got {len(sx)} and {len(sy)} tasks")
+    _check_boot_args(reps, confidence, "percentile", random_state)
+    point = _improvement(sx, sy)
+    rng = np.random.default_rng(random_state)
+    boot = np.empty(int(reps))
+    for r in range(int(reps)):
+        bx = [a[rng.integers(a.size, size=a.size)] for a in sx]
+        by = [b[rng.integers(b.size, size=b.size)] for b in sy]
+        boot[r] = _improvement(bx, by)
+    lo, hi = _interval(boot, point, confidence, "percentile")
+    return Interval(
+        statistic="P(X > Y)",
+        point=point,
+        lower=lo,
+        upper=hi,
+        confidence=float(confidence),
+        method="percentile",
+        reps=int(reps),
+        n_runs=sum(a.size for a in sx) + sum(b.size for b in sy),
+        n_tasks=len(sx),
     )
 
 

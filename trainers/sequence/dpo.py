@@ -1,11 +1,11 @@
-"""DPO and IPO on completion pairs of a sequence task, N seeds at once.
+"""DPO and IPO on completion pairs of a sequence task, N seeds at once; preference oracles.
 
 A pair is ``(prompt, chosen, rejected)`` given as indices into ``task.prompts`` and
-``task.completions()``. Given pairs are shared by all runs; without them each run draws its own
-from a Bradley-Terry oracle on its task's exact reward table (:func:`bradley_terry_pairs`):
-a uniform training prompt, two distinct uniform completions ``a, b`` (redrawn while their
-rewards tie, by default) and the label ``P(a > b) = sigma(scale (r(a) - r(b)))`` (Bradley &
-Terry 1952; Rafailov et al. 2023, Eq. 1).
+``task.completions()``. Given pairs are shared by all runs (or given per run); without them
+each run draws its own from a Bradley-Terry oracle on its task's exact reward table
+(:func:`bradley_terry_pairs`): a uniform training prompt, two distinct uniform completions
+``a, b`` (redrawn while their rewards tie, by default) and the label
+``P(a > b) = sigma(scale (r(a) - r(b)))`` (Bradley & Terry 1952; Rafailov et al. 2023, Eq. 1).
 
 Each step takes ``batch_size`` pairs per run and minimises, with sequence log-probabilities
 ``l = sum_t log pi(y_t | x, y_<t)`` under the policy and the frozen reference,
@@ -17,6 +17,14 @@ Each step takes ``batch_size`` pairs per run and minimises, with sequence log-pr
   completion's tokens, as TRL's ``loss_type="ipo"`` (Azar et al. 2024, Eq. 17;
   :func:`trainers.losses.ipo_loss`).
 
+General preferences (for the iterative methods of :mod:`trainers.sequence.iterative_po`):
+:func:`preference_oracle` gives ``P(y > y' | x)`` for every pair of completions of a task,
+either Bradley-Terry on the reward table or an *intransitive* variant with rock-paper-scissors
+cycles inside each prompt's tie set (a construction of this toolkit, to exercise the Nash
+view of general preferences of Munos et al. 2024 and Rosset et al. 2024), with the task's
+label flips; :func:`preference_table` is its dense (P, M, M) table and
+:func:`on_policy_pairs` labels two completions sampled from a policy per prompt.
+
 References
 ----------
 R. A. Bradley, M. E. Terry, "Rank Analysis of Incomplete Block Designs: I. The Method of Paired
@@ -25,6 +33,10 @@ R. Rafailov et al., "Direct Preference Optimization: Your Language Model is Secr
 Model", NeurIPS 2023, Eq. (1), (7).
 M. G. Azar et al., "A General Theoretical Paradigm to Understand Learning from Human
 Preferences", AISTATS 2024, Eq. (17).
+R. Munos et al., "Nash Learning from Human Feedback", ICML 2024, arXiv:2312.00886 (general,
+possibly intransitive preferences P(y > y' | x)).
+C. Rosset et al., "Direct Nash Optimization: Teaching Language Models to Self-Improve with
+General Preferences", arXiv:2404.03715, 2024.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from perturbation.sweeps import (
     aggregate,
     batched,
     bootstrap_ci,
+    probability_of_improvement,
     bootstrap_distribution,
     iqm,
     load,
@@ -132,6 +133,10 @@ CASES: list[Case] = [
     bad(optimality_gap, "scores", "nan", [NAN]),
     # statistics: bootstrap
     bad(bootstrap_ci, "statistic", "value", SCORES, lambda x: NAN),
+    bad(probability_of_improvement, "scores", "value", [1.0, NAN], [1.0, 2.0]),
+    bad(probability_of_improvement, "x and y", "value", [[1.0, 2.0]], [[1.0, 2.0, 3.0]]),
+    bad(probability_of_improvement, "reps", "range", [1.0], [2.0], reps=0),
+    bad(probability_of_improvement, "confidence", "range", [1.0], [2.0], confidence=1.5),
     bad(bootstrap_ci, "statistic", "value", [1.0, 2.0, 3.0], _nan_on_resamples, reps=50),
     bad(bootstrap_ci, "statistic", "type", SCORES, lambda x: np.array([1.0, 2.0])),
     bad(bootstrap_ci, "statistic", "type", SCORES, lambda x: "high"),

@@ -16,6 +16,7 @@ from perturbation.sweeps import (
     median,
     optimality_gap,
     performance_profile,
+    probability_of_improvement,
 )
 from perturbation.sweeps.strategies import ragged_scores, score_matrices
 
@@ -170,3 +171,26 @@ def test_bad_bootstrap_input_raises(scores, kwargs, match):
 def test_bad_taus_raise(taus):
     with pytest.raises(ValueError, match=r"taus must (be|have|not be)"):
         performance_profile([1.0, 2.0], taus)
+
+
+# -- probability of improvement --------------------------------------------------------------
+
+
+def test_probability_of_improvement_hand_values():
+    # task 0: x beats y in 3 of 4 pairs and ties one (3.5 / 4); task 1: x loses every pair
+    pi = probability_of_improvement([[2.0, 0.0], [3.0, 0.0]], [[1.0, 5.0], [2.0, 5.0]])
+    assert pi.point == pytest.approx((3.5 / 4 + 0.0) / 2)
+    assert pi.lower <= pi.point <= pi.upper
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.floats(-5, 5), min_size=1, max_size=6),
+    st.lists(st.floats(-5, 5), min_size=1, max_size=6),
+)
+def test_property_probability_of_improvement_is_antisymmetric(x, y):
+    """P(X > Y) + P(Y > X) = 1 (ties count half each way), and P(X > X) = 1/2."""
+    a = probability_of_improvement(x, y, reps=20).point
+    b = probability_of_improvement(y, x, reps=20).point
+    assert a + b == pytest.approx(1.0)
+    assert probability_of_improvement(x, x, reps=20).point == pytest.approx(0.5)

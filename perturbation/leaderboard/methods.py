@@ -1,0 +1,81 @@
+"""The objectives on the leaderboard: each paper's trainer with its published defaults, sized for
+the toy task, and the sample budget mapped to its steps.
+
+Each entry's configuration keeps the paper's (or its official code's) scale-free settings (clip
+ranges, group size, loss aggregation, schedules) and the leaderboard's common ones (the model of
+:data:`perturbation.sequence._common.MODEL`, 2 prompts per step, ``G = 8``); the learning rate
+comes from the protocol (a grid on the clean task, or the entry's default). The step count is
+the sample budget over the completions a step samples per run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from perturbation.leaderboard.protocol import Method
+from perturbation.sequence._common import MODEL
+from trainers.sequence import (
+    GRPOConfig,
+    PPOSeqConfig,
+    SequenceDPOConfig,
+    train_grpo,
+    train_sequence_dpo,
+    train_sequence_ppo,
+)
+
+__all__ = ["KL_BETA", "METHODS"]
+
+#: Prompts per step and completions per prompt of the group methods (16 samples per step).
+PROMPTS, G = 2, 8
+#: KL coefficient of the KL-regularized reference entry (the Policy Cliff's bound applies).
+KL_BETA = 0.5
+_COMMON: dict[str, Any] = {**MODEL, "max_grad_norm": 1.0}
+
+
+def _grpo(**kw: Any):
+    def make(lr: float, budget: int) -> GRPOConfig:
+        steps = max(1, budget // (PROMPTS * G))
+        return GRPOConfig(
+            lr=lr, steps=steps, batch_prompts=PROMPTS, num_generations=G, **_COMMON, **kw
+        )
+
+    return make
+
+
+def _ppo(lr: float, budget: int) -> PPOSeqConfig:
+    batch = PROMPTS * G
+    return PPOSeqConfig(lr=lr, steps=max(1, budget // batch), batch_size=batch, **_COMMON)
+
+
+def _dpo(lr: float, budget: int) -> SequenceDPOConfig:
+    # an offline method: every oracle-labelled pair costs two completions of the budget
+    batch = PROMPTS * G // 2
+    return SequenceDPOConfig(
+        lr=lr, steps=max(1, budget // (2 * batch)), batch_size=batch, n_pairs=budget // 2,
+        oracle_scale=20.0, **_COMMON,
+    )  # fmt: skip
+
+
+_ENTRIES = [
+    Method(
+        "grpo", "GRPO", "deepseekmath", train_grpo,
+        _grpo(loss_type="grpo", scale_rewards="group"), lr=3e-3,
+    ),
+    Method(
+        "dr_grpo", "Dr. GRPO", "dr-grpo", train_grpo,
+        _grpo(loss_type="dr_grpo", scale_rewards="none"), lr=3e-3,
+    ),
+    Method(
+        "grpo_kl", f"GRPO, KL in reward (β={KL_BETA:g})", "policy-cliff", train_grpo,
+        _grpo(loss_type="dr_grpo", scale_rewards="none", kl_in_reward=KL_BETA), lr=3e-3,
+        kl_beta=KL_BETA,
+    ),
+    Method("ppo", "PPO (critic, token KL 0.05)", "ppo-max", train_sequence_ppo, _ppo, lr=3e-3),
+    Method(
+        "dpo", "DPO (offline Bradley-Terry pairs)", "dpo", train_sequence_dpo, _dpo, lr=3e-3,
+        preference=True,
+    ),
+]  # fmt: skip
+
+#: key -> :class:`~perturbation.leaderboard.protocol.Method`, in the leaderboard's order.
+METHODS: dict[str, Method] = {m.key: m for m in _ENTRIES}
