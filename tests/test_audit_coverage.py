@@ -33,6 +33,7 @@ AUDITS = {
     "stability.lipschitz": "tests.stability.lipschitz.test_bad_input",
     "causal": "tests.causal.test_bad_input",
     "perturbation.sweeps": "tests.perturbation.sweeps.test_bad_input",
+    "perturbation.leaderboard": "tests.perturbation.leaderboard.test_bad_input",
     "trainers": "tests.trainers.test_bad_input",
     "trainers.sequence": "tests.trainers.sequence.test_bad_input",
     "stability.decision_boundary": "tests.stability.decision_boundary.test_bad_input",

@@ -26,6 +26,7 @@ AREAS: dict[str, str] = {
     "sweeps": "perturbation.bench.sweeps",
     "trainers": "perturbation.bench.trainers",
     "sequence": "perturbation.bench.sequence",
+    "leaderboard": "perturbation.bench.leaderboard",
 }
 
 

@@ -310,16 +310,23 @@ def _plot_per_unit(result: LeaderboardResult, path: Path) -> Path:
     keys = list(result.rows)
     cols = ("p2_per_unit", "p3_per_unit")
     x = np.arange(len(keys))
+    drawn = False
     for j, c in enumerate(cols):
         agg = [result.rows[k][c] for k in keys]
         pt = np.array([a.point for a in agg])
         err = np.array([[a.point - a.lower, a.upper - a.point] for a in agg]).T
+        if not np.any(np.isfinite(pt) & (pt > 0)):
+            continue
+        drawn = True
         ax.errorbar(x + 0.15 * j, pt, yerr=np.nan_to_num(err), fmt="o", label=c.split("_")[0])
     ax.set_xticks(x, [METHODS[k].label if k in METHODS else k for k in keys], rotation=60,
                   ha="right", fontsize=6)  # fmt: skip
     ax.set_ylabel("tie-set TV per unit perturbation (IQM, 95% CI)")
-    ax.set_yscale("log")
-    ax.legend()
+    if drawn:
+        ax.set_yscale("log")
+        ax.legend()
+    else:
+        ax.set_title("no P2 or P3 runs in this leaderboard")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path

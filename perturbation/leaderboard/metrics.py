@@ -34,6 +34,7 @@ import torch
 
 from perturbation.leaderboard.protocol import MethodRun
 from perturbation.sweeps import stats
+from theory.checks import ArgumentTypeError
 from trainers.sequence import SequenceDistribution, SequenceTask, tie_break
 
 __all__ = ["COLLAPSE", "Aggregate", "aggregate", "compare", "method_metrics"]
@@ -62,6 +63,10 @@ def method_metrics(
     ``per_unit`` (K, n) with NaN for the clean condition; ``shift`` (K, n) with NaN outside
     P1; ``dispersion`` (n,) over the clean runs; ``size`` (K,).
     """
+    if not isinstance(run, MethodRun):
+        raise ArgumentTypeError(f"run must be a MethodRun; got {type(run).__name__}")
+    if not isinstance(task, SequenceTask):
+        raise ArgumentTypeError(f"task must be a SequenceTask; got {type(task).__name__}")
     valid = task.valid_table()
     fav = tie_break(task, 0.0, seed=0).favoured
     logp = run.logp.to(torch.float64)  # (K, n, P, M)
@@ -128,6 +133,8 @@ def aggregate(values: np.ndarray, *, seed: int = 0, reps: int = 1000) -> Aggrega
     """IQM and 95% percentile interval of the finite ``values`` (seeds, or seeds x tasks as
     strata when 2-d: one stratum per column)."""
     x = np.asarray(values, dtype=float)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"values must be 1-d (seeds) or 2-d (seeds, strata); got {x.shape}")
     if x.ndim == 1:
         x = x[:, None]
     cols = {k: x[np.isfinite(x[:, k]), k] for k in range(x.shape[1])}

@@ -38,7 +38,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from theory.checks import ArgumentTypeError, check_choice, check_seed
+from theory.checks import (
+    ArgumentTypeError,
+    check_choice,
+    check_positive,
+    check_positive_int,
+    check_seed,
+)
 from trainers.sequence import (
     SequenceRunResult,
     SequenceTask,
@@ -88,6 +94,38 @@ class LeaderboardScale:
     evals: int
     """Exact evaluations along training (for the entropy and KL trajectories)."""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ArgumentTypeError(f"name must be a non-empty string; got {self.name!r}")
+        for f in ("n_digits", "max_digit", "seeds", "budget", "evals"):
+            check_positive_int(f, getattr(self, f))
+        if self.seeds < 2:
+            raise ValueError(f"seeds must be >= 2 (seed dispersion needs two); got {self.seeds}")
+        for f, lo, hi in (
+            ("eps", 0.0, math.inf),
+            ("sigmas", 0.0, math.inf),
+            ("flips", 0.0, 0.5),
+            ("drops", 0.0, 1.0),
+        ):
+            vals = getattr(self, f)
+            if not isinstance(vals, tuple) or not all(
+                isinstance(v, int | float) and lo < v < hi for v in vals
+            ):
+                raise ValueError(
+                    f"{f} must be a tuple of numbers in ({lo:g}, {hi:g}); got {vals!r}"
+                )
+        if len(self.flips) != len(self.sigmas):
+            raise ValueError(
+                f"flips must hold one flip probability per sigma ({len(self.sigmas)}); "
+                f"got {len(self.flips)}"
+            )
+        if self.lrs is not None and (
+            not isinstance(self.lrs, tuple)
+            or not self.lrs
+            or not all(isinstance(v, int | float) and 0 < v < math.inf for v in self.lrs)
+        ):
+            raise ValueError(f"lrs must be None or a tuple of positive numbers; got {self.lrs!r}")
+
 
 #: The scales of ``stability leaderboard --scale``; ``stability verify`` uses ``tiny``.
 LEADERBOARD_SCALES: dict[str, LeaderboardScale] = {
@@ -125,6 +163,13 @@ class Condition:
     flip: float = 0.0
     """P2 of the preference methods: the label-flip probability."""
 
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, ("clean", "P1", "P2", "P3"))
+        for f in ("size", "flip"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < math.inf:
+                raise ValueError(f"{f} must be a finite number >= 0; got {v!r}")
+
     @property
     def label(self) -> str:
         if self.kind == "clean":
@@ -135,6 +180,8 @@ class Condition:
 
 def conditions(scale: LeaderboardScale) -> tuple[Condition, ...]:
     """The clean condition, then P1 per eps, P2 per (sigma, flip), P3 per fraction."""
+    if not isinstance(scale, LeaderboardScale):
+        raise ArgumentTypeError(f"scale must be a LeaderboardScale; got {type(scale).__name__}")
     return (
         Condition("clean"),
         *(Condition("P1", e) for e in scale.eps),
@@ -147,15 +194,17 @@ def condition_task(task: SequenceTask, cond: Condition, *, preference: bool) -> 
     """``task`` under ``cond``: the same favoured half ``F`` for every eps (seed 0), the noise
     stream of each run from its own seed (the trainers' per-run generators), the same dropped
     prompts for every seed (seed 0)."""
+    if not isinstance(task, SequenceTask):
+        raise ArgumentTypeError(f"task must be a SequenceTask; got {type(task).__name__}")
+    if not isinstance(cond, Condition):
+        raise ArgumentTypeError(f"cond must be a Condition; got {type(cond).__name__}")
     if cond.kind == "clean":
         return task
     if cond.kind == "P1":
         return tie_break(task, cond.size, seed=0)
     if cond.kind == "P2":
         return label_flips(task, cond.flip) if preference else reward_noise(task, cond.size, seed=0)
-    if cond.kind == "P3":
-        return drop_prompts(task, cond.size, seed=0)
-    raise ValueError(f"cond.kind must be clean, P1, P2 or P3; got {cond.kind!r}")
+    return drop_prompts(task, cond.size, seed=0)
 
 
 @dataclass(frozen=True)
@@ -181,6 +230,19 @@ class Method:
     kl_beta: float | None = None
     """KL coefficient of a KL-regularized objective (the Policy Cliff's bound applies)."""
     data: Callable[[SequenceTask], dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        for f in ("key", "label", "paper"):
+            if not isinstance(getattr(self, f), str) or not getattr(self, f):
+                raise ArgumentTypeError(f"{f} must be a non-empty string; got {getattr(self, f)!r}")
+        for f in ("train", "config"):
+            if not callable(getattr(self, f)):
+                raise ArgumentTypeError(f"{f} must be callable; got {getattr(self, f)!r}")
+        if self.data is not None and not callable(self.data):
+            raise ArgumentTypeError(f"data must be callable or None; got {self.data!r}")
+        check_positive("lr", self.lr)
+        if self.kl_beta is not None:
+            check_positive("kl_beta", self.kl_beta)
 
 
 @dataclass(frozen=True)

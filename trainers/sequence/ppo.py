@@ -483,6 +483,20 @@ def _pg_loss(
     return loss, frac
 
 
+def _total_loss(
+    pg_loss: torch.Tensor, v_loss: torch.Tensor, entropy: torch.Tensor, cfg: PPOSeqConfig
+) -> torch.Tensor:
+    """``pg + vf_coef * v - entropy_coef * H + entropy_target_coef * |H - entropy_target|``
+    per run (H the token-mean entropy; MOSS-RLHF ``criterion``, its entropy loss
+    ``|H - entropy_clip|``)."""
+    loss = pg_loss + cfg.vf_coef * v_loss
+    if cfg.entropy_coef > 0:
+        loss = loss - cfg.entropy_coef * entropy
+    if cfg.entropy_target is not None:
+        loss = loss + cfg.entropy_target_coef * (entropy - cfg.entropy_target).abs()
+    return loss
+
+
 def _clip_joint(modules: Sequence[nn.Module], max_norm: float | None, stacked: bool) -> None:
     """Clip the gradient norm over the parameters of all ``modules`` together (per run)."""
     if max_norm is None:
@@ -604,8 +618,8 @@ def _train_loop(
     noise_gens = C.generators(seeds, "noise", torch.device("cpu"))
     N, B = len(seeds), cfg.batch_size
     moments = _RunningMoments(N, dev) if cfg.reward_scaling else None
-    bounds = [0, *torch.tensor([len(c) for c in torch.arange(B).tensor_split(cfg.num_minibatches)]).cumsum(0).tolist()]
-    chunks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    K = cfg.num_minibatches  # contiguous blocks of completions, as even as B allows
+    chunks = [slice(B * j // K, B * (j + 1) // K) for j in range(K)]
     log = MetricsLog(cfg.steps, progress=cfg.progress)
     tokens_seen = 0
     start = time.perf_counter()
@@ -661,13 +675,8 @@ def _train_loop(
                     values, old_values[:, rows], returns[:, rows], cfg.value_clip
                 )
                 v_loss = L.aggregate_token_loss(v_tok, mb_mask, "bnpo")
-                loss = pg_loss + cfg.vf_coef * v_loss
-                if cfg.entropy_coef > 0 or cfg.entropy_target is not None:
-                    ent = L.aggregate_token_loss(entropy, mb_mask, "bnpo")
-                    if cfg.entropy_coef > 0:
-                        loss = loss - cfg.entropy_coef * ent
-                    if cfg.entropy_target is not None:  # MOSS-RLHF |H - entropy_clip|
-                        loss = loss + cfg.entropy_target_coef * (ent - cfg.entropy_target).abs()
+                ent = L.aggregate_token_loss(entropy, mb_mask, "bnpo")
+                loss = _total_loss(pg_loss, v_loss, ent, cfg)
                 opt.zero_grad(set_to_none=True)
                 critic_opt.zero_grad(set_to_none=True)
                 loss.sum().backward()
@@ -687,7 +696,7 @@ def _train_loop(
         n_tok = int(mask.sum())
         tokens_seen += n_tok
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-            k = len(chunks)
+            k = K
             log.log(
                 step + 1,
                 {
