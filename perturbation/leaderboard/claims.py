@@ -31,11 +31,14 @@ VERIFY_SCALE = {"tiny": "tiny", "small": "tiny", "medium": "small", "large": "me
 
 @functools.lru_cache(maxsize=64)
 def _measured(ctx: RunContext, key: str) -> tuple[MethodRun, dict[str, np.ndarray]]:
-    """Method ``key``'s runs at the context's scale and their per-seed metrics (cached)."""
+    """Method ``key``'s runs at the context's scale and their per-seed metrics (cached): the
+    clean runs and the perturbations some claim on ``key`` reads."""
     from perturbation.leaderboard.board import _ref_logp
 
     scale = VERIFY_SCALE[ctx.scale]
-    run = run_method(METHODS[key], scale, seed=ctx.seed, device=ctx.device)
+    kinds = {c.kind for c in COMPARISONS if key in (c.method, c.baseline)} | _EXTRA.get(key, set())
+    only = sorted(kinds - {"clean"})
+    run = run_method(METHODS[key], scale, seed=ctx.seed, device=ctx.device, only=only)
     task = leaderboard_task(scale)
     return run, method_metrics(run, task, _ref_logp(task, run.seeds, ctx.device))
 
@@ -200,6 +203,9 @@ COMPARISONS: tuple[Comparison, ...] = (
 
 for _c in COMPARISONS:
     _register(_c)
+
+#: The perturbations read by the claims below (beyond the comparisons).
+_EXTRA = {"grpo_kl": {"P1"}}
 
 
 @claim(

@@ -15,9 +15,13 @@ from typing import Any
 from perturbation.leaderboard.protocol import Method
 from perturbation.sequence._common import MODEL
 from trainers.sequence import (
+    AMFTConfig,
+    CHORDConfig,
     GRPOConfig,
     PPOSeqConfig,
     SequenceDPOConfig,
+    train_amft,
+    train_chord,
     train_grpo,
     train_sequence_dpo,
     train_sequence_ppo,
@@ -56,6 +60,26 @@ def _dpo(lr: float, budget: int) -> SequenceDPOConfig:
     )  # fmt: skip
 
 
+def _chord(variant: str):
+    def make(lr: float, budget: int) -> CHORDConfig:
+        steps = max(1, budget // (PROMPTS * G))
+        kw = dict(lr=lr, steps=steps, batch_prompts=PROMPTS, num_generations=G, **_COMMON)
+        if variant == "mu":  # the paper's decay over 200 of its steps: here half the run
+            return CHORDConfig.chord_mu(decay_fraction=0.5, **kw)
+        return CHORDConfig.chord_phi(**kw)
+
+    return make
+
+
+def _amft(lr: float, budget: int) -> AMFTConfig:
+    # the released config warms up on demonstrations for 50 of 500 steps: 10% of the run
+    steps = max(1, budget // (PROMPTS * G))
+    return AMFTConfig(
+        lr=lr, steps=steps, warmup_steps=max(1, steps // 10), batch_prompts=PROMPTS,
+        num_generations=G, **_COMMON,
+    )  # fmt: skip
+
+
 _ENTRIES = [
     Method(
         "grpo", "GRPO", "deepseekmath", train_grpo,
@@ -75,6 +99,9 @@ _ENTRIES = [
         "dpo", "DPO (offline Bradley-Terry pairs)", "dpo", train_sequence_dpo, _dpo, lr=3e-3,
         preference=True,
     ),
+    Method("chord_phi", "CHORD-φ", "chord", train_chord, _chord("phi"), lr=3e-3),
+    Method("chord_mu", "CHORD-μ", "chord", train_chord, _chord("mu"), lr=3e-3),
+    Method("amft", "AMFT (meta-learned μ)", "amft", train_amft, _amft, lr=3e-3),
 ]  # fmt: skip
 
 #: key -> :class:`~perturbation.leaderboard.protocol.Method`, in the leaderboard's order.

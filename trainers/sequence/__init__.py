@@ -58,6 +58,11 @@ from trainers.sequence.grpo import GRPOConfig, train_grpo
 from trainers.sequence.ppo import PPOSeqConfig, train_sequence_ppo
 from trainers.sequence.sft import SFTConfig, pretrain_reference, train_sft
 
+# objectives of the seed papers (imported after the trainers they build on)
+# isort: split
+from trainers.sequence.amft import AMFTConfig, AMFTRunResult, train_amft
+from trainers.sequence.chord import CHORDConfig, mu_schedule, train_chord
+
 __all__ = [
     # policies, sampling, exact distributions
     "Completions",
@@ -105,4 +110,14 @@ __all__ += [
     "train_sequence_dpo",
     "train_sequence_ppo",
     "train_sft",
+]
+
+# objectives of the seed papers
+__all__ += [
+    "AMFTConfig",
+    "AMFTRunResult",
+    "CHORDConfig",
+    "mu_schedule",
+    "train_amft",
+    "train_chord",
 ]

@@ -281,8 +281,7 @@ def _meta_gradient(
             g_val = _grads(val[i], params, True)
             out.append(
                 sum(
-                    (v * (s - r)).sum().double()
-                    for v, s, r in zip(g_val, g_sft, g_rl, strict=True)
+                    (v * (s - r)).sum().double() for v, s, r in zip(g_val, g_sft, g_rl, strict=True)
                 )
             )
         dots = torch.stack(out)  # type: ignore[arg-type]
@@ -390,9 +389,7 @@ def train_amft(
         logp, entropy = C.logprobs_runs(
             policy, C.as_batch(task, idx, dev), d_tokens, d_mask, task, entropy=True
         )
-        loss = L.sequence_nll(
-            logp, d_mask, loss_type=cfg.sft_loss_type, max_completion_length=lmax
-        )
+        loss = L.sequence_nll(logp, d_mask, loss_type=cfg.sft_loss_type, max_completion_length=lmax)
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
         C.clip_gradients(policy, cfg.max_grad_norm)

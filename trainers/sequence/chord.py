@@ -55,7 +55,7 @@ References
    Models", arXiv:2505.17826, 2025.
 .. [3] Z. Shao et al., "DeepSeekMath", arXiv:2402.03300, 2024, Eq. (3) and §4.1.2 (GRPO).
 .. [4] D. Ye et al., "Mastering Complex Control in MOBA Games with Deep Reinforcement
-   Learning", AAAI 2020, arXiv:1912.09729, Eq. (4) (dual-clip PPO).
+   Learning", AAAI 2020, arXiv:1912.09729 (dual-clip PPO).
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ class CHORDConfig(C.PolicyOptions):
                 raise ValueError("give decay_fraction or mu_decay_steps, not both")
             steps = kw.get("steps", cls.steps)
             steps = check_int("steps", steps, lo=1)
-            fields["mu_decay_steps"] = int(round(decay_fraction * steps))
+            fields["mu_decay_steps"] = round(decay_fraction * steps)
         return cls(**{**fields, **kw})
 
     @classmethod

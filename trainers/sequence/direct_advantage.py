@@ -271,6 +271,15 @@ def _extend(
 # --------------------------------------------------------------------------------------------
 
 
+def _check_exact_size(task: SequenceTask) -> None:
+    L, V = task.completion_len, task.vocab_size
+    if (V + 1) ** L >= 2**62:
+        raise ValueError(
+            f"critic='exact' keys prefixes by one int64: (vocab + 1)^L = {V + 1}^{L} is too "
+            "large for this task; use critic='mc'"
+        )
+
+
 class _ExactCritic:
     """V^{pi}(prefix) of every prefix of every completion, per run and prompt, by enumeration.
 
@@ -282,11 +291,7 @@ class _ExactCritic:
     def __init__(self, policy: nn.Module, tasks: list[SequenceTask], device: torch.device):
         task = tasks[0]
         L, V = task.completion_len, task.vocab_size
-        if (V + 1) ** L >= 2**62:
-            raise ValueError(
-                f"critic='exact' keys prefixes by one int64: (vocab + 1)^L = {V + 1}^{L} is too "
-                "large; use critic='mc'"
-            )
+        _check_exact_size(task)
         self.L, self.V = L, V
         self.weights = torch.tensor([(V + 1) ** (L - 1 - i) for i in range(L)], dtype=torch.long)
         tokens, mask = task.completions()
@@ -489,7 +494,9 @@ def _collect(
     s_pidx = pidx.repeat_interleave(ns, dim=1)  # (N, S)
     s_prompts = prompts.repeat_interleave(ns, dim=1)
     s_tokens = roll.repeat_interleave(ns, dim=1)
-    s_len = t_state.repeat(R).expand(N, -1)
+    # a step boundary past the end of a rollout is not a state (never trained on, not counted);
+    # its prefix is clamped to the whole rollout so that every row stays a real prefix
+    s_len = torch.minimum(t_state.repeat(R).expand(N, -1), length.repeat_interleave(ns, dim=1))
     S = R * ns
     # --- M candidate steps per state ---
     rep = lambda x: x.repeat_interleave(M, dim=1)  # noqa: E731
@@ -586,6 +593,8 @@ def train_direct_advantage(
     if ref_policy is not None and not isinstance(ref_policy, nn.Module):
         raise TypeError(f"ref_policy must be an nn.Module or None; got {type(ref_policy).__name__}")
     task = tasks[0]
+    if cfg.critic == "exact":
+        _check_exact_size(task)
     dev = setup(seeds[0], device)
     policy = C.build_policy(task, seeds, policy, cfg, dev)
     ref = C.frozen_copy(policy) if ref_policy is None else ref_policy.to(dev)

@@ -316,7 +316,10 @@ class PreferenceOracle:
 
     def class_masses(self, logp: object) -> torch.Tensor:
         """(*, P, K) float64: the probability of each class under ``exp(logp)`` (*, P, M)."""
-        lp = self._logp("logp", logp)
+        return self._masses("logp", logp)
+
+    def _masses(self, name: str, logp: object) -> torch.Tensor:
+        lp = self._logp(name, logp)
         probs = lp.double().exp()
         idx = self.classes.to(probs.device).expand(*probs.shape)
         out = torch.zeros(
@@ -338,8 +341,8 @@ class PreferenceOracle:
         """(*, P) float64: ``P(pi > pi' | x) = sum_{y, y'} pi(y|x) pi'(y'|x) P(y > y' | x)`` of
         the policy ``exp(logp)`` against ``exp(other_logp)`` (each (*, P, M)), exact; 1/2 when
         the two are equal. ``flips=False`` (default) measures under the clean preference."""
-        a = self.class_masses(logp)
-        b = self.class_masses(other_logp)
+        a = self._masses("logp", logp)
+        b = self._masses("other_logp", other_logp)
         table = self.matrix(flips=flips).to(a.device)
         return ((a @ table) * b).sum(-1)
 

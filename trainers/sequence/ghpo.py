@@ -56,6 +56,7 @@ References
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ def _ladder(name: str, value: Any) -> tuple[float, ...]:
     if not value:
         raise ValueError(f"{name} must hold at least one rung; got {value!r}")
     rungs = tuple(check_open_unit(f"{name}[{i}]", v) for i, v in enumerate(value))
-    if any(b <= a for a, b in zip(rungs, rungs[1:])):
+    if any(b <= a for a, b in itertools.pairwise(rungs)):
         raise ValueError(f"{name} must increase strictly; got {rungs}")
     return rungs
 
@@ -238,7 +239,9 @@ def _hinted_round(
             full = Completions(
                 torch.cat([hint, gen.tokens], -1),
                 torch.cat([torch.ones_like(hint, dtype=torch.bool), gen.mask], -1),
-                torch.cat([torch.zeros(hint.shape, dtype=gen.logp.dtype, device=dev), gen.logp], -1),
+                torch.cat(
+                    [torch.zeros(hint.shape, dtype=gen.logp.dtype, device=dev), gen.logp], -1
+                ),
             )
             new_r = C.rewards_runs(tasks, prompts, full, sub.noise)
             new_c = completion_correct(tasks, prompts, full.tokens, full.mask)

@@ -308,7 +308,9 @@ def _check_tensor(name: str, x: object, *, dtype_ok: Any = None) -> torch.Tensor
 
 def _check_group_axis(name: str, x: torch.Tensor) -> None:
     if x.ndim < 1 or x.shape[-1] < 1:
-        raise ValueError(f"{name} must have a group axis (..., G) with G >= 1; got {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must have a group axis (..., G) with G >= 1; got {tuple(x.shape)}"
+        )
 
 
 def completion_correct(
@@ -342,8 +344,7 @@ def completion_correct(
         )
     if prompts.ndim != 3 or prompts.shape[:2] != tokens.shape[:2]:
         raise ValueError(
-            f"prompts must have shape {tuple(tokens.shape[:2])} + (Tp,); got "
-            f"{tuple(prompts.shape)}"
+            f"prompts must have shape {tuple(tokens.shape[:2])} + (Tp,); got {tuple(prompts.shape)}"
         )
     n = tokens.shape[0]
     if isinstance(task_or_tasks, SequenceTask):
@@ -356,9 +357,7 @@ def completion_correct(
                     f"task_or_tasks[{i}] must be a SequenceTask; got {type(t).__name__}"
                 )
         if len(tasks) != n:
-            raise ValueError(
-                f"task_or_tasks must hold one task per run ({n}); got {len(tasks)}"
-            )
+            raise ValueError(f"task_or_tasks must hold one task per run ({n}); got {len(tasks)}")
     else:
         raise ArgumentTypeError(
             "task_or_tasks must be a SequenceTask or a sequence of them; got "
@@ -576,7 +575,10 @@ class _Streams:
         draws are discarded), so an inactive run's own streams do not advance."""
 
         def mix(gens: list[torch.Generator]) -> list[torch.Generator]:
-            return [g if a else torch.Generator(device=g.device) for g, a in zip(gens, active)]
+            return [
+                g if a else torch.Generator(device=g.device)
+                for g, a in zip(gens, active, strict=True)
+            ]
 
         return _Streams(mix(self.prompts), mix(self.tokens), mix(self.noise))
 
@@ -654,8 +656,8 @@ def _round(
 ) -> _Round:
     """The round's batch: one generation batch, or DAPO's dynamic sampling (module notes)."""
     N, Bp, G = len(tasks), cfg.batch_prompts, cfg.num_generations
-    need_correct = cfg.dads or cfg.stcr or (
-        cfg.dynamic_sampling and cfg.filter_metric == "accuracy"
+    need_correct = (
+        cfg.dads or cfg.stcr or (cfg.dynamic_sampling and cfg.filter_metric == "accuracy")
     )
     roll, scores, correct = _draw(policy, tasks, cfg, streams, dev, lmax, need_correct)
     first_reward = roll.rewards.mean(-1)

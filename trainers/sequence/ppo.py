@@ -333,7 +333,7 @@ class _RunningMoments:
         """(N,) unbiased std of every score seen (NaN before two scores)."""
         if self.count < 2:
             return torch.full_like(self.mean, math.nan)
-        return (self.m2 / (self.count - 1)).sqrt()
+        return (self.m2 / self.count).sqrt()
 
 
 def _process_scores(

@@ -49,10 +49,13 @@ def _no_solutions():
     return dataclasses.replace(_task(), solutions=None, solution_mask=None)
 
 
+@functools.cache
 def _many_rewards():
-    """A task whose 36 completions each have their own reward (36 classes)."""
-    t = tied_digit_sum(n_digits=2, max_digit=2, sums=(2,))
-    return t.with_reward(lambda p, tok, m: tok.double().sum(-1) * 0.1 + tok[:, 0].double() * 0.01)
+    """A task whose 10625 completions each have their own reward: more oracle classes than a
+    class matrix is built for."""
+    t = tied_digit_sum(n_digits=4, max_digit=4, sums=(4,))
+    weights = 30.0 ** torch.arange(t.completion_len, dtype=torch.float64)
+    return t.with_reward(lambda p, tok, m: (tok.double() * weights).sum(-1))
 
 
 ACC1 = AccPOConfig(steps=1, inner_steps=1, prompts_per_iteration=2, batch_size=2, d_model=8)
@@ -125,23 +128,6 @@ CASES: list[Case] = [
         method="win_rate",
         method_args=(torch.zeros(2, 4), np.zeros((2, 4))),
     ),
-    Case(
-        preference_oracle,
-        "max_entries",
-        "value",
-        build=_oracle_ctor,
-        method="dense",
-        method_args=(),
-    ).__class__(
-        preference_oracle,
-        "max_entries",
-        "value",
-        build=_oracle_ctor,
-        method="dense",
-        method_args=(),
-    )
-    if False
-    else lazy(preference_table, "max_entries", "value", lambda: ((_task(),), {"max_entries": 1})),
     Case(
         preference_oracle,
         "classes",

@@ -50,20 +50,31 @@ def _losses(policy, task, runs=(0, 1)):
     n, runs = len(runs), list(runs)
     sol_idx = torch.tensor([[0, 1]] * n)
     sft = L.sequence_nll(
-        C.logprobs_runs(policy, task.prompts[sol_idx], task.solutions[sol_idx],
-                        task.solution_mask[sol_idx], task),
+        C.logprobs_runs(
+            policy,
+            task.prompts[sol_idx],
+            task.solutions[sol_idx],
+            task.solution_mask[sol_idx],
+            task,
+        ),
         task.solution_mask[sol_idx],
     )
     tokens, mask = task.completions()
     pick = torch.tensor([[3, 10], [5, 2]])[runs]
-    logp, ent = C.logprobs_runs(policy, task.prompts[torch.zeros_like(pick)], tokens[pick],
-                                mask[pick], task, entropy=True)
+    logp, ent = C.logprobs_runs(
+        policy, task.prompts[torch.zeros_like(pick)], tokens[pick], mask[pick], task, entropy=True
+    )
     adv = torch.tensor([[1.0, -1.0], [-1.0, 1.0]], dtype=torch.float64)[runs]
     rl = -(logp.sum(-1) * adv).mean(-1) - 0.01 * L.aggregate_token_loss(ent, mask[pick], "bnpo")
     all_idx = torch.arange(task.n_prompts).expand(n, -1)
     val = L.sequence_nll(
-        C.logprobs_runs(policy, task.prompts[all_idx], task.solutions[all_idx],
-                        task.solution_mask[all_idx], task),
+        C.logprobs_runs(
+            policy,
+            task.prompts[all_idx],
+            task.solutions[all_idx],
+            task.solution_mask[all_idx],
+            task,
+        ),
         task.solution_mask[all_idx],
     )
     return sft, rl, val
@@ -97,14 +108,20 @@ def test_meta_gradient_is_the_lookahead_derivative_and_descent_lowers_val(task):
     assert g_meta.shape == (2,) and torch.all(g_meta.abs() > 1e-7)
     mu = torch.tensor([0.3, 0.6], dtype=torch.float64)
     h = 1e-2
-    fd = (_lookahead_val(policy, task, alpha, mu + h) - _lookahead_val(policy, task, alpha, mu - h))
+    fd = _lookahead_val(policy, task, alpha, mu + h) - _lookahead_val(policy, task, alpha, mu - h)
     fd = fd / (2 * h)
     assert torch.all((fd - g_meta).abs() < 1e-2 * g_meta.abs()), (g_meta, fd)
     base = _lookahead_val(policy, task, alpha, mu)
     zero = torch.zeros(2, dtype=torch.float64)
     for sign, direction in (("descent", -1.0), ("ascent", 1.0)):
-        cfg = AMFTConfig(meta_lr=0.05 / float(g_meta.abs().max()), entropy_lr=0.0, meta_sign=sign,
-                         initial_mu=0.5, mu_min=0.0, mu_max=1.0)
+        cfg = AMFTConfig(
+            meta_lr=0.05 / float(g_meta.abs().max()),
+            entropy_lr=0.0,
+            meta_sign=sign,
+            initial_mu=0.5,
+            mu_min=0.0,
+            mu_max=1.0,
+        )
         new = _update_mu(mu, g_meta, zero, zero, cfg)
         assert torch.all(torch.sign(new - mu) == direction * torch.sign(g_meta)), new
         after = _lookahead_val(policy, task, alpha, new)
@@ -160,8 +177,17 @@ def test_controller_entropy_term_and_clip():
 def test_trainer_mu_follows_the_entropy_term_and_stays_clipped(task):
     """meta_lr = 0: mu_t = clip(mu_{t-1} + entropy_lr (H_target - H_t)) exactly, per run, from
     initial_mu; a huge entropy_lr pins mu to the clip bounds."""
-    cfg = AMFTConfig(steps=4, warmup_steps=2, batch_prompts=2, num_generations=2, meta_lr=0.0,
-                     entropy_lr=0.05, initial_mu=0.5, dtype="float64", **SMALL)
+    cfg = AMFTConfig(
+        steps=4,
+        warmup_steps=2,
+        batch_prompts=2,
+        num_generations=2,
+        meta_lr=0.0,
+        entropy_lr=0.05,
+        initial_mu=0.5,
+        dtype="float64",
+        **SMALL,
+    )
     res = train_amft(task, cfg, seeds=[0, 1])
     assert isinstance(res, AMFTRunResult)
     mu = torch.full((2,), 0.5, dtype=torch.float64)
@@ -170,8 +196,18 @@ def test_trainer_mu_follows_the_entropy_term_and_stays_clipped(task):
         mu = (mu + 0.05 * gap).clamp(0.05, 0.95)
         close(res.mu_trajectory[t], mu, atol=1e-15)
     assert torch.all(res.meta_gradient == 0)
-    big = AMFTConfig(steps=3, warmup_steps=0, batch_prompts=2, num_generations=2, meta_lr=0.0,
-                     entropy_lr=1e7, mu_min=0.1, mu_max=0.6, initial_mu=0.3, **SMALL)
+    big = AMFTConfig(
+        steps=3,
+        warmup_steps=0,
+        batch_prompts=2,
+        num_generations=2,
+        meta_lr=0.0,
+        entropy_lr=1e7,
+        mu_min=0.1,
+        mu_max=0.6,
+        initial_mu=0.3,
+        **SMALL,
+    )
     pinned = train_amft(task, big, seeds=[0, 1])
     gap = pinned.target_entropy - pinned.entropy_trajectory  # (steps, N), |gap| >> 1e-7
     hi, lo = torch.tensor(0.6, dtype=torch.float64), torch.tensor(0.1, dtype=torch.float64)
@@ -185,9 +221,19 @@ def test_stacked_runs_equal_runs_one_by_one(task):
     the k3 term on; the per-run mu trajectories agree too."""
     tasks = [task, tie_break(task, 0.3, seed=1)]
     cfg = AMFTConfig(
-        steps=3, warmup_steps=2, batch_prompts=3, num_generations=3, num_iterations=2,
-        meta_update_freq=1, meta_lr=5.0, entropy_lr=0.05, beta=0.05, lr=1e-2, initial_mu=0.5,
-        dtype="float64", **SMALL,
+        steps=3,
+        warmup_steps=2,
+        batch_prompts=3,
+        num_generations=3,
+        num_iterations=2,
+        meta_update_freq=1,
+        meta_lr=5.0,
+        entropy_lr=0.05,
+        beta=0.05,
+        lr=1e-2,
+        initial_mu=0.5,
+        dtype="float64",
+        **SMALL,
     )
     both = train_amft(tasks, cfg, seeds=[3, 5])
     alone = [train_amft(t, cfg, seeds=[s]) for t, s in zip(tasks, (3, 5), strict=True)]
@@ -203,8 +249,16 @@ def test_warmup_target_entropy_metrics_and_callback(task):
     warmed policy's mean token entropy on the demos of each run's training prompts; mixed rows
     count Bp x G samples per round and log the mean / min / max of the per-run mu."""
     dropped = drop_prompts(task, 0.5, seed=0)
-    cfg = AMFTConfig(steps=3, warmup_steps=2, batch_prompts=2, num_generations=3, meta_lr=0.0,
-                     entropy_lr=0.05, dtype="float64", **SMALL)
+    cfg = AMFTConfig(
+        steps=3,
+        warmup_steps=2,
+        batch_prompts=2,
+        num_generations=3,
+        meta_lr=0.0,
+        entropy_lr=0.05,
+        dtype="float64",
+        **SMALL,
+    )
     calls, warmed = [], {}
 
     def callback(step, policy):
@@ -227,8 +281,12 @@ def test_warmup_target_entropy_metrics_and_callback(task):
         ids = t.train_prompt_ids
         with torch.no_grad():
             _, ent = C.logprobs_runs(
-                pol, t.prompts[ids].expand(2, -1, -1), t.solutions[ids].expand(2, -1, -1),
-                t.solution_mask[ids].expand(2, -1, -1), t, entropy=True,
+                pol,
+                t.prompts[ids].expand(2, -1, -1),
+                t.solutions[ids].expand(2, -1, -1),
+                t.solution_mask[ids].expand(2, -1, -1),
+                t,
+                entropy=True,
             )
         m = t.solution_mask[ids].double()
         assert float(res.target_entropy[i]) == pytest.approx(float((ent[i] * m).sum() / m.sum()))

@@ -5,6 +5,7 @@ runs == one by one."""
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 
 import pytest
@@ -43,7 +44,9 @@ def test_mu_schedule_at_hand_picked_steps():
     assert mu_schedule(10, *args) == pytest.approx(0.8, abs=1e-15)  # cos(0) = 1: the peak
     assert mu_schedule(15, *args) == pytest.approx(0.6 * (1 + math.cos(math.pi / 4)) / 2 + 0.2)
     assert mu_schedule(20, *args) == pytest.approx(0.5, abs=1e-15)  # half way: the mid-point
-    assert mu_schedule(29, *args) == pytest.approx(0.6 * (1 + math.cos(math.pi * 19 / 20)) / 2 + 0.2)
+    assert mu_schedule(29, *args) == pytest.approx(
+        0.6 * (1 + math.cos(math.pi * 19 / 20)) / 2 + 0.2
+    )
     assert mu_schedule(30, *args) == 0.2
     assert mu_schedule(10_000, *args) == 0.2
     # W = D = 0: the constant valley (CHORD-phi's mu = 0.1)
@@ -65,10 +68,10 @@ def test_mu_schedule_stays_between_its_ends_and_decays_monotonically(w, d, peak,
     mus = [mu_schedule(t, w, d, peak, valley) for t in range(w + d + 3)]
     assert all(lo - 1e-12 <= m <= hi + 1e-12 for m in mus)
     if w > 0:  # the warm-up rises linearly from 0
-        assert mus[0] == 0.0 and all(b >= a for a, b in zip(mus[:w], mus[1:w], strict=False))
+        assert mus[0] == 0.0 and all(b >= a for a, b in itertools.pairwise(mus[:w]))
     decay = mus[w : w + d]
     step = -1 if peak >= valley else 1  # a "decay" to a higher valley rises
-    assert all(step * (b - a) >= -1e-12 for a, b in zip(decay, decay[1:], strict=False))
+    assert all(step * (b - a) >= -1e-12 for a, b in itertools.pairwise(decay))
     assert mus[w + d :] == [valley] * 3
 
 
@@ -131,7 +134,12 @@ def test_phi_weight_is_detached():
     assert (full - expected).abs().max() > 1e-3
     # CHORD-mu: the plain NLL
     nll = _sft_token_loss(
-        _expert_logp(z, y), mask, phi=False, cutoff_prob=1.0, loss_type="bnpo", max_completion_length=1
+        _expert_logp(z, y),
+        mask,
+        phi=False,
+        cutoff_prob=1.0,
+        loss_type="bnpo",
+        max_completion_length=1,
     )
     (grad_mu,) = torch.autograd.grad(nll.sum(), z)
     close(grad_mu, dnll, atol=1e-14)
@@ -151,7 +159,9 @@ def test_sft_part_on_a_tiny_batch():
     seq = _sft_token_loss(logp, mask, phi=False, loss_type="grpo", **kw)  # per-sequence mean
     assert float(seq) == pytest.approx(-((math.log(0.5) + math.log(0.25)) / 2 + math.log(0.8)) / 2)
     # cutoff 0.4 clamps log p <= log 0.4 (the 0.5 and 0.8 tokens); the weights are unchanged
-    cut = _sft_token_loss(logp, mask, phi=True, loss_type="bnpo", cutoff_prob=0.4, max_completion_length=2)
+    cut = _sft_token_loss(
+        logp, mask, phi=True, loss_type="bnpo", cutoff_prob=0.4, max_completion_length=2
+    )
     hand_cut = -(0.25 * math.log(0.4) + 0.1875 * math.log(0.25) + 0.16 * math.log(0.4)) / 3
     assert float(cut) == pytest.approx(hand_cut, rel=1e-12)
 
@@ -181,8 +191,17 @@ def test_grpo_part_with_one_iteration_is_the_toolkit_grpo_loss():
     mask = torch.rand(2, 6, 3, generator=g) > 0.2
     for beta in (0.0, 0.1):
         ours, _ = _pg_token_loss(
-            logp, None, ref, adv, mask, loss_type="bnpo", epsilon=0.2, epsilon_high=None,
-            dual_clip=3.0, beta=beta, max_completion_length=3,
+            logp,
+            None,
+            ref,
+            adv,
+            mask,
+            loss_type="bnpo",
+            epsilon=0.2,
+            epsilon_high=None,
+            dual_clip=3.0,
+            beta=beta,
+            max_completion_length=3,
         )
         trl, _ = L.grpo_token_loss(logp, None, ref, adv, mask, loss_type="bnpo", beta=beta)
         close(ours, trl, atol=1e-14)
@@ -194,8 +213,10 @@ def test_grpo_part_with_one_iteration_is_the_toolkit_grpo_loss():
 def test_grpo_part_clips_on_a_hand_batch():
     """One token per row, log-ratios and advantages picked so that each rule acts once:
     clip 0.2, dual clip c = 3 for A < 0, log-ratio clamp at +-20."""
-    log_ratio = torch.tensor([math.log(0.5), math.log(1.5), math.log(0.5), math.log(1.5),
-                              math.log(5.0), 25.0, -25.0], dtype=torch.float64)
+    log_ratio = torch.tensor(
+        [math.log(0.5), math.log(1.5), math.log(0.5), math.log(1.5), math.log(5.0), 25.0, -25.0],
+        dtype=torch.float64,
+    )
     adv = torch.tensor([1.0, 1.0, -1.0, -1.0, -1.0, 1.0, 1.0], dtype=torch.float64)
     hand = torch.tensor(
         [
@@ -233,17 +254,31 @@ def test_first_step_loss_is_the_hand_mix(task):
     expert rows (the solutions of the run's draws from its 'targets' stream) under the
     initial policy, computed here by hand."""
     cfg = CHORDConfig(
-        steps=1, batch_prompts=2, num_generations=3, expert_batch=4, mu_warmup_steps=0,
-        mu_decay_steps=10, mu_peak=0.7, mu_valley=0.1, dtype="float64", **SMALL,
+        steps=1,
+        batch_prompts=2,
+        num_generations=3,
+        expert_batch=4,
+        mu_warmup_steps=0,
+        mu_decay_steps=10,
+        mu_peak=0.7,
+        mu_valley=0.1,
+        dtype="float64",
+        **SMALL,
     )
-    policy = TinyCausalLM(task.vocab_size, max_len=task.prompt_len + task.completion_len,
-                          seeds=[4, 9], dtype=torch.float64, **SMALL)
+    policy = TinyCausalLM(
+        task.vocab_size,
+        max_len=task.prompt_len + task.completion_len,
+        seeds=[4, 9],
+        dtype=torch.float64,
+        **SMALL,
+    )
     init = copy.deepcopy(policy)
     res = train_chord(task, cfg, seeds=[4, 9], policy=policy)
     idx = C.draw_prompts(task, 4, C.generators([4, 9], "targets", torch.device("cpu")))
     with torch.no_grad():
-        logp = C.logprobs_runs(init, task.prompts[idx], task.solutions[idx],
-                               task.solution_mask[idx], task)
+        logp = C.logprobs_runs(
+            init, task.prompts[idx], task.solutions[idx], task.solution_mask[idx], task
+        )
     m = task.solution_mask[idx].double()
     p = logp.exp()
     sft = (-(p * (1 - p)) * logp * m).sum((1, 2)) / m.sum((1, 2))
@@ -259,9 +294,21 @@ def test_stacked_runs_equal_runs_one_by_one(task):
     with the schedule, phi, the cutoff, two iterations and the k3 term on."""
     tasks = [task, tie_break(task, 0.3, seed=1)]
     cfg = CHORDConfig(
-        steps=3, batch_prompts=3, num_generations=3, expert_batch=2, num_iterations=2,
-        mu_warmup_steps=1, mu_decay_steps=2, mu_peak=0.6, mu_valley=0.2, cutoff_prob=0.9,
-        beta=0.05, baseline="rloo", lr=1e-2, dtype="float64", **SMALL,
+        steps=3,
+        batch_prompts=3,
+        num_generations=3,
+        expert_batch=2,
+        num_iterations=2,
+        mu_warmup_steps=1,
+        mu_decay_steps=2,
+        mu_peak=0.6,
+        mu_valley=0.2,
+        cutoff_prob=0.9,
+        beta=0.05,
+        baseline="rloo",
+        lr=1e-2,
+        dtype="float64",
+        **SMALL,
     )
     both = train_chord(tasks, cfg, seeds=[3, 5]).distribution(task).logp
     alone = [
@@ -277,15 +324,29 @@ def test_metrics_samples_and_callback(task):
     samples), stats/mu = mu_schedule(round - 1), callback(step, policy) at each logged round;
     a user's stacked policy and reference are used as given."""
     cfg = CHORDConfig(
-        steps=3, batch_prompts=2, num_generations=3, expert_batch=5, log_every=2, beta=0.1,
-        mu_decay_steps=3, mu_peak=0.9, mu_valley=0.05, **SMALL,
+        steps=3,
+        batch_prompts=2,
+        num_generations=3,
+        expert_batch=5,
+        log_every=2,
+        beta=0.1,
+        mu_decay_steps=3,
+        mu_peak=0.9,
+        mu_valley=0.05,
+        **SMALL,
     )
     kw = {"max_len": task.prompt_len + task.completion_len, **SMALL}
     policy = TinyCausalLM(task.vocab_size, seeds=[0, 1], **kw)
     ref = C.frozen_copy(TinyCausalLM(task.vocab_size, seeds=[7, 8], **kw))
     calls = []
-    res = train_chord(task, cfg, seeds=[0, 1], policy=policy, ref_policy=ref,
-                      callback=lambda s, p: calls.append((s, p)))
+    res = train_chord(
+        task,
+        cfg,
+        seeds=[0, 1],
+        policy=policy,
+        ref_policy=ref,
+        callback=lambda s, p: calls.append((s, p)),
+    )
     assert res.policy is policy and res.ref_policy is ref and res.algorithm == "chord"
     assert [r["step"] for r in res.metrics] == [2.0, 3.0]
     assert [r["stats/samples"] for r in res.metrics] == [12.0, 18.0]
@@ -302,8 +363,16 @@ def test_chord_mu_pulls_mass_onto_the_expert_solution(task):
     """A large SFT weight (mu = 0.9, plain NLL) moves each prompt's mass onto its one expert
     solution, far beyond the initial policy's."""
     cfg = CHORDConfig.chord_mu(
-        steps=25, mu_decay_steps=0, mu_valley=0.9, batch_prompts=2, num_generations=2,
-        expert_batch=8, lr=1e-2, d_model=16, n_layers=1, n_heads=1,
+        steps=25,
+        mu_decay_steps=0,
+        mu_valley=0.9,
+        batch_prompts=2,
+        num_generations=2,
+        expert_batch=8,
+        lr=1e-2,
+        d_model=16,
+        n_layers=1,
+        n_heads=1,
     )
     res = train_chord(task, cfg, seeds=[0])
     tokens, _ = task.completions()

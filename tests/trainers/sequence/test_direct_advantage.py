@@ -13,7 +13,13 @@ import torch
 import torch.nn.functional as F
 
 from tests.trainers.sequence.conftest import close
-from trainers.sequence import TinyCausalLM, reward_noise, tie_break, tied_digit_sum
+from trainers.sequence import (
+    TinyCausalLM,
+    reward_noise,
+    shortest_paths,
+    tie_break,
+    tied_digit_sum,
+)
 from trainers.sequence import common as C
 from trainers.sequence.direct_advantage import (
     DirectAdvantageConfig,
@@ -71,9 +77,10 @@ def test_expected_centred_loss_is_a_variance_under_the_reference():
 
 
 def test_centred_loss_is_minimised_by_the_kl_regularised_target():
-    """A tabular toy (2 states x 5 actions): minimising the centred loss over the log-ratios
-    of M = 400 candidates drawn from pi_ref gives pi_ref exp(A/beta)/Z on every state; the
-    uncentred loss does not (it also asks log Z = 0)."""
+    """A tabular toy (2 states x 5 actions, pi = softmax(theta) per state): the centred loss
+    over M = 400 candidates drawn from pi_ref is quadratic in theta (log Z cancels), so one
+    Newton step from pi_ref reaches its minimiser, which is pi_ref exp(A/beta)/Z on every
+    state; there the uncentred loss is not stationary (it also asks log Z = 0)."""
     g = torch.Generator().manual_seed(1)
     S, V, M, beta = 2, 5, 400, 0.5
     ref_logp = torch.log_softmax(torch.randn(S, V, generator=g, dtype=torch.float64), -1)
@@ -82,28 +89,26 @@ def test_centred_loss_is_minimised_by_the_kl_regularised_target():
     draws = torch.multinomial(ref_logp.exp(), M, replacement=True, generator=g)  # (S, M)
     assert all(len(set(row.tolist())) == V for row in draws)  # every action drawn
 
-    def fit(centred: bool) -> torch.Tensor:
-        logits = ref_logp.clone().requires_grad_(True)
-        opt = torch.optim.LBFGS(
-            [logits],
-            max_iter=200,
-            tolerance_grad=1e-15,
-            tolerance_change=1e-18,
-            line_search_fn="strong_wolfe",
-        )
+    def loss(theta: torch.Tensor, centred: bool = True) -> torch.Tensor:
+        logp = torch.log_softmax(theta.view(S, V), -1)
+        lr = logp.gather(-1, draws) - ref_logp.gather(-1, draws)
+        return direct_advantage_loss(lr, adv.gather(-1, draws), beta, centred=centred).sum()
 
-        def closure():
-            opt.zero_grad()
-            lr = torch.log_softmax(logits, -1).gather(-1, draws) - ref_logp.gather(-1, draws)
-            loss = direct_advantage_loss(lr, adv.gather(-1, draws), beta, centred=centred).sum()
-            loss.backward()
-            return loss
+    def grad(theta: torch.Tensor, centred: bool = True, graph: bool = False) -> torch.Tensor:
+        theta = theta if theta.requires_grad else theta.clone().requires_grad_(True)
+        return torch.autograd.grad(loss(theta, centred), theta, create_graph=graph)[0]
 
-        opt.step(closure)
-        return torch.log_softmax(logits.detach(), -1)
-
-    close(fit(True).exp(), target.exp(), 1e-7)
-    assert float((fit(False).exp() - target.exp()).abs().max()) > 1e-3
+    theta0 = ref_logp.flatten().clone().requires_grad_(True)
+    g0 = grad(theta0, graph=True)
+    hess = torch.stack(
+        [torch.autograd.grad(g0[i], theta0, retain_graph=True)[0] for i in range(S * V)]
+    )
+    theta = theta0.detach() - torch.linalg.pinv(hess, hermitian=True) @ g0.detach()
+    close(torch.log_softmax(theta.view(S, V), -1).exp(), target.exp(), 1e-10)
+    assert float(loss(theta)) < 1e-20
+    assert float(loss(target.flatten())) < 1e-20
+    uncentred_grad = grad(target.flatten(), centred=False)
+    assert float(uncentred_grad.abs().max()) > 1e-3
 
 
 # ---------------------------------------------------------------------------------- critics
@@ -114,8 +119,15 @@ def test_exact_critic_matches_brute_force(task):
     r(y), from teacher-forced per-token log-probs, for every prefix of every completion; run
     1's reward is a tie-break of run 0's."""
     tasks = [task, tie_break(task, 0.5, seed=1)]
-    policy = TinyCausalLM(task.vocab_size, max_len=5, seeds=[0, 1], d_model=8, n_layers=1,
-                          n_heads=1, dtype=torch.float64)
+    policy = TinyCausalLM(
+        task.vocab_size,
+        max_len=5,
+        seeds=[0, 1],
+        d_model=8,
+        n_layers=1,
+        n_heads=1,
+        dtype=torch.float64,
+    )
     tokens, mask = task.completions()
     M, L, P = tokens.shape[0], task.completion_len, task.n_prompts
     rows = [(p, m, t) for p in range(P) for m in range(M) for t in range(int(mask[m].sum()) + 1)]
@@ -129,8 +141,11 @@ def test_exact_critic_matches_brute_force(task):
     prompts = task.prompts[torch.arange(P).repeat_interleave(M)].expand(2, -1, -1)
     with torch.no_grad():
         lp = C.logprobs_runs(
-            policy, prompts, tokens.repeat(P, 1).expand(2, -1, -1),
-            mask.repeat(P, 1).expand(2, -1, -1), task,
+            policy,
+            prompts,
+            tokens.repeat(P, 1).expand(2, -1, -1),
+            mask.repeat(P, 1).expand(2, -1, -1),
+            task,
         ).reshape(2, P, M, L)
     table = torch.stack([t.reward_table() for t in tasks])
     want = torch.empty(2, len(rows), dtype=torch.float64)
@@ -174,12 +189,22 @@ def test_policy_moves_to_the_target_at_the_first_step():
     digits = task.allowed[0].nonzero().flatten()
     D = len(digits)
     pid = torch.arange(P)[None]
-    v0 = exact_state_values(res.ref_policy, task, pid, torch.zeros(1, P, L, dtype=torch.long),
-                            torch.zeros(1, P, dtype=torch.long))
+    v0 = exact_state_values(
+        res.ref_policy,
+        task,
+        pid,
+        torch.zeros(1, P, L, dtype=torch.long),
+        torch.zeros(1, P, dtype=torch.long),
+    )
     first = torch.zeros(1, P * D, L, dtype=torch.long)
     first[0, :, 0] = digits.repeat(P)
-    v1 = exact_state_values(res.ref_policy, task, pid.repeat_interleave(D, 1), first,
-                            torch.ones(1, P * D, dtype=torch.long)).view(1, P, D)
+    v1 = exact_state_values(
+        res.ref_policy,
+        task,
+        pid.repeat_interleave(D, 1),
+        first,
+        torch.ones(1, P * D, dtype=torch.long),
+    ).view(1, P, D)
     adv = v1 - v0[..., None]
     with torch.no_grad():
         ids = task.prompts[None]
@@ -205,9 +230,7 @@ def test_stacked_runs_equal_runs_one_by_one(task, extra):
         steps=4, n_rollouts=4, batch_states=4, n_mc=3, lr=3e-3, dtype="float64", **SMALL, **extra
     )
     both = train_direct_advantage(tasks, cfg, seeds=[3, 5])
-    alone = [
-        train_direct_advantage(t, cfg, seeds=[s]) for t, s in zip(tasks, (3, 5), strict=True)
-    ]
+    alone = [train_direct_advantage(t, cfg, seeds=[s]) for t, s in zip(tasks, (3, 5), strict=True)]
     got = both.distribution(task).logp
     close(got, torch.cat([a.distribution(task).logp for a in alone]), 1e-9)
     assert not torch.allclose(got[0], got[1])
@@ -222,12 +245,20 @@ def test_samples_schedule_and_callback(task, critic):
     (terminal), the others are not terminal."""
     R, M, n_mc = 3, 2, 2
     cfg = DirectAdvantageConfig(
-        steps=5, iterations=2, n_rollouts=R, candidates=M, n_mc=n_mc, batch_states=2,
-        critic=critic, log_every=2, **SMALL,
+        steps=5,
+        iterations=2,
+        n_rollouts=R,
+        candidates=M,
+        n_mc=n_mc,
+        batch_states=2,
+        critic=critic,
+        log_every=2,
+        **SMALL,
     )
     calls = []
-    res = train_direct_advantage(task, cfg, seeds=[0, 1],
-                                 callback=lambda s, p: calls.append((s, p.n_runs)))
+    res = train_direct_advantage(
+        task, cfg, seeds=[0, 1], callback=lambda s, p: calls.append((s, p.n_runs))
+    )
     assert calls == [(2, 2), (4, 2), (5, 2)]
     assert [r["step"] for r in res.metrics] == [2.0, 4.0, 5.0]
     assert [r["stats/iteration"] for r in res.metrics] == [0.0, 1.0, 1.0]
@@ -243,9 +274,33 @@ def test_samples_schedule_and_callback(task, critic):
 def test_first_step_log_ratio_is_zero_and_later_iterations_use_the_new_policy(task):
     """The ratio's reference is pi_ref in the first iteration (policy = pi_ref at the start,
     so l = 0 at the first step) and the policy at the start of the next one."""
-    cfg = DirectAdvantageConfig(steps=4, iterations=2, n_rollouts=4, batch_states=4, lr=1e-2,
-                                dtype="float64", **SMALL)
+    cfg = DirectAdvantageConfig(
+        steps=4, iterations=2, n_rollouts=4, batch_states=4, lr=1e-2, dtype="float64", **SMALL
+    )
     res = train_direct_advantage(task, cfg, seeds=[0])
     rows = res.metrics
     assert abs(rows[0]["stats/log_ratio"]) < 1e-12 and abs(rows[2]["stats/log_ratio"]) < 1e-12
     assert abs(rows[1]["stats/log_ratio"]) > 1e-6
+
+
+@pytest.mark.parametrize("critic", ["exact", "mc"])
+def test_variable_length_completions(critic):
+    """Shortest paths end at EOS at different lengths: step boundaries past a rollout's end
+    are not states; stacked runs still equal runs one by one."""
+    task = shortest_paths()
+    cfg = DirectAdvantageConfig(
+        steps=3, n_rollouts=6, batch_states=4, n_mc=2, critic=critic, dtype="float64", **SMALL
+    )
+    both = train_direct_advantage(task, cfg, seeds=[0, 1])
+    alone = [train_direct_advantage(task, cfg, seeds=[s]) for s in (0, 1)]
+    close(
+        both.distribution(task).logp,
+        torch.cat([a.distribution(task).logp for a in alone]),
+        1e-9,
+    )
+    L = task.completion_len
+    for a in alone:  # 6 rollouts, then at most L states each with 4 candidates
+        assert 6 + 6 * 4 <= a.metrics[-1]["stats/samples"]
+        if critic == "exact":  # one state per token of each rollout
+            n_states = (a.metrics[-1]["stats/samples"] - 6) / 4
+            assert n_states == int(n_states) and n_states <= 6 * L

@@ -191,7 +191,9 @@ def test_completion_correct_reads_the_tie_sets_not_the_noisy_reward(task):
     for tk in (task, noisy):
         assert torch.equal(completion_correct(tk, prompts, t, m), valid.reshape(1, -1))
     # per-run tasks in a stack
-    both = completion_correct([task, noisy], prompts.expand(2, -1, -1), t.expand(2, -1, -1), m.expand(2, -1, -1))
+    both = completion_correct(
+        [task, noisy], prompts.expand(2, -1, -1), t.expand(2, -1, -1), m.expand(2, -1, -1)
+    )
     assert torch.equal(both, valid.reshape(1, -1).expand(2, -1))
 
 
@@ -246,8 +248,21 @@ def test_overlong_buffer_longer_than_the_task_is_refused(task):
 def test_overlong_shaping_is_added_to_the_reward_of_variable_length_completions():
     sp = shortest_paths()
     cfg = GRPOConfig(batch_prompts=4, num_generations=4, overlong_buffer=2, **SMALL)
-    policy = TinyCausalLM(sp.vocab_size, max_len=sp.prompt_len + sp.completion_len, seeds=[0, 1], d_model=8, n_layers=1)
-    rnd = _round(policy, [sp, sp], cfg, _Streams.of([0, 1], torch.device("cpu")), torch.device("cpu"), sp.completion_len)
+    policy = TinyCausalLM(
+        sp.vocab_size,
+        max_len=sp.prompt_len + sp.completion_len,
+        seeds=[0, 1],
+        d_model=8,
+        n_layers=1,
+    )
+    rnd = _round(
+        policy,
+        [sp, sp],
+        cfg,
+        _Streams.of([0, 1], torch.device("cpu")),
+        torch.device("cpu"),
+        sp.completion_len,
+    )
     lengths = rnd.comps.mask.sum(-1)
     assert lengths.unique().numel() > 1  # the shaping is not a constant here
     close(rnd.scores, rnd.rewards + overlong_reward(lengths, sp.completion_len, 2))
@@ -264,13 +279,21 @@ def test_overlong_shaping_is_a_no_op_on_a_fixed_length_task(task):
 
 def test_dynamic_sampling_keeps_only_mixed_groups_and_counts_every_draw(task):
     cfg = GRPOConfig.dapo(batch_prompts=3, num_generations=4, max_gen_batches=40, **SMALL)
-    policy = TinyCausalLM(task.vocab_size, max_len=task.prompt_len + task.completion_len, seeds=[0, 1], d_model=8, n_layers=1)
+    policy = TinyCausalLM(
+        task.vocab_size,
+        max_len=task.prompt_len + task.completion_len,
+        seeds=[0, 1],
+        d_model=8,
+        n_layers=1,
+    )
     dev = torch.device("cpu")
     rnd = _round(policy, [task, task], cfg, _Streams.of([0, 1], dev), dev, task.completion_len)
     assert rnd.keep.all()  # filled within 40 batches
     c = rnd.correct.reshape(2, 3, 4)
     assert (c.any(-1) & ~c.all(-1)).all()  # every kept group is mixed
-    assert torch.equal(rnd.correct, completion_correct(task, rnd.prompts, rnd.comps.tokens, rnd.comps.mask))
+    assert torch.equal(
+        rnd.correct, completion_correct(task, rnd.prompts, rnd.comps.tokens, rnd.comps.mask)
+    )
     assert (rnd.gen_batches > 1).any()  # some groups were dropped and re-drawn
     assert torch.equal(rnd.samples, rnd.gen_batches * 3 * 4)
 
@@ -279,7 +302,9 @@ def test_dynamic_sampling_that_cannot_fill_pads_with_zero_advantage_groups(task)
     """An always-wrong policy never yields a mixed group: each round draws max_gen_batches
     batches, keeps none, and the update changes nothing (no loss token)."""
     policy = _always_wrong(task)
-    cfg = GRPOConfig.dapo(steps=2, batch_prompts=2, num_generations=3, max_gen_batches=3, dtype="float64")
+    cfg = GRPOConfig.dapo(
+        steps=2, batch_prompts=2, num_generations=3, max_gen_batches=3, dtype="float64"
+    )
     res = train_grpo(task, cfg, seeds=[0], policy=policy)
     assert res.algorithm == "dapo"
     assert policy.bias.abs().max() == 0
@@ -291,7 +316,9 @@ def test_dynamic_sampling_that_cannot_fill_pads_with_zero_advantage_groups(task)
 
 def test_reward_filter_keeps_noisy_groups(task):
     noisy = reward_noise(task, 0.1, seed=0)
-    cfg = GRPOConfig.dapo(steps=1, batch_prompts=3, num_generations=4, filter_metric="reward", **SMALL)
+    cfg = GRPOConfig.dapo(
+        steps=1, batch_prompts=3, num_generations=4, filter_metric="reward", **SMALL
+    )
     res = train_grpo(noisy, cfg, seeds=[0])
     assert res.metrics[-1]["stats/redraws"] == 0 and res.metrics[-1]["stats/kept_fraction"] == 1
 
@@ -311,7 +338,10 @@ def test_plain_grpo_counts_its_samples(task):
 def _stacked_vs_alone(tasks, cfg, seeds, eval_task):
     both = train_grpo(tasks, cfg, seeds=seeds)
     alone = [train_grpo(t, cfg, seeds=[s]) for t, s in zip(tasks, seeds, strict=True)]
-    close(both.distribution(eval_task).logp, torch.cat([a.distribution(eval_task).logp for a in alone]))
+    close(
+        both.distribution(eval_task).logp,
+        torch.cat([a.distribution(eval_task).logp for a in alone]),
+    )
     for key in ("stats/samples", "charts/reward", "stats/redraws"):
         if key in both.metrics[-1]:
             mean = sum(a.metrics[-1][key] for a in alone) / len(alone)
@@ -324,8 +354,15 @@ def test_dapo_stacked_runs_equal_runs_one_by_one(task):
     stop while the other draws on (float64, with overlong shaping and a tie-break task)."""
     tasks = [task, tie_break(task, 0.3, seed=1)]
     cfg = GRPOConfig.dapo(
-        steps=3, batch_prompts=3, num_generations=4, max_gen_batches=4, overlong_buffer=1,
-        num_iterations=2, lr=1e-2, dtype="float64", **SMALL,
+        steps=3,
+        batch_prompts=3,
+        num_generations=4,
+        max_gen_batches=4,
+        overlong_buffer=1,
+        num_iterations=2,
+        lr=1e-2,
+        dtype="float64",
+        **SMALL,
     )
     both, alone = _stacked_vs_alone(tasks, cfg, [3, 5], task)
     redraws = [[r["stats/redraws"] for r in a.metrics] for a in alone]
@@ -338,16 +375,28 @@ def test_apo_stacked_runs_equal_runs_one_by_one():
     sp = shortest_paths()
     tasks = [sp, reward_noise(sp, 0.1, seed=2)]
     cfg = GRPOConfig.apo_view_r1(
-        steps=3, batch_prompts=3, num_generations=4, stcr_base=1.5, beta=0.05,
-        dynamic_sampling=True, max_gen_batches=3, lr=1e-2, dtype="float64", **SMALL,
+        steps=3,
+        batch_prompts=3,
+        num_generations=4,
+        stcr_base=1.5,
+        beta=0.05,
+        dynamic_sampling=True,
+        max_gen_batches=3,
+        lr=1e-2,
+        dtype="float64",
+        **SMALL,
     )
     both, _ = _stacked_vs_alone(tasks, cfg, [0, 4], sp)
     assert both.algorithm == "dapo" and "stats/kl" in both.metrics[-1]
-    res = train_grpo(sp, GRPOConfig.apo_view_r1(steps=1, batch_prompts=2, num_generations=2, **SMALL))
+    res = train_grpo(
+        sp, GRPOConfig.apo_view_r1(steps=1, batch_prompts=2, num_generations=2, **SMALL)
+    )
     assert res.algorithm == "apo_view_r1"
 
 
 def test_dr_grpo_preset_trains(task):
-    res = train_grpo(task, GRPOConfig.dr_grpo(steps=2, batch_prompts=2, num_generations=3, **SMALL), seeds=[0, 1])
+    res = train_grpo(
+        task, GRPOConfig.dr_grpo(steps=2, batch_prompts=2, num_generations=3, **SMALL), seeds=[0, 1]
+    )
     assert res.algorithm == "grpo" and math.isfinite(res.metrics[-1]["losses/loss"])
     assert C.is_stacked(res.policy)

@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.trainers.sequence.conftest import close
-from trainers.sequence import PPOSeqConfig, TinyCausalLM, tie_break, tied_digit_sum, train_sequence_ppo
+from trainers.sequence import (
+    PPOSeqConfig,
+    TinyCausalLM,
+    tie_break,
+    tied_digit_sum,
+    train_sequence_ppo,
+)
 from trainers.sequence import common as C
 from trainers.sequence import nlpo as NL
 from trainers.sequence.nlpo import NLPOConfig, top_p_mask, train_nlpo
@@ -102,7 +108,10 @@ def test_masked_logprobs_are_normalised_over_the_mask(small):
     """log pi^M(a) = z_a - logsumexp(z over the mask); the entropy is that of pi^M."""
     policy = TinyCausalLM(small.vocab_size, max_len=5, seeds=[0, 1], dtype=torch.float64)
     prompts = small.prompts[torch.tensor([[0, 1], [1, 1]])]
-    tokens, mask = small.solutions[torch.tensor([[0, 1], [1, 0]])], torch.ones(2, 2, 4, dtype=torch.bool)
+    tokens, mask = (
+        small.solutions[torch.tensor([[0, 1], [1, 0]])],
+        torch.ones(2, 2, 4, dtype=torch.bool),
+    )
     action = small.allowed.expand(2, 2, -1, -1).clone()
     action[..., 0, :] = False
     action[..., 0, tokens[..., 0].unique()] = True  # position 0: only the tokens used there
@@ -149,14 +158,14 @@ def test_masked_sampling_stays_in_its_masks_and_matches_teacher_forcing(small):
 def test_adaptive_kl_controller_steps_as_ziegler_et_al():
     """RL4LMs' own example: beta 0.1, target 0.1, KL -0.2, 0.3, 0.4 (per run, independent)."""
     ctl = NL._AdaptiveKL(0.1, 0.1, 2, torch.device("cpu"))
-    ctl.step(torch.tensor([-0.2, 0.1]))
-    close(ctl.beta, torch.tensor([0.1 * 0.98, 0.1], dtype=torch.float64), atol=1e-15)
-    ctl.step(torch.tensor([0.3, 0.105]))  # e = clip(2) = 0.2; e = 0.05
-    close(ctl.beta, torch.tensor([0.1 * 0.98 * 1.02, 0.1 * 1.005], dtype=torch.float64), 1e-15)
-    ctl.step(torch.tensor([0.4, 0.0]))
-    close(ctl.beta[0], torch.tensor(0.1 * 0.98 * 1.02 * 1.02, dtype=torch.float64), atol=1e-15)
+    ctl.step(_p(-0.2, 0.1))
+    close(ctl.beta, torch.tensor([0.1 * 0.98, 0.1], dtype=torch.float64), atol=1e-14)
+    ctl.step(_p(0.3, 0.105))  # e = clip(2) = 0.2; e = 0.05
+    close(ctl.beta, torch.tensor([0.1 * 0.98 * 1.02, 0.1 * 1.005], dtype=torch.float64), 1e-14)
+    ctl.step(_p(0.4, 0.0))
+    close(ctl.beta[0], torch.tensor(0.1 * 0.98 * 1.02 * 1.02, dtype=torch.float64), atol=1e-14)
     fixed = NL._AdaptiveKL(0.3, None, 1, torch.device("cpu"))
-    fixed.step(torch.tensor([5.0]))
+    fixed.step(_p(5.0))
     assert float(fixed.beta[0]) == 0.3
 
 
@@ -187,7 +196,9 @@ def test_mask_model_is_the_policy_copied_every_mask_update_every_iterations(smal
     def callback(step, policy):
         snaps[step] = {k: v.detach().clone() for k, v in policy.state_dict().items()}
 
-    cfg = NLPOConfig(steps=7, batch_size=4, num_minibatches=1, update_epochs=1, mask_update_every=3, **TINY)
+    cfg = NLPOConfig(
+        steps=7, batch_size=4, num_minibatches=1, update_epochs=1, mask_update_every=3, **TINY
+    )
     res = train_nlpo(small, cfg, seeds=[0, 1], callback=callback)
     assert len(copies) == 2  # after rollouts 3 and 6
     for copy, k in zip(copies, (3, 6), strict=True):
@@ -208,9 +219,14 @@ def test_the_mask_model_in_use_is_the_delayed_copy(small, monkeypatch):
 
     monkeypatch.setattr(NL, "_sample_masked", spy)
     snaps = {}
-    cfg = NLPOConfig(steps=4, batch_size=4, num_minibatches=1, update_epochs=1, mask_update_every=2, **TINY)
+    cfg = NLPOConfig(
+        steps=4, batch_size=4, num_minibatches=1, update_epochs=1, mask_update_every=2, **TINY
+    )
     res = train_nlpo(
-        small, cfg, seeds=[4], callback=lambda s, p: snaps.__setitem__(s, next(p.parameters()).clone())
+        small,
+        cfg,
+        seeds=[4],
+        callback=lambda s, p: snaps.__setitem__(s, next(p.parameters()).clone()),
     )
     init = res.ref_policy.tok_emb
     assert torch.equal(used[0], init) and torch.equal(used[1], init)
@@ -261,9 +277,7 @@ def test_stacked_runs_equal_runs_one_by_one(small):
         **TINY,
     )
     both = train_nlpo(tasks, cfg, seeds=[3, 5])
-    alone = [
-        train_nlpo(t, cfg, seeds=[s]) for t, s in zip(tasks, (3, 5), strict=True)
-    ]
+    alone = [train_nlpo(t, cfg, seeds=[s]) for t, s in zip(tasks, (3, 5), strict=True)]
     close(both.distribution(small).logp, torch.cat([r.distribution(small).logp for r in alone]))
     kl_both = [row["stats/kl_coef"] for row in both.metrics]
     kl_alone = [

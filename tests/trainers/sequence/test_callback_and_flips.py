@@ -1,0 +1,74 @@
+"""The trainers' callback and the preference oracle's label flips."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from trainers.sequence import (
+    GRPOConfig,
+    SequenceDPOConfig,
+    bradley_terry_pairs,
+    label_flips,
+    tied_digit_sum,
+    train_grpo,
+    train_sequence_dpo,
+)
+
+TASK = tied_digit_sum(n_digits=2, max_digit=2, sums=(2, 3))
+SMALL = {"d_model": 8, "n_layers": 1, "n_heads": 1}
+
+
+def test_callback_sees_every_logged_step_and_the_policy_being_trained():
+    seen = []
+    cfg = GRPOConfig(steps=5, batch_prompts=1, num_generations=2, log_every=2, **SMALL)
+    res = train_grpo(TASK, cfg, seeds=[0, 1], callback=lambda s, pol: seen.append((s, pol)))
+    assert [s for s, _ in seen] == [2, 4, 5]  # every log_every steps and the last one
+    assert all(pol is res.policy for _, pol in seen)
+    assert [int(r["step"]) for r in res.metrics] == [2, 4, 5]
+
+
+def test_callback_runs_without_gradients():
+    grads = []
+    cfg = SequenceDPOConfig(steps=2, batch_size=2, n_pairs=8, **SMALL)
+    train_sequence_dpo(TASK, cfg, callback=lambda s, pol: grads.append(torch.is_grad_enabled()))
+    assert grads == [False, False]
+
+
+@pytest.mark.parametrize("q", [0.0, 0.2, 0.4])
+def test_flipped_oracle_reports_the_wrong_label_at_rate_q(q):
+    """With a steep oracle (scale 50: the better completion wins with probability ~1) on pairs
+    of reward 1 vs 0, the worse completion is reported preferred with probability ~q."""
+    task = label_flips(TASK, q) if q > 0 else TASK
+    n = 4000
+    p, w, lo = bradley_terry_pairs(task, n, seed=3, scale=50.0)
+    table = task.reward_table()
+    wrong = (table[p, w] < table[p, lo]).double().mean().item()
+    assert wrong == pytest.approx(q, abs=4 * (q * (1 - q) / n) ** 0.5 + 1e-9)
+
+
+def test_label_flips_compose_and_keep_the_rewards():
+    twice = label_flips(label_flips(TASK, 0.1), 0.2)
+    assert twice.label_flip == pytest.approx(0.1 * 0.8 + 0.2 * 0.9)
+    assert torch.equal(twice.reward_table(), TASK.reward_table())
+    assert torch.equal(twice.valid_table(), TASK.valid_table())
+
+
+def test_runs_may_train_on_different_prompts():
+    """A run of a dropped-prompt task never samples its dropped prompt."""
+    from trainers.sequence import drop_prompts
+
+    dropped = drop_prompts(TASK, 0.5, seed=0)
+    kept = int(dropped.train_prompt_ids[0])
+    seen = []
+
+    def spy(step, pol):
+        seen.append(step)
+
+    cfg = GRPOConfig(steps=3, batch_prompts=4, num_generations=2, **SMALL)
+    res = train_grpo([TASK, dropped], cfg, seeds=[0, 0], callback=spy)
+    assert seen == [1, 2, 3] and res.n_runs == 2
+    from trainers.sequence.common import draw_prompts, generators
+
+    idx = draw_prompts([TASK, dropped], 50, generators([0, 0], "prompts", torch.device("cpu")))
+    assert set(idx[1].tolist()) == {kept} and len(set(idx[0].tolist())) == 2
