@@ -166,6 +166,12 @@ class DirectAdvantageConfig(C.PolicyOptions):
 # --------------------------------------------------------------------------------------------
 
 
+def _what(x: object) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
+    return type(x).__name__
+
+
 def direct_advantage_loss(
     log_ratio: torch.Tensor, advantages: torch.Tensor, beta: float, *, centred: bool = True
 ) -> torch.Tensor:
@@ -189,9 +195,13 @@ def direct_advantage_loss(
     Tensor (*,): the loss of each state.
     """
     if not isinstance(log_ratio, torch.Tensor) or not log_ratio.is_floating_point():
-        raise ArgumentTypeError(f"log_ratio must be a floating torch.Tensor; got {log_ratio!r}")
+        raise ArgumentTypeError(
+            f"log_ratio must be a floating torch.Tensor; got {_what(log_ratio)}"
+        )
     if not isinstance(advantages, torch.Tensor) or not advantages.is_floating_point():
-        raise ArgumentTypeError(f"advantages must be a floating torch.Tensor; got {advantages!r}")
+        raise ArgumentTypeError(
+            f"advantages must be a floating torch.Tensor; got {_what(advantages)}"
+        )
     if log_ratio.ndim < 1 or log_ratio.shape[-1] < 1:
         raise ValueError(
             f"log_ratio must have shape (*, M) with M >= 1; got {tuple(log_ratio.shape)}"
@@ -250,7 +260,9 @@ def _extend(
     allowed = task.allowed.to(dev)
     B, V = tokens.shape[1], task.vocab_size
     for t in range(L):
-        u = torch.stack([torch.rand((B, V), generator=g, device=dev, dtype=torch.float64) for g in gens])
+        u = torch.stack(
+            [torch.rand((B, V), generator=g, device=dev, dtype=torch.float64) for g in gens]
+        )
         need = ~ended & (start <= t) & (stop > t)
         if not bool(need.any()):
             continue
@@ -400,11 +412,13 @@ def exact_state_values(
     task = tasks[0]
     for name, x, dims in (("prompt_ids", prompt_ids, 2), ("lengths", lengths, 2)):
         if not isinstance(x, torch.Tensor) or x.dtype != torch.long:
-            raise ArgumentTypeError(f"{name} must be a torch.long tensor (N, B); got {x!r}")
+            raise ArgumentTypeError(f"{name} must be a torch.long tensor (N, B); got {_what(x)}")
         if x.ndim != dims or x.shape[0] != n:
             raise ValueError(f"{name} must have shape ({n}, B); got {tuple(x.shape)}")
     if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long:
-        raise ArgumentTypeError(f"tokens must be a torch.long tensor (N, B, L); got {tokens!r}")
+        raise ArgumentTypeError(
+            f"tokens must be a torch.long tensor (N, B, L); got {_what(tokens)}"
+        )
     if tuple(tokens.shape) != (*prompt_ids.shape, task.completion_len):
         raise ValueError(
             f"tokens must have shape {(*prompt_ids.shape, task.completion_len)}; got "
@@ -415,7 +429,9 @@ def exact_state_values(
             f"lengths must have the shape of prompt_ids {tuple(prompt_ids.shape)}; got "
             f"{tuple(lengths.shape)}"
         )
-    if prompt_ids.numel() and (int(prompt_ids.min()) < 0 or int(prompt_ids.max()) >= task.n_prompts):
+    if prompt_ids.numel() and (
+        int(prompt_ids.min()) < 0 or int(prompt_ids.max()) >= task.n_prompts
+    ):
         raise ValueError(f"prompt_ids must lie in [0, {task.n_prompts})")
     if lengths.numel() and (int(lengths.min()) < 0 or int(lengths.max()) > task.completion_len):
         raise ValueError(f"lengths must lie in [0, {task.completion_len}]")
@@ -481,9 +497,7 @@ def _collect(
     prompts = C.as_batch(task, pidx, dev)
     blank = torch.full((N, R, L), pad, dtype=torch.long, device=dev)
     zero = torch.zeros((N, R), dtype=torch.long, device=dev)
-    roll, roll_mask, _ = _extend(
-        data_policy, task, prompts, blank, zero, zero + L, gens["tokens"]
-    )
+    roll, roll_mask, _ = _extend(data_policy, task, prompts, blank, zero, zero + L, gens["tokens"])
     comps = Completions(roll, roll_mask, torch.zeros(roll.shape, dtype=torch.float64))
     reward = float(C.rewards_runs(tasks, prompts, comps, gens["noise"]).mean())
     # --- states: the step boundaries t = 0, k, 2k, ... < length of each rollout ---
@@ -628,9 +642,12 @@ def train_direct_advantage(
                 ]
             ).to(dev)  # (N, B)
             rows = (states[..., None] * M + torch.arange(M, device=dev)).reshape(N, B * M)
-            take = lambda x: torch.take_along_dim(x, rows[..., None], dim=1)  # noqa: E731
-            tokens, mask, step_mask = take(data.tokens), take(data.mask), take(data.step_mask)
-            lp, ent = C.logprobs_runs(policy, take(data.prompts), tokens, mask, task, entropy=True)
+            idx = rows[..., None]
+            tokens = torch.take_along_dim(data.tokens, idx, dim=1)
+            mask = torch.take_along_dim(data.mask, idx, dim=1)
+            step_mask = torch.take_along_dim(data.step_mask, idx, dim=1)
+            prompts = torch.take_along_dim(data.prompts, idx, dim=1)
+            lp, ent = C.logprobs_runs(policy, prompts, tokens, mask, task, entropy=True)
             ref_lp = torch.take_along_dim(data.ref_logp, states[..., None], dim=1)
             adv = torch.take_along_dim(data.advantages, states[..., None], dim=1)
             log_ratio = (lp * step_mask).sum(-1).reshape(N, B, M) - ref_lp.to(lp.dtype)

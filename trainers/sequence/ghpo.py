@@ -47,8 +47,8 @@ none, the train/test mismatch the method's critics point to.
 References
 ----------
 .. [1] Z. Liu et al., "GHPO: Adaptive Guidance for Stable and Efficient LLM Reinforcement
-   Learning", arXiv:2507.10628, 2025 (difficulty detection and adaptive prompt refinement,
-   §3; equations not checked: the paper body was not available); code hkgc-1/GHPO
+   Learning", arXiv:2507.10628, 2025 (difficulty detection and adaptive prompt refinement;
+   the paper body was not available, so the code is the reference here); code hkgc-1/GHPO
    (``src/ghpo/ghpo_trainer.py``, ``recipes/Qwen2.5-Math-7B/ghpo/config_ghpo.yaml``).
 .. [2] Z. Shao et al., "DeepSeekMath", arXiv:2402.03300, 2024, Eq. (3) (GRPO); TRL
    ``GRPOTrainer``.

@@ -852,7 +852,8 @@ def train_grpo(
     SequenceRunResult
         Metrics per round (means over the runs): ``charts/reward`` (mean raw reward of the
         round's first generation batch, the unfiltered on-policy sample), ``charts/score``
-        (the training batch's reward after overlong shaping and the KL penalty),
+        (the reward of the training batch's kept groups after overlong shaping and the KL
+        penalty),
         ``losses/loss``, ``stats/kl`` (k3 to the reference, when it is computed),
         ``stats/entropy``, ``stats/tokens`` (mean completion length in the loss), clip
         ratios, ``stats/samples`` (cumulative completions sampled per run; ``stats/samples_max``
@@ -929,7 +930,7 @@ def train_grpo(
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
             row = {
                 "charts/reward": rnd.first_reward.mean(),
-                "charts/score": scores.mean(),
+                "charts/score": C.masked_mean(scores, keep_rows),
                 "losses/loss": loss.detach().mean(),
                 "stats/entropy": C.masked_mean(entropy.detach(), mask),
                 "stats/tokens": n_tok / max(int(keep_rows.sum()), 1),

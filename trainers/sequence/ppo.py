@@ -333,7 +333,7 @@ class _RunningMoments:
         """(N,) unbiased std of every score seen (NaN before two scores)."""
         if self.count < 2:
             return torch.full_like(self.mean, math.nan)
-        return (self.m2 / self.count).sqrt()
+        return (self.m2 / (self.count - 1)).sqrt()
 
 
 def _process_scores(
@@ -455,7 +455,7 @@ def _whiten(adv: torch.Tensor, mask: torch.Tensor, style: str = "moss") -> torch
     mean = (adv * m).sum((-2, -1), keepdim=True) / n
     ss = (((adv - mean) * m) ** 2).sum((-2, -1), keepdim=True)
     if style == "moss":
-        return (adv - mean) * torch.rsqrt(ss / n + 1e-6) * m
+        return (adv - mean) / (ss / n).sqrt().add(1e-8) * m
     std = (ss / (n - 1).clamp(min=1.0)).sqrt()
     return (adv - mean) / (std + 1e-8) * m
 

@@ -4,10 +4,11 @@ VerIPO (Li et al. 2025 [1]) trains a policy by iterating
 
     GRPO stage -> Rollout-Aware Verifier -> DPO stage -> GRPO stage -> ...
 
-(the "Group-Slow-Search" / "Pair-Fast-Align" loop of the official README's training table,
-Table 1 of [1]: GRPO with 8 responses per query at temperature 1, then DPO with ``beta = 0.1``
-on pairs a verifier picked from the rollouts, then GRPO again). :func:`train_veripo` runs
-``cycles`` DPO stages between ``cycles + 1`` GRPO stages:
+(the "Group-Slow-Search" / "Pair-Fast-Align" loop of the training table in the official
+README [1]: GRPO with 8 responses per query at temperature 1, then DPO with ``beta = 0.1`` on
+pairs a verifier picked from the rollouts, then GRPO again). [Reconstructed from that README
+and third-party summaries: the paper body and the training code were not available.]
+:func:`train_veripo` runs ``cycles`` DPO stages between ``cycles + 1`` GRPO stages:
 
 - **GRPO stage**: :func:`trainers.sequence.grpo.train_grpo` (Shao et al. 2024 [2], TRL's loss)
   for that stage's share of ``steps`` rounds, at learning rate ``lr``, with a fresh optimizer;
@@ -32,9 +33,10 @@ on pairs a verifier picked from the rollouts, then GRPO again). :func:`train_ver
 - **DPO stage**: ``steps_dpo`` steps of ``-log sigma(beta [(l+ - l+_ref) - (l- - l-_ref)])``
   (Rafailov et al. 2023 [3], Eq. 7; :func:`trainers.losses.dpo_loss`) with ``beta =
   dpo_beta`` on ``dpo_batch_size`` of the run's pairs per step (drawn with replacement), the
-  reference being the policy at the start of the DPO stage [reconstructed: the choice of
-  reference is not stated in the available text], at learning rate ``dpo_lr`` (default
-  ``lr``; Table 1 of [1] halves it) with a fresh optimizer. A run without pairs skips the stage.
+  reference being the policy at the start of the DPO stage (``dpo_reference="stage"``) or the
+  run's reference policy (``"initial"``) [reconstructed: the choice of reference is not stated
+  in the available text], at learning rate ``dpo_lr`` (default ``lr``; the README's table
+  halves it) with a fresh optimizer. A run without pairs skips the stage.
 
 The paper's discarding of easy examples across iterations is not modelled.
 
@@ -51,8 +53,8 @@ where a GRPO round and a DPO step each count one, so the last step is
 References
 ----------
 .. [1] Y. Li et al., "VerIPO: Cultivating Long Reasoning in Video-LLMs via Verifier-Guided
-   Iterative Policy Optimization", arXiv:2505.19000, 2025 (README of HITsz-TMG/VerIPO,
-   Table 1: the training stages and their hyperparameters).
+   Iterative Policy Optimization", arXiv:2505.19000, 2025; its README (HITsz-TMG/VerIPO on
+   GitHub) tabulates the training stages and their hyperparameters.
 .. [2] Z. Shao et al., "DeepSeekMath", arXiv:2402.03300, 2024, Eq. (3) and §4.1.2 (GRPO).
 .. [3] R. Rafailov et al., "Direct Preference Optimization: Your Language Model is Secretly a
    Reward Model", NeurIPS 2023, Eq. (7).
@@ -137,7 +139,7 @@ class VerIPOConfig(C.PolicyOptions):
     batch_prompts: int = 8
     """GRPO: training prompts per run per round."""
     num_generations: int = 8
-    """GRPO group size G (>= 2), also the verifier's samples per prompt (Table 1: 8)."""
+    """GRPO group size G (>= 2), also the verifier's samples per prompt (README: 8)."""
     loss_type: str = "dapo"
     """GRPO token aggregation: 'grpo', 'bnpo', 'dr_grpo' or 'dapo'."""
     scale_rewards: str = "group"
@@ -147,17 +149,21 @@ class VerIPOConfig(C.PolicyOptions):
     beta: float = 0.0
     """GRPO: weight of the k3 KL term to the run's reference."""
     temperature: float = 1.0
-    """Sampling temperature of GRPO and the verifier (Table 1: 1.0)."""
+    """Sampling temperature of GRPO and the verifier (README: 1.0)."""
     lr: float = 3e-3
     """Learning rate of the GRPO stages."""
     steps_dpo: int = 50
     """Optimizer steps of each DPO stage."""
     dpo_beta: float = 0.1
-    """DPO temperature (Table 1: 0.1)."""
+    """DPO temperature (README: 0.1)."""
     dpo_batch_size: int = 16
     """Verifier pairs per run per DPO step (drawn with replacement)."""
     dpo_lr: float | None = None
-    """Learning rate of the DPO stages (None: lr; Table 1 uses half the first GRPO lr)."""
+    """Learning rate of the DPO stages (None: lr; the README's table uses half the first
+    GRPO lr)."""
+    dpo_reference: str = "stage"
+    """DPO reference: 'stage' (the policy at the start of the DPO stage) or 'initial' (the
+    run's reference policy) [reconstructed]."""
     verifier_prompts: int = 8
     """Training prompts per run whose num_generations fresh samples the verifier judges."""
     verifier_rules: tuple[str, ...] = ("accuracy", "consistency", "no_repeat")
@@ -186,6 +192,7 @@ class VerIPOConfig(C.PolicyOptions):
                 "dpo_beta": POSITIVE,
                 "dpo_batch_size": POSITIVE_INT,
                 "dpo_lr": optional(POSITIVE),
+                "dpo_reference": one_of("stage", "initial"),
                 "verifier_prompts": POSITIVE_INT,
                 "verifier_rules": _check_rules,
                 "accuracy_threshold": real(),
@@ -238,25 +245,28 @@ def _trace(task: SequenceTask, tokens: torch.Tensor, mask: torch.Tensor, name: s
     n, m, digit_off, answer_off, _ = _digit_layout(task, name)
     d = tokens[..., :n] - digit_off
     a = tokens[..., n] - answer_off
-    ok = (
-        ((d >= 0) & (d <= m)).all(-1)
-        & (a >= 0)
-        & (a <= n * m)
-        & mask[..., : n + 1].all(-1)
-    )
+    ok = ((d >= 0) & (d <= m)).all(-1) & (a >= 0) & (a <= n * m) & mask[..., : n + 1].all(-1)
     return d, a, ok
+
+
+def _what(x: object) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
+    return type(x).__name__
 
 
 def _check_tokens(tokens: object, mask: object, length: int) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long:
-        raise ArgumentTypeError(f"tokens must be a torch.long tensor (*, B, L); got {tokens!r}")
+        raise ArgumentTypeError(
+            f"tokens must be a torch.long tensor (*, B, L); got {_what(tokens)}"
+        )
     if tokens.ndim < 1 or tokens.shape[-1] != length:
         raise ValueError(
             f"tokens must have shape (*, {length}) (the task's completion length); got "
             f"{tuple(tokens.shape)}"
         )
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise ArgumentTypeError(f"mask must be a torch.bool tensor; got {mask!r}")
+        raise ArgumentTypeError(f"mask must be a torch.bool tensor; got {_what(mask)}")
     if mask.shape != tokens.shape:
         raise ValueError(
             f"mask must have the shape of tokens {tuple(tokens.shape)}; got {tuple(mask.shape)}"
@@ -272,7 +282,8 @@ def trace_consistent(task: SequenceTask, tokens: torch.Tensor, mask: torch.Tenso
     ``d_i`` and the answer token ``A=a`` of each completion ``tokens`` (*, L) with ``mask``;
     False for a malformed completion. Returns a bool tensor (*,).
     """
-    tokens, mask = _check_tokens(tokens, mask, getattr(task, "completion_len", -1))
+    _digit_layout(task)
+    tokens, mask = _check_tokens(tokens, mask, task.completion_len)
     d, a, ok = _trace(task, tokens, mask)
     return ok & (d.sum(-1) == a)
 
@@ -392,14 +403,17 @@ def verifier_pairs(
     chosen, rejected : Tensor (n,) long
         Row indices into ``tokens`` (CPU), group by group.
     """
+    check_instance("task", task, SequenceTask)
     rules = _check_rules("rules", rules)
-    tokens, mask = _check_tokens(tokens, mask, getattr(task, "completion_len", -1))
+    tokens, mask = _check_tokens(tokens, mask, task.completion_len)
     if any(r in _TRACE_RULES for r in rules):
         _digit_layout(task)
     if tokens.ndim != 2:
         raise ValueError(f"tokens must have shape (B, L) (one run); got {tuple(tokens.shape)}")
     if not isinstance(rewards, torch.Tensor) or not rewards.is_floating_point():
-        raise ArgumentTypeError(f"rewards must be a floating torch.Tensor (B,); got {rewards!r}")
+        raise ArgumentTypeError(
+            f"rewards must be a floating torch.Tensor (B,); got {_what(rewards)}"
+        )
     if rewards.shape != tokens.shape[:1]:
         raise ValueError(
             f"rewards must have shape ({tokens.shape[0]},); got {tuple(rewards.shape)}"
@@ -484,7 +498,8 @@ def train_veripo(
         and k, the verifier and DPO from streams of their own.
     ref_policy : nn.Module, optional
         The reference of the GRPO stages' KL term (``beta``; default a copy of the initial
-        policy). Each DPO stage's reference is the policy at its start.
+        policy). Each DPO stage's reference is the policy at its start
+        (``dpo_reference="stage"``) or this one (``"initial"``).
     callback : callable, optional
         ``callback(step, policy)`` at every logged step of the schedule (GRPO rounds and DPO
         steps; ``log_every`` counts schedule steps).
@@ -625,8 +640,8 @@ def train_veripo(
             incons = ~trace_consistent(task, comps.tokens, comps.mask)
             verifier_row["verifier/inconsistent"] = float(incons.double().mean())
 
-        # --- DPO stage: reference = the policy at its start ---
-        dpo_ref = C.frozen_copy(policy)
+        # --- DPO stage: reference = the policy at its start (or the run's reference) ---
+        dpo_ref = C.frozen_copy(policy) if cfg.dpo_reference == "stage" else ref
         params = [p for p in policy.parameters() if p.requires_grad]
         opt = C.make_optimizer(params, cfg.optimizer, cfg.dpo_lr or cfg.lr)
         has = torch.tensor([n > 0 for n in counts], device=dev)
@@ -696,4 +711,3 @@ def _pool(accepted: torch.Tensor, score: torch.Tensor, g: int) -> torch.Tensor:
     acc, sc = accepted.view(-1, g), score.view(-1, g)
     best = torch.where(acc, sc, torch.full_like(sc, -1)).amax(-1, keepdim=True)
     return (acc & (sc == best)).flatten()
-

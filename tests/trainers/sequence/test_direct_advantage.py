@@ -287,7 +287,7 @@ def test_first_step_log_ratio_is_zero_and_later_iterations_use_the_new_policy(ta
 def test_variable_length_completions(critic):
     """Shortest paths end at EOS at different lengths: step boundaries past a rollout's end
     are not states; stacked runs still equal runs one by one."""
-    task = shortest_paths()
+    task = shortest_paths(n_nodes=4, n_edges=5)
     cfg = DirectAdvantageConfig(
         steps=3, n_rollouts=6, batch_states=4, n_mc=2, critic=critic, dtype="float64", **SMALL
     )

@@ -3,6 +3,7 @@ against hand values, dynamic sampling's mechanics, presets, stacked runs == one 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -271,7 +272,7 @@ def test_overlong_shaping_is_added_to_the_reward_of_variable_length_completions(
 def test_overlong_shaping_is_a_no_op_on_a_fixed_length_task(task):
     """Every digit-sum completion has L tokens: r_len = -1 for all, the advantages do not move."""
     base = GRPOConfig(steps=2, batch_prompts=2, num_generations=4, dtype="float64", **SMALL)
-    shaped = GRPOConfig(**{**base.__dict__, "overlong_buffer": 1})
+    shaped = dataclasses.replace(base, overlong_buffer=1)
     a, b = train_grpo(task, base, seeds=[1]), train_grpo(task, shaped, seeds=[1])
     close(a.distribution(task).logp, b.distribution(task).logp)
     assert b.metrics[-1]["charts/score"] == pytest.approx(a.metrics[-1]["charts/score"] - 1.0)

@@ -150,7 +150,7 @@ def test_on_policy_pairs_follow_the_oracle():
     p, w, lo = tied[0]
     assert bool((r[p, w] == r[p, lo]).any()) and bool((w != lo).all())
     # label flips: about q of the informative pairs come out reversed
-    flipped = on_policy_pairs(policy, label_flips(TASK, 0.3), 3000, seeds=[0], scale=50.0)
+    flipped = on_policy_pairs(policy, label_flips(TASK, 0.3), 3000, seeds=[0, 1], scale=50.0)
     p, w, lo = flipped[0]
     assert p.numel() > 150
     assert abs(float((r[p, w] < r[p, lo]).double().mean()) - 0.3) < 0.1
@@ -208,7 +208,7 @@ def test_dno_batch_scores_are_leave_one_out_win_rates():
     # a teacher answer is compared with all three samples
     teacher = torch.tensor([[valid[2]]])
     comp, s = I._dno_scores(
-        [oracle], cand, teacher[0], g, DNOConfig(variant="prct", verdicts="probability"), None
+        [oracle], cand, teacher, g, DNOConfig(variant="prct", verdicts="probability"), None
     )
     assert comp[0, 0].tolist() == [a, b, c, valid[2]]
     t = valid[2]

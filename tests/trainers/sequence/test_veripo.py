@@ -4,6 +4,7 @@ sample count, the DPO stage's reference, cycles=0 == GRPO, stacked runs == one b
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -209,6 +210,10 @@ def test_dpo_stage_starts_at_its_own_reference(task):
     assert dpo[0]["losses/loss"] == pytest.approx(math.log(2), abs=1e-12)
     assert dpo[0]["rewards/margins"] == pytest.approx(0.0, abs=1e-12)
     assert dpo[-1]["rewards/margins"] > 0 and dpo[-1]["losses/loss"] < math.log(2)
+    # with the run's initial reference the GRPO stage's moves show in the first margin
+    initial = train_veripo(task, dataclasses.replace(cfg, dpo_reference="initial"), seeds=[0, 1])
+    first = next(r for r in initial.metrics if r["stats/stage"] == 1)
+    assert abs(first["rewards/margins"]) > 1e-6
 
 
 def test_no_cycle_is_grpo(task):
