@@ -231,12 +231,13 @@ class ICPResult:
         return f"ICP selected {list(self.selected)} ({len(self.accepted)} accepted sets)"
 
 
-def _pvalues(test, parts: list[np.ndarray]) -> np.ndarray:
-    """The test's p-value of each row of the groups ``parts`` (each ``(rows, n_g)``); 1 where
-    scipy gives NaN.
+def _pvalue(test, parts: list[np.ndarray]) -> float:
+    """The test's p-value; 1 where scipy gives NaN.
 
-    One call for all rows (the tests reduce along the last axis, row by row: the values are
-    those of one call per row, with scipy's per-call overhead paid once).
+    ``parts`` are finite 1-D arrays (the residuals of each environment, >= 2 each), so the test
+    runs without scipy's axis and NaN-policy wrapper (``__wrapped__``, when scipy provides it):
+    the same computation and the same value, without the wrapper's per-call overhead (ICP calls
+    each test ``2^d`` times).
 
     [derived] Both are one-way ANOVA F statistics, NaN only when the within-group and the
     between-group sums of squares are both zero: for ``f_oneway`` the residuals are one
@@ -245,14 +246,11 @@ def _pvalues(test, parts: list[np.ndarray]) -> np.ndarray:
     p-value is 1; without this, ``min(nan, p)`` is ``nan`` and the subset would be silently
     rejected.
     """
+    raw = getattr(test, "__wrapped__", None)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        p = np.asarray(test(*parts, axis=-1).pvalue, dtype=np.float64).reshape(-1)
-    return np.where(np.isnan(p), 1.0, p)
-
-
-#: Subsets whose residual tests run in one call (bounds the residual matrix: chunk x n).
-_ICP_CHUNK = 256
+        p = float((test(*parts) if raw is None else raw(*parts, axis=-1)).pvalue)
+    return 1.0 if math.isnan(p) else p
 
 
 def invariant_causal_prediction(
@@ -286,14 +284,11 @@ def invariant_causal_prediction(
     groups = [env == lev for lev in levels]
     pvalues: dict = {}
     accepted = []
-    subsets = [c for r in range(top + 1) for c in itertools.combinations(range(d), r)]
-    for start in range(0, len(subsets), _ICP_CHUNK):  # the tests of a chunk in one call each
-        chunk = subsets[start : start + _ICP_CHUNK]
-        res = np.stack([ya - _ols(xa, ya, cols).predict(xa) for cols in chunk])
-        parts = [res[:, g] for g in groups]
-        p_mean, p_var = _pvalues(stats.f_oneway, parts), _pvalues(stats.levene, parts)
-        for cols, pm, pv in zip(chunk, p_mean.tolist(), p_var.tolist(), strict=True):
-            p = min(1.0, 2.0 * min(pm, pv))
+    for r in range(top + 1):
+        for cols in itertools.combinations(range(d), r):
+            res = ya - _ols(xa, ya, cols).predict(xa)
+            parts = [res[g] for g in groups]
+            p = min(1.0, 2.0 * min(_pvalue(stats.f_oneway, parts), _pvalue(stats.levene, parts)))
             pvalues[cols] = p
             if p > alpha:
                 accepted.append(cols)

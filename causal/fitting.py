@@ -129,7 +129,7 @@ def _fit_mechanisms(
             continue
         x = torch.as_tensor(np.column_stack([arrays[p] for p in pa]))
         f = _Fitted(len(pa), hidden, x.mean(0), x.std(0).clamp_min(1e-12))
-        opt = torch.optim.Adam(f.parameters(), lr=lr)
+        opt = torch.optim.Adam(f.parameters(), lr=lr, foreach=True)  # = the default's values
         for _ in range(steps):
             opt.zero_grad()
             ((f(x) - y) ** 2).mean().backward()

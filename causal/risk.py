@@ -41,6 +41,7 @@ import warnings
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
+import networkx as nx
 import numpy as np
 import torch
 
@@ -461,16 +462,18 @@ def fit_stable_predictor(
     with torch.random.fork_rng(devices=[]):  # seeded initialisation, global state restored
         torch.manual_seed(seed)
         net = _MLP(len(cols), cfg.hidden, 2)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_predictor)
+    # the MLP computes in float32: cast its inputs once, not at every step (the same values)
+    xt32, xv32 = xt.float(), xv.float()
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_predictor, foreach=True)
     best_val, best_state = math.inf, None
     for step in range(cfg.predictor_steps):
         opt.zero_grad()
-        loss = ((net(xt) + ybar - yt) ** 2).mean()
+        loss = ((net(xt32) + ybar - yt) ** 2).mean()
         loss.backward()
         opt.step()
         if step % 20 == 19 or step == cfg.predictor_steps - 1:
             with torch.no_grad():
-                val = float(((net(xv) + ybar - yv) ** 2).mean())
+                val = float(((net(xv32) + ybar - yv) ** 2).mean())
             if val < best_val:
                 best_val = val
                 best_state = {k: v.clone() for k, v in net.state_dict().items()}
@@ -562,22 +565,28 @@ def _adversarial_risk(
             stats[("pa", j)] = (torch.zeros(0), torch.ones(0))
     train_noise = scm.noise(cfg.n_samples, gen)
     eval_noise = scm.noise(cfg.n_eval, gen)
+    # the nodes no intervention reaches (neither X_M nor a descendant) take the same values on
+    # the training noise at every ascent step: computed once (the same values) and held fixed
+    reached = set(scm.mutable).union(*(nx.descendants(scm.graph, j) for j in scm.mutable))
+    with torch.no_grad():
+        base = scm.propagate(train_noise)
+    train_fixed = {v: base[v] for v in scm.order if v not in reached}
 
-    def risk(adv: _Adversary, noise: dict) -> torch.Tensor:
-        vals = scm.propagate(noise, interventions=adv.functions())
+    def risk(adv: _Adversary, noise: dict, fixed: dict | None = None) -> torch.Tensor:
+        vals = scm.propagate(noise, interventions=adv.functions(), do=fixed)
         return (vals[scm.target] - f(vals)) ** 2
 
     best, best_adv = -math.inf, None
     for _ in range(max(1, cfg.restarts)):
         adv = _Adversary(scm, stats, cfg)
         if cfg.adversary_steps and list(adv.parameters()):
-            opt = torch.optim.Adam(adv.parameters(), lr=cfg.lr_adversary)
+            opt = torch.optim.Adam(adv.parameters(), lr=cfg.lr_adversary, foreach=True)
             for _ in range(cfg.adversary_steps):
                 opt.zero_grad()
-                (-risk(adv, train_noise).mean()).backward()
+                (-risk(adv, train_noise, train_fixed).mean()).backward()
                 opt.step()
         with torch.no_grad():
-            v = float(risk(adv, train_noise).mean())
+            v = float(risk(adv, train_noise, train_fixed).mean())
         if best_adv is None or v > best:  # a NaN risk keeps the first adversary
             best, best_adv = v, adv
     with torch.no_grad():

@@ -378,15 +378,16 @@ class ContinuousSCM(_SCMBase):
         n = next(iter(noise.values())).shape[0]
         out: dict = {}
         for v in self.order:
+            if v in do:  # fixed: its parents are not needed
+                out[v] = do[v]
+                continue
             pa = self.parents[v]
             cols = (
                 torch.stack([out[p] for p in pa], dim=1)
                 if pa
                 else torch.zeros((n, 0), dtype=torch.float64)
             )
-            if v in do:
-                out[v] = do[v]
-            elif v in interventions:
+            if v in interventions:
                 out[v] = interventions[v](cols)
             else:
                 m = self.mechanisms[v]

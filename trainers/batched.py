@@ -57,6 +57,9 @@ class StackedModule:
 
         self._shared = torch.vmap(one, in_dims=(0, 0, None))
         self._per_run = torch.vmap(one, in_dims=(0, 0, 0))
+        # N plain nn.Linear layers (linear and tabular policies): evaluated by the matmul (+ bias)
+        # that vmap reduces a batched linear to, without vmap's per-call overhead
+        self._linear = not self.buffers and all(type(m) is nn.Linear for m in modules)
 
     def parameters(self) -> Iterable[torch.Tensor]:
         return self.params.values()
@@ -75,12 +78,20 @@ class StackedModule:
             )
         fn = self._per_run if per_run_input else self._shared
         try:
+            if self._linear and x.ndim == (3 if per_run_input else 2):
+                return self._stacked_linear(x)
             return fn(self.params, self.buffers, x)
         except RuntimeError as exc:  # shape or dtype mismatch inside the module
             raise ValueError(
                 f"x of shape {tuple(x.shape)} and dtype {x.dtype} does not fit the stacked "
                 f"modules: {exc}"
             ) from exc
+
+    def _stacked_linear(self, x: torch.Tensor) -> torch.Tensor:
+        """``x W_i^T + b_i`` for every run ``i``: x (B, F) shared or (N, B, F) -> (N, B, A)."""
+        out = torch.matmul(x, self.params["weight"].transpose(-1, -2))
+        bias = self.params.get("bias")
+        return out if bias is None else out + bias.unsqueeze(-2)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Stacked parameters and buffers (leading run axis), detached."""

@@ -17,11 +17,13 @@ from perturbation.sequence._common import MODEL
 from trainers.sequence import (
     AMFTConfig,
     CHORDConfig,
+    GHPOConfig,
     GRPOConfig,
     PPOSeqConfig,
     SequenceDPOConfig,
     train_amft,
     train_chord,
+    train_ghpo,
     train_grpo,
     train_sequence_dpo,
     train_sequence_ppo,
@@ -36,12 +38,16 @@ KL_BETA = 0.5
 _COMMON: dict[str, Any] = {**MODEL, "max_grad_norm": 1.0}
 
 
-def _grpo(**kw: Any):
+def _grpo(preset: str | None = None, cls: type = GRPOConfig, **kw: Any) -> Any:
+    """A GRPO-family config (``preset``: a classmethod of the config) that stops once the
+    sample budget is spent (re-draws and regenerations count)."""
+
     def make(lr: float, budget: int) -> GRPOConfig:
-        steps = max(1, budget // (PROMPTS * G))
-        return GRPOConfig(
-            lr=lr, steps=steps, batch_prompts=PROMPTS, num_generations=G, **_COMMON, **kw
-        )
+        fields = dict(
+            lr=lr, steps=max(1, budget // (PROMPTS * G)), batch_prompts=PROMPTS,
+            num_generations=G, sample_budget=budget, **_COMMON, **kw,
+        )  # fmt: skip
+        return getattr(cls, preset)(**fields) if preset else cls(**fields)
 
     return make
 
@@ -99,6 +105,12 @@ _ENTRIES = [
         "dpo", "DPO (offline Bradley-Terry pairs)", "dpo", train_sequence_dpo, _dpo, lr=3e-3,
         preference=True,
     ),
+    Method("dapo", "DAPO (ByteDance)", "dapo", train_grpo, _grpo("dapo"), lr=3e-3),
+    Method(
+        "apo_view_r1", "APO of View-R1 (DADS, STCR)", "view-r1", train_grpo,
+        _grpo("apo_view_r1", stcr_base=1.5), lr=3e-3,
+    ),
+    Method("ghpo", "GHPO (hint ladder)", "ghpo", train_ghpo, _grpo(cls=GHPOConfig), lr=3e-3),
     Method("chord_phi", "CHORD-φ", "chord", train_chord, _chord("phi"), lr=3e-3),
     Method("chord_mu", "CHORD-μ", "chord", train_chord, _chord("mu"), lr=3e-3),
     Method("amft", "AMFT (meta-learned μ)", "amft", train_amft, _amft, lr=3e-3),

@@ -54,7 +54,15 @@ from trainers.sequence.tasks import (
 # isort: split
 from trainers.sequence.common import SequenceRunResult
 from trainers.sequence.dpo import SequenceDPOConfig, bradley_terry_pairs, train_sequence_dpo
-from trainers.sequence.grpo import GRPOConfig, train_grpo
+from trainers.sequence.grpo import (
+    GRPOConfig,
+    completion_correct,
+    dads_kl_loss,
+    dads_weights,
+    overlong_reward,
+    stcr_factors,
+    train_grpo,
+)
 from trainers.sequence.ppo import PPOSeqConfig, train_sequence_ppo
 from trainers.sequence.sft import SFTConfig, pretrain_reference, train_sft
 
@@ -62,6 +70,7 @@ from trainers.sequence.sft import SFTConfig, pretrain_reference, train_sft
 # isort: split
 from trainers.sequence.amft import AMFTConfig, AMFTRunResult, train_amft
 from trainers.sequence.chord import CHORDConfig, mu_schedule, train_chord
+from trainers.sequence.ghpo import GHPOConfig, hint_lengths, train_ghpo
 
 __all__ = [
     # policies, sampling, exact distributions
@@ -117,7 +126,15 @@ __all__ += [
     "AMFTConfig",
     "AMFTRunResult",
     "CHORDConfig",
+    "GHPOConfig",
+    "completion_correct",
+    "dads_kl_loss",
+    "dads_weights",
+    "hint_lengths",
     "mu_schedule",
+    "overlong_reward",
+    "stcr_factors",
     "train_amft",
     "train_chord",
+    "train_ghpo",
 ]

@@ -490,6 +490,13 @@ def clip_gradients(policy: nn.Module, max_norm: float | None) -> None:
         torch.nn.utils.clip_grad_norm_(params, max_norm)
 
 
+def budget_spent(samples: torch.Tensor, budget: int | None) -> bool:
+    """Whether the mean over runs of ``samples`` (completions sampled per run so far) has
+    reached ``budget`` (never when ``budget`` is None): a trainer whose rounds sample a varying
+    number of completions stops there, so that methods compare at one sample budget."""
+    return budget is not None and float(samples.double().mean()) >= budget
+
+
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of ``x`` over the True entries of ``mask`` (0 if there are none)."""
     m = mask.to(x.dtype)

@@ -247,6 +247,7 @@ def _extend(
     (unless the completion has ended at EOS); pad after. Rows (N, B); every run draws one
     ``torch.rand((B, V))`` per position from its generator (Gumbel-max, as
     :func:`trainers.sequence.sampling.sample`), so a run's draws do not depend on the others.
+    Uses the policy's KV cache where it has one (``init_cache``).
     Returns (tokens, mask, ended) with ``ended`` True where the completion ended at EOS."""
     L, eos, pad = task.completion_len, task.eos_id, task.pad_id
     dev = tokens.device
@@ -259,16 +260,27 @@ def _extend(
         ended = (keep & (tokens == eos)).any(-1)
     allowed = task.allowed.to(dev)
     B, V = tokens.shape[1], task.vocab_size
+    stacked = C.is_stacked(policy)
+    cache = None
+    if hasattr(policy, "init_cache"):
+        cache = policy.init_cache(tuple(tokens.shape[:-1] if stacked else tokens.shape[1:-1]))
+    last = int(stop.max()) if stop.numel() else 0
     for t in range(L):
         u = torch.stack(
             [torch.rand((B, V), generator=g, device=dev, dtype=torch.float64) for g in gens]
         )
         need = ~ended & (start <= t) & (stop > t)
-        if not bool(need.any()):
+        if t >= last:
             continue
-        ids = torch.cat([prompts, out[..., :t]], dim=-1)
-        z = _logits_runs(policy, ids)[..., -1, :].double()
-        z = z.masked_fill(~allowed[t], float("-inf"))
+        if cache is not None:  # feed the next token (a prompt first) and keep the cache in step
+            x = prompts if t == 0 else out[..., t - 1 : t]
+            z = policy_logits(lambda ids: policy(ids, cache=cache), x if stacked else x[0])
+            z = z[..., -1, :] if stacked else z[None, ..., -1, :]
+        elif bool(need.any()):
+            z = _logits_runs(policy, torch.cat([prompts, out[..., :t]], dim=-1))[..., -1, :]
+        else:
+            continue
+        z = z.double().masked_fill(~allowed[t], float("-inf"))
         gumbel = -torch.log(-torch.log(u.clamp(min=1e-300)))
         choice = torch.argmax(z + gumbel, dim=-1)
         out[..., t] = torch.where(need, choice, out[..., t])
@@ -307,12 +319,18 @@ class _ExactCritic:
         self.L, self.V = L, V
         self.weights = torch.tensor([(V + 1) ** (L - 1 - i) for i in range(L)], dtype=torch.long)
         tokens, mask = task.completions()
+        # trailing positions that allow one token only are forced (log-prob 0), and a completion
+        # is determined by the positions before them: scoring without them needs far fewer
+        # prefix groups (tied_digit_sum: the EOS position; 625 instead of 10625 by default)
+        width = L
+        while width > 1 and int(task.allowed[width - 1].sum()) == 1:
+            width -= 1
         logp = exact_logprobs(
             policy,
             task.prompts.to(device),
-            tokens.to(device),
-            mask.to(device),
-            allowed=task.allowed.to(device),
+            tokens[:, :width].to(device),
+            mask[:, :width].to(device),
+            allowed=task.allowed[:width].to(device),
         ).cpu()
         if logp.ndim == 2:
             logp = logp[None]

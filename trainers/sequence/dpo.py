@@ -210,9 +210,10 @@ class PreferenceOracle:
       ``c, c'``, ``P = (1 - strength) B + strength R(c, c')`` with the rock-paper-scissors
       ``R = 1`` if ``c' = c + 1 (mod 3)``, ``0`` if ``c = c' + 1 (mod 3)``, ``1/2`` if
       ``c = c'``; any other pair gets ``B``. A prompt with three or more tied completions then
-      has a preference cycle (class 0 beats 1 beats 2 beats 0) and no Condorcet winner: the
-      Nash equilibrium of the tie set puts mass 1/3 on each class (Munos et al. 2024). This
-      construction is this toolkit's, not a paper's.
+      has a preference cycle (class 0 beats 1 beats 2 beats 0) and no Condorcet winner; with
+      ``strength = 1`` and equal rewards in the tie set, the Nash equilibrium of the tie set
+      puts mass 1/3 on each class (Munos et al. 2024). Two tied completions give no cycle.
+      This construction is this toolkit's, not a paper's.
 
     The oracle *reports* the opposite with probability ``label_flip`` (the task's
     :func:`trainers.sequence.tasks.label_flips`): ``P_q = (1 - q) P + q (1 - P)``, used where
@@ -424,7 +425,21 @@ def preference_table(
 ) -> torch.Tensor:
     """(P, M, M) float64: ``P(y_a > y_b | x_p)`` of :func:`preference_oracle` for every prompt
     and pair of completions of ``task`` (with its label flips unless ``flips=False``);
-    refused when ``P M^2 > max_entries``."""
+    refused when ``P M^2 > max_entries``.
+
+    Examples
+    --------
+    The three tied answers of "two digits summing to 2" beat each other in a cycle:
+
+    >>> from trainers.sequence import tied_digit_sum
+    >>> task = tied_digit_sum(n_digits=2, max_digit=2, sums=(2,))
+    >>> tab = preference_table(task, "intransitive")
+    >>> a, b, c = task.valid_table()[0].nonzero().flatten().tolist()
+    >>> task.decode(task.completions()[0][[a, b, c]])
+    ['0 2 A=2 <eos>', '1 1 A=2 <eos>', '2 0 A=2 <eos>']
+    >>> tab[0, a, b].item(), tab[0, b, c].item(), tab[0, c, a].item()
+    (1.0, 1.0, 1.0)
+    """
     oracle = preference_oracle(task, kind, scale=scale, strength=strength)
     return oracle.dense(flips=flips, max_entries=max_entries)
 
@@ -653,12 +668,8 @@ def _dpo_step(
         torch.randint(n, (K,), generator=g) if n > 0 else torch.zeros(K, dtype=torch.long)
         for n, g in zip(sizes, gens, strict=True)
     ]
-    # a run without pairs compares completions 0 and 1 of prompt 0 with weight 0
-    empty: Pairs = (
-        torch.zeros(1, dtype=torch.long),
-        torch.zeros(1, dtype=torch.long),
-        torch.ones(1, dtype=torch.long),
-    )
+    # a run without pairs compares completion 0 of prompt 0 with itself, with weight 0
+    empty: Pairs = (torch.zeros(1, dtype=torch.long),) * 3
     use = [rp if n > 0 else empty for rp, n in zip(run_pairs, sizes, strict=True)]
     p_idx = torch.stack([rp[0][r] for rp, r in zip(use, rows, strict=True)])
     c_idx = torch.stack([torch.cat([rp[1][r], rp[2][r]]) for rp, r in zip(use, rows, strict=True)])

@@ -365,7 +365,8 @@ def train_ghpo(
             opt.step()
         n_tok = int(mask.sum())
         tokens_seen += n_tok
-        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+        spent = C.budget_spent(samples, cfg.sample_budget)
+        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps or spent:
             still = ~rnd.correct.reshape(N, Bp, G).any(-1)
             hinted_rows = rnd.hinted.repeat_interleave(G, dim=1)
             row = {
@@ -387,6 +388,8 @@ def train_ghpo(
             log.log(step + 1, row)
             C.notify(callback, step + 1, policy)
         log.advance()
+        if spent:
+            break
     log.close()
     return C.SequenceRunResult(
         policy=policy,

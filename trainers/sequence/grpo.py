@@ -52,7 +52,9 @@ step-level offline method with a critic, which the toolkit calls ``direct_advant
   unless ``L_buf`` reaches into that length.
 
 With no KL term (``beta = 0``) and verl's std epsilon 1e-6. The paper's ±1 task reward is not
-reproduced (the toy's reward is 0/1; GRPO's advantage is invariant to that affine change).
+reproduced (the toy's reward is 0/1; std-scaled advantages are invariant to that affine change,
+but the overlong penalty weighs twice as much against a 0/1 reward: halve
+``overlong_penalty`` to keep the paper's ratio).
 
 APO of View-R1 [6]
 ------------------
@@ -69,7 +71,10 @@ the task's tie set, :func:`completion_correct`; the code's ``trunc(r_i)``, the s
   completions of per-completion token means) with ``w_i = f(d)`` if ``A_i > 0`` else 1 and
   ``f(d) = 1 - exp(-e (1 - d))`` for ``0 < d < 1``, ``f(0) = f(1) = 1``
   (:func:`dads_weights`, :func:`dads_kl_loss`): the KL of the positive samples of hard
-  prompts is relaxed;
+  prompts is relaxed. "Positive" is the sign of the advantage, as in the code
+  (``advantage[0] > 0``), not correctness: under reward noise a wrong completion can be
+  positive and get the relaxed weight (and STCR scales a wrong completion's advantage
+  whatever its sign);
 - STCR, Suboptimal Trajectory Complexity Regularization (``stcr=True``): ``A_i <- A_i (1 +
   w_i)`` with ``w_i = 1 - stcr_base^(-Delta_i)`` for ``Delta_i = (|y_i| - mean length of the
   group's correct completions) (1 - c_i) > 0``, else 0, and 0 for a group without a correct
@@ -196,6 +201,9 @@ class GRPOConfig(C.PolicyOptions):
     """View-R1's difficulty-adaptive KL weights (needs beta > 0; module notes)."""
     stcr: bool = False
     """View-R1's length regularisation of wrong completions (module notes)."""
+    sample_budget: int | None = None
+    """Stop after the round in which the mean over runs of the completions sampled so far
+    reaches this (re-draws and GHPO's regenerations count; None: run every step)."""
     stcr_base: float = 1.00001
     """Base b of STCR's w = 1 - b^(-Delta) (> 1). The published 1.00001 gives w ~ 1e-5 per token
     of excess length, a no-op at toy lengths: raise it (e.g. 1.5) to see the effect."""
@@ -228,20 +236,22 @@ class GRPOConfig(C.PolicyOptions):
             "dads": FLAG,
             "stcr": FLAG,
             "stcr_base": real(1.0, lo_open=True),
+            "sample_budget": optional(POSITIVE_INT),
             "lr": POSITIVE,
             **C.POLICY_OPTION_RULES,
         }
 
     def __post_init__(self) -> None:
         check_config(self, self._rules())
+        name = type(self).__name__
         if self.dads and self.beta == 0:
             raise ValueError(
-                "GRPOConfig.dads weights the KL loss term, so it needs beta > 0; got beta=0"
+                f"{name}.dads weights the KL loss term, so it needs beta > 0; got beta=0"
             )
         lmax = self.max_completion_length
         if self.overlong_buffer is not None and lmax is not None and self.overlong_buffer > lmax:
             raise ValueError(
-                f"GRPOConfig.overlong_buffer must be <= max_completion_length ({lmax}); got "
+                f"{name}.overlong_buffer must be <= max_completion_length ({lmax}); got "
                 f"{self.overlong_buffer}"
             )
 
@@ -927,7 +937,8 @@ def train_grpo(
             opt.step()
         n_tok = int(mask.sum())
         tokens_seen += n_tok
-        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+        spent = C.budget_spent(samples, cfg.sample_budget)
+        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps or spent:
             row = {
                 "charts/reward": rnd.first_reward.mean(),
                 "charts/score": C.masked_mean(scores, keep_rows),
@@ -946,6 +957,8 @@ def train_grpo(
             log.log(step + 1, row)
             C.notify(callback, step + 1, policy)
         log.advance()
+        if spent:
+            break
     log.close()
     return C.SequenceRunResult(
         policy=policy,

@@ -10,7 +10,7 @@ the KL to the initial policy is not bounded by the loss (Rosset et al. 2024).
 - :func:`train_accelerated_po` (He, Yuan & Gu 2024): each round is one round of iterative DPO
   on one on-policy pair per prompt, i.e. a proximal step ``hat pi_{t+1} = argmin DPO(.; pi_t)``
   (whose population solution is ``pi_t exp(r / beta) / Z``), followed by Nesterov
-  extrapolation (Nesterov 1983; Gueler 1992) of the parameters,
+  extrapolation (Nesterov 1983; Güler 1992) of the parameters,
   ``theta_{t+1} = hat theta_{t+1} + alpha (hat theta_{t+1} - hat theta_t)``; ``alpha = 0`` is
   iterative DPO (Xu et al. 2023; Yuan et al. 2024).
 - :func:`train_dno` (Rosset et al. 2024): ``variant="soft"`` regresses the policy's pairwise
@@ -20,7 +20,20 @@ the KL to the initial policy is not bounded by the loss (Rosset et al. 2024).
 
 **Both are reconstructed**: the papers' bodies were not available (abstracts only; no official
 code was found), so their algorithms were reconstructed from the abstracts and from recall;
-every uncertain choice is a config field, and the defaults say what was chosen.
+every uncertain choice is a config field, and the defaults say what was chosen:
+
+- the round structure (both): ``steps`` counts optimizer steps, ``ceil(steps / inner_steps)``
+  rounds; each round's minibatches of ``batch_size`` pairs are drawn with replacement from
+  its pairs; ``reset_optimizer`` (a fresh Adam per round, default) and ``drop_ties`` (AccPO:
+  pairs the oracle rates 1/2 carry no preference and are dropped, default);
+- AccPO: ``alpha`` (0.3), ``extrapolation="parameters"`` (the policy-space form
+  ``log pi_{t+1} = (1 + alpha) log hat pi_{t+1} - alpha log hat pi_t`` has the per-token
+  analogue on the logits, not implemented: see :class:`AccPOConfig`);
+- DNO: where the step size enters the soft regression (``beta`` on the log-ratios,
+  ``target_scale`` on the score gap), how ``r_t`` is estimated (``reward_estimate``: from the
+  round's samples, leave-one-out, by default; exact by enumeration for small tasks), how the
+  oracle is queried (``verdicts``), every pair ``i < j`` of a prompt's samples in the soft
+  variant, K = 5 samples, ``margin`` and ``teacher`` in the practical one.
 
 Each round logs ``stats/win_rate_vs_previous``, the win rate ``P(pi_{t+1} > pi_t)`` of the
 new iterate against the previous one under the run's *clean* oracle (label flips off), at
@@ -38,7 +51,7 @@ C. Rosset, C.-A. Cheng, A. Mitra, M. Santacroce, A. Awadallah, T. Xie, "Direct N
 Optimization: Teaching Language Models to Self-Improve with General Preferences",
 arXiv:2404.03715, 2024, Algorithms 1 and 2.
 Y. Nesterov, "A method for solving the convex programming problem with convergence rate
-O(1/k^2)", Soviet Math. Dokl. 27, 1983. O. Gueler, "New proximal point algorithms for convex
+O(1/k^2)", Soviet Math. Dokl. 27, 1983. O. Güler, "New proximal point algorithms for convex
 minimization", SIAM J. Optim. 2(4), 1992.
 J. Xu et al., "Some things are more CRINGE than others: Iterative preference optimization with
 the pairwise cringe loss", arXiv:2312.16682, 2023. W. Yuan et al., "Self-Rewarding Language
@@ -108,8 +121,8 @@ class _IterativeOptions(C.PolicyOptions):
     oracle: str = "bradley_terry"
     """Preference oracle: 'bradley_terry' or 'intransitive' (see preference_oracle)."""
     oracle_scale: float = 20.0
-    """Bradley-Terry inverse temperature: sigmoid(scale (r - r')); 20 = the temperature 0.05
-    of the toy protocol."""
+    """Bradley-Terry inverse temperature: sigmoid(scale (r - r')); 20 (temperature 0.05) makes
+    a 0/1-reward judge almost deterministic (sigmoid(20) = 1 - 2e-9)."""
     oracle_strength: float = 1.0
     """Weight of the rock-paper-scissors cycle among tied answers ('intransitive')."""
     win_rate: str = "auto"
@@ -201,7 +214,9 @@ class DNOConfig(_IterativeOptions):
     for 'soft', 'sampled' for 'prct', whose argmax would not see probability-mixed flips)."""
     margin: float = 0.0
     """'prct': keep a prompt's (best, worst) pair only if score(best) - score(worst) >
-    margin (the scores are win rates in [0, 1]; "large-margin filtering")."""
+    margin (the scores are win rates in [0, 1]; "large-margin filtering"). With sampled
+    verdicts two equally good samples get a coin-flip verdict, so margin 0 keeps some pairs
+    of tied samples (as a real judge would); with 'probability' verdicts they score equal."""
     teacher: bool = False
     """'prct': add the task's expert solution of each prompt as a candidate (Algorithm 2's
     gold response; scored against the samples, never counted as a sample)."""

@@ -1,6 +1,6 @@
 """NLPO (Natural Language Policy Optimization) on sequence policies, N seeds at once.
 
-NLPO (Ramamurthy et al. 2023, §3.2 and Algorithm 1) is PPO with invalid-action masking
+NLPO (Ramamurthy et al. 2023, §3 and Algorithm 1) is PPO with invalid-action masking
 (Huang & Ontañón 2020) where the valid set comes from a delayed copy ``pi_psi`` of the policy,
 the *mask model*. At every state ``s_t`` of a rollout the mask is the top-p nucleus of
 ``pi_psi(. | s_t)`` (:func:`top_p_mask`), and the policy samples from, and is trained on, the
@@ -51,7 +51,7 @@ References
 R. Ramamurthy, P. Ammanabrolu, K. Brantley, J. Hessel, R. Sifa, C. Bauckhage, H. Hajishirzi,
 Y. Choi, "Is Reinforcement Learning (Not) for Natural Language Processing: Benchmarks,
 Baselines, and Building Blocks for Natural Language Policy Optimization", ICLR 2023,
-arXiv:2210.01241, §3.2 and Algorithm 1; code: allenai/RL4LMs.
+arXiv:2210.01241, §3 and Algorithm 1; code: allenai/RL4LMs.
 S. Huang, S. Ontañón, "A Closer Look at Invalid Action Masking in Policy Gradient
 Algorithms", arXiv:2006.14171, 2020.
 D. M. Ziegler et al., "Fine-Tuning Language Models from Human Preferences",
@@ -174,6 +174,11 @@ def top_p_mask(probs: torch.Tensor, top_p: float, min_tokens_to_keep: int = 1) -
         raise ValueError("probs must be finite and non-negative")
     top_p = check_real("top_p", top_p, lo=0.0, hi=1.0, lo_open=True)
     k = check_int("min_tokens_to_keep", min_tokens_to_keep, lo=1)
+    return _top_p_keep(probs, top_p, k)
+
+
+def _top_p_keep(probs: torch.Tensor, top_p: float, k: int) -> torch.Tensor:
+    """:func:`top_p_mask` without the checks (the trainer's own probabilities)."""
     if top_p >= 1.0:
         return torch.ones_like(probs, dtype=torch.bool)
     sorted_p, order = torch.sort(probs, dim=-1, descending=True, stable=True)
@@ -196,7 +201,7 @@ def _step_mask(
 ) -> torch.Tensor:
     """The action mask (*, V) of one step: the top-p nucleus of the mask model over the allowed
     tokens, EOS added, intersected with the allowed tokens (never empty)."""
-    keep = top_p_mask(_masked_probs_of(mask_logits, allowed_t), cfg.top_p, cfg.min_tokens_to_keep)
+    keep = _top_p_keep(_masked_probs_of(mask_logits, allowed_t), cfg.top_p, cfg.min_tokens_to_keep)
     if eos_id is not None:
         keep[..., eos_id] = True
     return keep & allowed_t

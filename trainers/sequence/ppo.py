@@ -19,30 +19,26 @@ minimise per run
 
 with every term a token mean over the minibatch's real tokens.
 
-The tricks of Zheng et al. (2023), Fig. 5 ("implementation details of PPO"; starred: the set
-they call PPO-max), each a switch with the semantics of their code (MOSS-RLHF,
-``ppo/ppo_trainer.py``, ``utils.py``):
+The tricks of Zheng et al. (2023), Fig. 5 (★: the set they call PPO-max), each a switch with
+the semantics of their code (MOSS-RLHF, ``ppo/ppo_trainer.py``, ``utils.py``):
 
-======================================  =============================================  ======
-trick                                   switch                                          PPO-max
-======================================  =============================================  ======
-token-level KL penalty                  ``kl_coef`` (0: off)                            yes
-importance sampling                     the ratio pi_theta / pi_old of every pass after
-                                        the first (``update_epochs``, ``num_minibatches``)
-entropy bonus                           ``entropy_coef`` (+ H) and/or ``entropy_target``
-                                        (MOSS's ``|H - entropy_clip|`` penalty)
-reward scaling                          ``reward_scaling``: score / running std (no
-                                        mean subtracted; MOSS ``use_reward_scaling``)
-reward normalisation and clipping       ``reward_norm`` (with scaling: (score - running  yes
-                                        mean) / running std), ``reward_clip``
-advantage normalisation and clipping    ``advantage_norm`` (whitening), ``advantage_clip``  no
-value function loss clipping            ``value_clip``                                  yes
-critic initialisation                   ``critic_init="policy"``                         yes
-policy initialisation                   the ``policy`` argument (e.g. an SFT reference)
-generalised advantage estimation        ``gamma``, ``lam``                              yes
-clipped surrogate objective             ``policy_clip``, ``clip_eps``                    yes
-global gradient clipping                ``max_grad_norm``, ``grad_clip="joint"``         yes
-======================================  =============================================  ======
+- ★ token-level KL penalty: ``kl_coef`` (0: off);
+- importance sampling: the ratio pi_theta / pi_old, 1 on the first minibatch of a rollout,
+  off-policy on the later ones (``update_epochs``, ``num_minibatches``);
+- entropy bonus: ``entropy_coef`` (``- coef * H``) and/or ``entropy_target`` (MOSS's
+  ``coef * |H - entropy_clip|``);
+- reward scaling: ``reward_scaling``, the score divided by the run's running std, the mean not
+  subtracted;
+- ★ reward normalisation and clipping: ``reward_norm`` (only with scaling: ``(score - running
+  mean) / running std``), ``reward_clip``;
+- advantage normalisation and clipping (not starred): ``advantage_norm``, ``advantage_clip``;
+- ★ value function loss clipping: ``value_clip``;
+- ★ critic initialisation: ``critic_init="policy"`` (see below);
+- policy initialisation: the ``policy`` argument (e.g. an SFT reference);
+- ★ generalised advantage estimation: ``gamma``, ``lam``;
+- ★ clipped surrogate objective: ``policy_clip``, ``clip_eps``;
+- ★ global gradient clipping: ``max_grad_norm`` with ``grad_clip="joint"`` (one norm over
+  policy and critic, as DeepSpeed's clip of MOSS-RLHF's wrapped model).
 
 :meth:`PPOSeqConfig.ppo_max` is the starred set, :meth:`PPOSeqConfig.ppo_max_released` the
 released English training script (``train_ppo_en.sh``: reward scaling, critic loss clip and
@@ -52,7 +48,7 @@ equals the runs trained one by one).
 The toy has no reward-model network: ``critic_init="policy"`` copies the initial policy's
 trunk (embeddings, blocks, final norm; with the leaderboard's ``policy = copy of the
 reference`` that is the reference's) into the critic and keeps a fresh value head, a stand-in
-for the critic initialised from the reward model of Zheng et al. (2023), §5.3.3.
+for the critic initialised from the reward model of Zheng et al. (2023), §5 and Fig. 5.
 
 References
 ----------
@@ -455,7 +451,7 @@ def _whiten(adv: torch.Tensor, mask: torch.Tensor, style: str = "moss") -> torch
     mean = (adv * m).sum((-2, -1), keepdim=True) / n
     ss = (((adv - mean) * m) ** 2).sum((-2, -1), keepdim=True)
     if style == "moss":
-        return (adv - mean) / (ss / n).sqrt().add(1e-8) * m
+        return (adv - mean) * torch.rsqrt(ss / n + 1e-6) * m
     std = (ss / (n - 1).clamp(min=1.0)).sqrt()
     return (adv - mean) / (std + 1e-8) * m
 

@@ -22,6 +22,7 @@ from trainers.sequence.dpo import (
     on_policy_pairs,
     preference_oracle,
     preference_table,
+    train_sequence_dpo,
 )
 from trainers.sequence.iterative_po import (
     AccPOConfig,
@@ -58,6 +59,13 @@ def _many_rewards():
     return t.with_reward(lambda p, tok, m: (tok.double() * weights).sum(-1))
 
 
+DPO1 = SequenceDPOConfig(steps=1, batch_size=2, n_pairs=4, d_model=8)
+
+
+def _pairs(p=(0, 1), w=(0, 1), lo=(1, 0)):
+    return (np.array(p), np.array(w), np.array(lo))
+
+
 ACC1 = AccPOConfig(steps=1, inner_steps=1, prompts_per_iteration=2, batch_size=2, d_model=8)
 DNO1 = DNOConfig(steps=1, inner_steps=1, prompts_per_iteration=2, batch_size=2, d_model=8)
 
@@ -67,7 +75,7 @@ def _oracle_ctor():
 
 
 EXEMPT: dict[str, str] = {
-    "PreferenceOracle": "built by preference_oracle, which validates its input; its methods "
+    "dpo.PreferenceOracle": "built by preference_oracle, which validates its input; its methods "
     "are audited below through preference_oracle(...).method cases",
 }
 CASES: list[Case] = [
@@ -143,6 +151,26 @@ CASES: list[Case] = [
     lazy(on_policy_pairs, "drop_ties", "type", lambda: ((_policy(), _task(), 2), {"drop_ties": 1})),
     lazy(on_policy_pairs, "seeds", "value", lambda: ((_policy(), _task(), 2), {"seeds": [0, 1]})),
     lazy(on_policy_pairs, "scale", "inf", lambda: ((_policy(), _task(), 2), {"scale": INF})),
+    # train_sequence_dpo with pairs given per run
+    bad(train_sequence_dpo, "pairs", "shape", _task(), DPO1, pairs=[_pairs()] * 3, seeds=[0, 1]),
+    bad(
+        train_sequence_dpo,
+        "pairs[1]",
+        "empty",
+        _task(),
+        DPO1,
+        pairs=[_pairs(), (np.array([], dtype=int),) * 3],
+        seeds=[0, 1],
+    ),
+    bad(
+        train_sequence_dpo,
+        "pairs[0]",
+        "value",
+        _task(),
+        DPO1,
+        pairs=[_pairs(w=(0, 1), lo=(0, 0)), _pairs()],
+        seeds=[0, 1],
+    ),
     # AccPOConfig / train_accelerated_po
     bad(AccPOConfig, "alpha", "range", alpha=1.0),
     bad(AccPOConfig, "alpha", "range", alpha=-0.1),

@@ -72,3 +72,13 @@ def test_runs_may_train_on_different_prompts():
 
     idx = draw_prompts([TASK, dropped], 50, generators([0, 0], "prompts", torch.device("cpu")))
     assert set(idx[1].tolist()) == {kept} and len(set(idx[0].tolist())) == 2
+
+
+def test_sample_budget_stops_training_once_the_mean_run_has_spent_it():
+    cfg = GRPOConfig(
+        steps=50, batch_prompts=1, num_generations=2, log_every=10, sample_budget=7, **SMALL
+    )
+    res = train_grpo(TASK, cfg, seeds=[0, 1])
+    # 2 completions per round: the budget of 7 is reached after round 4, which is logged
+    assert [int(r["step"]) for r in res.metrics] == [4]
+    assert res.metrics[-1]["stats/samples"] == 8

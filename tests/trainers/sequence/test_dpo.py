@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.trainers.sequence.conftest import close
 from trainers.sequence import (
     SequenceDPOConfig,
     bradley_terry_pairs,
@@ -68,3 +69,21 @@ def test_given_pairs_are_shared_by_the_runs(task):
     assert res.tokens_seen == 2 * 2 * 2 * 4 * task.completion_len  # runs x steps x 2K x L
     assert res.distribution(task).logp.shape[0] == 2
     assert "dpo: 2 run(s)" in res.summary()
+
+
+def test_pairs_given_per_run(task):
+    """A list of N (prompt, chosen, rejected) tuples trains run i on tuple i: stacked equals
+    one by one, and a list repeating one tuple equals that tuple shared."""
+    a = bradley_terry_pairs(task, 32, seed=0, scale=5.0)
+    b = bradley_terry_pairs(task, 16, seed=1, scale=5.0)
+    cfg = SequenceDPOConfig(steps=3, batch_size=4, lr=3e-3, dtype="float64", d_model=8, n_layers=1)
+    both = train_sequence_dpo(task, cfg, pairs=[a, b], seeds=[3, 5])
+    alone = [
+        train_sequence_dpo(task, cfg, pairs=pr, seeds=[s]).distribution(task).logp
+        for pr, s in ((a, 3), (b, 5))
+    ]
+    close(both.distribution(task).logp, torch.cat(alone), 1e-9)
+    shared = train_sequence_dpo(task, cfg, pairs=a, seeds=[3, 5]).distribution(task).logp
+    listed = train_sequence_dpo(task, cfg, pairs=[a, a], seeds=[3, 5]).distribution(task).logp
+    close(shared, listed, 0.0)
+    assert "stats/entropy" in both.metrics[-1]

@@ -174,20 +174,44 @@ def test_dpo_step_with_soft_labels_matches_hand_computation_and_empty_runs_stay_
     opt = torch.optim.SGD(policy.parameters(), lr=0.1)
     gens = [torch.Generator().manual_seed(s) for s in (0, 1)]
     loss, _stats, entropy, n_tok = D._dpo_step(
-        policy, ref, TASK, tokens, mask, pairs, gens, opt, batch_size=3, beta=beta,
-        loss_type="sigmoid", label_smoothing=0.0, max_grad_norm=None,
-        device=torch.device("cpu"), soft=soft,
-    )  # fmt: skip
+        policy,
+        ref,
+        TASK,
+        tokens,
+        mask,
+        pairs,
+        gens,
+        opt,
+        batch_size=3,
+        beta=beta,
+        loss_type="sigmoid",
+        label_smoothing=0.0,
+        max_grad_norm=None,
+        device=torch.device("cpu"),
+        soft=soft,
+    )
     close(loss, torch.stack(expected), 1e-12)
     assert n_tok == 2 * 2 * 3 * TASK.completion_len and 0 < float(entropy)
     # a run without pairs: loss 0, no gradient, its parameters do not move
     before = _params(policy)
     empty = (torch.zeros(0, dtype=torch.long),) * 3
     loss, *_ = D._dpo_step(
-        policy, ref, TASK, tokens, mask, [pairs[0], empty], gens, opt, batch_size=3,
-        beta=beta, loss_type="sigmoid", label_smoothing=0.0, max_grad_norm=None,
-        device=torch.device("cpu"), soft=[soft[0], torch.zeros(0, dtype=torch.float64)],
-    )  # fmt: skip
+        policy,
+        ref,
+        TASK,
+        tokens,
+        mask,
+        [pairs[0], empty],
+        gens,
+        opt,
+        batch_size=3,
+        beta=beta,
+        loss_type="sigmoid",
+        label_smoothing=0.0,
+        max_grad_norm=None,
+        device=torch.device("cpu"),
+        soft=[soft[0], torch.zeros(0, dtype=torch.float64)],
+    )
     assert float(loss[1]) == 0.0 and float(loss[0]) > 0
     after = _params(policy)
     assert all(torch.equal(x[1], y[1]) for x, y in zip(before, after, strict=True))
@@ -247,9 +271,16 @@ def test_dno_soft_and_prct_pairs():
 
 # ----------------------------------------------------------------- Accelerated PO mechanics
 ACC = AccPOConfig(
-    steps=4, inner_steps=2, prompts_per_iteration=8, batch_size=4, lr=3e-2, win_rate="off",
-    drop_ties=False, oracle_scale=5.0, **SMALL,
-)  # fmt: skip
+    steps=4,
+    inner_steps=2,
+    prompts_per_iteration=8,
+    batch_size=4,
+    lr=3e-2,
+    win_rate="off",
+    drop_ties=False,
+    oracle_scale=5.0,
+    **SMALL,
+)
 
 
 def test_alpha_zero_is_iterative_dpo():
@@ -269,8 +300,9 @@ def test_alpha_zero_is_iterative_dpo():
     for x, y in zip(res.policy.parameters(), pol.parameters(), strict=True):
         close(x, y, 0.0)
     # momentum changes the second round
-    moved = train_accelerated_po(TASK, replace(ACC, alpha=0.5),
-                                 seeds=[3, 5], policy=copy.deepcopy(start))  # fmt: skip
+    moved = train_accelerated_po(
+        TASK, replace(ACC, alpha=0.5), seeds=[3, 5], policy=copy.deepcopy(start)
+    )
     assert not torch.allclose(next(moved.policy.parameters()), next(pol.parameters()))
 
 
@@ -279,13 +311,15 @@ def test_extrapolation_arithmetic_on_parameters(monkeypatch):
     one_round = replace(ACC, steps=2)
     theta0 = _params(start)
     hat1 = _params(
-        train_accelerated_po(TASK, replace(one_round, alpha=0.0),
-                             seeds=[7], policy=copy.deepcopy(start)).policy
-    )  # fmt: skip
+        train_accelerated_po(
+            TASK, replace(one_round, alpha=0.0), seeds=[7], policy=copy.deepcopy(start)
+        ).policy
+    )
     theta1 = _params(
-        train_accelerated_po(TASK, replace(one_round, alpha=0.4),
-                             seeds=[7], policy=copy.deepcopy(start)).policy
-    )  # fmt: skip
+        train_accelerated_po(
+            TASK, replace(one_round, alpha=0.4), seeds=[7], policy=copy.deepcopy(start)
+        ).policy
+    )
     for t0, h1, t1 in zip(theta0, hat1, theta1, strict=True):
         close(t1, h1 + 0.4 * (h1 - t0), 1e-12)
     assert any(not torch.equal(h, t) for h, t in zip(hat1, theta1, strict=True))
@@ -328,15 +362,47 @@ def test_extrapolate_helper():
 # ------------------------------------------------------------------- stacked == one by one
 STACK_CASES = {
     "accpo": (train_accelerated_po, replace(ACC, alpha=0.5)),
-    "dno-soft": (train_dno, DNOConfig(steps=4, inner_steps=2, prompts_per_iteration=6,
-                                      batch_size=4, lr=3e-2, n_samples=3, **SMALL)),
-    "dno-soft-exact": (train_dno, DNOConfig(steps=4, inner_steps=2, prompts_per_iteration=6,
-                                            batch_size=4, lr=3e-2, reward_estimate="exact",
-                                            win_rate="sampled", win_rate_samples=8, **SMALL)),
-    "dno-prct": (train_dno, DNOConfig(variant="prct", teacher=True, oracle="intransitive",
-                                      steps=4, inner_steps=2, prompts_per_iteration=6,
-                                      batch_size=4, lr=3e-2, **SMALL)),
-}  # fmt: skip
+    "dno-soft": (
+        train_dno,
+        DNOConfig(
+            steps=4,
+            inner_steps=2,
+            prompts_per_iteration=6,
+            batch_size=4,
+            lr=3e-2,
+            n_samples=3,
+            **SMALL,
+        ),
+    ),
+    "dno-soft-exact": (
+        train_dno,
+        DNOConfig(
+            steps=4,
+            inner_steps=2,
+            prompts_per_iteration=6,
+            batch_size=4,
+            lr=3e-2,
+            reward_estimate="exact",
+            win_rate="sampled",
+            win_rate_samples=8,
+            **SMALL,
+        ),
+    ),
+    "dno-prct": (
+        train_dno,
+        DNOConfig(
+            variant="prct",
+            teacher=True,
+            oracle="intransitive",
+            steps=4,
+            inner_steps=2,
+            prompts_per_iteration=6,
+            batch_size=4,
+            lr=3e-2,
+            **SMALL,
+        ),
+    ),
+}
 
 
 @pytest.mark.parametrize("name", sorted(STACK_CASES))
@@ -356,7 +422,7 @@ def test_logged_steps_samples_and_exact_win_rates():
     start = _policy([0])
     lp0 = _logp(start)
     seen = {}
-    cfg = replace(ACC, steps=7, inner_steps=3, log_every=2, win_rate="exact", drop_ties=True, alpha=0.3)  # fmt: skip
+    cfg = replace(ACC, steps=7, inner_steps=3, log_every=2, win_rate="exact", alpha=0.3)
     res = train_accelerated_po(
         TASK, cfg, seeds=[0], policy=start, callback=lambda s, p: seen.setdefault(s, _logp(p))
     )
@@ -371,13 +437,22 @@ def test_logged_steps_samples_and_exact_win_rates():
         assert math.isclose(row["stats/win_rate_vs_previous"], float(w), abs_tol=1e-12)
         w0 = oracle.win_rate(seen[step], lp0).mean()
         assert math.isclose(row["stats/win_rate_vs_initial"], float(w0), abs_tol=1e-12)
+        assert abs(float(w) - 0.5) > 1e-4  # the iterate moved
     assert "stats/win_rate_vs_previous" not in res.metrics[0]
     assert res.algorithm == "accpo" and "charts/reward" in res.metrics[0]
 
 
 def test_dno_sample_budget_and_sampled_win_rate():
-    cfg = DNOConfig(variant="prct", steps=5, inner_steps=2, prompts_per_iteration=4,
-                    batch_size=2, win_rate="sampled", win_rate_samples=16, **SMALL)  # fmt: skip
+    cfg = DNOConfig(
+        variant="prct",
+        steps=5,
+        inner_steps=2,
+        prompts_per_iteration=4,
+        batch_size=2,
+        win_rate="sampled",
+        win_rate_samples=16,
+        **SMALL,
+    )
     res = train_dno(TASK, cfg, seeds=[0])
     assert [r["stats/samples"] for r in res.metrics] == [20, 20, 40, 40, 60]  # 5 per prompt
     ends = [r for r in res.metrics if "stats/win_rate_vs_previous" in r]

@@ -301,6 +301,7 @@ def test_nlpo_config_defaults_and_bad_values():
     assert (cfg.top_p, cfg.min_tokens_to_keep, cfg.mask_update_every) == (0.9, 2, 5)
     assert (cfg.kl_coef, cfg.kl_target, cfg.gamma, cfg.lam) == (0.1, 0.1, 0.99, 0.95)
     assert cfg.critic_learning_rate == cfg.lr
+    assert NL._NLPORollouts.whiten_style == "sb3"  # stable-baselines3's per-minibatch whitening
     for kwargs, name in (
         ({"top_p": 0.0}, "top_p"),
         ({"top_p": 1.5}, "top_p"),
