@@ -15,14 +15,18 @@ from typing import Any
 from perturbation.leaderboard.protocol import Method
 from perturbation.sequence._common import MODEL
 from trainers.sequence import (
+    AccPOConfig,
     AMFTConfig,
     CHORDConfig,
+    DNOConfig,
     GHPOConfig,
     GRPOConfig,
     PPOSeqConfig,
     SequenceDPOConfig,
+    train_accelerated_po,
     train_amft,
     train_chord,
+    train_dno,
     train_ghpo,
     train_grpo,
     train_sequence_dpo,
@@ -86,6 +90,24 @@ def _amft(lr: float, budget: int) -> AMFTConfig:
     )  # fmt: skip
 
 
+#: Prompts per round of the iterative preference methods, and optimizer steps per round.
+ROUND_PROMPTS, INNER = 16, 4
+
+
+def _iterative(cls: type, **kw: Any) -> Any:
+    """An iterative preference config: rounds of on-policy pairs (two completions per prompt,
+    DNO's soft variant too), ``INNER`` DPO-style steps each, until the budget is spent."""
+
+    def make(lr: float, budget: int) -> Any:
+        rounds = max(1, budget // (2 * ROUND_PROMPTS))
+        return cls(
+            lr=lr, steps=rounds * INNER, inner_steps=INNER, prompts_per_iteration=ROUND_PROMPTS,
+            batch_size=PROMPTS * G // 2, **_COMMON, **kw,
+        )  # fmt: skip
+
+    return make
+
+
 _ENTRIES = [
     Method(
         "grpo", "GRPO", "deepseekmath", train_grpo,
@@ -114,6 +136,15 @@ _ENTRIES = [
     Method("chord_phi", "CHORD-φ", "chord", train_chord, _chord("phi"), lr=3e-3),
     Method("chord_mu", "CHORD-μ", "chord", train_chord, _chord("mu"), lr=3e-3),
     Method("amft", "AMFT (meta-learned μ)", "amft", train_amft, _amft, lr=3e-3),
+    Method(
+        "iterative_dpo", "iterative DPO (π_t as reference)", "accelerated-po",
+        train_accelerated_po, _iterative(AccPOConfig, alpha=0.0), lr=1e-3, preference=True,
+    ),
+    Method(
+        "accelerated_po", "Accelerated PO (Nesterov α=0.3)", "accelerated-po",
+        train_accelerated_po, _iterative(AccPOConfig, alpha=0.3), lr=1e-3, preference=True,
+    ),
+    Method("dno", "DNO (soft)", "dno", train_dno, _iterative(DNOConfig), lr=1e-3, preference=True),
 ]  # fmt: skip
 
 #: key -> :class:`~perturbation.leaderboard.protocol.Method`, in the leaderboard's order.

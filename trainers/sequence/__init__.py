@@ -53,7 +53,16 @@ from trainers.sequence.tasks import (
 # trainers (imported after the tasks they train on)
 # isort: split
 from trainers.sequence.common import SequenceRunResult
-from trainers.sequence.dpo import SequenceDPOConfig, bradley_terry_pairs, train_sequence_dpo
+from trainers.sequence.dpo import (
+    ORACLES,
+    PreferenceOracle,
+    SequenceDPOConfig,
+    bradley_terry_pairs,
+    on_policy_pairs,
+    preference_oracle,
+    preference_table,
+    train_sequence_dpo,
+)
 from trainers.sequence.grpo import (
     GRPOConfig,
     completion_correct,
@@ -71,6 +80,7 @@ from trainers.sequence.sft import SFTConfig, pretrain_reference, train_sft
 from trainers.sequence.amft import AMFTConfig, AMFTRunResult, train_amft
 from trainers.sequence.chord import CHORDConfig, mu_schedule, train_chord
 from trainers.sequence.ghpo import GHPOConfig, hint_lengths, train_ghpo
+from trainers.sequence.iterative_po import AccPOConfig, DNOConfig, train_accelerated_po, train_dno
 
 __all__ = [
     # policies, sampling, exact distributions
@@ -123,18 +133,27 @@ __all__ += [
 
 # objectives of the seed papers
 __all__ += [
+    "ORACLES",
     "AMFTConfig",
     "AMFTRunResult",
+    "AccPOConfig",
     "CHORDConfig",
+    "DNOConfig",
     "GHPOConfig",
+    "PreferenceOracle",
     "completion_correct",
     "dads_kl_loss",
     "dads_weights",
     "hint_lengths",
     "mu_schedule",
+    "on_policy_pairs",
     "overlong_reward",
+    "preference_oracle",
+    "preference_table",
     "stcr_factors",
+    "train_accelerated_po",
     "train_amft",
     "train_chord",
+    "train_dno",
     "train_ghpo",
 ]

@@ -366,11 +366,15 @@ class _NLPORollouts(_Rollouts):
         self.mask_model = C.frozen_copy(policy)
         self.kl = _AdaptiveKL(cfg.kl_coef, cfg.kl_target, len(seeds), device)
         self.mask_updates = 0
+        self.mask_tokens = float("nan")
 
     def sample(
         self, policy: nn.Module, prompts: torch.Tensor, gens: list[torch.Generator]
     ) -> _Sampled:
-        return _sample_masked(policy, self.mask_model, prompts, self.task, gens, self.cfg)
+        out = _sample_masked(policy, self.mask_model, prompts, self.task, gens, self.cfg)
+        sizes = out.action_mask.sum(-1).to(torch.float64)  # type: ignore[union-attr]
+        self.mask_tokens = float(C.masked_mean(sizes, out.completions.mask))
+        return out
 
     def kl_coef(self) -> torch.Tensor:
         return self.kl.beta
@@ -384,7 +388,11 @@ class _NLPORollouts(_Rollouts):
         if (step + 1) % self.cfg.mask_update_every == 0:  # RL4LMs: iteration % mu == 0
             _copy_weights(self.mask_model, policy)
             self.mask_updates += 1
-        return {"stats/kl_coef": beta, "stats/mask_updates": self.mask_updates}
+        return {
+            "stats/kl_coef": beta,
+            "stats/mask_updates": self.mask_updates,
+            "stats/mask_tokens": self.mask_tokens,
+        }
 
     def logprobs(
         self,
@@ -427,7 +435,8 @@ def train_nlpo(
         The metrics of :func:`train_sequence_ppo` (``stats/kl``: the mean per-token
         ``log pi_theta - log pi_0`` of the samples, unmasked policy; ``stats/entropy``: of the
         masked policy), and ``stats/kl_coef`` (the mean beta the rollout was scored with),
-        ``stats/mask_updates`` (mask model copies so far).
+        ``stats/mask_updates`` (mask model copies so far), ``stats/mask_tokens`` (mean size
+        of the action mask over the rollout's real tokens).
     """
     check_instance("cfg", cfg, NLPOConfig)
     return _train_loop(

@@ -666,7 +666,7 @@ def train_veripo(
             per_pair, _ = L.dpo_loss(
                 seq[:, :K], seq[:, K:], ref_seq[:, :K], ref_seq[:, K:], cfg.dpo_beta
             )
-            loss = torch.where(has, per_pair.mean(-1), torch.zeros((), dtype=per_pair.dtype))
+            loss = torch.where(has, per_pair.mean(-1), per_pair.new_zeros(()))
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             C.clip_gradients(policy, cfg.max_grad_norm)

@@ -304,3 +304,14 @@ def test_variable_length_completions(critic):
         if critic == "exact":  # one state per token of each rollout
             n_states = (a.metrics[-1]["stats/samples"] - 6) / 4
             assert n_states == int(n_states) and n_states <= 6 * L
+
+
+def test_a_single_module_trains_as_the_stacked_run_of_its_seed(task):
+    cfg = DirectAdvantageConfig(
+        steps=3, n_rollouts=4, batch_states=4, n_mc=2, critic="mc", dtype="float64", **SMALL
+    )
+    stacked = train_direct_advantage(task, cfg, seeds=[2])
+    single = TinyCausalLM(task.vocab_size, max_len=5, seed=2, dtype=torch.float64, **SMALL)
+    alone = train_direct_advantage(task, cfg, seeds=[2], policy=single)
+    assert alone.policy is single
+    close(alone.distribution(task).logp, stacked.distribution(task).logp, 1e-9)

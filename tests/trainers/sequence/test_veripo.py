@@ -237,3 +237,12 @@ def test_stacked_runs_equal_runs_one_by_one(task):
     pairs = [[r["verifier/pairs"] for r in a.metrics if r["stats/stage"] == 1] for a in alone]
     both_pairs = [r["verifier/pairs"] for r in both.metrics if r["stats/stage"] == 1]
     assert both_pairs == pytest.approx([(x + y) / 2 for x, y in zip(*pairs, strict=True)])
+
+
+def test_a_single_module_trains_as_the_stacked_run_of_its_seed(task):
+    cfg = _cfg(steps=2, cycles=1, verifier_rules=("accuracy",))
+    stacked = train_veripo(task, cfg, seeds=[2])
+    single = TinyCausalLM(task.vocab_size, max_len=5, seed=2, dtype=torch.float64, **SMALL)
+    alone = train_veripo(task, cfg, seeds=[2], policy=single)
+    assert alone.policy is single
+    close(alone.distribution(task).logp, stacked.distribution(task).logp, 1e-9)
