@@ -18,19 +18,23 @@ from trainers.sequence import (
     AccPOConfig,
     AMFTConfig,
     CHORDConfig,
+    DirectAdvantageConfig,
     DNOConfig,
     GHPOConfig,
     GRPOConfig,
     PPOSeqConfig,
     SequenceDPOConfig,
+    VerIPOConfig,
     train_accelerated_po,
     train_amft,
     train_chord,
+    train_direct_advantage,
     train_dno,
     train_ghpo,
     train_grpo,
     train_sequence_dpo,
     train_sequence_ppo,
+    train_veripo,
 )
 
 __all__ = ["KL_BETA", "METHODS"]
@@ -108,6 +112,32 @@ def _iterative(cls: type, **kw: Any) -> Any:
     return make
 
 
+def _veripo(lr: float, budget: int) -> VerIPOConfig:
+    # one GRPO -> verifier -> DPO -> GRPO cycle; the verifier's samples count in the budget
+    verifier_prompts = PROMPTS * 2
+    rounds = max(2, (budget - verifier_prompts * G) // (PROMPTS * G))
+    return VerIPOConfig(
+        lr=lr, steps=rounds, cycles=1, batch_prompts=PROMPTS, num_generations=G,
+        verifier_prompts=verifier_prompts, steps_dpo=max(1, rounds // 4),
+        dpo_batch_size=PROMPTS * G // 2, **_COMMON,
+    )  # fmt: skip
+
+
+def _direct_advantage(lr: float, budget: int) -> DirectAdvantageConfig:
+    # offline, two iterations; the critic is exact (enumerated V of the data policy on the
+    # task's noiseless reward table: no samples, a privileged critic, and one that averages
+    # P2's reward noise away by construction), so the budget buys rollouts and M = 4 candidate
+    # tokens per state
+    from perturbation.leaderboard.protocol import LEADERBOARD_SCALES
+
+    length = max(s.n_digits for s in LEADERBOARD_SCALES.values()) + 2
+    per_rollout = 1 + 4 * length
+    return DirectAdvantageConfig(
+        lr=lr, steps=max(1, budget // (PROMPTS * G)), iterations=2, candidates=4,
+        n_rollouts=max(1, budget // (2 * per_rollout)), critic="exact", **_COMMON,
+    )  # fmt: skip
+
+
 _ENTRIES = [
     Method(
         "grpo", "GRPO", "deepseekmath", train_grpo,
@@ -145,6 +175,11 @@ _ENTRIES = [
         train_accelerated_po, _iterative(AccPOConfig, alpha=0.3), lr=1e-3, preference=True,
     ),
     Method("dno", "DNO (soft)", "dno", train_dno, _iterative(DNOConfig), lr=1e-3, preference=True),
+    Method("veripo", "VerIPO (GRPO, verifier, DPO)", "veripo", train_veripo, _veripo, lr=3e-3),
+    Method(
+        "direct_advantage", "Direct Advantage PO (offline, exact critic)",
+        "direct-advantage-po", train_direct_advantage, _direct_advantage, lr=1e-3,
+    ),
 ]  # fmt: skip
 
 #: key -> :class:`~perturbation.leaderboard.protocol.Method`, in the leaderboard's order.

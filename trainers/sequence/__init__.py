@@ -79,8 +79,21 @@ from trainers.sequence.sft import SFTConfig, pretrain_reference, train_sft
 # isort: split
 from trainers.sequence.amft import AMFTConfig, AMFTRunResult, train_amft
 from trainers.sequence.chord import CHORDConfig, mu_schedule, train_chord
+from trainers.sequence.direct_advantage import (
+    DirectAdvantageConfig,
+    direct_advantage_loss,
+    exact_state_values,
+    train_direct_advantage,
+)
 from trainers.sequence.ghpo import GHPOConfig, hint_lengths, train_ghpo
 from trainers.sequence.iterative_po import AccPOConfig, DNOConfig, train_accelerated_po, train_dno
+from trainers.sequence.veripo import (
+    VerIPOConfig,
+    inconsistency_rate,
+    trace_consistent,
+    train_veripo,
+    verifier_pairs,
+)
 
 __all__ = [
     # policies, sampling, exact distributions
@@ -139,21 +152,30 @@ __all__ += [
     "AccPOConfig",
     "CHORDConfig",
     "DNOConfig",
+    "DirectAdvantageConfig",
     "GHPOConfig",
     "PreferenceOracle",
+    "VerIPOConfig",
     "completion_correct",
     "dads_kl_loss",
     "dads_weights",
+    "direct_advantage_loss",
+    "exact_state_values",
     "hint_lengths",
+    "inconsistency_rate",
     "mu_schedule",
     "on_policy_pairs",
     "overlong_reward",
     "preference_oracle",
     "preference_table",
     "stcr_factors",
+    "trace_consistent",
     "train_accelerated_po",
     "train_amft",
     "train_chord",
+    "train_direct_advantage",
     "train_dno",
     "train_ghpo",
+    "train_veripo",
+    "verifier_pairs",
 ]

@@ -13,10 +13,11 @@ next step) in two decoupled stages, repeated by its iterative variant:
   enumeration of the reference's distribution over the task's completions,
   ``V(s) = sum_{y extends s} pi_ref(y | s) r(y)`` with ``r`` the task's noiseless (mean) reward
   table (:func:`exact_state_values`), and ``critic="mc"`` estimates it from ``n_mc`` rollouts of
-  ``pi_ref`` from ``s`` scored by the task's (possibly noisy) reward. ``critic_noise = sigma``
-  adds ``N(0, sigma^2)`` to every non-terminal critic value (a fixed noisy critic: one draw per
-  distinct prefix and iteration for ``"exact"``, one per estimate for ``"mc"``); a terminal
-  state's value is the verifier's (the reward).
+  ``pi_ref`` from ``s`` scored by the task's (possibly noisy) reward; the estimates themselves
+  are the critic (the paper fits a critic network to such outcomes; no network here).
+  ``critic_noise = sigma`` adds ``N(0, sigma^2)`` to every non-terminal critic value (a fixed
+  noisy critic: one draw per distinct prefix and iteration for ``"exact"``, one per estimate
+  for ``"mc"``); a terminal state's value is the verifier's (the reward).
 - **Stage B (policy)**: states ``s`` are the step boundaries of ``n_rollouts`` offline
   rollouts of ``pi_ref`` per run; at each state ``candidates = M`` next steps
   ``a_j ~ pi_ref(. | s)`` are sampled and scored by the frozen critic,

@@ -117,9 +117,10 @@ def test_masked_logprobs_are_normalised_over_the_mask(small):
     action[..., 0, tokens[..., 0].unique()] = True  # position 0: only the tokens used there
     action[0, 0, 1, 5] = False
     action[0, 0, 1, tokens[0, 0, 1]] = True
-    lp, ent = NL._masked_logprobs(policy, prompts, tokens, mask, action, 1.0)
-    ids = torch.cat([prompts, tokens[..., :-1]], dim=-1)
-    z = policy_logits(policy, ids)[..., 0:, :]
+    with torch.no_grad():
+        lp, ent = NL._masked_logprobs(policy, prompts, tokens, mask, action, 1.0)
+        ids = torch.cat([prompts, tokens[..., :-1]], dim=-1)
+        z = policy_logits(policy, ids)  # prompts of one token: position t predicts token t
     for i in range(2):
         for b in range(2):
             for t in range(4):
@@ -334,5 +335,5 @@ def test_nlpo_improves_a_pretrained_reference():
     before = (ref.distribution(task).probs * table).sum(-1).mean(-1)
     after = (res.distribution(task).probs * table).sum(-1).mean(-1)
     assert torch.all(after > before + 0.1), (before, after)
-    allowed = float(task.allowed[:-1].sum(-1).double().mean())
-    assert res.metrics[-1]["stats/mask_tokens"] < allowed
+    allowed = float(task.allowed.sum(-1).double().mean())  # every completion has L tokens
+    assert res.metrics[-1]["stats/mask_tokens"] < allowed - 0.2, res.metrics[-1]
