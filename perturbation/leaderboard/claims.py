@@ -85,7 +85,18 @@ def _register(c: Comparison) -> None:
         threshold = bound()
         supported = pi.lower > threshold
         better = "higher" if c.higher_is_better else "lower"
-        verdict = "supported" if supported else "not supported"
+        verdict = (
+            "supported"
+            if supported
+            else "contradicted (the interval lies below 1/2)"
+            if pi.upper < 1 - threshold
+            else "inconclusive (the interval contains 1/2)"
+        )
+        context = "; ".join(
+            f"{METHODS[k].label}: accuracy {np.mean(_values(ctx, k, 'accuracy', 'clean')):.3f}, "
+            f"tie entropy {np.mean(_values(ctx, k, 'entropy', 'clean')):.3f}"
+            for k in (c.method, c.baseline)
+        )
         return Evidence.lower(
             pi.point,
             threshold,
@@ -93,8 +104,9 @@ def _register(c: Comparison) -> None:
             f"mean {np.nanmean(x):.4g} over {x.shape[0]} seeds (lr {run_a.lr:g}); "
             f"{METHODS[c.baseline].label}: mean {np.nanmean(y):.4g} (lr {run_b.lr:g}). "
             f"P({c.method} improves on {c.baseline}) = {pi.point:.3f} "
-            f"[{pi.lower:.3f}, {pi.upper:.3f}] (95% stratified bootstrap): {verdict} "
-            f"(supported when the interval lies above {threshold:g}).",
+            f"[{pi.lower:.3f}, {pi.upper:.3f}] (95% stratified bootstrap): {verdict}; "
+            f"supported when the interval lies above {threshold:g}. Context (clean runs): "
+            f"{context}.",
             require={f"the 95% interval lies above {threshold:g}": supported},
             details={
                 "method": c.method,

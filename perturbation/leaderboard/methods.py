@@ -22,6 +22,7 @@ from trainers.sequence import (
     DNOConfig,
     GHPOConfig,
     GRPOConfig,
+    NLPOConfig,
     PPOSeqConfig,
     SequenceDPOConfig,
     VerIPOConfig,
@@ -32,6 +33,7 @@ from trainers.sequence import (
     train_dno,
     train_ghpo,
     train_grpo,
+    train_nlpo,
     train_sequence_dpo,
     train_sequence_ppo,
     train_veripo,
@@ -60,9 +62,15 @@ def _grpo(preset: str | None = None, cls: type = GRPOConfig, **kw: Any) -> Any:
     return make
 
 
-def _ppo(lr: float, budget: int) -> PPOSeqConfig:
-    batch = PROMPTS * G
-    return PPOSeqConfig(lr=lr, steps=max(1, budget // batch), batch_size=batch, **_COMMON)
+def _ppo(preset: str | None = None, cls: type = PPOSeqConfig, **kw: Any) -> Any:
+    """A PPO-family config: one completion per drawn prompt, 16 per step."""
+
+    def make(lr: float, budget: int) -> PPOSeqConfig:
+        batch = PROMPTS * G
+        fields = dict(lr=lr, steps=max(1, budget // batch), batch_size=batch, **_COMMON, **kw)
+        return getattr(cls, preset)(**fields) if preset else cls(**fields)
+
+    return make
 
 
 def _dpo(lr: float, budget: int) -> SequenceDPOConfig:
@@ -138,6 +146,9 @@ def _direct_advantage(lr: float, budget: int) -> DirectAdvantageConfig:
     )  # fmt: skip
 
 
+# NLPO runs with the PPO entry's update schedule (2 passes, one minibatch) so that its
+# comparison with PPO isolates the mask and the adaptive KL; RL4LMs' 5 epochs x 4 minibatches
+# are NLPOConfig's defaults.
 _ENTRIES = [
     Method(
         "grpo", "GRPO", "deepseekmath", train_grpo,
@@ -152,7 +163,12 @@ _ENTRIES = [
         _grpo(loss_type="dr_grpo", scale_rewards="none", kl_in_reward=KL_BETA), lr=3e-3,
         kl_beta=KL_BETA,
     ),
-    Method("ppo", "PPO (critic, token KL 0.05)", "ppo-max", train_sequence_ppo, _ppo, lr=3e-3),
+    Method("ppo", "PPO (critic, token KL 0.05)", "ppo-max", train_sequence_ppo, _ppo(), lr=3e-3),
+    Method("ppo_max", "PPO-max", "ppo-max", train_sequence_ppo, _ppo("ppo_max"), lr=3e-3),
+    Method(
+        "nlpo", "NLPO (top-p mask, delayed copy)", "nlpo", train_nlpo,
+        _ppo(cls=NLPOConfig, update_epochs=2, num_minibatches=1), lr=1e-3,
+    ),
     Method(
         "dpo", "DPO (offline Bradley-Terry pairs)", "dpo", train_sequence_dpo, _dpo, lr=3e-3,
         preference=True,

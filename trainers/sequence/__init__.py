@@ -87,6 +87,7 @@ from trainers.sequence.direct_advantage import (
 )
 from trainers.sequence.ghpo import GHPOConfig, hint_lengths, train_ghpo
 from trainers.sequence.iterative_po import AccPOConfig, DNOConfig, train_accelerated_po, train_dno
+from trainers.sequence.nlpo import NLPOConfig, top_p_mask, train_nlpo
 from trainers.sequence.veripo import (
     VerIPOConfig,
     inconsistency_rate,
@@ -154,6 +155,7 @@ __all__ += [
     "DNOConfig",
     "DirectAdvantageConfig",
     "GHPOConfig",
+    "NLPOConfig",
     "PreferenceOracle",
     "VerIPOConfig",
     "completion_correct",
@@ -169,6 +171,7 @@ __all__ += [
     "preference_oracle",
     "preference_table",
     "stcr_factors",
+    "top_p_mask",
     "trace_consistent",
     "train_accelerated_po",
     "train_amft",
@@ -176,6 +179,7 @@ __all__ += [
     "train_direct_advantage",
     "train_dno",
     "train_ghpo",
+    "train_nlpo",
     "train_veripo",
     "verifier_pairs",
 ]

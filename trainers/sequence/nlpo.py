@@ -99,8 +99,9 @@ class NLPOConfig(PPOSeqConfig):
     kl_coef: float = 0.1
     """Initial KL coefficient beta of the reward (RL4LMs ``kl_div.coeff`` 0.1)."""
     kl_target: float | None = 0.1
-    """Target of the adaptive KL controller (mean per-token KL of a rollout; RL4LMs
-    ``target_kl`` 0.1); None: beta stays ``kl_coef``."""
+    """Target of the adaptive KL controller (mean per-token KL of a rollout; RL4LMs IMDB
+    ``target_kl`` 0.1, 1.0 in an earlier revision of that config); None: beta stays
+    ``kl_coef``."""
     gamma: float = 0.99
     """Discount (stable-baselines3 default)."""
     critic_lr: float | None = None

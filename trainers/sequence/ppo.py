@@ -645,8 +645,11 @@ def _train_loop(
         adv, returns = _gae(tok_rewards, old_values, mask, cfg.gamma, cfg.lam)
         # --- update_epochs passes, num_minibatches optimizer steps each ---
         for _ in range(cfg.update_epochs):
-            sums = {"loss": 0.0, "pg": 0.0, "value": 0.0, "clip": 0.0}
-            ent_sum, ent_n = torch.zeros((), dtype=m.dtype, device=dev), 0
+            # metrics of the last pass, summed over its minibatches (no host sync per step)
+            sums = {
+                k: torch.zeros((), dtype=m.dtype, device=dev)
+                for k in ("loss", "pg", "value", "clip", "ent")
+            }
             for rows in chunks:
                 mb_mask = mask[:, rows]
                 mb_adv = adv[:, rows]
@@ -683,28 +686,26 @@ def _train_loop(
                     C.clip_gradients(critic, cfg.max_grad_norm)
                 opt.step()
                 critic_opt.step()
-                sums["loss"] += float(loss.detach().mean())
-                sums["pg"] += float(pg_loss.detach().mean())
-                sums["value"] += float(v_loss.detach().mean())
-                sums["clip"] += float(clip_frac)
-                ent_sum = ent_sum + (entropy.detach() * mb_mask).sum()
-                ent_n += int(mb_mask.sum())
+                sums["loss"] += loss.detach().mean()
+                sums["pg"] += pg_loss.detach().mean()
+                sums["value"] += v_loss.detach().mean()
+                sums["clip"] += clip_frac
+                sums["ent"] += (entropy.detach() * mb_mask).sum()
         n_tok = int(mask.sum())
         tokens_seen += n_tok
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-            k = K
             log.log(
                 step + 1,
                 {
                     "charts/reward": rewards.mean(),
                     "charts/score": scores.mean(),
-                    "losses/loss": sums["loss"] / k,
-                    "losses/pg": sums["pg"] / k,
-                    "losses/value": sums["value"] / k,
+                    "losses/loss": sums["loss"] / K,
+                    "losses/pg": sums["pg"] / K,
+                    "losses/value": sums["value"] / K,
                     "stats/kl": C.masked_mean(kl_tok, mask),
-                    "stats/entropy": float(ent_sum) / max(ent_n, 1),
+                    "stats/entropy": sums["ent"] / max(n_tok, 1),
                     "stats/tokens": n_tok / mask[..., 0].numel(),
-                    "stats/clip_ratio": sums["clip"] / k,
+                    "stats/clip_ratio": sums["clip"] / K,
                     "stats/samples": (step + 1) * B,
                     **extra,
                 },
