@@ -34,11 +34,11 @@ from perturbation.leaderboard.metrics import Aggregate, aggregate, compare, meth
 from perturbation.leaderboard.protocol import (
     LEADERBOARD_SCALES,
     MethodRun,
+    base_logp,
     leaderboard_task,
     run_method,
 )
 from theory.checks import ArgumentTypeError, check_bool, check_choice, check_seed
-from trainers.sequence import exact_distribution
 
 __all__ = ["COLUMNS", "LeaderboardResult", "run_leaderboard"]
 
@@ -187,7 +187,7 @@ def run_leaderboard(
     for i, key in enumerate(keys):
         run = run_method(METHODS[key], scale, seed=seed, device=device, only=perturbations)
         runs[key] = run
-        ref_logp = _ref_logp(task, run.seeds, device)
+        ref_logp = base_logp(task, run.seeds, device)
         metrics[key] = method_metrics(run, task, ref_logp)
         rows[key] = _row(run, metrics[key], seed)
         if progress:
@@ -205,12 +205,6 @@ def run_leaderboard(
             scale, runs, metrics, rows, improvement, result.wall_s, tuple(files)
         )
     return result
-
-
-def _ref_logp(task: Any, seeds: tuple[int, ...], device: str) -> torch.Tensor:
-    from perturbation.sequence._common import reference
-
-    return exact_distribution(reference(task, seeds, device), task).logp.cpu()
 
 
 def _improvement(

@@ -7,8 +7,9 @@ support the statement when the 95% bootstrap interval of that probability lies a
 These claims are EMPIRICAL: the report says whether the data support each one, with the
 numbers, and none of them is asserted (a statement the data do not support is a finding, not a
 failure of the toolkit). Every claim runs on the leaderboard of the run's scale (``tiny`` for
-``stability verify``'s tiny and default scales, ``small`` at medium, ``medium`` at large), with
-each method's runs cached and shared between the claims that use them.
+``stability verify``'s tiny and default scales, ``small``, the leaderboard's default, at medium
+and large; ``stability leaderboard --scale medium`` runs the larger one), with each method's
+runs cached and shared between the claims that use them.
 """
 
 from __future__ import annotations
@@ -21,26 +22,30 @@ import numpy as np
 
 from perturbation.leaderboard.methods import METHODS
 from perturbation.leaderboard.metrics import compare, method_metrics
-from perturbation.leaderboard.protocol import MethodRun, leaderboard_task, run_method
+from perturbation.leaderboard.protocol import MethodRun, base_logp, leaderboard_task, run_method
 from perturbation.references import ref
 from perturbation.registry import Evidence, RunContext, Tolerance, claim
 
 #: ``stability verify --scale`` -> the leaderboard scale its claims run at.
-VERIFY_SCALE = {"tiny": "tiny", "small": "tiny", "medium": "small", "large": "medium"}
+VERIFY_SCALE = {"tiny": "tiny", "small": "tiny", "medium": "small", "large": "small"}
+
+
+def _measured(ctx: RunContext, key: str) -> tuple[MethodRun, dict[str, np.ndarray]]:
+    """Method ``key``'s runs at the context's leaderboard scale and their per-seed metrics."""
+    return _measured_at(VERIFY_SCALE[ctx.scale], ctx.seed, ctx.device, key)
 
 
 @functools.lru_cache(maxsize=64)
-def _measured(ctx: RunContext, key: str) -> tuple[MethodRun, dict[str, np.ndarray]]:
-    """Method ``key``'s runs at the context's scale and their per-seed metrics (cached): the
-    clean runs and the perturbations some claim on ``key`` reads."""
-    from perturbation.leaderboard.board import _ref_logp
-
-    scale = VERIFY_SCALE[ctx.scale]
+def _measured_at(
+    scale: str, seed: int, device: str, key: str
+) -> tuple[MethodRun, dict[str, np.ndarray]]:
+    """The clean runs of ``key`` and the perturbations some claim on ``key`` reads (cached per
+    leaderboard scale, so verify's scales that share one reuse its runs)."""
     kinds = {c.kind for c in COMPARISONS if key in (c.method, c.baseline)} | _EXTRA.get(key, set())
     only = sorted(kinds - {"clean"})
-    run = run_method(METHODS[key], scale, seed=ctx.seed, device=ctx.device, only=only)
+    run = run_method(METHODS[key], scale, seed=seed, device=device, only=only)
     task = leaderboard_task(scale)
-    return run, method_metrics(run, task, _ref_logp(task, run.seeds, ctx.device))
+    return run, method_metrics(run, task, base_logp(task, run.seeds, device))
 
 
 def _values(ctx: RunContext, key: str, metric: str, kind: str) -> np.ndarray:

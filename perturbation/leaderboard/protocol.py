@@ -267,6 +267,16 @@ class MethodRun:
     metrics: list[dict[str, float]] = field(repr=False)
 
 
+def base_logp(task: SequenceTask, seeds: tuple[int, ...], device: str = "cpu") -> torch.Tensor:
+    """Exact log-probabilities (n, P, M) of the seeds' base models on ``task`` (the reference
+    every run starts from and is compared with)."""
+    from perturbation.sequence._common import reference
+
+    if not isinstance(task, SequenceTask):
+        raise ArgumentTypeError(f"task must be a SequenceTask; got {type(task).__name__}")
+    return exact_distribution(reference(task, tuple(seeds), device), task).logp.cpu()
+
+
 def _with_logging(cfg: Any, evals: int) -> Any:
     steps = int(cfg.steps)
     return dataclasses.replace(cfg, log_every=max(1, steps // max(1, evals)))

@@ -22,7 +22,7 @@ from perturbation.leaderboard import (
     run_leaderboard,
     run_method,
 )
-from perturbation.leaderboard.protocol import condition_task
+from perturbation.leaderboard.protocol import base_logp, condition_task
 from tests._audit import Case, audit_ids, bad
 
 EXEMPT: dict[str, str] = {
@@ -53,6 +53,7 @@ CASES: list[Case] = [
     bad(Method, "key", "type", **{**_METHOD, "key": ""}),
     bad(Method, "kl_beta", "range", **{**_METHOD, "kl_beta": -1.0}),
     bad(conditions, "scale", "type", "tiny"),
+    bad(base_logp, "task", "type", None, (0, 1)),
     bad(condition_task, "task", "type", None, Condition("clean"), preference=False),
     bad(condition_task, "cond", "type", TASK, "P1", preference=False),
     bad(leaderboard_task, "scale", "option", "huge"),
