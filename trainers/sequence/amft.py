@@ -96,20 +96,23 @@ from trainers import losses as L
 from trainers.runtime import (
     NONNEGATIVE,
     NONNEGATIVE_INT,
-    OPEN_UNIT,
-    POSITIVE,
     POSITIVE_INT,
     PROBABILITY,
     MetricsLog,
-    check_config,
+    Rule,
     check_instance,
-    integer,
     one_of,
-    optional,
     setup,
 )
 from trainers.sequence import common as C
-from trainers.sequence.chord import _advantages, _check_demos, _check_ref, _demos, _logged
+from trainers.sequence.chord import _UNUSED_GRPO_FIELDS, _check_demos, _demos
+from trainers.sequence.grpo import (
+    GRPOConfig,
+    _advantages,
+    _max_length,
+    _policy_loss,
+    _Streams,
+)
 from trainers.sequence.policy import TinyCausalLM
 from trainers.sequence.tasks import SequenceTask
 
@@ -117,9 +120,19 @@ __all__ = ["AMFTConfig", "AMFTRunResult", "train_amft"]
 
 
 @dataclass(frozen=True)
-class AMFTConfig(C.PolicyOptions):
-    """Hyperparameters of :func:`train_amft` (the released code's names and defaults where
-    they apply).
+class AMFTConfig(GRPOConfig):
+    """Hyperparameters of :func:`train_amft`: :class:`~trainers.sequence.grpo.GRPOConfig`'s
+    for the RL part and the warm-up, SFT part and controller (the released code's names and
+    defaults where they apply).
+
+    ``steps`` counts the mixed rounds after the ``warmup_steps`` SFT steps; ``batch_prompts``
+    prompts per run per step give the demos of the warm-up, and the groups and demos of a
+    mixed round (whose ``num_iterations`` optimizer steps share one controller update of mu).
+    The RL part takes the code's token mean (``loss_type="bnpo"``) and entropy coefficient
+    ``c_H = 0.01`` (``entropy_coef``); its clip 0.2 and no KL term are GRPO's defaults. The
+    SFT and validation NLL are at temperature 1, the RL log-probs at ``temperature``. GRPO's
+    switches the trainer does not read (``kl_in_reward``, ``dynamic_sampling``,
+    ``overlong_buffer``, ``dads``, ``stcr``, ``sample_budget``) are refused.
 
     Each of the ``steps`` mixed rounds samples ``batch_prompts * num_generations``
     completions per run (the sample budget, ``stats/samples``); the ``warmup_steps`` SFT steps
@@ -127,34 +140,14 @@ class AMFTConfig(C.PolicyOptions):
     steps.
     """
 
-    steps: int = 200
-    """Mixed rounds after the warm-up (each gives ``num_iterations`` optimizer steps)."""
-    warmup_steps: int = 50
-    """SFT warm-up steps before the mixed rounds (the code's warmup_steps 50)."""
-    batch_prompts: int = 8
-    """Training prompts per run per step: demos in the warm-up, groups and demos after."""
-    num_generations: int = 8
-    """Completions per prompt (the group size G >= 2)."""
-    num_iterations: int = 1
-    """Optimizer steps per mixed round (mu is updated once per round)."""
     loss_type: str = "bnpo"
     """Token aggregation of the RL part ('bnpo': the code's token mean)."""
-    sft_loss_type: str = "bnpo"
-    """Token aggregation of the SFT NLL ('bnpo': token mean, as cross-entropy)."""
-    scale_rewards: str = "group"
-    """Advantage scaling: 'group', 'batch' or 'none'."""
-    baseline: str = "group"
-    """'group' (group mean) or 'rloo' (leave-one-out mean)."""
-    epsilon: float = 0.2
-    """Low-side ratio clip (the code's 0.2)."""
-    epsilon_high: float | None = None
-    """High-side ratio clip (None: epsilon)."""
-    beta: float = 0.0
-    """Weight of the k3 KL term to the reference in the RL part (the code has none)."""
     entropy_coef: float = 0.01
     """c_H: the RL part subtracts c_H times the token entropy (the code's 0.01)."""
-    temperature: float = 1.0
-    """Sampling temperature (and of the RL log-probs; the SFT/validation NLL use 1)."""
+    warmup_steps: int = 50
+    """SFT warm-up steps before the mixed rounds (the code's warmup_steps 50)."""
+    sft_loss_type: str = "bnpo"
+    """Token aggregation of the SFT NLL ('bnpo': token mean, as cross-entropy)."""
     initial_mu: float = 0.8
     """mu after the warm-up, in [mu_min, mu_max] (amft_params.yaml 0.8; class default 0.5)."""
     mu_min: float = 0.05
@@ -168,39 +161,26 @@ class AMFTConfig(C.PolicyOptions):
     meta_update_freq: int = 20
     """Compute the meta gradient every this many mixed rounds (rounds 0, f, 2f, ...)."""
     meta_sign: str = "descent"
-    """'descent': mu <- mu - eta_meta dL_val/dmu; 'ascent': + (the released code)."""
-    lr: float = 3e-3
-    """Learning rate (also alpha of the look-ahead step)."""
+    """'descent': mu <- mu - eta_meta dL_val/dmu; 'ascent': + (the released code). The
+    look-ahead step of the meta gradient has size ``lr`` (alpha)."""
+
+    def _rules(self) -> dict[str, Rule]:
+        return {
+            **super()._rules(),
+            "warmup_steps": NONNEGATIVE_INT,
+            "sft_loss_type": one_of(*L.LOSS_TYPES),
+            "initial_mu": PROBABILITY,
+            "mu_min": PROBABILITY,
+            "mu_max": PROBABILITY,
+            "meta_lr": NONNEGATIVE,
+            "entropy_lr": NONNEGATIVE,
+            "meta_update_freq": POSITIVE_INT,
+            "meta_sign": one_of("descent", "ascent"),
+        }
 
     def __post_init__(self) -> None:
-        check_config(
-            self,
-            {
-                "steps": POSITIVE_INT,
-                "warmup_steps": NONNEGATIVE_INT,
-                "batch_prompts": POSITIVE_INT,
-                "num_generations": integer(2),
-                "num_iterations": POSITIVE_INT,
-                "loss_type": one_of(*L.LOSS_TYPES),
-                "sft_loss_type": one_of(*L.LOSS_TYPES),
-                "scale_rewards": one_of("group", "batch", "none"),
-                "baseline": one_of("group", "rloo"),
-                "epsilon": OPEN_UNIT,
-                "epsilon_high": optional(POSITIVE),
-                "beta": NONNEGATIVE,
-                "entropy_coef": NONNEGATIVE,
-                "temperature": POSITIVE,
-                "initial_mu": PROBABILITY,
-                "mu_min": PROBABILITY,
-                "mu_max": PROBABILITY,
-                "meta_lr": NONNEGATIVE,
-                "entropy_lr": NONNEGATIVE,
-                "meta_update_freq": POSITIVE_INT,
-                "meta_sign": one_of("descent", "ascent"),
-                "lr": POSITIVE,
-                **C.POLICY_OPTION_RULES,
-            },
-        )
+        super().__post_init__()
+        C.refuse_unused(self, "AMFT", _UNUSED_GRPO_FIELDS)
         if self.mu_min > self.mu_max:
             raise ValueError(
                 f"AMFTConfig.mu_min must be <= mu_max; got mu_min={self.mu_min}, "
@@ -356,18 +336,16 @@ def train_amft(
     check_instance("cfg", cfg, AMFTConfig)
     tasks, seeds = C.resolve_runs(task_or_tasks, seeds, policy)
     callback = C.check_callback(callback)
-    _check_ref(ref_policy)
+    C.check_ref_policy(ref_policy)
     _check_demos(tasks)
     task = tasks[0]
-    lmax = task.completion_len
+    lmax = _max_length(cfg, task)
     dev = setup(seeds[0], device)
     policy = C.build_policy(task, seeds, policy, cfg, dev)
     ref = C.frozen_copy(policy) if ref_policy is None else ref_policy.to(dev)
     params = [p for p in policy.parameters() if p.requires_grad]
     opt = C.make_optimizer(params, cfg.optimizer, cfg.lr)
-    prompt_gens = C.generators(seeds, "prompts", torch.device("cpu"))
-    token_gens = C.generators(seeds, "tokens", dev)
-    noise_gens = C.generators(seeds, "noise", torch.device("cpu"))
+    streams = _Streams.of(seeds, dev)
     N, Bp, G, W = len(seeds), cfg.batch_prompts, cfg.num_generations, cfg.warmup_steps
     total = W + cfg.steps
     # every prompt's demonstration, per run: the validation set, and (masked to the run's
@@ -383,7 +361,7 @@ def train_amft(
 
     # --- 1. SFT warm-up: token NLL on the demos of Bp training prompts per run ---
     for step in range(W):
-        idx = C.draw_prompts(tasks, Bp, prompt_gens)
+        idx = C.draw_prompts(tasks, Bp, streams.prompts)
         d_tokens, d_mask = _demos(tasks, idx)
         d_tokens, d_mask = d_tokens.to(dev), d_mask.to(dev)
         logp, entropy = C.logprobs_runs(
@@ -395,7 +373,7 @@ def train_amft(
         C.clip_gradients(policy, cfg.max_grad_norm)
         opt.step()
         tokens_seen += int(d_mask.sum())
-        if _logged(step + 1, total, cfg.log_every):
+        if C.should_log(step + 1, cfg, total):
             log.log(
                 step + 1,
                 {
@@ -421,12 +399,11 @@ def train_amft(
     mu = torch.full((N,), cfg.initial_mu, dtype=torch.float64)
     mus, ents, metas = [], [], []
     for t in range(cfg.steps):
-        idx = C.draw_prompts(tasks, Bp, prompt_gens)  # (N, Bp), the SFT batch's prompts
+        idx = C.draw_prompts(tasks, Bp, streams.prompts)  # (N, Bp), the SFT batch's prompts
         prompts = C.as_batch(task, idx.repeat_interleave(G, dim=1), dev)
-        comps = C.sample_runs(policy, prompts, task, token_gens, temperature=cfg.temperature)
-        rewards = C.rewards_runs(tasks, prompts, comps, noise_gens)
-        adv = _advantages(rewards.reshape(N, Bp, G), cfg.scale_rewards, cfg.baseline)
-        adv = adv.reshape(N, Bp * G)
+        comps = C.sample_runs(policy, prompts, task, streams.tokens, temperature=cfg.temperature)
+        rewards = C.rewards_runs(tasks, prompts, comps, streams.noise)
+        adv = _advantages(rewards.reshape(N, Bp, G), cfg).reshape(N, Bp * G)
         d_prompts = C.as_batch(task, idx, dev)
         d_tokens, d_mask = _demos(tasks, idx)
         d_tokens, d_mask = d_tokens.to(dev), d_mask.to(dev)
@@ -444,20 +421,7 @@ def train_amft(
                 policy, prompts, comps.tokens, mask, task, temperature=cfg.temperature, entropy=True
             )
             # --- RL part: the toolkit's GRPO loss minus c_H x entropy ---
-            pg, stats = L.grpo_token_loss(
-                logp,
-                old_logp,
-                ref_logp,
-                adv.to(logp.dtype),
-                mask,
-                loss_type=cfg.loss_type,
-                epsilon=cfg.epsilon,
-                epsilon_high=cfg.epsilon_high,
-                beta=cfg.beta,
-                max_completion_length=lmax,
-            )
-            ent = L.aggregate_token_loss(entropy, mask, cfg.loss_type, max_completion_length=lmax)
-            rl = pg - cfg.entropy_coef * ent
+            rl, stats = _policy_loss(cfg, logp, old_logp, ref_logp, adv, mask, entropy, lmax)
             # --- SFT part: token NLL of the round's demos ---
             d_logp = C.logprobs_runs(policy, d_prompts, d_tokens, d_mask, task)
             sft = L.sequence_nll(
@@ -482,7 +446,7 @@ def train_amft(
         metas.append(g_meta)
         tokens_seen += int(mask.sum()) + int(d_mask.sum())
         step = W + t + 1
-        if _logged(step, total, cfg.log_every):
+        if C.should_log(step, cfg, total):
             row = {
                 "charts/reward": rewards.mean(),
                 "losses/loss": loss.detach().mean(),

@@ -38,9 +38,11 @@ here each step draws ``expert_batch`` expert rows per run (default 16 = 64 on-po
 0.2 / 0.8, Trinity's ``train_batch_size_expert / train_batch_size_usual = 64 / 256``),
 uniformly with replacement among the run's training prompts (Trinity reads its SFT set in
 shuffled order). The toolkit's choices where the paper body was not available: the GRPO
-advantages are :func:`trainers.losses.group_advantages` (std + 1e-4), the expert rows are
-scored at the sampling temperature (Trinity computes the whole mixed batch's log-probs alike),
-and ``beta > 0`` adds the toolkit GRPO's k3 term (Trinity's example uses no KL).
+advantages are the toolkit GRPO's (:func:`trainers.losses.group_advantages`, std +
+``std_eps`` = 1e-4; ``baseline``), the expert rows are scored at the sampling temperature
+(Trinity computes the whole mixed batch's log-probs alike), ``beta > 0`` adds the toolkit
+GRPO's k3 term (Trinity's example uses no KL), and ``max_completion_length`` is the ``L_max``
+of the 'dr_grpo' aggregation of both parts (default: the task's completion length).
 
 References
 ----------
@@ -69,27 +71,24 @@ from typing import Any
 import torch
 from torch import nn
 
-from theory.checks import ArgumentTypeError, check_int, check_probability
+from theory.checks import check_int, check_probability
 from trainers import losses as L
 from trainers.runtime import (
     FLAG,
-    NONNEGATIVE,
     NONNEGATIVE_INT,
-    OPEN_UNIT,
-    POSITIVE,
     POSITIVE_INT,
     PROBABILITY,
     UNIT_FRACTION,
     MetricsLog,
-    check_config,
+    Rule,
     check_instance,
-    integer,
     one_of,
     optional,
     real,
     setup,
 )
 from trainers.sequence import common as C
+from trainers.sequence.grpo import GRPOConfig, _advantages, _max_length, _Streams
 from trainers.sequence.tasks import SequenceTask
 
 __all__ = ["CHORDConfig", "mu_schedule", "train_chord"]
@@ -97,44 +96,43 @@ __all__ = ["CHORDConfig", "mu_schedule", "train_chord"]
 #: Trinity's clamp of the log-ratio before the exponential (``PPOPolicyLossFn``).
 LOG_RATIO_CLAMP = 20.0
 
+#: The GRPOConfig switches that neither CHORD's nor AMFT's trainer reads (their configs refuse
+#: them): DAPO's and View-R1's, the KL penalty in the reward, the sample budget's early stop.
+_UNUSED_GRPO_FIELDS = (
+    "kl_in_reward",
+    "dynamic_sampling",
+    "overlong_buffer",
+    "dads",
+    "stcr",
+    "sample_budget",
+)
+
 
 @dataclass(frozen=True)
-class CHORDConfig(C.PolicyOptions):
-    """Hyperparameters of :func:`train_chord` (Trinity-RFT's names and defaults where they
+class CHORDConfig(GRPOConfig):
+    """Hyperparameters of :func:`train_chord`: :class:`~trainers.sequence.grpo.GRPOConfig`'s
+    for the on-policy groups and CHORD's own (Trinity-RFT's names and defaults where they
     apply; the defaults are CHORD-phi, :meth:`chord_phi`).
+
+    The GRPO part keeps GRPO's defaults where they are Trinity's (group size 8, its
+    ``repeat_times``; ratio clip 0.2, its ``clip_range``; ``beta = 0``, no KL term in its
+    example) and takes Trinity's token mean (``loss_type="bnpo"``); ``num_iterations > 1``
+    makes the clips act. GRPO's switches the trainer does not read (``kl_in_reward``,
+    ``entropy_coef``, ``dynamic_sampling``, ``overlong_buffer``, ``dads``, ``stcr``,
+    ``sample_budget``) are refused.
 
     Each step samples ``batch_prompts * num_generations`` completions per run (the sample
     budget, ``stats/samples``); the ``expert_batch`` expert rows are not samples.
     """
 
-    steps: int = 200
-    """Generation rounds (each gives ``num_iterations`` optimizer steps)."""
-    batch_prompts: int = 8
-    """Training prompts per run per round."""
-    num_generations: int = 8
-    """Completions per prompt (the group size G >= 2; Trinity's ``repeat_times`` 8)."""
-    num_iterations: int = 1
-    """Optimizer steps per generation round (> 1 makes the clips act)."""
-    expert_batch: int = 16
-    """Expert rows (task.solutions) per run per round (64 x 0.2 / 0.8 by default)."""
     loss_type: str = "bnpo"
     """Token aggregation of the GRPO part ('bnpo': Trinity's token-mean)."""
+    expert_batch: int = 16
+    """Expert rows (task.solutions) per run per round (64 x 0.2 / 0.8 by default)."""
     sft_loss_type: str = "bnpo"
     """Token aggregation of the SFT part ('bnpo': token mean, 'grpo': per-sequence mean)."""
-    scale_rewards: str = "group"
-    """Advantage scaling: 'group', 'batch' or 'none'."""
-    baseline: str = "group"
-    """'group' (group mean) or 'rloo' (leave-one-out mean)."""
-    epsilon: float = 0.2
-    """Low-side ratio clip (Trinity's clip_range 0.2)."""
-    epsilon_high: float | None = None
-    """High-side ratio clip (None: epsilon)."""
     dual_clip: float | None = 3.0
     """Dual clip c > 1 of negative advantages (Trinity's clip_ratio_c 3; None: off)."""
-    beta: float = 0.0
-    """Weight of the toolkit GRPO's k3 KL term to the reference (Trinity's example: 0)."""
-    temperature: float = 1.0
-    """Sampling temperature (also of the log-probs of both parts)."""
     mu_warmup_steps: int = 0
     """W: linear warm-up of mu from 0 to mu_peak over the first W rounds."""
     mu_decay_steps: int = 0
@@ -147,37 +145,24 @@ class CHORDConfig(C.PolicyOptions):
     """CHORD-phi: weight expert tokens by sg(p (1 - p)); False: CHORD-mu's plain NLL."""
     cutoff_prob: float = 1.0
     """CHORD-phi only: clamp log p <= log(cutoff_prob) in the SFT part (1: off)."""
-    lr: float = 3e-3
-    """Learning rate."""
+
+    def _rules(self) -> dict[str, Rule]:
+        return {
+            **super()._rules(),
+            "expert_batch": POSITIVE_INT,
+            "sft_loss_type": one_of(*L.LOSS_TYPES),
+            "dual_clip": optional(real(1.0, lo_open=True)),
+            "mu_warmup_steps": NONNEGATIVE_INT,
+            "mu_decay_steps": NONNEGATIVE_INT,
+            "mu_peak": PROBABILITY,
+            "mu_valley": PROBABILITY,
+            "phi": FLAG,
+            "cutoff_prob": UNIT_FRACTION,
+        }
 
     def __post_init__(self) -> None:
-        check_config(
-            self,
-            {
-                "steps": POSITIVE_INT,
-                "batch_prompts": POSITIVE_INT,
-                "num_generations": integer(2),
-                "num_iterations": POSITIVE_INT,
-                "expert_batch": POSITIVE_INT,
-                "loss_type": one_of(*L.LOSS_TYPES),
-                "sft_loss_type": one_of(*L.LOSS_TYPES),
-                "scale_rewards": one_of("group", "batch", "none"),
-                "baseline": one_of("group", "rloo"),
-                "epsilon": OPEN_UNIT,
-                "epsilon_high": optional(POSITIVE),
-                "dual_clip": optional(real(1.0, lo_open=True)),
-                "beta": NONNEGATIVE,
-                "temperature": POSITIVE,
-                "mu_warmup_steps": NONNEGATIVE_INT,
-                "mu_decay_steps": NONNEGATIVE_INT,
-                "mu_peak": PROBABILITY,
-                "mu_valley": PROBABILITY,
-                "phi": FLAG,
-                "cutoff_prob": UNIT_FRACTION,
-                "lr": POSITIVE,
-                **C.POLICY_OPTION_RULES,
-            },
-        )
+        super().__post_init__()
+        C.refuse_unused(self, "CHORD", (*_UNUSED_GRPO_FIELDS, "entropy_coef"))
         if self.cutoff_prob < 1 and not self.phi:
             raise ValueError(
                 "CHORDConfig.cutoff_prob applies to CHORD-phi (phi=True) only; got "
@@ -273,15 +258,6 @@ def _demos(tasks: list[SequenceTask], idx: torch.Tensor) -> tuple[torch.Tensor, 
     return toks, mask
 
 
-def _advantages(scores: torch.Tensor, scale: str, baseline: str) -> torch.Tensor:
-    """Group advantages (N, Bp, G): ``r - mean_G r`` (or leave-one-out), scaled."""
-    adv = L.group_advantages(scores, scale=scale)  # type: ignore[arg-type]
-    if baseline == "rloo":  # r_i - mean_{j != i} r_j = G/(G-1) (r_i - mean_G r)
-        g = scores.shape[-1]
-        adv = adv * (g / (g - 1))
-    return adv
-
-
 def _pg_token_loss(
     logp: torch.Tensor,
     old_logp: torch.Tensor | None,
@@ -355,17 +331,6 @@ def _sft_token_loss(
     )
 
 
-def _check_ref(ref_policy: object) -> None:
-    if ref_policy is not None and not isinstance(ref_policy, nn.Module):
-        raise ArgumentTypeError(
-            f"ref_policy must be an nn.Module or None; got {type(ref_policy).__name__}"
-        )
-
-
-def _logged(step: int, total: int, every: int) -> bool:
-    return step % every == 0 or step == total
-
-
 # --------------------------------------------------------------------------------------------
 # the trainer
 # --------------------------------------------------------------------------------------------
@@ -410,19 +375,17 @@ def train_chord(
     check_instance("cfg", cfg, CHORDConfig)
     tasks, seeds = C.resolve_runs(task_or_tasks, seeds, policy)
     callback = C.check_callback(callback)
-    _check_ref(ref_policy)
+    C.check_ref_policy(ref_policy)
     _check_demos(tasks)
     task = tasks[0]
-    lmax = task.completion_len
+    lmax = _max_length(cfg, task)
     dev = setup(seeds[0], device)
     policy = C.build_policy(task, seeds, policy, cfg, dev)
     ref = C.frozen_copy(policy) if ref_policy is None else ref_policy.to(dev)
     opt = C.make_optimizer(
         [p for p in policy.parameters() if p.requires_grad], cfg.optimizer, cfg.lr
     )
-    prompt_gens = C.generators(seeds, "prompts", torch.device("cpu"))
-    token_gens = C.generators(seeds, "tokens", dev)
-    noise_gens = C.generators(seeds, "noise", torch.device("cpu"))
+    streams = _Streams.of(seeds, dev)
     expert_gens = C.generators(seeds, "targets", torch.device("cpu"))
     N, Bp, G, K = len(seeds), cfg.batch_prompts, cfg.num_generations, cfg.expert_batch
     log = MetricsLog(cfg.steps, progress=cfg.progress)
@@ -436,15 +399,14 @@ def train_chord(
             tasks,
             Bp,
             G,
-            prompt_gens,
-            token_gens,
-            noise_gens,
+            streams.prompts,
+            streams.tokens,
+            streams.noise,
             dev,
             temperature=cfg.temperature,
         )
         comps, rewards = roll.completions, roll.rewards
-        adv = _advantages(rewards.reshape(N, Bp, G), cfg.scale_rewards, cfg.baseline)
-        adv = adv.reshape(N, Bp * G)
+        adv = _advantages(rewards.reshape(N, Bp, G), cfg).reshape(N, Bp * G)
         # --- expert rows: the solutions of K training prompts of each run ---
         e_idx = C.draw_prompts(tasks, K, expert_gens)
         e_tokens, e_mask = _demos(tasks, e_idx)
@@ -495,7 +457,7 @@ def train_chord(
             opt.step()
         n_tok = int(mask.sum())
         tokens_seen += n_tok
-        if _logged(step + 1, cfg.steps, cfg.log_every):
+        if C.should_log(step + 1, cfg):
             row = {
                 "charts/reward": rewards.mean(),
                 "losses/loss": loss.detach().mean(),

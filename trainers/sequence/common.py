@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
@@ -333,11 +333,51 @@ def check_callback(callback: object) -> Callback | None:
     return callback  # type: ignore[return-value]
 
 
+def check_ref_policy(ref_policy: object) -> None:
+    """A TypeError naming ``ref_policy`` unless it is None or an ``nn.Module``."""
+    if ref_policy is not None and not isinstance(ref_policy, nn.Module):
+        raise ArgumentTypeError(
+            f"ref_policy must be an nn.Module or None; got {type(ref_policy).__name__}"
+        )
+
+
+def refuse_unused(config: Any, method: str, names: Sequence[str]) -> None:
+    """A ValueError naming the first field of ``names`` that ``config`` does not hold at its
+    default: a switch a config inherits (from ``GRPOConfig``) that ``method`` does not use."""
+    defaults = {f.name: f.default for f in fields(config)}
+    for name in names:
+        value = getattr(config, name)
+        if value != defaults[name]:
+            raise ValueError(
+                f"{type(config).__name__}.{name} is not part of {method}; got {name}={value!r}"
+            )
+
+
+def should_log(step: int, config: Any, last: int | None = None) -> bool:
+    """Whether step ``step`` (counted from 1) is logged: every ``config.log_every`` steps and
+    the last one, ``last`` (default ``config.steps``)."""
+    last = config.steps if last is None else last
+    return step % config.log_every == 0 or step == last
+
+
 def notify(callback: Callback | None, step: int, policy: nn.Module) -> None:
     """Call ``callback(step, policy)`` (outside autograd) if there is one."""
     if callback is not None:
         with torch.no_grad():
             callback(step, policy)
+
+
+def split_steps(steps: int, parts: int) -> list[int]:
+    """``steps`` split over ``parts`` consecutive stages: ``steps // parts`` each, the first
+    ``steps % parts`` one more."""
+    return [steps // parts + (1 if k < steps % parts else 0) for k in range(parts)]
+
+
+def describe(x: object) -> str:
+    """What ``x`` is, for an error message: a tensor's dtype and shape, else its type."""
+    if isinstance(x, torch.Tensor):
+        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
+    return type(x).__name__
 
 
 # --------------------------------------------------------------------------------------------
@@ -477,11 +517,12 @@ def make_optimizer(params: list[torch.Tensor], name: str, lr: float) -> torch.op
         return cls(params, lr=lr)
 
 
-def clip_gradients(policy: nn.Module, max_norm: float | None) -> None:
-    """Clip each run's gradient norm to ``max_norm`` (per run for a stacked model)."""
+def clip_gradients(policy: nn.Module, max_norm: float | None, *others: nn.Module) -> None:
+    """Clip each run's gradient norm to ``max_norm`` (per run for a stacked model); with
+    ``others`` (e.g. a critic stacked like the policy), one norm over all their parameters."""
     if max_norm is None:
         return
-    params = [p for p in policy.parameters() if p.grad is not None]
+    params = [p for m in (policy, *others) for p in m.parameters() if p.grad is not None]
     if not params:
         return
     if is_stacked(policy):

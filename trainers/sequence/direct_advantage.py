@@ -167,12 +167,6 @@ class DirectAdvantageConfig(C.PolicyOptions):
 # --------------------------------------------------------------------------------------------
 
 
-def _what(x: object) -> str:
-    if isinstance(x, torch.Tensor):
-        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
-    return type(x).__name__
-
-
 def direct_advantage_loss(
     log_ratio: torch.Tensor, advantages: torch.Tensor, beta: float, *, centred: bool = True
 ) -> torch.Tensor:
@@ -197,11 +191,11 @@ def direct_advantage_loss(
     """
     if not isinstance(log_ratio, torch.Tensor) or not log_ratio.is_floating_point():
         raise ArgumentTypeError(
-            f"log_ratio must be a floating torch.Tensor; got {_what(log_ratio)}"
+            f"log_ratio must be a floating torch.Tensor; got {C.describe(log_ratio)}"
         )
     if not isinstance(advantages, torch.Tensor) or not advantages.is_floating_point():
         raise ArgumentTypeError(
-            f"advantages must be a floating torch.Tensor; got {_what(advantages)}"
+            f"advantages must be a floating torch.Tensor; got {C.describe(advantages)}"
         )
     if log_ratio.ndim < 1 or log_ratio.shape[-1] < 1:
         raise ValueError(
@@ -431,12 +425,14 @@ def exact_state_values(
     task = tasks[0]
     for name, x, dims in (("prompt_ids", prompt_ids, 2), ("lengths", lengths, 2)):
         if not isinstance(x, torch.Tensor) or x.dtype != torch.long:
-            raise ArgumentTypeError(f"{name} must be a torch.long tensor (N, B); got {_what(x)}")
+            raise ArgumentTypeError(
+                f"{name} must be a torch.long tensor (N, B); got {C.describe(x)}"
+            )
         if x.ndim != dims or x.shape[0] != n:
             raise ValueError(f"{name} must have shape ({n}, B); got {tuple(x.shape)}")
     if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long:
         raise ArgumentTypeError(
-            f"tokens must be a torch.long tensor (N, B, L); got {_what(tokens)}"
+            f"tokens must be a torch.long tensor (N, B, L); got {C.describe(tokens)}"
         )
     if tuple(tokens.shape) != (*prompt_ids.shape, task.completion_len):
         raise ValueError(
@@ -623,8 +619,7 @@ def train_direct_advantage(
     check_instance("cfg", cfg, DirectAdvantageConfig)
     tasks, seeds = C.resolve_runs(task_or_tasks, seeds, policy)
     callback = C.check_callback(callback)
-    if ref_policy is not None and not isinstance(ref_policy, nn.Module):
-        raise TypeError(f"ref_policy must be an nn.Module or None; got {type(ref_policy).__name__}")
+    C.check_ref_policy(ref_policy)
     task = tasks[0]
     if cfg.critic == "exact":
         _check_exact_size(task)
@@ -640,10 +635,7 @@ def train_direct_advantage(
         "batches": C.generators(seeds, "pairs", cpu),
     }
     N, B, M = len(seeds), cfg.batch_states, cfg.candidates
-    per_iter = [
-        cfg.steps // cfg.iterations + (1 if k < cfg.steps % cfg.iterations else 0)
-        for k in range(cfg.iterations)
-    ]
+    per_iter = C.split_steps(cfg.steps, cfg.iterations)
     log = MetricsLog(cfg.steps, progress=cfg.progress)
     step, samples, tokens_seen = 0, 0.0, 0
     start = time.perf_counter()
@@ -677,7 +669,7 @@ def train_direct_advantage(
             opt.step()
             step += 1
             tokens_seen += int(mask.sum())
-            if step % cfg.log_every == 0 or step == cfg.steps:
+            if C.should_log(step, cfg):
                 log.log(
                     step,
                     {

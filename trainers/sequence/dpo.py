@@ -749,8 +749,7 @@ def train_sequence_dpo(
     check_instance("cfg", cfg, SequenceDPOConfig)
     tasks, seeds = C.resolve_runs(task_or_tasks, seeds, policy)
     callback = C.check_callback(callback)
-    if ref_policy is not None and not isinstance(ref_policy, nn.Module):
-        raise TypeError(f"ref_policy must be an nn.Module or None; got {type(ref_policy).__name__}")
+    C.check_ref_policy(ref_policy)
     task = tasks[0]
     comp_tokens, comp_mask = task.completions()
     if pairs is not None:
@@ -792,7 +791,7 @@ def train_sequence_dpo(
             device=dev,
         )
         tokens_seen += n_tok
-        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+        if C.should_log(step + 1, cfg):
             log.log(
                 step + 1,
                 {

@@ -71,7 +71,6 @@ from trainers.sequence import common as C
 from trainers.sequence.grpo import (
     GRPOConfig,
     _advantages,
-    _check_ref,
     _max_length,
     _policy_loss,
     _Streams,
@@ -116,13 +115,7 @@ class GHPOConfig(GRPOConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("dynamic_sampling", "dads", "stcr"):
-            if getattr(self, name):
-                raise ValueError(f"GHPOConfig.{name} is not part of GHPO; got {name}=True")
-        if self.overlong_buffer is not None:
-            raise ValueError(
-                f"GHPOConfig.overlong_buffer is not part of GHPO; got {self.overlong_buffer}"
-            )
+        C.refuse_unused(self, "GHPO", ("dynamic_sampling", "overlong_buffer", "dads", "stcr"))
 
 
 def hint_lengths(task: SequenceTask, fraction: float) -> torch.Tensor:
@@ -315,7 +308,7 @@ def train_ghpo(
                 f"({t.name!r}) has no solutions"
             )
     callback = C.check_callback(callback)
-    _check_ref(ref_policy)
+    C.check_ref_policy(ref_policy)
     task = tasks[0]
     lmax = _max_length(cfg, task)
     dev = setup(seeds[0], device)
@@ -366,7 +359,7 @@ def train_ghpo(
         n_tok = int(mask.sum())
         tokens_seen += n_tok
         spent = C.budget_spent(samples, cfg.sample_budget)
-        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps or spent:
+        if C.should_log(step + 1, cfg) or spent:
             still = ~rnd.correct.reshape(N, Bp, G).any(-1)
             hinted_rows = rnd.hinted.repeat_interleave(G, dim=1)
             row = {

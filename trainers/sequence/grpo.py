@@ -808,11 +808,6 @@ def _max_length(cfg: GRPOConfig, task: SequenceTask) -> int:
     return lmax
 
 
-def _check_ref(ref_policy: object) -> None:
-    if ref_policy is not None and not isinstance(ref_policy, nn.Module):
-        raise TypeError(f"ref_policy must be an nn.Module or None; got {type(ref_policy).__name__}")
-
-
 def _algorithm(cfg: GRPOConfig) -> str:
     """The result's short name: 'dapo' with dynamic sampling, 'apo_view_r1' with DADS or
     STCR, else 'grpo'."""
@@ -871,9 +866,13 @@ def train_grpo(
         beyond the first this round) and ``stats/kept_fraction`` (groups found / batch_prompts).
     """
     check_instance("cfg", cfg, GRPOConfig)
+    if type(cfg) is not GRPOConfig:  # a subclass belongs to its own method's trainer
+        raise ArgumentTypeError(
+            f"cfg must be a GRPOConfig; got {type(cfg).__name__} (train it with its own trainer)"
+        )
     tasks, seeds = C.resolve_runs(task_or_tasks, seeds, policy)
     callback = C.check_callback(callback)
-    _check_ref(ref_policy)
+    C.check_ref_policy(ref_policy)
     task = tasks[0]
     lmax = _max_length(cfg, task)
     dev = setup(seeds[0], device)
@@ -938,7 +937,7 @@ def train_grpo(
         n_tok = int(mask.sum())
         tokens_seen += n_tok
         spent = C.budget_spent(samples, cfg.sample_budget)
-        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps or spent:
+        if C.should_log(step + 1, cfg) or spent:
             row = {
                 "charts/reward": rnd.first_reward.mean(),
                 "charts/score": C.masked_mean(scores, keep_rows),

@@ -401,8 +401,7 @@ def _train_iterative(
 ) -> C.SequenceRunResult:
     tasks, seeds = C.resolve_runs(task_or_tasks, seeds, policy)
     callback = C.check_callback(callback)
-    if ref_policy is not None and not isinstance(ref_policy, nn.Module):
-        raise TypeError(f"ref_policy must be an nn.Module or None; got {type(ref_policy).__name__}")
+    C.check_ref_policy(ref_policy)
     task = tasks[0]
     oracles = D._oracles(tasks, cfg.oracle, cfg.oracle_scale, cfg.oracle_strength)
     small = task.n_prompts * task.completions()[0].shape[0] <= cfg.exact_max
@@ -509,7 +508,7 @@ def _train_iterative(
                     row["stats/win_rate_vs_initial"] = w_init.mean()
                 if mode != "exact":
                     logp_t = None
-            if step % cfg.log_every == 0 or step == cfg.steps or end:
+            if C.should_log(step, cfg) or end:
                 log.log(
                     step,
                     {

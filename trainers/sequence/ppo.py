@@ -73,7 +73,6 @@ import torch
 from torch import nn
 
 from trainers import losses as L
-from trainers.batched import clip_grad_norm_per_run
 from trainers.runtime import (
     FLAG,
     NONNEGATIVE,
@@ -269,29 +268,8 @@ class PPOSeqConfig(C.PolicyOptions):
         reward scaling by the running std only (no normalisation, no reward clip), critic loss
         clip 0.2 and policy loss clip 0.2; advantages neither whitened nor clipped; the rest
         as :meth:`ppo_max`. ``overrides`` replace any field."""
-        base = dict(
-            kl_coef=0.01,
-            reward_scaling=True,
-            reward_norm=False,
-            reward_clip=None,
-            advantage_norm=False,
-            advantage_clip=None,
-            value_clip=0.2,
-            policy_clip=True,
-            clip_eps=0.2,
-            critic_init="policy",
-            gamma=1.0,
-            lam=0.95,
-            max_grad_norm=1.0,
-            grad_clip="joint",
-            update_epochs=1,
-            num_minibatches=4,
-            vf_coef=1.0,
-            entropy_coef=0.0,
-            entropy_target=None,
-            entropy_target_coef=0.0,
-        )
-        return cls(**{**base, **overrides})
+        released = dict(kl_coef=0.01, reward_norm=False, reward_clip=None)
+        return cls.ppo_max(**{**released, **overrides})
 
 
 # --------------------------------------------------------------------------------------------
@@ -493,19 +471,6 @@ def _total_loss(
     return loss
 
 
-def _clip_joint(modules: Sequence[nn.Module], max_norm: float | None, stacked: bool) -> None:
-    """Clip the gradient norm over the parameters of all ``modules`` together (per run)."""
-    if max_norm is None:
-        return
-    params = [p for m in modules for p in m.parameters() if p.grad is not None]
-    if not params:
-        return
-    if stacked:
-        clip_grad_norm_per_run(params, max_norm)
-    else:
-        torch.nn.utils.clip_grad_norm_(params, max_norm)
-
-
 # --------------------------------------------------------------------------------------------
 # the loop, with the hooks NLPO overrides
 # --------------------------------------------------------------------------------------------
@@ -594,8 +559,7 @@ def _train_loop(
     ``rollouts(cfg, policy, task, seeds, device)`` makes the sampling/KL/log-prob hooks."""
     tasks, seeds = C.resolve_runs(task_or_tasks, seeds, policy)
     callback = C.check_callback(callback)
-    if ref_policy is not None and not isinstance(ref_policy, nn.Module):
-        raise TypeError(f"ref_policy must be an nn.Module or None; got {type(ref_policy).__name__}")
+    C.check_ref_policy(ref_policy)
     task = tasks[0]
     dev = setup(seeds[0], device)
     policy = C.build_policy(task, seeds, policy, cfg, dev)
@@ -679,8 +643,8 @@ def _train_loop(
                 opt.zero_grad(set_to_none=True)
                 critic_opt.zero_grad(set_to_none=True)
                 loss.sum().backward()
-                if cfg.grad_clip == "joint":
-                    _clip_joint((policy, critic), cfg.max_grad_norm, stacked)
+                if cfg.grad_clip == "joint":  # one norm over policy and critic, per run
+                    C.clip_gradients(policy, cfg.max_grad_norm, critic)
                 else:
                     C.clip_gradients(policy, cfg.max_grad_norm)
                     C.clip_gradients(critic, cfg.max_grad_norm)
@@ -693,7 +657,7 @@ def _train_loop(
                 sums["ent"] += (entropy.detach() * mb_mask).sum()
         n_tok = int(mask.sum())
         tokens_seen += n_tok
-        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+        if C.should_log(step + 1, cfg):
             log.log(
                 step + 1,
                 {

@@ -208,7 +208,7 @@ def train_sft(
         opt.step()
         n_tok = int(mask.sum())
         tokens_seen += n_tok
-        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+        if C.should_log(step + 1, cfg):
             log.log(
                 step + 1,
                 {
@@ -217,7 +217,7 @@ def train_sft(
                     "stats/tokens": n_tok / mask[..., 0].numel(),
                 },
             )
-        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+        if C.should_log(step + 1, cfg):
             C.notify(callback, step + 1, policy)
         log.advance()
     log.close()

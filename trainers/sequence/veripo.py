@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
@@ -72,15 +72,12 @@ from torch import nn
 from theory.checks import ArgumentTypeError, check_choice, check_positive_int, check_real
 from trainers import losses as L
 from trainers.runtime import (
-    NONNEGATIVE,
     NONNEGATIVE_INT,
-    OPEN_UNIT,
     POSITIVE,
     POSITIVE_INT,
     MetricsLog,
-    check_config,
+    Rule,
     check_instance,
-    integer,
     one_of,
     optional,
     real,
@@ -125,33 +122,23 @@ def _check_rules(name: str, value: object) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class VerIPOConfig(C.PolicyOptions):
-    """Hyperparameters of :func:`train_veripo` (the GRPO fields as :class:`GRPOConfig`).
+class VerIPOConfig(GRPOConfig):
+    """Hyperparameters of :func:`train_veripo`: :class:`~trainers.sequence.grpo.GRPOConfig`'s,
+    with which every GRPO stage runs :func:`~trainers.sequence.grpo.train_grpo`, and those of
+    the verifier and the DPO stages.
+
+    ``steps`` counts the GRPO rounds of all GRPO stages together (split evenly over the
+    ``cycles + 1`` stages); ``num_generations`` and ``temperature`` are also the verifier's
+    samples per prompt and sampling temperature (README: 8 and 1.0); ``lr`` is the GRPO
+    stages' learning rate. GRPO's ``dynamic_sampling`` and ``sample_budget`` are refused: the
+    schedule runs every round and counts ``batch_prompts * num_generations`` samples each.
 
     A run samples ``steps * batch_prompts * num_generations`` completions in its GRPO rounds
     and ``cycles * verifier_prompts * num_generations`` for the verifier; DPO samples none.
     """
 
-    steps: int = 200
-    """GRPO rounds of all GRPO stages together (split evenly over the cycles + 1 stages)."""
     cycles: int = 1
     """DPO stages, each between two GRPO stages (0: plain GRPO)."""
-    batch_prompts: int = 8
-    """GRPO: training prompts per run per round."""
-    num_generations: int = 8
-    """GRPO group size G (>= 2), also the verifier's samples per prompt (README: 8)."""
-    loss_type: str = "dapo"
-    """GRPO token aggregation: 'grpo', 'bnpo', 'dr_grpo' or 'dapo'."""
-    scale_rewards: str = "group"
-    """GRPO advantage scaling: 'group', 'batch' or 'none'."""
-    epsilon: float = 0.2
-    """GRPO ratio clip."""
-    beta: float = 0.0
-    """GRPO: weight of the k3 KL term to the run's reference."""
-    temperature: float = 1.0
-    """Sampling temperature of GRPO and the verifier (README: 1.0)."""
-    lr: float = 3e-3
-    """Learning rate of the GRPO stages."""
     steps_dpo: int = 50
     """Optimizer steps of each DPO stage."""
     dpo_beta: float = 0.1
@@ -174,32 +161,24 @@ class VerIPOConfig(C.PolicyOptions):
     pairs_per_prompt: int = 4
     """At most this many (chosen, rejected) pairs per verifier prompt."""
 
+    def _rules(self) -> dict[str, Rule]:
+        return {
+            **super()._rules(),
+            "cycles": NONNEGATIVE_INT,
+            "steps_dpo": POSITIVE_INT,
+            "dpo_beta": POSITIVE,
+            "dpo_batch_size": POSITIVE_INT,
+            "dpo_lr": optional(POSITIVE),
+            "dpo_reference": one_of("stage", "initial"),
+            "verifier_prompts": POSITIVE_INT,
+            "verifier_rules": _check_rules,
+            "accuracy_threshold": real(),
+            "pairs_per_prompt": POSITIVE_INT,
+        }
+
     def __post_init__(self) -> None:
-        check_config(
-            self,
-            {
-                "steps": POSITIVE_INT,
-                "cycles": NONNEGATIVE_INT,
-                "batch_prompts": POSITIVE_INT,
-                "num_generations": integer(2),
-                "loss_type": one_of(*L.LOSS_TYPES),
-                "scale_rewards": one_of("group", "batch", "none"),
-                "epsilon": OPEN_UNIT,
-                "beta": NONNEGATIVE,
-                "temperature": POSITIVE,
-                "lr": POSITIVE,
-                "steps_dpo": POSITIVE_INT,
-                "dpo_beta": POSITIVE,
-                "dpo_batch_size": POSITIVE_INT,
-                "dpo_lr": optional(POSITIVE),
-                "dpo_reference": one_of("stage", "initial"),
-                "verifier_prompts": POSITIVE_INT,
-                "verifier_rules": _check_rules,
-                "accuracy_threshold": real(),
-                "pairs_per_prompt": POSITIVE_INT,
-                **C.POLICY_OPTION_RULES,
-            },
-        )
+        super().__post_init__()
+        C.refuse_unused(self, "VerIPO", ("dynamic_sampling", "sample_budget"))
         if self.steps < self.cycles + 1:
             raise ValueError(
                 f"VerIPOConfig.steps must give each of the cycles + 1 = {self.cycles + 1} GRPO "
@@ -249,16 +228,10 @@ def _trace(task: SequenceTask, tokens: torch.Tensor, mask: torch.Tensor, name: s
     return d, a, ok
 
 
-def _what(x: object) -> str:
-    if isinstance(x, torch.Tensor):
-        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
-    return type(x).__name__
-
-
 def _check_tokens(tokens: object, mask: object, length: int) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long:
         raise ArgumentTypeError(
-            f"tokens must be a torch.long tensor (*, B, L); got {_what(tokens)}"
+            f"tokens must be a torch.long tensor (*, B, L); got {C.describe(tokens)}"
         )
     if tokens.ndim < 1 or tokens.shape[-1] != length:
         raise ValueError(
@@ -266,7 +239,7 @@ def _check_tokens(tokens: object, mask: object, length: int) -> tuple[torch.Tens
             f"{tuple(tokens.shape)}"
         )
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise ArgumentTypeError(f"mask must be a torch.bool tensor; got {_what(mask)}")
+        raise ArgumentTypeError(f"mask must be a torch.bool tensor; got {C.describe(mask)}")
     if mask.shape != tokens.shape:
         raise ValueError(
             f"mask must have the shape of tokens {tuple(tokens.shape)}; got {tuple(mask.shape)}"
@@ -412,7 +385,7 @@ def verifier_pairs(
         raise ValueError(f"tokens must have shape (B, L) (one run); got {tuple(tokens.shape)}")
     if not isinstance(rewards, torch.Tensor) or not rewards.is_floating_point():
         raise ArgumentTypeError(
-            f"rewards must be a floating torch.Tensor (B,); got {_what(rewards)}"
+            f"rewards must be a floating torch.Tensor (B,); got {C.describe(rewards)}"
         )
     if rewards.shape != tokens.shape[:1]:
         raise ValueError(
@@ -470,8 +443,11 @@ def _stage_seeds(seeds: list[int], stage: int) -> list[int]:
     return [(int(s) * 1_000_003 + 1_000 + stage) % 2**63 for s in seeds]
 
 
-def _stage_rounds(steps: int, stages: int) -> list[int]:
-    return [steps // stages + (1 if k < steps % stages else 0) for k in range(stages)]
+def _stage_config(cfg: VerIPOConfig, rounds: int) -> GRPOConfig:
+    """The config of a GRPO stage of ``rounds`` rounds: ``cfg``'s GRPO fields, every round
+    logged (the schedule keeps the rows it logs)."""
+    grpo = {f.name: getattr(cfg, f.name) for f in fields(GRPOConfig)}
+    return GRPOConfig(**{**grpo, "steps": rounds, "log_every": 1, "progress": False})
 
 
 def train_veripo(
@@ -519,8 +495,7 @@ def train_veripo(
     check_instance("cfg", cfg, VerIPOConfig)
     tasks, seeds = C.resolve_runs(task_or_tasks, seeds, policy)
     callback = C.check_callback(callback)
-    if ref_policy is not None and not isinstance(ref_policy, nn.Module):
-        raise TypeError(f"ref_policy must be an nn.Module or None; got {type(ref_policy).__name__}")
+    C.check_ref_policy(ref_policy)
     task = tasks[0]
     digit_task = True
     try:
@@ -533,7 +508,7 @@ def train_veripo(
     policy = C.build_policy(task, seeds, policy, cfg, dev)
     ref = C.frozen_copy(policy) if ref_policy is None else ref_policy.to(dev)
     N, G = len(seeds), cfg.num_generations
-    rounds = _stage_rounds(cfg.steps, cfg.cycles + 1)
+    rounds = C.split_steps(cfg.steps, cfg.cycles + 1)
     total = cfg.steps + cfg.cycles * cfg.steps_dpo
     cpu = torch.device("cpu")
     v_prompt_gens = _generators(seeds, 101, cpu)
@@ -541,43 +516,20 @@ def train_veripo(
     v_noise_gens = _generators(seeds, 103, cpu)
     pair_gens = _generators(seeds, 104, cpu)
     batch_gens = _generators(seeds, 105, cpu)
-
-    def logged(step: int) -> bool:
-        return step % cfg.log_every == 0 or step == total
-
     log = MetricsLog(total, progress=cfg.progress)
     step, samples, tokens_seen = 0, 0, 0
     start = time.perf_counter()
     for k in range(cfg.cycles + 1):
         # --- GRPO stage k: train_grpo for its share of the rounds ---
         offset, per_round = step, cfg.batch_prompts * G
-        gcfg = GRPOConfig(
-            steps=rounds[k],
-            batch_prompts=cfg.batch_prompts,
-            num_generations=G,
-            loss_type=cfg.loss_type,
-            scale_rewards=cfg.scale_rewards,
-            epsilon=cfg.epsilon,
-            beta=cfg.beta,
-            temperature=cfg.temperature,
-            lr=cfg.lr,
-            optimizer=cfg.optimizer,
-            max_grad_norm=cfg.max_grad_norm,
-            d_model=cfg.d_model,
-            n_layers=cfg.n_layers,
-            n_heads=cfg.n_heads,
-            dtype=cfg.dtype,
-            log_every=1,
-            progress=False,
-        )
 
         def inner(local: int, pol: nn.Module, offset: int = offset) -> None:
-            if callback is not None and logged(offset + local):
+            if callback is not None and C.should_log(offset + local, cfg, total):
                 callback(offset + local, pol)
 
         res = train_grpo(
             tasks,
-            gcfg,
+            _stage_config(cfg, rounds[k]),
             seeds=_stage_seeds(seeds, k),
             policy=policy,
             ref_policy=ref,
@@ -586,7 +538,7 @@ def train_veripo(
         )
         for row in res.metrics:
             local = int(row["step"])
-            if logged(offset + local):
+            if C.should_log(offset + local, cfg, total):
                 out = {key: v for key, v in row.items() if key != "step"}
                 out["stats/samples"] = samples + local * per_round
                 out["stats/stage"] = 0
@@ -673,7 +625,7 @@ def train_veripo(
             opt.step()
             step += 1
             tokens_seen += int(mask.sum())
-            if logged(step):
+            if C.should_log(step, cfg, total):
                 with torch.no_grad():
                     margin = cfg.dpo_beta * (
                         (seq[:, :K] - ref_seq[:, :K]) - (seq[:, K:] - ref_seq[:, K:])

@@ -109,6 +109,8 @@ CASES: list[Case] = [
     bad(GHPOConfig, "hint_ladder", "type", hint_ladder=0.5),
     bad(GHPOConfig, "dynamic_sampling", "value", dynamic_sampling=True),
     bad(GHPOConfig, "overlong_buffer", "value", overlong_buffer=2),
+    bad(GHPOConfig, "dads", "value", dads=True, beta=0.1),
+    bad(GHPOConfig, "stcr", "value", stcr=True),
     bad(GHPOConfig, "loss_type", "option", loss_type="token-mean"),
     bad(hint_lengths, "task", "type", "digits", 0.5),
     bad(hint_lengths, "fraction", "range", _task(), 1.0),

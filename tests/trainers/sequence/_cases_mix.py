@@ -2,7 +2,9 @@
 
 Among them the refusals the trainers were written against: an SFT weight outside [0, 1], a
 clip range of mu with mu_min > mu_max or an initial mu outside it, a cutoff that CHORD-mu
-would silently ignore, negative schedule lengths, a task without expert solutions.
+would silently ignore, negative schedule lengths, a task without expert solutions, and the
+GRPOConfig switches (DAPO's, View-R1's, the KL in the reward, the sample budget) that the
+configs inherit but the trainers do not read.
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ CASES: list[Case] = [
     bad(CHORDConfig, "epsilon", "range", epsilon=1.0),
     bad(CHORDConfig, "steps", "range", steps=0),
     bad(CHORDConfig, "lr", "nan", lr=NAN),
+    # GRPOConfig switches CHORD's trainer does not read
+    bad(CHORDConfig, "kl_in_reward", "value", kl_in_reward=0.1),
+    bad(CHORDConfig, "entropy_coef", "value", entropy_coef=0.01),
+    bad(CHORDConfig, "dynamic_sampling", "value", dynamic_sampling=True),
+    bad(CHORDConfig, "overlong_buffer", "value", overlong_buffer=2),
+    bad(CHORDConfig, "dads", "value", dads=True, beta=0.1),
+    bad(CHORDConfig, "stcr", "value", stcr=True),
+    bad(CHORDConfig, "sample_budget", "value", sample_budget=64),
+    bad(CHORDConfig.dapo, "dynamic_sampling", "value"),
+    bad(CHORDConfig, "std_eps", "range", std_eps=-1.0),
     bad(CHORDConfig.chord_mu, "decay_fraction", "range", decay_fraction=0.0),
     bad(CHORDConfig.chord_mu, "decay_fraction", "value", decay_fraction=0.5, mu_decay_steps=3),
     bad(CHORDConfig.chord_mu, "mu_valley", "range", mu_valley=2.0),
@@ -72,6 +84,9 @@ CASES: list[Case] = [
     bad(train_chord, "ref_policy", "type", _task(), CHORD1, ref_policy="ref"),
     bad(train_chord, "callback", "type", _task(), CHORD1, callback=3),
     lazy(train_chord, "solutions", "value", lambda: ((_no_solutions(), CHORD1), {})),
+    bad(
+        train_chord, "max_completion_length", "range", _task(), CHORDConfig(max_completion_length=1)
+    ),
     # AMFTConfig
     bad(AMFTConfig, "initial_mu", "range", initial_mu=1.5),
     bad(AMFTConfig, "mu_min", "value", mu_min=0.6, mu_max=0.4, initial_mu=0.5),
@@ -84,6 +99,13 @@ CASES: list[Case] = [
     bad(AMFTConfig, "entropy_lr", "inf", entropy_lr=INF),
     bad(AMFTConfig, "entropy_coef", "range", entropy_coef=-0.01),
     bad(AMFTConfig, "num_iterations", "type", num_iterations=True),
+    # GRPOConfig switches AMFT's trainer does not read
+    bad(AMFTConfig, "kl_in_reward", "value", kl_in_reward=0.1),
+    bad(AMFTConfig, "dynamic_sampling", "value", dynamic_sampling=True),
+    bad(AMFTConfig, "overlong_buffer", "value", overlong_buffer=2),
+    bad(AMFTConfig, "dads", "value", dads=True, beta=0.1),
+    bad(AMFTConfig, "stcr", "value", stcr=True),
+    bad(AMFTConfig, "sample_budget", "value", sample_budget=64),
     # train_amft
     bad(train_amft, "cfg", "type", _task(), CHORD1),
     bad(train_amft, "seeds", "seed", _task(), AMFT1, seeds=[-1]),
@@ -91,6 +113,7 @@ CASES: list[Case] = [
     bad(train_amft, "callback", "type", _task(), AMFT1, callback="print"),
     bad(train_amft, "device", "option", _task(), AMFT1, device="tpu"),
     lazy(train_amft, "solutions", "value", lambda: ((_no_solutions(), AMFT1), {})),
+    bad(train_amft, "max_completion_length", "range", _task(), AMFTConfig(max_completion_length=1)),
     # AMFTRunResult (a SequenceRunResult with the controller's trajectories)
     Case(
         AMFTRunResult,

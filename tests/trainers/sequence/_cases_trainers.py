@@ -18,6 +18,7 @@ import torch
 from tests._audit import Case, bad, lazy
 from trainers import losses as L
 from trainers.sequence import (
+    GHPOConfig,
     GRPOConfig,
     PPOSeqConfig,
     SequenceDPOConfig,
@@ -153,6 +154,9 @@ CASES: list[Case] = [
     bad(GRPOConfig, "dtype", "option", dtype="float16"),
     bad(train_grpo, "task_or_tasks", "type", "digits", ONE),
     bad(train_grpo, "callback", "type", _task(), ONE, callback="print"),
+    bad(
+        train_grpo, "cfg", "type", _task(), GHPOConfig(steps=1, batch_prompts=1, num_generations=2)
+    ),
     bad(train_sequence_ppo, "callback", "type", _task(), PPO1, callback=3),
     bad(train_sequence_dpo, "callback", "type", _task(), DPO1, callback=[]),
     bad(train_sft, "callback", "type", _task(), SFT1, callback=1.0),

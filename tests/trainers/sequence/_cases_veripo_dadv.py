@@ -90,6 +90,9 @@ CASES: list[Case] = [
     bad(VerIPOConfig, "pairs_per_prompt", "range", pairs_per_prompt=0),
     bad(VerIPOConfig, "lr", "inf", lr=INF),
     bad(VerIPOConfig, "loss_type", "option", loss_type="token-mean"),
+    bad(VerIPOConfig, "dynamic_sampling", "value", dynamic_sampling=True),
+    bad(VerIPOConfig, "sample_budget", "value", sample_budget=64),
+    bad(VerIPOConfig, "std_eps", "range", std_eps=-1.0),
     # train_veripo
     bad(train_veripo, "cfg", "type", _task(), D1),
     bad(train_veripo, "task_or_tasks", "type", "digits", V1),

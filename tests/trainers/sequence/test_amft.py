@@ -5,6 +5,7 @@ term's direction, the clip of mu, the warm-up and target entropy, stacked runs =
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import pytest
@@ -213,6 +214,45 @@ def test_trainer_mu_follows_the_entropy_term_and_stays_clipped(task):
     hi, lo = torch.tensor(0.6, dtype=torch.float64), torch.tensor(0.1, dtype=torch.float64)
     expected = torch.where(gap > 0, hi, lo)  # entropy below the target: more imitation
     close(pinned.mu_trajectory, expected, atol=0.0)
+
+
+def test_rl_part_reads_grpo_std_eps_and_max_completion_length(task):
+    """AMFTConfig is a GRPOConfig: with mu held at 0 and plain SGD, one mixed round's step
+    (GRPO loss and entropy bonus) halves when max_completion_length doubles L_max of the
+    'dr_grpo' aggregation; with std_eps swamping the group std only the entropy bonus moves
+    the policy, as with entropy_coef alone and no advantages."""
+    cfg = AMFTConfig(
+        steps=1,
+        warmup_steps=0,
+        batch_prompts=4,
+        num_generations=4,
+        initial_mu=0.0,
+        mu_min=0.0,
+        mu_max=0.0,
+        loss_type="dr_grpo",
+        optimizer="sgd",
+        max_grad_norm=None,
+        lr=0.1,
+        dtype="float64",
+        **SMALL,
+    )
+
+    def step(cfg):
+        policy = _policy(task, [3])
+        before = [p.detach().clone() for p in policy.parameters()]
+        train_amft(task, cfg, seeds=[3], policy=policy)
+        return torch.cat(
+            [(p.detach() - b).flatten() for p, b in zip(policy.parameters(), before, strict=True)]
+        )
+
+    full = step(cfg)
+    longer = dataclasses.replace(cfg, max_completion_length=2 * task.completion_len)
+    close(step(longer), full / 2, atol=1e-12)
+    no_adv = step(dataclasses.replace(cfg, std_eps=1e12))
+    entropy_only = step(dataclasses.replace(cfg, std_eps=1e12, entropy_coef=0.0))
+    assert (full - no_adv).abs().max() > 1e-4  # the advantages moved it
+    assert entropy_only.abs().max() < 1e-12
+    assert no_adv.abs().max() > 1e-6  # the entropy bonus alone
 
 
 def test_stacked_runs_equal_runs_one_by_one(task):

@@ -5,6 +5,7 @@ runs == one by one."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import math
 
@@ -287,6 +288,47 @@ def test_first_step_loss_is_the_hand_mix(task):
     assert abs(row["losses/grpo"]) < 1e-12
     assert row["losses/sft"] == pytest.approx(float(sft.mean()), rel=1e-10)
     assert row["losses/loss"] == pytest.approx(0.7 * float(sft.mean()), rel=1e-10)
+
+
+def _sgd_step(task, cfg):
+    """The parameter change of one round of train_chord from a fixed float64 policy (seed 3)."""
+    policy = TinyCausalLM(
+        task.vocab_size,
+        max_len=task.prompt_len + task.completion_len,
+        seeds=[3],
+        dtype=torch.float64,
+        **SMALL,
+    )
+    before = [p.detach().clone() for p in policy.parameters()]
+    train_chord(task, cfg, seeds=[3], policy=policy)
+    return torch.cat(
+        [(p.detach() - b).flatten() for p, b in zip(policy.parameters(), before, strict=True)]
+    )
+
+
+def test_grpo_part_reads_grpo_std_eps_and_max_completion_length(task):
+    """CHORDConfig is a GRPOConfig: with mu = 0 and plain SGD, one round's step halves when
+    max_completion_length doubles L_max of the 'dr_grpo' aggregation, and vanishes when
+    std_eps swamps the group std of the advantages."""
+    cfg = CHORDConfig(
+        steps=1,
+        batch_prompts=4,
+        num_generations=4,
+        expert_batch=2,
+        mu_peak=0.0,
+        mu_valley=0.0,
+        loss_type="dr_grpo",
+        optimizer="sgd",
+        max_grad_norm=None,
+        lr=0.1,
+        dtype="float64",
+        **SMALL,
+    )
+    step = _sgd_step(task, cfg)
+    assert step.abs().max() > 1e-4
+    longer = dataclasses.replace(cfg, max_completion_length=2 * task.completion_len)
+    close(_sgd_step(task, longer), step / 2, atol=1e-12)
+    assert _sgd_step(task, dataclasses.replace(cfg, std_eps=1e12)).abs().max() < 1e-12
 
 
 def test_stacked_runs_equal_runs_one_by_one(task):

@@ -3,6 +3,7 @@ runs == one by one."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -18,6 +19,7 @@ from trainers.sequence import (
     tied_digit_sum,
     train_sequence_ppo,
 )
+from trainers.sequence import common as C
 from trainers.sequence import ppo as P
 
 torch.set_num_threads(1)
@@ -224,7 +226,7 @@ def test_joint_gradient_clip_takes_one_norm_over_policy_and_critic_per_run():
             p.grad = torch.zeros_like(p)
         m.tok_emb.grad[0, 0, 0] = scale  # run 0: norms 3 and 4 -> joint 5
         m.tok_emb.grad[1, 0, 0] = 0.1 * scale  # run 1: joint 0.5, below the clip
-    P._clip_joint((a, b), 1.0, stacked=True)
+    C.clip_gradients(a, 1.0, b)
     assert abs(float(a.tok_emb.grad[0, 0, 0]) - 3.0 / 5.0) < 1e-5
     assert abs(float(b.tok_emb.grad[0, 0, 0]) - 4.0 / 5.0) < 1e-5
     assert abs(float(b.tok_emb.grad[1, 0, 0]) - 0.4) < 1e-7
@@ -261,6 +263,12 @@ def test_presets_hold_the_starred_and_the_released_tricks():
     assert (rel.value_clip, rel.policy_clip, rel.advantage_norm) == (0.2, True, False)
     assert (rel.kl_coef, rel.steps, rel.entropy_coef, rel.entropy_target) == (0.01, 7, 0.0, None)
     assert PPOSeqConfig.ppo_max(reward_clip=None).reward_clip is None
+    # the released script is PPO-max but for the KL weight and the reward normalisation/clip
+    mx = PPOSeqConfig.ppo_max(steps=7)
+    differ = {
+        f.name for f in dataclasses.fields(rel) if getattr(rel, f.name) != getattr(mx, f.name)
+    }
+    assert differ == {"kl_coef", "reward_norm", "reward_clip"}
 
 
 def test_critic_lr_defaults_to_three_times_lr():

@@ -216,14 +216,33 @@ def test_dpo_stage_starts_at_its_own_reference(task):
     assert abs(first["rewards/margins"]) > 1e-6
 
 
-def test_no_cycle_is_grpo(task):
-    cfg = _cfg(steps=3, cycles=0, beta=0.05)
+@pytest.mark.parametrize(
+    "grpo",
+    [
+        {},
+        # every GRPOConfig field reaches the GRPO stages (VerIPOConfig is a GRPOConfig)
+        {"num_iterations": 2, "baseline": "rloo", "epsilon_high": 0.3, "std_eps": 1e-6},
+        {"kl_in_reward": 0.1, "entropy_coef": 0.01, "stcr": True, "stcr_base": 1.5},
+    ],
+)
+def test_no_cycle_is_grpo(task, grpo):
+    cfg = _cfg(steps=3, cycles=0, beta=0.05, **grpo)
     gcfg = GRPOConfig(
-        steps=3, batch_prompts=4, num_generations=4, lr=3e-3, beta=0.05, dtype="float64", **SMALL
+        steps=3,
+        batch_prompts=4,
+        num_generations=4,
+        lr=3e-3,
+        beta=0.05,
+        dtype="float64",
+        **SMALL,
+        **grpo,
     )
     a = train_veripo(task, cfg, seeds=[4]).distribution(task).logp
     b = train_grpo(task, gcfg, seeds=[4]).distribution(task).logp
     close(a, b, 1e-12)
+    if grpo:  # and changes the result
+        plain = train_veripo(task, _cfg(steps=3, cycles=0, beta=0.05), seeds=[4])
+        assert not torch.allclose(a, plain.distribution(task).logp)
 
 
 def test_stacked_runs_equal_runs_one_by_one(task):
