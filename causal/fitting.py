@@ -21,6 +21,7 @@ import networkx as nx
 import numpy as np
 import torch
 
+from causal._optim import Adam
 from causal.graph import sorted_nodes, validate_setting
 from causal.scm import ContinuousSCM, Mechanism
 from theory.checks import (
@@ -129,7 +130,7 @@ def _fit_mechanisms(
             continue
         x = torch.as_tensor(np.column_stack([arrays[p] for p in pa]))
         f = _Fitted(len(pa), hidden, x.mean(0), x.std(0).clamp_min(1e-12))
-        opt = torch.optim.Adam(f.parameters(), lr=lr, foreach=True)  # = the default's values
+        opt = Adam(f.parameters(), lr=lr)
         for _ in range(steps):
             opt.zero_grad()
             ((f(x) - y) ** 2).mean().backward()

@@ -45,6 +45,7 @@ import networkx as nx
 import numpy as np
 import torch
 
+from causal._optim import Adam
 from causal.graph import sorted_nodes
 from causal.scm import ContinuousSCM, DiscreteSCM
 from theory.checks import (
@@ -464,7 +465,7 @@ def fit_stable_predictor(
         net = _MLP(len(cols), cfg.hidden, 2)
     # the MLP computes in float32: cast its inputs once, not at every step (the same values)
     xt32, xv32 = xt.float(), xv.float()
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_predictor, foreach=True)
+    opt = Adam(net.parameters(), lr=cfg.lr_predictor)
     best_val, best_state = math.inf, None
     for step in range(cfg.predictor_steps):
         opt.zero_grad()
@@ -580,7 +581,7 @@ def _adversarial_risk(
     for _ in range(max(1, cfg.restarts)):
         adv = _Adversary(scm, stats, cfg)
         if cfg.adversary_steps and list(adv.parameters()):
-            opt = torch.optim.Adam(adv.parameters(), lr=cfg.lr_adversary, foreach=True)
+            opt = Adam(adv.parameters(), lr=cfg.lr_adversary)
             for _ in range(cfg.adversary_steps):
                 opt.zero_grad()
                 (-risk(adv, train_noise, train_fixed).mean()).backward()

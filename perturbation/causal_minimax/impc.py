@@ -30,7 +30,7 @@ from causal.data import impc_split, impc_train_splits, load_impc
 from causal.fitting import fit_continuous_scm
 from perturbation.causal_minimax._common import fmt, mse, scaled_config, subsets
 from perturbation.references import ref
-from perturbation.registry import Evidence, Reference, RunContext, claim, frozen
+from perturbation.registry import SCALES, Evidence, Reference, RunContext, claim, frozen
 
 #: The authors' record (impc/record.json), means over their 45 splits of the max test MSE over
 #: the 8 held-out genotypes, and the standard deviation of that max over the 45 splits.
@@ -55,7 +55,9 @@ def _impc_sweep(ctx: RunContext) -> Mapping:
     raw = load_impc(standardize="none")
     all_splits = impc_train_splits()  # the authors' 45
     rng = ctx.rng("impc-splits")
-    n_splits = min(len(all_splits), ctx.n(3, minimum=2))
+    # 2 splits up to the default scale, 3 per unit of scale above it (12 at medium, all 45 at
+    # large): the tolerances are 3 standard errors of a mean over the splits, so they follow n
+    n_splits = min(len(all_splits), ctx.n(3) if SCALES[ctx.scale] > 1 else 2)
     chosen = [all_splits[i] for i in rng.choice(len(all_splits), n_splits, replace=False)]
     subs = subsets(WHOLE)
     cfg = scaled_config(ctx)

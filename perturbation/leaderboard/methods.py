@@ -6,6 +6,25 @@ ranges, group size, loss aggregation, schedules) and the leaderboard's common on
 :data:`perturbation.sequence._common.MODEL`, 2 prompts per step, ``G = 8``); the learning rate
 comes from the protocol (a grid on the clean task, or the entry's default). The step count is
 the sample budget over the completions a step samples per run.
+
+Choices of the leaderboard (each a field of the trainer's config, so a user can change it):
+
+- ``grpo`` is DeepSeekMath's form (std-scaled group advantages, TRL's ``loss_type="grpo"``);
+  ``grpo_kl`` is the KL-regularized reference: the sequence KL in the reward with weight
+  :data:`KL_BETA` and Dr. GRPO's normaliser, the objective whose optimum the Policy Cliff's
+  bound ε/(2β) covers.
+- The GRPO family (DAPO, View-R1's APO, GHPO) stops once its mean run has sampled the budget,
+  DAPO's re-draws and GHPO's regenerations included. View-R1's STCR uses the base 1.5 (the
+  published 1.00001 is a no-op at toy lengths; on the fixed-length digit-sum task every
+  completion has one length, so STCR does nothing either way).
+- NLPO runs with the PPO entry's update schedule (2 passes, one minibatch), so that its
+  comparison with PPO isolates the mask and the adaptive KL (RL4LMs' 5 epochs x 4 minibatches
+  are ``NLPOConfig``'s defaults).
+- The iterative preference methods sample 16 prompts x 2 completions per round and take 4
+  optimizer steps per round; VerIPO runs one GRPO -> verifier -> DPO -> GRPO cycle.
+- Direct Advantage Policy Optimization uses the exact critic (the data policy's values by
+  enumeration): it spends no samples on the critic, and it reads the noiseless reward table, so
+  reward noise (P2) cannot move it by construction.
 """
 
 from __future__ import annotations
@@ -146,9 +165,6 @@ def _direct_advantage(lr: float, budget: int) -> DirectAdvantageConfig:
     )  # fmt: skip
 
 
-# NLPO runs with the PPO entry's update schedule (2 passes, one minibatch) so that its
-# comparison with PPO isolates the mask and the adaptive KL; RL4LMs' 5 epochs x 4 minibatches
-# are NLPOConfig's defaults.
 _ENTRIES = [
     Method(
         "grpo", "GRPO", "deepseekmath", train_grpo,
