@@ -72,7 +72,7 @@ class LeaderboardResult:
 
     def table(self) -> str:
         """The leaderboard as a markdown table."""
-        head = ["method", "lr", "samples/run", *(h for _, h, _ in COLUMNS)]
+        head = ["method", "lr", "samples/run", *(h for _, h, _ in COLUMNS), "P(less than GRPO)"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for key, row in self.rows.items():
             run = self.runs[key]
@@ -81,6 +81,7 @@ class LeaderboardResult:
                 f"{run.lr:g}",
                 f"{run.samples:.0f}" if math.isfinite(run.samples) else "–",
                 *(str(row[c]) for c, _, _ in COLUMNS),
+                ", ".join(f"{k} {v:.2f}" for k, v in self.improvement.get(key, {}).items()) or "–",
             ]
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
@@ -233,7 +234,10 @@ def write(result: LeaderboardResult, out: Path) -> list[Path]:
     """Write the table (markdown, JSON) and the plots into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "leaderboard.md", out / "leaderboard.json"]
-    legend = "\n".join(f"- **{h}**: {what}" for _, h, what in COLUMNS)
+    legend = "\n".join(f"- **{h}**: {what}" for _, h, what in COLUMNS) + (
+        "\n- **P(less than GRPO)**: per perturbation, the probability that a seed of the method "
+        "changes its tie-set distribution less than a seed of GRPO (0.5: no difference)"
+    )
     files[0].write_text(
         f"# Stability leaderboard (scale {result.scale})\n\n"
         "Each cell: the interquartile mean over seeds [95% stratified bootstrap interval].\n\n"

@@ -21,7 +21,9 @@ Choices of the leaderboard (each a field of the trainer's config, so a user can 
   comparison with PPO isolates the mask and the adaptive KL (RL4LMs' 5 epochs x 4 minibatches
   are ``NLPOConfig``'s defaults).
 - The iterative preference methods sample 16 prompts x 2 completions per round and take 4
-  optimizer steps per round; VerIPO runs one GRPO -> verifier -> DPO -> GRPO cycle.
+  optimizer steps per round (the per-round win rate against the previous iterate, exact by
+  enumeration, is measured for DNO's claim only); VerIPO runs one GRPO -> verifier -> DPO ->
+  GRPO cycle.
 - Direct Advantage Policy Optimization uses the exact critic (the data policy's values by
   enumeration): it spends no samples on the critic, and it reads the noiseless reward table, so
   reward noise (P2) cannot move it by construction.
@@ -200,11 +202,13 @@ _ENTRIES = [
     Method("amft", "AMFT (meta-learned μ)", "amft", train_amft, _amft, lr=3e-3),
     Method(
         "iterative_dpo", "iterative DPO (π_t as reference)", "accelerated-po",
-        train_accelerated_po, _iterative(AccPOConfig, alpha=0.0), lr=1e-3, preference=True,
+        train_accelerated_po, _iterative(AccPOConfig, alpha=0.0, win_rate="off"), lr=1e-3,
+        preference=True,
     ),
     Method(
         "accelerated_po", "Accelerated PO (Nesterov α=0.3)", "accelerated-po",
-        train_accelerated_po, _iterative(AccPOConfig, alpha=0.3), lr=1e-3, preference=True,
+        train_accelerated_po, _iterative(AccPOConfig, alpha=0.3, win_rate="off"), lr=1e-3,
+        preference=True,
     ),
     Method("dno", "DNO (soft)", "dno", train_dno, _iterative(DNOConfig), lr=1e-3, preference=True),
     Method("veripo", "VerIPO (GRPO, verifier, DPO)", "veripo", train_veripo, _veripo, lr=3e-3),
