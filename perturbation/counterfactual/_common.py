@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from perturbation.registry import RunContext, frozen
+from perturbation.registry import SCALES, RunContext, frozen
 from stability.counterfactual import (
     breast_cancer,
     changed_models,
@@ -71,8 +71,9 @@ def _factory(hidden: tuple[int, ...], epochs: int):
 
 @functools.lru_cache(maxsize=4)
 def sweep(ctx: RunContext, name: str):
-    """Base MLP, >= 10 retrained MLPs, and every generator's counterfactuals for ~40 queries
-    of the dataset ``name`` ("breast-cancer" or "moons"); read-only (shared by claims)."""
+    """Base MLP, >= 10 retrained MLPs, and every generator's counterfactuals for the first
+    rejected test points of the dataset ``name`` ("breast-cancer" or "moons"): 20 at the
+    default scale, 40 per unit of scale above it (160 at medium); read-only (shared by claims)."""
     data = (
         breast_cancer(seed=ctx.seed) if name == "breast-cancer" else moons(600, d=10, seed=ctx.seed)
     )
@@ -86,7 +87,8 @@ def sweep(ctx: RunContext, name: str):
         n_models=max(10, ctx.n(10)),
         seed=ctx.seed,
     )
-    q = data.X_test[predict_proba(model, data.X_test) < 0.5][: ctx.n(40, minimum=10)]
+    n_queries = ctx.n(40) if SCALES[ctx.scale] > 1 else ctx.n(20, minimum=10)
+    q = data.X_test[predict_proba(model, data.X_test) < 0.5][:n_queries]
     box = (0.0, 1.0)
     k = max(200, ctx.n(500))
     base = closest_counterfactual(model, q, norm=1, box=box)
