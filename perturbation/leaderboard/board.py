@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 
 from perturbation.leaderboard.methods import METHODS
@@ -192,8 +192,6 @@ def run_leaderboard(
         metrics[key] = method_metrics(run, task, ref_logp)
         rows[key] = _row(run, metrics[key], seed)
         if progress:
-            import sys
-
             print(
                 f"[{i + 1}/{len(keys)}] {key}: lr {run.lr:g}, {run.wall_s:.1f} s",
                 file=sys.stderr,
@@ -280,20 +278,11 @@ def _plot_change(result: LeaderboardResult, path: Path) -> Path:
 def _plot_entropy(result: LeaderboardResult, path: Path) -> Path:
     fig = Figure(figsize=(6.5, 4.5))
     ax = fig.add_subplot()
-    task = leaderboard_task(result.scale)
-    valid = task.valid_table()
-    from perturbation.leaderboard.metrics import _bar, _norm_entropy
-
-    for key, run in result.runs.items():
-        traj = run.trajectory["logp"]
-        if traj.numel() == 0:
-            continue
-        h = _norm_entropy(_bar(traj[:, 0].to(torch.float64), valid), valid).mean(-1)  # (T, n)
-        x = np.asarray(run.trajectory["samples"], dtype=float)
-        if not np.all(np.isfinite(x)):
-            x = np.asarray(run.trajectory["step"], dtype=float)
-        ax.plot(x, h.mean(-1).numpy(), label=METHODS[key].label)
-    ax.set_xlabel("completions sampled per run (or steps)")
+    for key, m in result.metrics.items():
+        h = m["entropy_trajectory"]
+        if h.shape[0]:
+            ax.plot(m["budget_fraction"], h[:, 0].mean(-1), label=METHODS[key].label)
+    ax.set_xlabel("fraction of the sample budget (of the steps for offline methods)")
     ax.set_ylabel("H(π̄) / log |V|")
     ax.set_title("Tie-set entropy of the clean runs")
     ax.legend(fontsize=6)

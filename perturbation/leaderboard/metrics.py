@@ -61,7 +61,8 @@ def method_metrics(
 
     Returns ``accuracy``, ``kl_ref``, ``entropy``, ``collapse`` of shape (K, n); ``change``,
     ``per_unit`` (K, n) with NaN for the clean condition; ``shift`` (K, n) with NaN outside
-    P1; ``dispersion`` (n,) over the clean runs; ``size`` (K,).
+    P1; ``dispersion`` (n,) over the clean runs; ``size`` (K,); ``entropy_trajectory``
+    (T, K, n) at the exact evaluations along training and their ``budget_fraction`` (T,).
     """
     if not isinstance(run, MethodRun):
         raise ArgumentTypeError(f"run must be a MethodRun; got {type(run).__name__}")
@@ -93,25 +94,35 @@ def method_metrics(
     clean = bar.logp[0]  # (n, P, M)
     pair = SequenceDistribution(clean[:, None]).tv(SequenceDistribution(clean[None])).mean(-1)
     out["dispersion"] = (pair.sum(1) / max(n - 1, 1)).numpy()  # the diagonal is 0
-    out["collapse"] = _collapse(run, valid)
+    h, frac = _trajectory(run, valid)
+    out["entropy_trajectory"], out["budget_fraction"] = h, frac
+    out["collapse"] = _collapse(h, frac)
     return out
 
 
-def _collapse(run: MethodRun, valid: torch.Tensor) -> np.ndarray:
+def _trajectory(run: MethodRun, valid: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """The normalised tie-set entropy at each exact evaluation (T, K, n) and its x axis (T,):
+    the fraction of the sample budget spent (of the steps, for a trainer that logs no
+    ``stats/samples``)."""
     traj = run.trajectory["logp"]
-    K, n = run.logp.shape[:2]
     if traj.numel() == 0:
-        return np.ones((K, n))
-    h = _norm_entropy(_bar(traj.to(torch.float64), valid), valid).mean(-1).numpy()  # (T, K, n)
+        return np.empty((0, *run.logp.shape[:2])), np.empty(0)
+    h = _norm_entropy(_bar(traj.to(torch.float64), valid), valid).mean(-1).numpy()
     samples = np.asarray(run.trajectory["samples"], dtype=float)
     total = run.samples if math.isfinite(run.samples) and run.samples > 0 else None
     if total is None or not np.all(np.isfinite(samples)):
         steps = np.asarray(run.trajectory["step"], dtype=float)
         samples, total = steps, float(steps.max())
-    frac = samples / total
+    return h, samples / total
+
+
+def _collapse(h: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """(K, n): the budget fraction of the first evaluation with entropy below
+    :data:`COLLAPSE`, 1 where there is none."""
+    if h.shape[0] == 0:
+        return np.ones(h.shape[1:])
     below = h < COLLAPSE
-    first = np.where(below.any(0), frac[below.argmax(0)], 1.0)
-    return first
+    return np.where(below.any(0), frac[below.argmax(0)], 1.0)
 
 
 @dataclass(frozen=True)
