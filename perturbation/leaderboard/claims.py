@@ -19,12 +19,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from perturbation.leaderboard.methods import METHODS
 from perturbation.leaderboard.metrics import compare, method_metrics
-from perturbation.leaderboard.protocol import MethodRun, base_logp, leaderboard_task, run_method
+from perturbation.leaderboard.protocol import (
+    MethodRun,
+    base_logp,
+    condition_task,
+    leaderboard_task,
+    run_method,
+)
 from perturbation.references import ref
 from perturbation.registry import Evidence, RunContext, Tolerance, claim
+from trainers.sequence import SequenceDistribution, kl_regularized_optimum
 
 #: ``stability verify --scale`` -> the leaderboard scale its claims run at.
 VERIFY_SCALE = {"tiny": "tiny", "small": "tiny", "medium": "small", "large": "small"}
@@ -236,21 +244,43 @@ _EXTRA = {"grpo_kl": {"P1"}}
 def kl_regularized_within_bound(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     run, m = _measured(ctx, "grpo_kl")
     beta = METHODS["grpo_kl"].kl_beta
+    scale = VERIFY_SCALE[ctx.scale]
+    task = leaderboard_task(scale)
+    valid = task.valid_table()
     rows = np.array([c.kind == "P1" for c in run.conditions])
     eps = m["size"][rows]
     change = np.nanmean(m["change"][rows], axis=1)
     ratio = change / (eps / (2 * beta))
     worst = float(ratio.max())
+    # [derived] the triangle inequality splits a trained pair's change into the optimum's
+    # change (<= eps / (2 beta), Lemma C.2) and each run's distance to its own optimum
+    ref = base_logp(task, run.seeds, ctx.device)
+    dist = []
+    for k, c in enumerate(run.conditions):
+        table = condition_task(task, c, preference=False).reward_table()
+        opt = SequenceDistribution(kl_regularized_optimum(ref, table.expand_as(ref), beta))
+        bar = SequenceDistribution(run.logp[k].to(torch.float64)).restrict(valid.expand_as(ref))
+        dist.append(float(bar.tv(opt.restrict(valid.expand_as(ref))).mean()))
+    slack = [dist[0] + dist[k] for k in np.flatnonzero(rows)]
     return Evidence.upper(
         worst,
         bound(),
         note=f"Sampled GRPO with the KL in the reward (β = {beta:g}, Dr. GRPO's normaliser), "
         f"{len(run.seeds)} seeds from the leaderboard's base models. Mean tie-set change "
         + ", ".join(f"{c:.3g} at ε = {e:g}" for c, e in zip(change, eps, strict=True))
-        + f"; largest ratio to ε/(2β): {worst:.3g}. The bound holds for the optimum; a trained "
-        "run also carries its distance to the optimum, so a ratio above 1 can be convergence "
-        "error rather than a contradiction.",
-        details={"eps": eps.tolist(), "change": change.tolist(), "ratio": ratio.tolist()},
+        + f"; largest ratio to ε/(2β): {worst:.3g}. The bound holds for the optimum "
+        "π_ref e^(r/β)/Z; a trained pair adds both runs' distances to their optima (triangle "
+        "inequality): mean d_TV(π̄, π̄*) of the clean runs "
+        f"{dist[0]:.3g}, so the pair's change may reach ε/(2β) + "
+        + ", ".join(f"{s_:.3g}" for s_ in slack)
+        + " at these ε. A ratio above 1 with a slack of that size is convergence error of "
+        "sampled training, not a contradiction of the theorem.",
+        details={
+            "eps": eps.tolist(),
+            "change": change.tolist(),
+            "ratio": ratio.tolist(),
+            "distance_to_optimum": dist,
+        },
         empirical=True,
     )
 
