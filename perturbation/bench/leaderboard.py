@@ -46,9 +46,9 @@ def _time_method(key: str, scale_name: str, n_loop: int) -> tuple[BenchRow, floa
     task = leaderboard_task(scale_name)
     seeds = tuple(range(scale.seeds))
     conds = conditions(scale)
-    run_tasks = [
-        condition_task(task, c, preference=method.preference) for c in conds for _ in seeds
-    ]
+    # one task object per condition, shared by its seeds' runs (scored together)
+    cond_tasks = [condition_task(task, c, preference=method.preference) for c in conds]
+    run_tasks = [t for t in cond_tasks for _ in seeds]
     cfg = method.config(method.lr, scale.budget)
     ref = reference(task, seeds, "cpu")
     data = method.data(task) if method.data is not None else {}

@@ -384,9 +384,9 @@ def run_method(
 
     # --- every condition, paired by seed, in one stacked model ---
     conds = tuple(c for c in conditions(scale) if c.kind == "clean" or c.kind in kinds)
-    run_tasks = [
-        condition_task(task, c, preference=method.preference) for c in conds for _ in seeds
-    ]
+    # one task object per condition, shared by its seeds' runs (scored together)
+    cond_tasks = [condition_task(task, c, preference=method.preference) for c in conds]
+    run_tasks = [t for t in cond_tasks for _ in seeds]
     cfg = _with_logging(method.config(lr, scale.budget), scale.evals)
     res, traj = _train(method, task, run_tasks, seeds, cfg, ref, len(conds), device)
     K, n = len(conds), len(seeds)

@@ -492,17 +492,24 @@ def rewards_runs(
     """(N, B) float64 rewards, run i scored by ``tasks[i].reward`` (which refuses a
     non-finite ``reward_fn`` output by name), its noise from ``noise_gens[i]``.
 
-    Runs that share one noiseless task are scored in one call on their stacked completions
-    (a reward is a function of each completion alone)."""
-    first = tasks[0]
-    if first.noise_sigma == 0 and all(t is first for t in tasks):
-        return first.reward(prompts, comps.tokens, comps.mask)
-    return torch.stack(
-        [
-            task.reward(prompts[i], comps.tokens[i], comps.mask[i], generator=noise_gens[i])
-            for i, task in enumerate(tasks)
-        ]
-    )
+    Runs that share one task object are scored in one call on their stacked completions (a
+    reward is a function of each completion alone); a noisy task's noise is then drawn per run
+    from the run's generator, exactly as ``tasks[i].reward(..., generator=noise_gens[i])``
+    draws it."""
+    out = torch.empty(prompts.shape[:2], dtype=torch.float64, device=comps.tokens.device)
+    groups: dict[int, list[int]] = {}
+    for i, task in enumerate(tasks):
+        groups.setdefault(id(task), []).append(i)
+    for idx in groups.values():
+        task, rows = tasks[idx[0]], torch.tensor(idx, device=prompts.device)
+        r = task._mean_reward(prompts[rows], comps.tokens[rows], comps.mask[rows])
+        if task.noise_sigma > 0:
+            noise = torch.stack(
+                [torch.randn(r.shape[1], generator=noise_gens[i], dtype=torch.float64) for i in idx]
+            )
+            r = r + task.noise_sigma * noise.to(r.device)
+        out[torch.tensor(idx, device=out.device)] = r
+    return out
 
 
 def make_optimizer(params: list[torch.Tensor], name: str, lr: float) -> torch.optim.Optimizer:

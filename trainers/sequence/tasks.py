@@ -542,6 +542,18 @@ class SequenceTask:
         Tensor (*, B) float64 on the device of ``tokens``. Raises ValueError/TypeError naming
         ``reward_fn`` when it returns something other than B finite real numbers.
         """
+        out = self._mean_reward(prompts, tokens, mask)
+        if self.noise_sigma > 0:
+            if generator is None:
+                if "gen" not in self._noise:
+                    self._noise["gen"] = torch.Generator().manual_seed(self.noise_seed)
+                generator = self._noise["gen"]
+            noise = torch.randn(out.numel(), generator=generator, dtype=torch.float64)
+            out = out + self.noise_sigma * noise.to(out.device).reshape(out.shape)
+        return out
+
+    def _mean_reward(self, prompts: Tensor, tokens: Tensor, mask: Tensor) -> Tensor:
+        """``reward_fn`` of the completions, checked, without the noise: (*, B) float64."""
         prompts = _as_ids("prompts", prompts)
         tokens = _as_ids("tokens", tokens)
         mask = _as_bool("mask", mask)
@@ -564,13 +576,6 @@ class SequenceTask:
             tokens.reshape(-1, L),
             mask.reshape(-1, L).to(tokens.device),
         )
-        if self.noise_sigma > 0:
-            if generator is None:
-                if "gen" not in self._noise:
-                    self._noise["gen"] = torch.Generator().manual_seed(self.noise_seed)
-                generator = self._noise["gen"]
-            noise = torch.randn(out.shape, generator=generator, dtype=torch.float64)
-            out = out + self.noise_sigma * noise.to(out.device)
         return out.reshape(lead)
 
     def decode(self, tokens: Tensor, mask: Tensor | None = None) -> list[str]:

@@ -82,3 +82,36 @@ def test_sample_budget_stops_training_once_the_mean_run_has_spent_it():
     # 2 completions per round: the budget of 7 is reached after round 4, which is logged
     assert [int(r["step"]) for r in res.metrics] == [4]
     assert res.metrics[-1]["stats/samples"] == 8
+
+
+def test_rewards_of_runs_sharing_a_noisy_task_equal_their_one_by_one_rewards():
+    """rewards_runs scores the runs of one task object together and draws each run's noise
+    from its own generator: the same numbers as scoring each run alone."""
+    from trainers.sequence import reward_noise, sample, tie_break
+    from trainers.sequence.common import generators, rewards_runs
+    from trainers.sequence.sampling import Completions
+
+    noisy = reward_noise(TASK, 0.3, seed=1)
+    tasks = [noisy, noisy, tie_break(TASK, 0.1), noisy]
+    prompts = TASK.prompts[torch.tensor([0, 1, 1, 0, 1, 0])].expand(4, -1, -1)
+    g = torch.Generator().manual_seed(0)
+    comps = sample(
+        lambda ids: torch.zeros(*ids.shape, TASK.vocab_size),
+        prompts.reshape(-1, 1),
+        max_new_tokens=TASK.completion_len,
+        allowed=TASK.allowed,
+        eos_id=TASK.eos_id,
+        pad_id=TASK.pad_id,
+        generator=g,
+    )
+    comps = Completions(*(x.reshape(4, 6, -1) for x in (comps.tokens, comps.mask, comps.logp)))
+    seeds = [3, 4, 5, 6]
+    together = rewards_runs(tasks, prompts, comps, generators(seeds, "noise", torch.device("cpu")))
+    alone = [
+        t.reward(prompts[i], comps.tokens[i], comps.mask[i], generator=gen)
+        for i, (t, gen) in enumerate(
+            zip(tasks, generators(seeds, "noise", torch.device("cpu")), strict=True)
+        )
+    ]
+    assert torch.equal(together, torch.stack(alone))
+    assert not torch.equal(together[0], together[1])  # each run its own noise
