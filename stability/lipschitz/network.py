@@ -471,7 +471,11 @@ def as_network(
     ----------
     network : Network, torch.nn.Sequential or sequence of array_like
         A sequential torch model of ``Linear`` layers and slope-restricted activations, or the
-        weight matrices ``[W_1, …, W_l]`` (``W_k`` of shape ``(n_k, n_{k-1})``, numpy or torch).
+        layers as a list: the weight matrices ``[W_1, …, W_l]`` (``W_k`` of shape
+        ``(n_k, n_{k-1})``, numpy or torch) describe a network **without biases**, and pairs
+        ``[(W_1, b_1), …, (W_l, b_l)]`` one with biases. Global upper bounds do not depend on
+        the biases, but local bounds (``box=``) and lower bounds do: give the pairs (or the
+        module) for a network that has biases.
     activation : str or (float, float), optional
         For a weight list: the activation between the layers, a name of
         :data:`ACTIVATION_SLOPES` (default ``"relu"``), ``"leaky_relu:<slope>"`` or a slope
@@ -529,30 +533,57 @@ def as_network(
             f"{type(network).__name__} {network!r:.80}"
         )
     name, sl = _slopes_of("relu" if activation is None else activation)
-    ws = []
-    for k, w in enumerate(network):
-        if hasattr(w, "detach"):
-            w = w.detach().cpu().numpy()
-        if isinstance(w, str | bytes):
-            raise ArgumentTypeError(f"network: weight {k} must be a numeric matrix; got {w!r:.80}")
-        try:
-            w = np.array(w, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ArgumentTypeError(
-                f"network: weight {k} must be a numeric matrix; got {type(w).__name__}"
-            ) from None
-        if w.ndim != 2 or 0 in w.shape:
-            raise ValueError(f"network: weight {k} must be a non-empty matrix; got shape {w.shape}")
+    pairs = [_is_pair(item) for item in network]
+    if any(pairs) and not all(pairs):
+        raise ValueError(
+            "network: give every layer as a matrix W_k (a bias-free network) or every layer as "
+            "a pair (W_k, b_k); got a mix"
+        )
+    ws, bs = [], []
+    for k, item in enumerate(network):
+        w = _numeric(item[0] if pairs[k] else item, f"weight {k}", 2)
         ws.append(w)
+        bs.append(_numeric(item[1], f"bias {k}", 1) if pairs[k] else np.zeros(w.shape[0]))
     try:  # Network refuses non-chaining shapes and non-finite entries, naming weights[k]
         return Network(
             tuple(ws),
-            tuple(np.zeros(w.shape[0]) for w in ws),
+            tuple(bs),
             tuple(sl for _ in ws[:-1]),
             tuple(name for _ in ws[:-1]),
         )
     except ValueError as exc:
         raise type(exc)(f"network: {exc}") from None
+
+
+def _is_pair(item: Any) -> bool:
+    """Whether a weight-list entry is a ``(W, b)`` pair: a tuple of a matrix and a vector."""
+    if not isinstance(item, tuple) or len(item) != 2:
+        return False
+    try:
+        return np.ndim(_as_array(item[0])) == 2 and np.ndim(_as_array(item[1])) == 1
+    except (TypeError, ValueError):
+        return False
+
+
+def _as_array(x: Any) -> Any:
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else x
+
+
+def _numeric(x: Any, what: str, ndim: int) -> np.ndarray:
+    """``x`` as a non-empty float64 array of ``ndim`` dimensions (errors name ``what``)."""
+    x = _as_array(x)
+    kind = "matrix" if ndim == 2 else "vector"
+    if isinstance(x, str | bytes):
+        raise ArgumentTypeError(f"network: {what} must be a numeric {kind}; got {x!r:.80}")
+    try:
+        x = np.array(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ArgumentTypeError(
+            f"network: {what} must be a numeric {kind}; got {type(x).__name__}"
+        ) from None
+    if x.ndim != ndim or 0 in x.shape:
+        raise ValueError(f"network: {what} must be a non-empty {kind}; got shape {x.shape}")
+    return x
 
 
 def _check_custom_slopes(slopes: Any) -> dict[str, tuple[float, float]]:

@@ -128,3 +128,19 @@ def test_bad_slopes_are_refused(slopes, match):
     net = as_network([np.ones((3, 2)), np.ones((2, 3)), np.ones((1, 2))])
     with pytest.raises(ValueError, match=match):
         lipsdp(net, slopes=slopes)
+
+
+def test_weight_pairs_carry_the_biases_into_the_local_bound():
+    """f(x) = relu(x - 5): near 0 it is flat, so the local constant is 0 with the bias; the
+    bare weight list describes relu(x), whose local constant there is 1."""
+    box = (np.array([-0.5]), np.array([0.5]))
+    pairs = [(np.array([[1.0]]), np.array([-5.0])), (np.array([[1.0]]), np.array([0.0]))]
+    module = torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.ReLU(), torch.nn.Linear(1, 1))
+    with torch.no_grad():
+        module[0].weight.fill_(1.0), module[0].bias.fill_(-5.0)
+        module[2].weight.fill_(1.0), module[2].bias.fill_(0.0)
+    with_bias = lipschitz_bound(pairs, method="local", box=box).value
+    assert with_bias == pytest.approx(lipschitz_bound(module, method="local", box=box).value)
+    assert with_bias == pytest.approx(0.0, abs=1e-9)
+    bare = lipschitz_bound([w for w, _ in pairs], method="local", box=box).value
+    assert bare == pytest.approx(1.0)
