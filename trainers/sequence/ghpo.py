@@ -57,7 +57,6 @@ References
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,14 +65,12 @@ import torch
 from torch import nn
 
 from theory.checks import ArgumentTypeError, check_open_unit
-from trainers.runtime import MetricsLog, Rule, check_instance, setup
+from trainers.runtime import Rule, check_instance
 from trainers.sequence import common as C
 from trainers.sequence.grpo import (
     GRPOConfig,
-    _advantages,
-    _max_length,
-    _policy_loss,
     _Streams,
+    _train_rounds,
     completion_correct,
 )
 from trainers.sequence.sampling import Completions, sample
@@ -181,6 +178,16 @@ class _HintedRound:
     first_reward: torch.Tensor  # (N,) mean reward of the un-hinted rollout
     samples: torch.Tensor  # (N,) long, completions sampled this round
 
+    @property
+    def scores(self) -> torch.Tensor:
+        """The rewards (GHPO shapes none)."""
+        return self.rewards
+
+    @property
+    def keep(self) -> torch.Tensor:
+        """(N, Bp) bool: every group enters the loss."""
+        return torch.ones_like(self.hinted)
+
 
 def _hinted_round(
     policy: nn.Module,
@@ -188,6 +195,7 @@ def _hinted_round(
     cfg: GHPOConfig,
     streams: _Streams,
     dev: torch.device,
+    lmax: int | None = None,
 ) -> _HintedRound:
     """Rollout, then the hint ladder on the too-hard groups (module notes, steps 1-4)."""
     N, Bp, G = len(tasks), cfg.batch_prompts, cfg.num_generations
@@ -307,90 +315,19 @@ def train_ghpo(
                 f"train_ghpo takes its hints from task.solutions; task_or_tasks[{i}] "
                 f"({t.name!r}) has no solutions"
             )
-    callback = C.check_callback(callback)
-    C.check_ref_policy(ref_policy)
-    task = tasks[0]
-    lmax = _max_length(cfg, task)
-    dev = setup(seeds[0], device)
-    policy = C.build_policy(task, seeds, policy, cfg, dev)
-    ref = C.frozen_copy(policy) if ref_policy is None else ref_policy.to(dev)
-    need_ref = cfg.beta > 0 or cfg.kl_in_reward > 0
-    params = [p for p in policy.parameters() if p.requires_grad]
-    opt = C.make_optimizer(params, cfg.optimizer, cfg.lr)
-    streams = _Streams.of(seeds, dev)
-    N, Bp, G = len(seeds), cfg.batch_prompts, cfg.num_generations
-    log = MetricsLog(cfg.steps, progress=cfg.progress)
-    tokens_seen = 0
-    samples = torch.zeros(N, dtype=torch.long)
-    start = time.perf_counter()
-    for step in range(cfg.steps):
-        # --- rollout and hint ladder [1] ---
-        rnd = _hinted_round(policy, tasks, cfg, streams, dev)
-        samples += rnd.samples
-        prompts, comps, mask = rnd.prompts, rnd.comps, rnd.loss_mask
-        ref_logp = None
-        if need_ref:
-            with torch.no_grad():
-                ref_logp = C.logprobs_runs(
-                    ref, prompts, comps.tokens, comps.mask, task, temperature=cfg.temperature
-                )
-        scores = rnd.rewards
-        if cfg.kl_in_reward > 0:  # over the generated tokens only
-            log_ratio = ((comps.logp - ref_logp) * mask).sum(-1)  # type: ignore[operator]
-            scores = scores - cfg.kl_in_reward * log_ratio.to(scores.dtype)
-        # --- GRPO's group advantages and loss on the hinted completions [2] ---
-        adv = _advantages(scores.reshape(N, Bp, G), cfg).reshape(N, Bp * G)
-        old_logp = comps.logp if cfg.num_iterations > 1 else None
-        for _ in range(cfg.num_iterations):
-            logp, entropy = C.logprobs_runs(
-                policy,
-                prompts,
-                comps.tokens,
-                comps.mask,
-                task,
-                temperature=cfg.temperature,
-                entropy=True,
-            )
-            loss, stats = _policy_loss(cfg, logp, old_logp, ref_logp, adv, mask, entropy, lmax)
-            opt.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            C.clip_gradients(policy, cfg.max_grad_norm)
-            opt.step()
-        n_tok = int(mask.sum())
-        tokens_seen += n_tok
-        spent = C.budget_spent(samples, cfg.sample_budget)
-        if C.should_log(step + 1, cfg) or spent:
-            still = ~rnd.correct.reshape(N, Bp, G).any(-1)
-            hinted_rows = rnd.hinted.repeat_interleave(G, dim=1)
-            row = {
-                "charts/reward": rnd.first_reward.mean(),
-                "charts/score": scores.mean(),
-                "losses/loss": loss.detach().mean(),
-                "stats/entropy": C.masked_mean(entropy.detach(), mask),
-                "stats/tokens": n_tok / mask[..., 0].numel(),
-                "stats/clip_ratio": stats["clip_ratio/region_mean"],
-                "stats/all_wrong_fraction": rnd.all_wrong.double().mean(),
-                "stats/hinted_fraction": rnd.hinted.double().mean(),
-                "stats/still_wrong_fraction": still.double().mean(),
-                "stats/hint_tokens": C.masked_mean(rnd.hint_len.double(), hinted_rows),
-                "stats/samples": samples.double().mean(),
-                "stats/samples_max": samples.max(),
-            }
-            if ref_logp is not None:
-                row["stats/kl"] = stats["kl"]
-            log.log(step + 1, row)
-            C.notify(callback, step + 1, policy)
-        log.advance()
-        if spent:
-            break
-    log.close()
-    return C.SequenceRunResult(
-        policy=policy,
-        ref_policy=ref,
-        config=cfg,
-        seeds=tuple(seeds),
-        metrics=log.rows,
-        tokens_seen=tokens_seen,
-        wall_s=time.perf_counter() - start,
-        algorithm="ghpo",
+    return _train_rounds(
+        tasks, seeds, cfg, policy, ref_policy, device, callback, _hinted_round, _hint_row, "ghpo"
     )
+
+
+def _hint_row(rnd: _HintedRound, cfg: GHPOConfig) -> dict[str, torch.Tensor]:
+    """GHPO's metrics of a round: how many groups were too hard, hinted, still wrong."""
+    N, G = rnd.hinted.shape[0], cfg.num_generations
+    still = ~rnd.correct.reshape(N, cfg.batch_prompts, G).any(-1)
+    hinted_rows = rnd.hinted.repeat_interleave(G, dim=1)
+    return {
+        "stats/all_wrong_fraction": rnd.all_wrong.double().mean(),
+        "stats/hinted_fraction": rnd.hinted.double().mean(),
+        "stats/still_wrong_fraction": still.double().mean(),
+        "stats/hint_tokens": C.masked_mean(rnd.hint_len.double(), hinted_rows),
+    }

@@ -607,6 +607,12 @@ class _Round:
     samples: torch.Tensor  # (N,) long, completions sampled this round
     gen_batches: torch.Tensor  # (N,) long, generation batches drawn this round
 
+    @property
+    def loss_mask(self) -> torch.Tensor:
+        """(N, B, L) bool: the real tokens of the kept groups (the loss's tokens)."""
+        rows = self.keep.repeat_interleave(self.comps.mask.shape[1] // self.keep.shape[1], dim=1)
+        return self.comps.mask & rows[..., None]
+
 
 def _shaped(cfg: GRPOConfig, rewards: torch.Tensor, mask: torch.Tensor, lmax: int) -> torch.Tensor:
     if cfg.overlong_buffer is None:
@@ -871,6 +877,40 @@ def train_grpo(
             f"cfg must be a GRPOConfig; got {type(cfg).__name__} (train it with its own trainer)"
         )
     tasks, seeds = C.resolve_runs(task_or_tasks, seeds, policy)
+    return _train_rounds(
+        tasks, seeds, cfg, policy, ref_policy, device, callback, _round, _dynamic_row,
+        _algorithm(cfg),
+    )  # fmt: skip
+
+
+def _dynamic_row(rnd: _Round, cfg: GRPOConfig) -> dict[str, torch.Tensor]:
+    """DAPO's dynamic-sampling metrics of a round (none without it)."""
+    if not cfg.dynamic_sampling:
+        return {}
+    return {
+        "stats/redraws": (rnd.gen_batches - 1).double().mean(),
+        "stats/kept_fraction": rnd.keep.double().mean(),
+    }
+
+
+def _train_rounds(
+    tasks: list[SequenceTask],
+    seeds: list[int],
+    cfg: GRPOConfig,
+    policy: nn.Module | None,
+    ref_policy: nn.Module | None,
+    device: str | torch.device | None,
+    callback: C.Callback | None,
+    draw: Any,
+    extra_row: Any,
+    algorithm: str,
+) -> C.SequenceRunResult:
+    """The GRPO training loop, shared with GHPO (:mod:`trainers.sequence.ghpo`).
+
+    ``draw(policy, tasks, cfg, streams, dev, lmax)`` gives a round: ``prompts``, ``comps``,
+    ``scores`` (N, B), ``keep`` (N, Bp), ``loss_mask`` (N, B, L), ``correct``,
+    ``first_reward`` and ``samples``; ``extra_row(round, cfg)`` the method's own metrics.
+    """
     callback = C.check_callback(callback)
     C.check_ref_policy(ref_policy)
     task = tasks[0]
@@ -889,11 +929,11 @@ def train_grpo(
     start = time.perf_counter()
     for step in range(cfg.steps):
         # --- rollout: Bp groups per run (DAPO: mixed groups, re-drawn [3, §3.2]) ---
-        rnd = _round(policy, tasks, cfg, streams, dev, lmax)
+        rnd = draw(policy, tasks, cfg, streams, dev, lmax)
         samples += rnd.samples
         prompts, comps = rnd.prompts, rnd.comps
         keep_rows = rnd.keep.repeat_interleave(G, dim=1)  # (N, B)
-        mask = comps.mask & keep_rows[..., None]  # the loss's tokens
+        mask = rnd.loss_mask  # the loss's tokens
         ref_logp = None
         if need_ref:
             with torch.no_grad():
@@ -947,12 +987,10 @@ def train_grpo(
                 "stats/clip_ratio": stats["clip_ratio/region_mean"],
                 "stats/samples": samples.double().mean(),
                 "stats/samples_max": samples.max(),
+                **extra_row(rnd, cfg),
             }
             if ref_logp is not None:
                 row["stats/kl"] = stats["kl"]
-            if cfg.dynamic_sampling:
-                row["stats/redraws"] = (rnd.gen_batches - 1).double().mean()
-                row["stats/kept_fraction"] = rnd.keep.double().mean()
             log.log(step + 1, row)
             C.notify(callback, step + 1, policy)
         log.advance()
@@ -967,5 +1005,5 @@ def train_grpo(
         metrics=log.rows,
         tokens_seen=tokens_seen,
         wall_s=time.perf_counter() - start,
-        algorithm=_algorithm(cfg),
+        algorithm=algorithm,
     )
