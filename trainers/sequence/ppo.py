@@ -344,8 +344,8 @@ def _build_critic(
     stacked: bool,
     device: torch.device,
 ) -> TinyCausalLM:
-    """The critic: a TinyCausalLM (stacked like the policy, run i initialised from its own
-    ``critic`` stream seed); with ``critic_init="policy"`` of the policy's architecture, its
+    """The critic: a TinyCausalLM in the policy's dtype (stacked like the policy, run i
+    initialised from its own ``critic`` stream seed); with ``critic_init="policy"`` of the policy's architecture, its
     trunk a copy of the policy's (everything but the output head, whose channel 0 is the
     value head)."""
     critic_seeds = C.stream_seeds(seeds, "critic")
@@ -357,7 +357,7 @@ def _build_critic(
             d_model=cfg.d_model,
             n_layers=cfg.n_layers,
             n_heads=cfg.n_heads,
-            dtype=getattr(torch, cfg.dtype),
+            dtype=next(policy.parameters()).dtype,
             **init,
         ).to(device)
     if not isinstance(policy, TinyCausalLM):

@@ -336,3 +336,24 @@ def test_a_single_module_with_critic_from_the_policy_trains(small):
     res = train_sequence_ppo(small, cfg, seeds=[2], policy=single)
     assert res.policy is single
     assert all(math.isfinite(v) for v in res.metrics[-1].values())
+
+
+def test_the_critic_takes_the_policy_dtype_so_float64_runs_stack_exactly():
+    """A float64 policy under the float32 default config: the critic is float64 too, so two
+    stacked runs equal the same runs trained one by one to float64 round-off."""
+    from trainers.sequence import PPOSeqConfig, TinyCausalLM, tied_digit_sum, train_sequence_ppo
+
+    task = tied_digit_sum(n_digits=2, max_digit=2, sums=(2, 3))
+    cfg = PPOSeqConfig(steps=4, batch_size=4, d_model=8, n_layers=1, n_heads=1)
+
+    def model(seeds):
+        return TinyCausalLM(
+            task.vocab_size, max_len=task.prompt_len + task.completion_len, d_model=8,
+            n_layers=1, n_heads=1, seeds=seeds, dtype=torch.float64,
+        )  # fmt: skip
+
+    both = train_sequence_ppo(task, cfg, seeds=[0, 1], policy=model([0, 1]))
+    one = train_sequence_ppo(task, cfg, seeds=[1], policy=model([1]))
+    a = both.distribution(task).logp[1]
+    b = one.distribution(task).logp[0]
+    assert float((a - b).abs().max()) < 1e-9
