@@ -2,8 +2,8 @@
 stacked in one model, against the same runs trained one by one.
 
 For each method timed, the leaderboard's protocol at its default ``small`` scale (``tiny`` for
-``scale="tiny"``): ``K`` conditions x ``n`` seeds, trained as one stacked
-model by :func:`perturbation.leaderboard.protocol.run_method`'s trainer call, against the first
+``scale="tiny"``), through the protocol's own training call (the exact evaluations along
+training included): ``K`` conditions x ``n`` seeds trained as one stacked model, against the first
 ``n_loop`` of those runs trained one at a time (each its own one-run model from the same seed's
 base model and the same condition): ``speedup = (one-by-one seconds per run) / (stacked seconds
 per run)``, i.e. the ratio of runs per second. The check column gives the largest difference of
@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 from perturbation.bench import BenchRow
 from perturbation.leaderboard.methods import METHODS
 from perturbation.leaderboard.protocol import (
     LEADERBOARD_SCALES,
+    _train,
+    _with_logging,
     condition_task,
     conditions,
     leaderboard_task,
 )
 from perturbation.registry import SCALES
-from perturbation.sequence._common import reference, tile
+from perturbation.sequence._common import reference
 from trainers.sequence import exact_distribution
 
 #: The JSON keys this area always writes.
@@ -49,20 +49,11 @@ def _time_method(key: str, scale_name: str, n_loop: int) -> tuple[BenchRow, floa
     # one task object per condition, shared by its seeds' runs (scored together)
     cond_tasks = [condition_task(task, c, preference=method.preference) for c in conds]
     run_tasks = [t for t in cond_tasks for _ in seeds]
-    cfg = method.config(method.lr, scale.budget)
+    cfg = _with_logging(method.config(method.lr, scale.budget), scale.evals)
     ref = reference(task, seeds, "cpu")
-    data = method.data(task) if method.data is not None else {}
-
-    def train(tasks, run_seeds, base, reps):
-        policy = tile(base, reps, dtype=torch.float32)
-        ref_k = tile(base, reps, trainable=False, dtype=torch.float32)
-        return method.train(
-            tasks, cfg, seeds=list(run_seeds) * reps, policy=policy, ref_policy=ref_k, **data
-        )
-
     N = len(run_tasks)
     start = time.perf_counter()
-    stacked = train(run_tasks, seeds, ref, len(conds))
+    stacked, _ = _train(method, task, run_tasks, seeds, cfg, ref, len(conds), "cpu")
     t_stacked = (time.perf_counter() - start) / N
     final = exact_distribution(stacked.policy, task).logp
     diff, t_loop = 0.0, 0.0
@@ -70,7 +61,7 @@ def _time_method(key: str, scale_name: str, n_loop: int) -> tuple[BenchRow, floa
         i = j % len(seeds)
         one_ref = reference(task, (seeds[i],), "cpu")
         start = time.perf_counter()
-        one = train([run_tasks[j]], (seeds[i],), one_ref, 1)
+        one, _ = _train(method, task, [run_tasks[j]], (seeds[i],), cfg, one_ref, 1, "cpu")
         t_loop += time.perf_counter() - start
         lp = exact_distribution(one.policy, task).logp[0]
         diff = max(diff, float((lp - final[j]).abs().max()))
