@@ -91,3 +91,24 @@ def audit_ids(cases: Sequence[Case]) -> list[str]:
         seen[c.id] = k + 1
         out.append(c.id if k == 0 else f"{c.id}-{k}")
     return out
+
+
+def gather(test_file: str, package: str) -> tuple[list[Case], dict[str, str]]:
+    """The ``CASES`` and ``EXEMPT`` of every ``_cases_*`` module beside ``test_file``.
+
+    A package's ``test_bad_input.py`` adds them to its own table, so that each part of a
+    package keeps its bad-input cases beside its tests (``_cases_<part>.py``).
+    """
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    cases: list[Case] = []
+    exempt: dict[str, str] = {}
+    found = sorted(pkgutil.iter_modules([str(Path(test_file).parent)]), key=lambda m: m.name)
+    for info in found:
+        if info.name.startswith("_cases_"):
+            mod = importlib.import_module(f"{package}.{info.name}")
+            cases += mod.CASES
+            exempt.update(getattr(mod, "EXEMPT", {}))
+    return cases, exempt

@@ -25,7 +25,7 @@ from perturbation.registry import (
 )
 from perturbation.report import write_html, write_report
 from perturbation.verify import check_out_dir, run_claims, verify
-from tests._audit import Case, audit_ids, bad, lazy
+from tests._audit import Case, audit_ids, bad, gather, lazy
 
 
 def _experiment(ctx, bound):  # pragma: no cover - never run
@@ -151,6 +151,11 @@ EXEMPT = {
     "Series": "a type alias of plots (a tuple type), not a function",
 }
 assert claims and run_claims and claim  # imported for EXEMPT's names
+
+
+_GATHERED = gather(__file__, __package__)  # the cases of every _cases_* module here
+CASES += _GATHERED[0]
+EXEMPT.update(_GATHERED[1])
 
 
 @pytest.mark.parametrize("case", CASES, ids=audit_ids(CASES))

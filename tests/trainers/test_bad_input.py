@@ -31,7 +31,7 @@ from torch import nn
 
 import theory
 import trainers
-from tests._audit import Case, audit_ids, bad, bad_method, lazy
+from tests._audit import Case, audit_ids, bad, bad_method, gather, lazy
 from trainers import (
     ContextualBandit,
     DPOConfig,
@@ -658,6 +658,11 @@ CASES: list[Case] = [
     lazy(SoftQResult.tabular_policy, "n_states", "range", _on(_sq, 0)),
     lazy(SoftQResult.tabular_policy, "n_states", "type", _on(_sq, 2.0)),
 ]
+
+
+_GATHERED = gather(__file__, __package__)  # the cases of every _cases_* module here
+CASES += _GATHERED[0]
+EXEMPT.update(_GATHERED[1])
 
 
 @pytest.mark.parametrize("case", CASES, ids=audit_ids(CASES))

@@ -62,7 +62,7 @@ from stability.counterfactual.strategies import (
     queries,
     tanh_mlps,
 )
-from tests._audit import Case, audit_ids, bad
+from tests._audit import Case, audit_ids, bad, gather
 
 EXEMPT: dict[str, str] = {}
 
@@ -488,6 +488,11 @@ CASES: list[Case] = [
     bad(linear_instances, "max_dim", "range", max_dim=0),
     bad(linear_instances, "max_dim", "type", max_dim=True),
 ]
+
+
+_GATHERED = gather(__file__, __package__)  # the cases of every _cases_* module here
+CASES += _GATHERED[0]
+EXEMPT.update(_GATHERED[1])
 
 
 @pytest.mark.parametrize("case", CASES, ids=audit_ids(CASES))

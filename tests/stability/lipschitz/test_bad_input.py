@@ -77,7 +77,7 @@ from stability.lipschitz.patterns import (
     piecewise_linear,
 )
 from stability.lipschitz.strategies import one_hidden_scalar, weight_lists
-from tests._audit import Case, audit_ids, bad, bad_method, lazy
+from tests._audit import Case, audit_ids, bad, bad_method, gather, lazy
 
 # METHODS and the modules' other constants are not callable.
 EXEMPT: dict[str, str] = {
@@ -641,6 +641,11 @@ def _nan_bias_seq() -> nn.Sequential:
     with torch.no_grad():
         lin.bias[0] = NAN
     return nn.Sequential(lin, nn.ReLU(), nn.Linear(2, 1).double())
+
+
+_GATHERED = gather(__file__, __package__)  # the cases of every _cases_* module here
+CASES += _GATHERED[0]
+EXEMPT.update(_GATHERED[1])
 
 
 @pytest.mark.parametrize("case", CASES, ids=audit_ids(CASES))
