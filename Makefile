@@ -11,7 +11,7 @@ STAMP   := $(VENV)/.installed
 ARGS    ?=
 AREA    ?= theory
 
-.PHONY: verify test test-slow lint format bench bench-trl bench-docs clean
+.PHONY: verify test test-slow test-extras lint format bench bench-trl bench-docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,13 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/stability bench $(AREA) $(ARGS)
+
+# The optional-extras job: SB3 installed (torch held at the installed version), then the tests
+# that need it (loading saved SB3 policies checked against SB3's own predictions).
+test-extras: $(STAMP)
+	$(BIN)/python -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-constraint.txt
+	$(BIN)/pip install --quiet -c $(VENV)/torch-constraint.txt -e ".[sb3]"
+	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/pytest -q tests/trainers/test_loaders.py -k sb3_round_trip $(ARGS)
 
 # `stability bench sequence` against TRL: installs the `trl` extra with torch held at the
 # installed version by a constraint file, so pip never pulls another (multi-GB) torch.

@@ -63,6 +63,10 @@ PAPERS: dict[str, str] = {
     "with General Preferences, 2024 (arXiv:2404.03715)",
     "direct-advantage-po": "Liu et al., Improving Multi-Step Reasoning Abilities of Large "
     "Language Models with Direct Advantage Policy Optimization, 2024 (arXiv:2412.18279)",
+    "robust-dp": "Iyengar, Robust Dynamic Programming, Mathematics of Operations Research 30(2), "
+    "2005",
+    "iwocs": "Zouitine, Geist & Rachelson, Solving Robust MDPs as a Sequence of Static RL "
+    "Problems (IWOCS), 2024 (arXiv:2410.06212)",
     "rliable": "Agarwal, Schwarzer, Castro, Courville & Bellemare, Deep Reinforcement Learning "
     "at the Edge of the Statistical Precipice, NeurIPS 2021 (arXiv:2108.13264)",
 }

@@ -70,6 +70,8 @@ CLAIM_MODULES: tuple[str, ...] = (
     "perturbation.trainers",
     "perturbation.sequence",
     "perturbation.leaderboard",
+    "perturbation.robust_mdp",
+    "perturbation.retrain.claims",
 )
 
 #: ``--scale`` name -> multiplier of every experiment's instance counts.

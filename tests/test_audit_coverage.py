@@ -34,6 +34,8 @@ AUDITS = {
     "causal": "tests.causal.test_bad_input",
     "perturbation.sweeps": "tests.perturbation.sweeps.test_bad_input",
     "perturbation.leaderboard": "tests.perturbation.leaderboard.test_bad_input",
+    "perturbation.retrain": "tests.perturbation.test_bad_input",
+    "perturbation.robust_mdp": "tests.perturbation.test_bad_input",
     "trainers": "tests.trainers.test_bad_input",
     "trainers.sequence": "tests.trainers.sequence.test_bad_input",
     "stability.decision_boundary": "tests.stability.decision_boundary.test_bad_input",

@@ -15,6 +15,8 @@ name                            what                                            
 :func:`inverse_bellman`         the reward whose Q* is a given Q                  Prop 2.9
 :func:`cliff_witness`           a tie-breaking perturbation and its TV jump       Props 2.9-3.2
 :mod:`theory.bounds`            the bounds as functions                           Props 2.4, 4.7
+:func:`robust_value_iteration`  robust MDPs: L1/KL balls, finite model sets       Iyengar 2005
+:func:`iwocs`                   incremental worst-case search                      Zouitine et al. 2024
 :mod:`theory.symbolic`          the bounds as sympy expressions
 :mod:`theory.strategies`        hypothesis strategies for property-based tests
 ==============================  ================================================  ===========
@@ -32,6 +34,7 @@ from theory.bounds import (
     greedy_stability_radius,
     incomplete_reward_regret_lower_bound,
     q_lipschitz_bound,
+    q_transition_bound,
     soft_hard_value_gap_bound,
     soft_policy_regret_bound,
     soft_policy_tv_bound,
@@ -43,6 +46,17 @@ from theory.effective_reward import effective_reward, effective_reward_lipschitz
 from theory.evaluation import policy_q, policy_value
 from theory.inverse import CliffWitness, cliff_witness, inverse_bellman
 from theory.mdp import TabularMDP
+from theory.robust import (
+    FiniteModels,
+    IWOCSResult,
+    KLBall,
+    L1Ball,
+    RobustResult,
+    iwocs,
+    robust_policy_evaluation,
+    robust_value_iteration,
+    worst_case_model,
+)
 from theory.shaping import potential_shaping
 from theory.soft import (
     kl_regularized_bandit_policy,
@@ -68,6 +82,11 @@ from theory.value_iteration import (
 __all__ = [
     "CliffWitness",
     "ConvergenceError",
+    "FiniteModels",
+    "IWOCSResult",
+    "KLBall",
+    "L1Ball",
+    "RobustResult",
     "TabularMDP",
     "ValueIterationResult",
     "action_gap",
@@ -80,6 +99,7 @@ __all__ = [
     "greedy_stability_radius",
     "incomplete_reward_regret_lower_bound",
     "inverse_bellman",
+    "iwocs",
     "jacobian_inf_to_one_norm",
     "kl_regularized_bandit_policy",
     "local_softmax_constant",
@@ -90,8 +110,11 @@ __all__ = [
     "policy_value",
     "potential_shaping",
     "q_lipschitz_bound",
+    "q_transition_bound",
     "reward_distance",
     "reward_span",
+    "robust_policy_evaluation",
+    "robust_value_iteration",
     "soft_bellman_operator",
     "soft_hard_value_gap_bound",
     "soft_optimal_policy",
@@ -107,4 +130,5 @@ __all__ = [
     "total_variation",
     "uniform_argmax_policy",
     "value_iteration",
+    "worst_case_model",
 ]

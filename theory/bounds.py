@@ -14,6 +14,7 @@ function                                  bound                                 
 :func:`soft_hard_value_gap_bound`         ``0 <= Q*_alpha - Q* <= gamma alpha log|A| / (1-gamma)`` [derived, checked]
 :func:`soft_policy_regret_bound`          ``0 <= V* - V^{pi_alpha} <= alpha log|A| / (1-gamma)`` [derived]
 :func:`cliff_tv_jump`                     ``d_TV = (m-1)/m`` at an m-way tie               Prop 2.10
+:func:`q_transition_bound`                ``||dQ*||_inf <= gamma ||dP||_1 sp(V) / (2(1-gamma))`` Prop 2.4 for ``P`` [derived, checked]
 :func:`incomplete_reward_regret_lower_bound` ``regret >= mu(s0) A`` for a clever slacker     Prop 3.1 [derived]
 ========================================  ==============================================  ==================
 
@@ -34,6 +35,7 @@ __all__ = [
     "greedy_stability_radius",
     "incomplete_reward_regret_lower_bound",
     "q_lipschitz_bound",
+    "q_transition_bound",
     "soft_hard_value_gap_bound",
     "soft_policy_regret_bound",
     "soft_policy_tv_bound",
@@ -51,6 +53,30 @@ def q_lipschitz_bound(reward_distance: float, gamma: float) -> float:
     1.0000000000000002
     """
     return check_nonnegative("reward_distance", reward_distance) / (1.0 - check_gamma(gamma))
+
+
+def q_transition_bound(kernel_distance: float, value_span: float, gamma: float) -> float:
+    """The transition analogue of Prop 2.4 [derived, checked]:
+    ``||Q*_P - Q*_P'||_inf <= gamma ||P - P'||_{1,inf} sp(V*_P) / (2 (1 - gamma))``.
+
+    ``kernel_distance = max_{s,a} ||P(·|s,a) - P'(·|s,a)||_1`` and ``value_span = max V*_P -
+    min V*_P`` (at most ``sp(R) / (1 - gamma)``). Derivation: ``Q_P - Q_P' = gamma (P - P') V_P +
+    gamma P' (V_P - V_P')`` and ``||V_P - V_P'||_inf <= ||Q_P - Q_P'||_inf`` give
+    ``||dQ||_inf <= gamma/(1-gamma) max_{s,a} |(P - P')(·|s,a) · V_P|``; a difference of two
+    distributions sums to zero, so ``|(p - p')·V| <= ||p - p'||_1 sp(V) / 2``. The same holds for
+    the entropy-regularized ``Q*_alpha`` with ``V`` its soft value (``alpha LSE(·/alpha)`` is
+    1-Lipschitz in the sup norm). Attained with equality: a rewarding state that stays put with
+    probability ``1 - delta`` under ``P`` and ``1`` under ``P'``, beside an absorbing zero state.
+
+    >>> round(q_transition_bound(0.2, 10.0, 0.9), 12)
+    9.0
+    """
+    d = check_nonnegative("kernel_distance", kernel_distance)
+    if d > 2.0:
+        raise ValueError(f"kernel_distance is an L1 distance of distributions, at most 2; got {d}")
+    span = check_nonnegative("value_span", value_span)
+    g = check_gamma(gamma)
+    return g * d * span / (2.0 * (1.0 - g))
 
 
 def soft_policy_tv_bound(reward_distance: float, alpha: float, gamma: float) -> float:

@@ -27,8 +27,10 @@ from trainers.batched import StackedModule
 from trainers.dpo import DPOConfig, train_dpo
 from trainers.dqn import DQNConfig, train_dqn
 from trainers.envs import PixelGridEnv, TabularMDPEnv
+from trainers.loaders import LoadedPolicy, cleanrl_policy, load_sb3_policy
 from trainers.policy_gradient import PGConfig, PGResult, train_bandit, train_bandit_runs
 from trainers.ppo import PPOConfig, train_ppo
+from trainers.rollout import evaluate_returns, visited_states
 from trainers.runtime import load_checkpoint, save_checkpoint
 from trainers.soft_q import SoftQConfig, train_soft_q
 from trainers.supervised import (
@@ -44,6 +46,7 @@ __all__ = [
     "ContextualBandit",
     "DPOConfig",
     "DQNConfig",
+    "LoadedPolicy",
     "PGConfig",
     "PGResult",
     "PPOConfig",
@@ -52,7 +55,10 @@ __all__ = [
     "StackedModule",
     "SupervisedConfig",
     "TabularMDPEnv",
+    "cleanrl_policy",
+    "evaluate_returns",
     "load_checkpoint",
+    "load_sb3_policy",
     "multi_reward_bandit",
     "save_checkpoint",
     "train_bandit",
@@ -65,4 +71,5 @@ __all__ = [
     "train_dqn",
     "train_ppo",
     "train_soft_q",
+    "visited_states",
 ]

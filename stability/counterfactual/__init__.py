@@ -15,6 +15,8 @@ the changed model M(x') (:mod:`.guarantee`). Modules, one concept each:
   problem solved exactly with a certified gap), PROBE;
 - :mod:`.model_change`: families of changed models from a model factory; the sinusoidal family;
 - :mod:`.metrics`: cost, validity, robust validity, LOF (1 neighbour), Stability, time;
+- :mod:`.tabular`: counterfactuals of pandas DataFrames (feature types, immutables, ranges,
+  several diverse counterfactuals per query, scikit-learn classifiers, multiclass targets);
 - :mod:`.data`: breast-cancer (bundled with scikit-learn) and generated data;
 - :mod:`.models`: the model wrapper, a seeded MLP trainer, logistic models;
 - :mod:`.strategies`: hypothesis strategies for property tests.
@@ -69,12 +71,21 @@ from stability.counterfactual.models import (
     predict_proba,
     train_mlp,
 )
+from stability.counterfactual.tabular import (
+    Feature,
+    TabularCounterfactuals,
+    TabularSpace,
+    tabular_counterfactuals,
+)
 
 __all__ = [
     "CounterfactualResult",
     "Dataset",
+    "Feature",
     "ModelFamily",
     "SinusoidalFamily",
+    "TabularCounterfactuals",
+    "TabularSpace",
     "as_probability_model",
     "breast_cancer",
     "changed_models",
@@ -103,6 +114,7 @@ __all__ = [
     "sinusoidal_family",
     "sns",
     "stability_from_samples",
+    "tabular_counterfactuals",
     "train_mlp",
     "trex",
     "trex_nn",

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import theory.symbolic as S
-from tests._audit import Case, audit_ids, bad
+from tests._audit import Case, audit_ids, bad, gather
 from theory import (
     TabularMDP,
     action_gap,
@@ -310,6 +310,11 @@ CASES: list[Case] = [
     bad(strat.simplex_weights, "n_states", "range", n_states=0, n_components=2),
     bad(strat.simplex_weights, "n_components", "type", n_states=2, n_components="2"),
 ]
+
+
+_GATHERED = gather(__file__, __package__)  # the cases of every _cases_* module here
+CASES += _GATHERED[0]
+EXEMPT.update(_GATHERED[1])
 
 
 @pytest.mark.parametrize("case", CASES, ids=audit_ids(CASES))

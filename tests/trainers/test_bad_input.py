@@ -70,6 +70,7 @@ from trainers.supervised import SupervisedResult, make_mlp
 from trainers.tasks import MultiRewardBandit, verifiable_bandit
 
 EXEMPT = {
+    "LoadedPolicy": "result dataclass returned by load_sb3_policy; takes no user input",
     "PGResult": "result dataclass returned by train_bandit_runs; takes no user input",
     "dpo.DPOResult": "result dataclass returned by train_dpo; takes no user input",
     "dqn.DQNResult": "result dataclass returned by train_dqn; takes no user input",
