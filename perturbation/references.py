@@ -67,6 +67,14 @@ PAPERS: dict[str, str] = {
     "2005",
     "iwocs": "Zouitine, Geist & Rachelson, Solving Robust MDPs as a Sequence of Static RL "
     "Problems (IWOCS), 2024 (arXiv:2410.06212)",
+    "debate-reward": "Sukovic & Radanovic, Reward Design for Justifiable Sequential "
+    "Decision-Making, ICLR 2024 (arXiv:2402.15826)",
+    "fisor": "Zheng, Li, Yu, Yang, Li, Zhan & Liu, Safe Offline Reinforcement Learning with "
+    "Feasibility-Guided Diffusion Model (FISOR), ICLR 2024 (arXiv:2401.10700)",
+    "ogsrl": "Yan et al., Offline Guarded Safe Reinforcement Learning for Medical Treatment "
+    "Optimization Strategies (OGSRL), 2025 (arXiv:2505.16242)",
+    "unicorn": "Deng, Li, Sun, Ding & Lam, Unified Conversational Recommendation Policy "
+    "Learning via Graph-based Reinforcement Learning (UNICORN), SIGIR 2021 (arXiv:2105.09710)",
     "rliable": "Agarwal, Schwarzer, Castro, Courville & Bellemare, Deep Reinforcement Learning "
     "at the Edge of the Statistical Precipice, NeurIPS 2021 (arXiv:2108.13264)",
 }

@@ -72,6 +72,9 @@ CLAIM_MODULES: tuple[str, ...] = (
     "perturbation.leaderboard",
     "perturbation.robust_mdp",
     "perturbation.retrain.claims",
+    "perturbation.safe_offline",
+    "perturbation.debate_reward",
+    "perturbation.graph_recommendation",
 )
 
 #: ``--scale`` name -> multiplier of every experiment's instance counts.

@@ -17,6 +17,9 @@ name                            what                                            
 :mod:`theory.bounds`            the bounds as functions                           Props 2.4, 4.7
 :func:`robust_value_iteration`  robust MDPs: L1/KL balls, finite model sets       Iyengar 2005
 :func:`iwocs`                   incremental worst-case search                      Zouitine et al. 2024
+:func:`reachability_value`      feasibility value by HJ reachability (safe RL)     FISOR (Zheng et al.)
+:func:`constrained_lp`          constrained MDP by an occupancy-measure LP         Altman 1999
+:func:`debate_reward`           the debate game's reward for justifiable choices   Sukovic & Radanovic
 :mod:`theory.symbolic`          the bounds as sympy expressions
 :mod:`theory.strategies`        hypothesis strategies for property-based tests
 ==============================  ================================================  ===========
@@ -41,10 +44,19 @@ from theory.bounds import (
     soft_policy_tv_span_bound,
     softmax_tv_bound,
 )
+from theory.constrained import CMDPSolution, constrained_lp
+from theory.debate import debate_reward, judge_win_rate, justifiable_reward, minimax_debate
 from theory.distances import max_total_variation, reward_distance, reward_span, total_variation
 from theory.effective_reward import effective_reward, effective_reward_lipschitz_constant
 from theory.evaluation import policy_q, policy_value
 from theory.inverse import CliffWitness, cliff_witness, inverse_bellman
+from theory.judge import (
+    JudgeFit,
+    Preferences,
+    fit_bradley_terry_judge,
+    judge_scores,
+    preference_data,
+)
 from theory.mdp import TabularMDP
 from theory.robust import (
     FiniteModels,
@@ -56,6 +68,12 @@ from theory.robust import (
     robust_policy_evaluation,
     robust_value_iteration,
     worst_case_model,
+)
+from theory.safety import (
+    ReachabilityResult,
+    constraint_array,
+    reachability_value,
+    violation_probability,
 )
 from theory.shaping import potential_shaping
 from theory.soft import (
@@ -72,6 +90,7 @@ from theory.softmax import (
     softmax,
     softmax_jacobian,
 )
+from theory.treatment import TreatmentTask, state_features, treatment_task
 from theory.value_iteration import (
     ConvergenceError,
     ValueIterationResult,
@@ -80,37 +99,52 @@ from theory.value_iteration import (
 )
 
 __all__ = [
+    "CMDPSolution",
     "CliffWitness",
     "ConvergenceError",
     "FiniteModels",
     "IWOCSResult",
+    "JudgeFit",
     "KLBall",
     "L1Ball",
+    "Preferences",
+    "ReachabilityResult",
     "RobustResult",
     "TabularMDP",
+    "TreatmentTask",
     "ValueIterationResult",
     "action_gap",
     "argmax_mask",
     "cliff_tv_jump",
     "cliff_witness",
+    "constrained_lp",
+    "constraint_array",
+    "debate_reward",
     "effective_reward",
     "effective_reward_lipschitz_constant",
+    "fit_bradley_terry_judge",
     "greedy_policy",
     "greedy_stability_radius",
     "incomplete_reward_regret_lower_bound",
     "inverse_bellman",
     "iwocs",
     "jacobian_inf_to_one_norm",
+    "judge_scores",
+    "judge_win_rate",
+    "justifiable_reward",
     "kl_regularized_bandit_policy",
     "local_softmax_constant",
     "max_total_variation",
+    "minimax_debate",
     "optimal_actions",
     "optimal_q",
     "policy_q",
     "policy_value",
     "potential_shaping",
+    "preference_data",
     "q_lipschitz_bound",
     "q_transition_bound",
+    "reachability_value",
     "reward_distance",
     "reward_span",
     "robust_policy_evaluation",
@@ -127,8 +161,11 @@ __all__ = [
     "softmax",
     "softmax_jacobian",
     "softmax_tv_bound",
+    "state_features",
     "total_variation",
+    "treatment_task",
     "uniform_argmax_policy",
     "value_iteration",
+    "violation_probability",
     "worst_case_model",
 ]

@@ -27,11 +27,20 @@ from trainers.batched import StackedModule
 from trainers.dpo import DPOConfig, train_dpo
 from trainers.dqn import DQNConfig, train_dqn
 from trainers.envs import PixelGridEnv, TabularMDPEnv
+from trainers.fisor import FISORConfig, FISORResult, train_fisor
 from trainers.loaders import LoadedPolicy, cleanrl_policy, load_sb3_policy
+from trainers.ogsrl import OGSRLConfig, OGSRLResult, train_ogsrl
 from trainers.policy_gradient import PGConfig, PGResult, train_bandit, train_bandit_runs
 from trainers.ppo import PPOConfig, train_ppo
 from trainers.rollout import evaluate_returns, visited_states
 from trainers.runtime import load_checkpoint, save_checkpoint
+from trainers.safe_tasks import (
+    OfflineDataset,
+    SafeTask,
+    behaviour_policy,
+    collect_dataset,
+    hazard_gridworld,
+)
 from trainers.soft_q import SoftQConfig, train_soft_q
 from trainers.supervised import (
     SupervisedConfig,
@@ -46,17 +55,26 @@ __all__ = [
     "ContextualBandit",
     "DPOConfig",
     "DQNConfig",
+    "FISORConfig",
+    "FISORResult",
     "LoadedPolicy",
+    "OGSRLConfig",
+    "OGSRLResult",
+    "OfflineDataset",
     "PGConfig",
     "PGResult",
     "PPOConfig",
     "PixelGridEnv",
+    "SafeTask",
     "SoftQConfig",
     "StackedModule",
     "SupervisedConfig",
     "TabularMDPEnv",
+    "behaviour_policy",
     "cleanrl_policy",
+    "collect_dataset",
     "evaluate_returns",
+    "hazard_gridworld",
     "load_checkpoint",
     "load_sb3_policy",
     "multi_reward_bandit",
@@ -69,6 +87,8 @@ __all__ = [
     "train_classifier_runs",
     "train_dpo",
     "train_dqn",
+    "train_fisor",
+    "train_ogsrl",
     "train_ppo",
     "train_soft_q",
     "visited_states",

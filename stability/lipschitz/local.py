@@ -18,8 +18,9 @@ import time
 
 import numpy as np
 
+from stability.lipschitz.activations import activation_range
 from stability.lipschitz.liplt import liplt_bound
-from stability.lipschitz.network import Network, _apply, _check_net, check_box
+from stability.lipschitz.network import Network, _check_net, check_box
 from stability.lipschitz.result import LipschitzResult
 
 __all__ = ["interval_slopes", "local_bound"]
@@ -84,10 +85,9 @@ def interval_slopes(
         a_k = np.maximum(a_k, net.slopes[k][0])
         b_k = np.minimum(b_k, net.slopes[k][1])
         out.append((a_k, b_k))
-        # propagate the box through the activation (monotone activations)
-        name = net.activations[k]
-        lo_n, hi_n = _apply(name, zl), _apply(name, zu)
-        mid, rad = 0.5 * (lo_n + hi_n), 0.5 * np.abs(hi_n - lo_n)
+        # propagate the box through the activation (its range on [zl, zu], monotone or not)
+        lo_n, hi_n = activation_range(net.activations[k], zl, zu)
+        mid, rad = 0.5 * (lo_n + hi_n), 0.5 * (hi_n - lo_n)
     return out
 
 

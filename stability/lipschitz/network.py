@@ -5,9 +5,11 @@ Every Lipschitz method of :mod:`stability.lipschitz` works on a :class:`Network`
 ``φ_k`` applied elementwise and slope-restricted in ``[alpha_k, beta_k]``
 (``alpha_k <= (φ(a) - φ(b)) / (a - b) <= beta_k``), the setting of LipSDP [1]_ (Eq. (3)).
 
-:func:`as_network` builds one from a torch ``nn.Sequential`` (Linear layers and ReLU,
-LeakyReLU, Tanh, Sigmoid, Softplus, Identity) or from a list of weight matrices with a named
-activation between them. Consecutive Linear layers are merged (their product is exact); a
+:func:`as_network` builds one from a torch module (an ``nn.Sequential`` of Linear layers and
+the activations of :mod:`stability.lipschitz.activations` directly; any other module through
+:func:`stability.lipschitz.trace.trace_network`, which materialises a chain of Linear, Conv,
+pooling, BatchNorm, reshapes and activations exactly) or from a list of weight matrices with a
+named activation between them. Consecutive Linear layers are merged (their product is exact); a
 leading or trailing activation is wrapped with an identity weight matrix, which leaves ``f``
 unchanged. Anything else is rejected with a ``ValueError`` naming the layer.
 
@@ -26,19 +28,19 @@ from typing import Any
 
 import numpy as np
 
+from stability.lipschitz.activations import (
+    ACTIVATION_SLOPES,
+    _check_custom,
+    _check_interval,
+    activation_slopes,
+    check_activation_name,
+    evaluate_activation,
+    slopes_of_name,
+)
+from stability.lipschitz.box import check_box
 from theory.checks import ArgumentTypeError, as_float_array, check_positive_int
 
 __all__ = ["ACTIVATION_SLOPES", "Network", "as_network", "check_box", "merge_linear_layers"]
-
-#: Activation name -> slope interval ``(alpha, beta)``.
-ACTIVATION_SLOPES: dict[str, tuple[float, float]] = {
-    "relu": (0.0, 1.0),
-    "tanh": (0.0, 1.0),
-    "sigmoid": (0.0, 0.25),
-    "softplus": (0.0, 1.0),
-    "identity": (1.0, 1.0),
-    "linear": (1.0, 1.0),
-}
 
 
 @dataclass(frozen=True)
@@ -100,15 +102,7 @@ class Network:
                 f"got {self.activations!r}"
             )
         for k, name in enumerate(self.activations):
-            if not isinstance(name, str) or not (
-                name in ACTIVATION_SLOPES or name == "custom" or name.startswith("leaky_relu:")
-            ):
-                raise ValueError(
-                    f"activations[{k}] must be a name of ACTIVATION_SLOPES, 'custom' or "
-                    f"'leaky_relu:<slope>'; got {name!r}"
-                )
-            if name.startswith("leaky_relu:"):
-                _leaky_slope(f"activations[{k}]", name)
+            check_activation_name(name, f"activations[{k}]")
 
     @property
     def dims(self) -> tuple[int, ...]:
@@ -188,35 +182,6 @@ def merge_linear_layers(net: Network) -> Network:
     return Network(tuple(ws), tuple(bs), tuple(slopes), tuple(acts))
 
 
-def _check_interval(name: str, pair: Any) -> tuple[float, float]:
-    """A slope interval ``(alpha, beta)``: two finite reals with ``alpha <= beta``."""
-    if isinstance(pair, str | bytes) or not hasattr(pair, "__len__") or len(pair) != 2:
-        raise ArgumentTypeError(f"{name} must be an (alpha, beta) pair; got {pair!r}")
-    try:
-        a, b = (float(v) for v in pair)
-    except (TypeError, ValueError):
-        raise ArgumentTypeError(f"{name} must be a pair of real numbers; got {pair!r}") from None
-    if not (np.isfinite(a) and np.isfinite(b) and a <= b):
-        raise ValueError(
-            f"{name}: the slopes (alpha, beta) must be finite with alpha <= beta; got {pair!r}"
-        )
-    return a, b
-
-
-def _leaky_slope(name: str, activation: str) -> float:
-    """The finite negative-side slope ``s`` of ``'leaky_relu:<s>'``."""
-    text = activation.split(":", 1)[1]
-    try:
-        s = float(text)
-    except ValueError:
-        raise ValueError(
-            f"{name}: 'leaky_relu:<slope>' needs a number after the colon; got {activation!r}"
-        ) from None
-    if not np.isfinite(s):
-        raise ValueError(f"{name}: the leaky ReLU slope must be finite; got {activation!r}")
-    return s
-
-
 def _check_net(net: Any, name: str = "net") -> Network:
     """``net`` itself if it is a :class:`Network` (validated when built), else a TypeError
     naming ``name`` (the solver entry points take a parsed network; :func:`as_network` builds
@@ -281,110 +246,43 @@ def _check_scale(net: Network, name: str = "network") -> None:
     )
 
 
-def check_box(box: Any, n0: int, name: str = "box") -> tuple[np.ndarray, np.ndarray]:
-    """``box = (lo, hi)``: two finite vectors of shape ``(n0,)`` with ``lo <= hi``.
-
-    Raises
-    ------
-    ValueError
-        Naming ``name``: wrong shape, non-finite entries, ``lo > hi`` somewhere, or
-        ``n0`` not a positive integer (then naming ``n0``).
-    TypeError
-        Naming ``name``: not a pair of numeric vectors.
-    """
-    n0 = check_positive_int("n0", n0)
-    if isinstance(box, str | bytes) or not hasattr(box, "__len__") or len(box) != 2:
-        raise ArgumentTypeError(f"{name} must be a pair (lo, hi) of vectors; got {box!r}")
-    lo = as_float_array(f"{name}: lo", box[0]).reshape(-1)
-    hi = as_float_array(f"{name}: hi", box[1]).reshape(-1)
-    if lo.shape != (n0,) or hi.shape != (n0,):
-        raise ValueError(
-            f"{name}: lo and hi must have shape ({n0},); got {lo.shape} and {hi.shape}"
-        )
-    if np.any(lo > hi):
-        i = int(np.argmax(lo > hi))
-        raise ValueError(f"{name}: need lo <= hi; got lo[{i}] = {lo[i]} > hi[{i}] = {hi[i]}")
-    return lo, hi
-
-
 def _apply(name: str, h: np.ndarray) -> np.ndarray:
-    if name == "relu":
-        return np.maximum(h, 0.0)
-    if name.startswith("leaky_relu:"):
-        s = float(name.split(":")[1])
-        return np.where(h >= 0, h, s * h)
-    if name == "tanh":
-        return np.tanh(h)
-    if name == "sigmoid":
-        return 0.5 * (1.0 + np.tanh(0.5 * h))
-    if name == "softplus":
-        return np.logaddexp(0.0, h)
-    if name in ("identity", "linear"):
-        return h
-    raise ValueError(f"activation {name!r} has slopes only and cannot be evaluated")
+    """``φ(h)`` on a numpy array (:func:`~stability.lipschitz.activations.evaluate_activation`)."""
+    return evaluate_activation(name, h)
 
 
 def _apply_torch(name: str, h: Any) -> Any:
-    import torch
+    """``φ(h)`` on a torch tensor (:func:`~stability.lipschitz.activations.evaluate_activation`)."""
+    return evaluate_activation(name, h)
 
-    if name == "relu":
-        return torch.relu(h)
-    if name.startswith("leaky_relu:"):
-        return torch.nn.functional.leaky_relu(h, float(name.split(":")[1]))
-    if name == "tanh":
-        return torch.tanh(h)
-    if name == "sigmoid":
-        return torch.sigmoid(h)
-    if name == "softplus":
-        return torch.nn.functional.softplus(h)
-    if name in ("identity", "linear"):
-        return h
-    raise ValueError(f"activation {name!r} has slopes only and cannot be evaluated")
+
+def _canonical(activation: str) -> str:
+    """``"Leaky-ReLU:0.10"`` -> ``"leaky_relu:0.1"`` (lower case, ``_``, numbers by ``repr``)."""
+    head, *params = activation.lower().split(":")
+    head = head.replace("-", "_")
+    out = []
+    for p in params:
+        try:
+            out.append(repr(float(p)))
+        except ValueError:
+            out.append(p)  # refused, by name, in slopes_of_name
+    return ":".join([head, *out])
 
 
 def _slopes_of(activation: Any) -> tuple[str, tuple[float, float]]:
     """Name and slopes of an activation given as a name or an ``(alpha, beta)`` pair."""
     if isinstance(activation, str):
-        head, sep, tail = activation.lower().partition(":")
-        key = head.replace("-", "_") + sep + tail
-        if key.startswith("leaky_relu:"):
-            s = _leaky_slope("activation", key)
-            return f"leaky_relu:{s!r}", (min(s, 1.0), max(s, 1.0))
-        if key not in ACTIVATION_SLOPES:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATION_SLOPES)}, 'leaky_relu:<slope>' or "
-                f"an (alpha, beta) pair; got {activation!r}"
-            )
-        return key, ACTIVATION_SLOPES[key]
+        key = _canonical(activation)
+        return key, slopes_of_name(key, "activation")
     return "custom", _check_interval("activation", activation)
 
 
 def _module_slopes(
     mod: Any, custom: Mapping[str, tuple[float, float]]
 ) -> tuple[str, tuple[float, float]] | None:
-    """Slopes of a torch activation module; ``None`` if it is not one we know."""
-    from torch import nn
-
-    cls = type(mod).__name__
-    if cls in custom:
-        return "custom", custom[cls]
-    if isinstance(mod, nn.ReLU):
-        return "relu", (0.0, 1.0)
-    if isinstance(mod, nn.LeakyReLU):
-        s = float(mod.negative_slope)
-        if not np.isfinite(s):
-            raise ValueError(f"network: LeakyReLU negative_slope must be finite; got {s!r}")
-        return f"leaky_relu:{s!r}", (min(s, 1.0), max(s, 1.0))
-    if isinstance(mod, nn.Tanh):
-        return "tanh", (0.0, 1.0)
-    if isinstance(mod, nn.Sigmoid):
-        return "sigmoid", (0.0, 0.25)
-    if isinstance(mod, nn.Softplus):
-        beta = float(mod.beta)  # softplus_beta(x) = log(1 + e^{beta x}) / beta has slopes (0, 1)
-        return ("softplus" if beta == 1.0 else "custom"), (0.0, 1.0)
-    if isinstance(mod, nn.Identity):
-        return "identity", (1.0, 1.0)
-    return None
+    """Slopes of a torch activation module; ``None`` if it is not one we know (the table of
+    :func:`stability.lipschitz.activations.activation_slopes`)."""
+    return activation_slopes(mod, custom)
 
 
 def _from_sequential(seq: Any, custom: Mapping[str, tuple[float, float]]) -> Network:
@@ -403,16 +301,16 @@ def _from_sequential(seq: Any, custom: Mapping[str, tuple[float, float]]) -> Net
             )
             items.append(("lin", w, b))
             continue
-        if isinstance(mod, nn.Identity):
-            continue
         found = _module_slopes(mod, custom)
         if found is None:
             raise ValueError(
-                f"network: unsupported layer {i} ({type(mod).__name__}); supported are Linear, "
-                "ReLU, LeakyReLU, Tanh, Sigmoid, Softplus and Identity (or pass "
+                f"network: unsupported layer {i} ({type(mod).__name__}); supported are Linear "
+                "and the activations of stability.lipschitz.activations (or pass "
                 f"slopes={{{type(mod).__name__!r}: (alpha, beta)}} for a slope-restricted "
                 "elementwise activation)"
             )
+        if found[0] == "identity":
+            continue
         items.append(("act", *found))
     if not any(it[0] == "lin" for it in items):
         raise ValueError("network: the nn.Sequential has no Linear layer")
@@ -464,13 +362,18 @@ def as_network(
     activation: Any = None,
     *,
     slopes: Mapping[str, tuple[float, float]] | None = None,
+    input_shape: Any = None,
+    max_dense: int | None = None,
 ) -> Network:
     """Parse ``network`` into a :class:`Network`.
 
     Parameters
     ----------
-    network : Network, torch.nn.Sequential or sequence of array_like
-        A sequential torch model of ``Linear`` layers and slope-restricted activations, or the
+    network : Network, TracedNetwork, torch.nn.Module or sequence of array_like
+        A traced chain (:func:`stability.lipschitz.trace.trace_network`); a torch module: an ``nn.Sequential`` of ``Linear`` layers and slope-restricted
+        activations, or any module that :func:`stability.lipschitz.trace.trace_network`
+        traces into a chain (Conv, pooling, BatchNorm in eval mode, reshapes, functional
+        activations; materialised exactly, BatchNorm folded); or the
         layers as a list: the weight matrices ``[W_1, …, W_l]`` (``W_k`` of shape
         ``(n_k, n_{k-1})``, numpy or torch) describe a network **without biases**, and pairs
         ``[(W_1, b_1), …, (W_l, b_l)]`` one with biases. Global upper bounds do not depend on
@@ -481,24 +384,53 @@ def as_network(
         :data:`ACTIVATION_SLOPES` (default ``"relu"``), ``"leaky_relu:<slope>"`` or a slope
         interval ``(alpha, beta)``. Ignored (must be ``None``) for an ``nn.Sequential``.
     slopes : mapping of str to (float, float), optional
-        For an ``nn.Sequential``: slope intervals of further activation classes by class name.
+        For a torch module: slope intervals of further activation classes by class name.
+    input_shape : tuple of int, optional
+        For a torch module that is not a plain ``nn.Sequential`` of Linear layers and
+        activations: one input's shape without the batch dimension (e.g. ``(C, H, W)``);
+        inferred when the first operation is ``nn.Linear``.
+    max_dense : int, optional
+        For a traced module: the most float64 entries a materialised affine map may have
+        (default :data:`stability.lipschitz.trace.MAX_DENSE`).
 
     Raises
     ------
     ValueError
-        On an unsupported layer (named), non-chaining shapes, non-finite weights or biases, a
+        On an unsupported layer (named), a module with residual additions or MaxPool (not a
+        chain: :func:`~stability.lipschitz.api.lipschitz_bound` bounds it by segments), a chain
+        over ``max_dense``, a bad ``input_shape``, non-chaining shapes, non-finite weights or biases, a
         bad activation (``'leaky_relu:nan'``, an interval with ``alpha > beta``), or bad
         ``slopes`` (not finite, ``alpha > beta``, or given with a weight list).
     TypeError
-        On a ``network`` that is neither an ``nn.Sequential`` nor a list of numeric matrices.
+        On a ``network`` that is neither a torch module nor a list of numeric matrices.
     """
     if isinstance(network, Network):
+        if input_shape is not None or max_dense is not None:
+            raise ValueError(
+                "input_shape and max_dense are for torch modules; a Network is already "
+                f"materialised; got input_shape={input_shape!r}, max_dense={max_dense!r}"
+            )
         if activation is not None or slopes is not None:
             raise ValueError(
                 "activation and slopes are for weight lists and nn.Sequential; a Network carries "
                 f"its own; got activation={activation!r}, slopes={slopes!r}"
             )
         return network
+    from stability.lipschitz.trace import MAX_DENSE, TracedNetwork
+
+    if isinstance(network, TracedNetwork):
+        if activation is not None or slopes is not None or input_shape is not None:
+            raise ValueError(
+                "activation, slopes and input_shape are fixed when tracing; a TracedNetwork "
+                f"carries its own; got activation={activation!r}, slopes={slopes!r}, "
+                f"input_shape={input_shape!r}"
+            )
+        limit = MAX_DENSE if max_dense is None else check_positive_int("max_dense", max_dense)
+        try:
+            return _assemble(network.dense_layers(limit))
+        except ValueError as exc:
+            msg = str(exc)
+            raise type(exc)(msg if msg.startswith("network") else f"network: {msg}") from None
     try:
         from torch import nn
     except ImportError:  # pragma: no cover - torch is a dependency
@@ -508,18 +440,17 @@ def as_network(
             raise ValueError(
                 f"activation is only for weight lists; got activation={activation!r} with an nn.Module"
             )
-        if isinstance(network, nn.Linear):
-            network = nn.Sequential(network)
-        if not isinstance(network, nn.Sequential):
-            raise ArgumentTypeError(
-                f"network must be an nn.Sequential or a list of weights; got {type(network).__name__}"
-            )
-        custom = _check_custom_slopes(slopes)
-        try:
-            return _from_sequential(network, custom)
-        except ValueError as exc:  # a non-finite weight or bias, named by its field
-            msg = str(exc)
-            raise type(exc)(msg if msg.startswith("network") else f"network: {msg}") from None
+        net, _, why = _network_or_traced(
+            network, slopes=slopes, input_shape=input_shape, max_dense=max_dense
+        )
+        if net is None:
+            raise ValueError(f"network: {why}")
+        return net
+    if input_shape is not None or max_dense is not None:
+        raise ValueError(
+            "input_shape and max_dense are for torch modules; got "
+            f"input_shape={input_shape!r}, max_dense={max_dense!r} with {type(network).__name__}"
+        )
     if slopes is not None:
         raise ValueError(
             "slopes (slope intervals by activation class name) is only for an nn.Sequential; "
@@ -555,6 +486,65 @@ def as_network(
         raise type(exc)(f"network: {exc}") from None
 
 
+def _plain_sequential(module: Any, custom: Mapping[str, tuple[float, float]]) -> bool:
+    """An ``nn.Sequential`` (or a single ``nn.Linear``) of Linear layers and known activations."""
+    from torch import nn
+
+    if isinstance(module, nn.Linear):
+        return True
+    if type(module) is not nn.Sequential:
+        return False
+    for mod in module:
+        if isinstance(mod, nn.Linear):
+            continue
+        try:
+            if activation_slopes(mod, custom) is None:
+                return False
+        except ValueError:
+            return False  # Dropout in training mode: refused, by name, by the tracer
+    return True
+
+
+def _network_or_traced(
+    module: Any, *, slopes: Any, input_shape: Any, max_dense: Any
+) -> tuple[Network | None, Any, str]:
+    """``(Network, None, "")`` when ``module`` materialises (a plain Sequential directly, else
+    a traced chain within ``max_dense``); else ``(None, TracedNetwork, why)``."""
+    from torch import nn
+
+    from stability.lipschitz.trace import MAX_DENSE, trace_network
+
+    custom = _check_custom_slopes(slopes)
+    limit = MAX_DENSE if max_dense is None else check_positive_int("max_dense", max_dense)
+    if input_shape is None and _plain_sequential(module, custom):
+        seq = nn.Sequential(module) if isinstance(module, nn.Linear) else module
+        try:
+            return _from_sequential(seq, custom), None, ""
+        except ValueError as exc:  # a non-finite weight or bias, named by its field
+            msg = str(exc)
+            raise type(exc)(msg if msg.startswith("network") else f"network: {msg}") from None
+    traced = trace_network(module, input_shape, slopes=custom)
+    if not traced.is_chain:
+        why = (
+            "it has residual additions or MaxPool, not a chain of affine maps and activations "
+            "(lipschitz_bound bounds it by segments: stability.lipschitz.trace.segments)"
+        )
+        return None, traced, why
+    size = traced.dense_size()
+    if size > limit:
+        why = (
+            f"materialising its affine maps needs {size} float64 entries, over "
+            f"max_dense={limit} (the matrix-free methods 'naive' and 'liplt' of "
+            "lipschitz_bound take it; or raise max_dense)"
+        )
+        return None, traced, why
+    try:
+        return _assemble(traced.dense_layers(limit)), traced, ""
+    except ValueError as exc:
+        msg = str(exc)
+        raise type(exc)(msg if msg.startswith("network") else f"network: {msg}") from None
+
+
 def _is_pair(item: Any) -> bool:
     """Whether a weight-list entry is a ``(W, b)`` pair: a tuple of a matrix and a vector."""
     if not isinstance(item, tuple) or len(item) != 2:
@@ -588,15 +578,4 @@ def _numeric(x: Any, what: str, ndim: int) -> np.ndarray:
 
 def _check_custom_slopes(slopes: Any) -> dict[str, tuple[float, float]]:
     """``slopes``: a mapping of activation class names to valid slope intervals."""
-    if slopes is None:
-        return {}
-    if not isinstance(slopes, Mapping):
-        raise ArgumentTypeError(
-            f"slopes must map activation class names to (alpha, beta) pairs; got {slopes!r}"
-        )
-    out = {}
-    for key, pair in slopes.items():
-        if not isinstance(key, str):
-            raise ArgumentTypeError(f"slopes: keys must be class names (str); got {key!r}")
-        out[key] = _check_interval(f"slopes[{key!r}]", pair)
-    return out
+    return _check_custom(slopes)

@@ -144,3 +144,24 @@ def test_weight_pairs_carry_the_biases_into_the_local_bound():
     assert with_bias == pytest.approx(0.0, abs=1e-9)
     bare = lipschitz_bound([w for w, _ in pairs], method="local", box=box).value
     assert bare == pytest.approx(1.0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.integers(0, 2**31 - 1),
+    st.sampled_from(["GELU", "SiLU", "Mish", "LeakyReLU", "ELU", "Hardswish"]),
+)
+def test_local_bound_is_sound_for_non_monotone_activations(seed, act_name):
+    """The box is propagated through the activation's range, not its end values: a GELU or a
+    LeakyReLU with a negative slope maps [lo, hi] beyond [phi(lo), phi(hi)]."""
+    from stability.lipschitz import lipschitz_lower_bound
+
+    act = {"LeakyReLU": nn.LeakyReLU(-0.5), "ELU": nn.ELU(-0.5)}.get(act_name) or getattr(
+        nn, act_name
+    )()
+    torch.manual_seed(seed)
+    m = nn.Sequential(nn.Linear(3, 12), act, nn.Linear(12, 12), act, nn.Linear(12, 1)).double()
+    box = (-0.5 * np.ones(3), 0.5 * np.ones(3))
+    up = lipschitz_bound(m, "local", box=box).value
+    low = lipschitz_lower_bound(m, box=box, seed=seed, n_samples=256, n_ascent=50).value
+    assert up >= low - 1e-9

@@ -46,11 +46,13 @@ def test_sequential_parsing_matches_forward():
 
 
 def test_unsupported_layer_is_named():
-    seq = nn.Sequential(nn.Linear(3, 4), nn.GELU(), nn.Linear(4, 1))
-    with pytest.raises(ValueError, match=r"layer 1 \(GELU\)"):
+    seq = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 1))
+    with pytest.raises(ValueError, match=r"layer '1' \(LayerNorm\)"):
         as_network(seq)
-    net = as_network(seq, slopes={"GELU": (-0.17, 1.13)})
-    assert net.slopes == ((-0.17, 1.13),)
+    seq = nn.Sequential(nn.Linear(3, 4), nn.GELU(), nn.Linear(4, 1))  # built in now
+    assert as_network(seq).slopes == ((-0.129, 1.129),)
+    net = as_network(seq, slopes={"GELU": (-0.17, 1.13)})  # an override wins
+    assert net.slopes == ((-0.17, 1.13),) and net.activations == ("custom",)
 
 
 def test_eclipse_takes_nonzero_alpha():
