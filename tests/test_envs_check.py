@@ -19,6 +19,7 @@ from gymnasium.utils.env_checker import check_env
 
 import theory
 from stability.decision_boundary.gridworld import PixelGridworld
+from trainers.crs_graph import ConversationalRecEnv, synthetic_catalogue
 from trainers.envs import PixelGridEnv, TabularMDPEnv
 
 PACKAGES = ("theory", "stability", "causal", "trainers")
@@ -35,6 +36,7 @@ FACTORIES: dict[type[gym.Env], dict] = {
     PixelGridworld: {"size": 5, "seed": 1},
     TabularMDPEnv: {"mdp": _small_mdp(), "max_steps": 7},
     PixelGridEnv: {"size": 3, "cell": 2},
+    ConversationalRecEnv: {"catalogue": synthetic_catalogue(seed=0), "illegal": "reject"},
 }
 
 

@@ -430,6 +430,10 @@ class ConversationalRecEnv(gym.Env):
     prune : bool
     rewards : CRSRewards
     attribute_selection : {"weighted_entropy", "preference"}
+    illegal : {"raise", "reject"}
+        An action outside the current mask: refused (``"raise"``, default), or a wasted turn
+        rewarded like a rejected ask or recommendation (``"reject"``: for generic agents and
+        gymnasium's environment checker, which sample the whole action space).
     render_mode : None
 
     Examples
@@ -453,9 +457,11 @@ class ConversationalRecEnv(gym.Env):
         prune: bool = True,
         rewards: CRSRewards = CRSRewards(),
         attribute_selection: str = "weighted_entropy",
+        illegal: str = "raise",
         render_mode: str | None = None,
     ):
         self.render_mode = check_choice("render_mode", render_mode, [None])
+        self.illegal = check_choice("illegal", illegal, ("raise", "reject"))
         if not isinstance(catalogue, Catalogue):
             raise ArgumentTypeError(
                 f"catalogue must be a Catalogue; got {type(catalogue).__name__}"
@@ -475,9 +481,9 @@ class ConversationalRecEnv(gym.Env):
         )
         self.n_actions = catalogue.n_attributes + catalogue.n_items
         width = len(STATE_FEATURES) + len(ACTION_FEATURES)
-        self.observation_space = gym.spaces.Box(
-            -np.inf, np.inf, (self.n_actions, width), dtype=np.float32
-        )
+        # every feature lies in [0, 1] except the accepted-attribute count over max_turns (the
+        # opening attribute comes on top of at most one per turn): [0, 2] holds them all
+        self.observation_space = gym.spaces.Box(0.0, 2.0, (self.n_actions, width), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(self.n_actions)
         self.graph: ConversationGraph | None = None
         self.target, self.turn = -1, 0
@@ -562,13 +568,18 @@ class ConversationalRecEnv(gym.Env):
         if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
             action = action.item()
         a = check_int("action", action, lo=0, hi=self.n_actions - 1)
-        if not self._info["action_mask"][a]:
-            legal = np.flatnonzero(self._info["action_mask"]).tolist()
-            raise ValueError(f"action {a} is not legal in this state; legal actions: {legal}")
         g, c, r = self.graph, self.catalogue, self.rewards
+        legal = bool(self._info["action_mask"][a])
+        if not legal and self.illegal == "raise":
+            ok = np.flatnonzero(self._info["action_mask"]).tolist()
+            raise ValueError(f"action {a} is not legal in this state; legal actions: {ok}")
         self.turn += 1
         success = False
-        if a < c.n_attributes:  # ask attribute a: truthful yes/no
+        if (
+            not legal
+        ):  # illegal="reject": a wasted turn, rejected like a failed ask or recommendation
+            reward = r.ask_fail if a < c.n_attributes else r.rec_fail
+        elif a < c.n_attributes:  # ask attribute a: truthful yes/no
             if c.item_attributes[self.target, a]:
                 g.accept_attribute(a)
                 reward = r.ask_success

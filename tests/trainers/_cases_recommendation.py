@@ -112,6 +112,7 @@ CASES: list[Case] = [
     # ConversationalRecEnv
     bad(ConversationalRecEnv, "catalogue", "type", "cat"),
     bad(ConversationalRecEnv, "max_turns", "range", CAT, max_turns=0),
+    bad(ConversationalRecEnv, "illegal", "option", CAT, illegal="ignore"),
     bad(ConversationalRecEnv, "rec_size", "range", CAT, rec_size=99),
     bad(ConversationalRecEnv, "n_item_candidates", "type", CAT, n_item_candidates=2.0),
     bad(ConversationalRecEnv, "n_attribute_candidates", "range", CAT, n_attribute_candidates=0),

@@ -179,3 +179,16 @@ def test_catalogue_is_seeded():
     a, b = synthetic_catalogue(seed=7), synthetic_catalogue(seed=7)
     np.testing.assert_array_equal(a.item_embeddings, b.item_embeddings)
     assert all(itertools.starmap(np.array_equal, zip(a.user_items, b.user_items, strict=True)))
+
+
+def test_an_illegal_action_is_a_rejected_turn_when_asked():
+    """``illegal="reject"``: an action outside the mask costs a turn and the rejection reward,
+    and leaves the graph unchanged (the default refuses it)."""
+    env = ConversationalRecEnv(synthetic_catalogue(seed=0), illegal="reject")
+    _, info = env.reset(seed=0)
+    bad = int(np.flatnonzero(~info["action_mask"])[0])
+    cands = info["candidates"].copy()
+    _, reward, terminated, _, info2 = env.step(bad)
+    expected = env.rewards.ask_fail if bad < env.catalogue.n_attributes else env.rewards.rec_fail
+    assert reward == (env.rewards.quit if terminated else expected)
+    assert env.turn == 1 and np.array_equal(info2["candidates"], cands)
