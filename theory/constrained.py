@@ -31,7 +31,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog
 
 from theory.checks import ArgumentTypeError, as_float_array, check_nonnegative, check_simplex
 from theory.mdp import TabularMDP, check_mdp
@@ -136,6 +135,7 @@ def constrained_lp(
     A_eq = np.repeat(np.eye(S), A, axis=1) - g * mdp.P.reshape(S * A, S).T
     b_eq = (1.0 - g) * rho
     bounds = [(0.0, None if o else 0.0) for o in ok.ravel()]
+    from scipy.optimize import linprog  # lazy: scipy.optimize costs ~0.6 s to import
     res = linprog(
         -mdp.R.ravel() / (1.0 - g),
         A_ub=C.reshape(1, -1) / (1.0 - g),

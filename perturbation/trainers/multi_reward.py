@@ -190,7 +190,7 @@ def _drop_ambiguous_training(ctx: RunContext) -> dict[str, object]:
     task = mr.bandit(features=mr.features(rng, DROP_EXTRA_DIMS))
     C = task.n_contexts
     tie, kept = list(mr.boundary), list(mr.interior())
-    n = ctx.n(6, minimum=3)
+    n = ctx.n(4, minimum=3)
     keep = np.ones(C)
     keep[tie] = 0.0
     # runs 0..n-1: Model 1 (seed i, every context); runs n..2n-1: Model 3 (same seed i, same

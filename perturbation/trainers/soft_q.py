@@ -36,9 +36,10 @@ SOFT_Q_ALPHA = 0.5
 def soft_q_matches_theory(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     rng = ctx.rng("soft-q")
     alpha, steps = SOFT_Q_ALPHA, 1500
-    mdps = [random_mdp(rng, 3, 3, 0.5) for _ in range(ctx.n(2, minimum=1))]
-    # one seed per MDP up to the default scale (a max over instances: any count is a valid
-    # check); 2 per unit of scale above it (8 at medium, 32 at large)
+    mdps = [random_mdp(rng, 3, 3, 0.5) for _ in range(ctx.n(1, minimum=1))]
+    # one MDP and one seed per algorithm at the default scale (a max over instances: any count
+    # is a valid check; the verify budget keeps it small); from medium on 1 MDP per unit of
+    # scale and 2 seeds per unit (4 MDPs x 8 seeds at medium)
     seeds = list(range(ctx.n(2) if SCALES[ctx.scale] > 1 else 1))
     table, worst, separated = [], Worst("<="), True
     for m, mdp in enumerate(mdps):
