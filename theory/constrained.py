@@ -136,6 +136,7 @@ def constrained_lp(
     b_eq = (1.0 - g) * rho
     bounds = [(0.0, None if o else 0.0) for o in ok.ravel()]
     from scipy.optimize import linprog  # lazy: scipy.optimize costs ~0.6 s to import
+
     res = linprog(
         -mdp.R.ravel() / (1.0 - g),
         A_ub=C.reshape(1, -1) / (1.0 - g),

@@ -353,6 +353,7 @@ def _s_rect_state(
         a_eq[a, 1 + a * S : 1 + (a + 1) * S] = 1.0
     bounds = [(None, None)] + [(0.0, None)] * (2 * n)
     from scipy.optimize import linprog  # lazy: scipy.optimize costs ~0.6 s to import
+
     res = linprog(c, np.array(a_ub), np.array(b_ub), a_eq, np.ones(A), bounds, method="highs")
     if res.status != 0:
         raise ConvergenceError(f"s-rectangular backup at state {s}: LP failed ({res.message})")
