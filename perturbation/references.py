@@ -75,6 +75,14 @@ PAPERS: dict[str, str] = {
     "Optimization Strategies (OGSRL), 2025 (arXiv:2505.16242)",
     "unicorn": "Deng, Li, Sun, Ding & Lam, Unified Conversational Recommendation Policy "
     "Learning via Graph-based Reinforcement Learning (UNICORN), SIGIR 2021 (arXiv:2105.09710)",
+    "reinflow": "Zhang et al., ReinFlow: Fine-tuning Flow Matching Policy with Online "
+    "Reinforcement Learning, NeurIPS 2025 (arXiv:2505.22094)",
+    "find": "Chen et al., FIND: Fine-tuning Initial Noise Distribution with Policy Optimization "
+    "for Diffusion Models, ACM MM 2024 (arXiv:2407.19453)",
+    "sac": "Haarnoja, Zhou, Abbeel & Levine, Soft Actor-Critic: Off-Policy Maximum Entropy Deep "
+    "RL with a Stochastic Actor, ICML 2018 (arXiv:1801.01290)",
+    "dsac-t": "Duan et al., Distributional Soft Actor-Critic with Three Refinements, IEEE TPAMI "
+    "2025 (arXiv:2310.05858)",
     "rliable": "Agarwal, Schwarzer, Castro, Courville & Bellemare, Deep Reinforcement Learning "
     "at the Edge of the Statistical Precipice, NeurIPS 2021 (arXiv:2108.13264)",
 }

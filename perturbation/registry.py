@@ -75,6 +75,9 @@ CLAIM_MODULES: tuple[str, ...] = (
     "perturbation.safe_offline",
     "perturbation.debate_reward",
     "perturbation.graph_recommendation",
+    "perturbation.reinflow",
+    "perturbation.find",
+    "perturbation.continuous",
 )
 
 #: ``--scale`` name -> multiplier of every experiment's instance counts.

@@ -19,6 +19,8 @@ from gymnasium.utils.env_checker import check_env
 
 import theory
 from stability.decision_boundary.gridworld import PixelGridworld
+from theory.continuous import lq_task
+from trainers.continuous_envs import LQEnv
 from trainers.crs_graph import ConversationalRecEnv, synthetic_catalogue
 from trainers.envs import PixelGridEnv, TabularMDPEnv
 
@@ -36,6 +38,11 @@ FACTORIES: dict[type[gym.Env], dict] = {
     PixelGridworld: {"size": 5, "seed": 1},
     TabularMDPEnv: {"mdp": _small_mdp(), "max_steps": 7},
     PixelGridEnv: {"size": 3, "cell": 2},
+    LQEnv: {
+        "task": lq_task(1.0, 1.0, 1.0, 0.5, gamma=0.9, noise=0.01),
+        "horizon": 7,
+        "action_bound": 1.0,
+    },
     ConversationalRecEnv: {"catalogue": synthetic_catalogue(seed=0), "illegal": "reject"},
 }
 

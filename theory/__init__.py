@@ -20,6 +20,7 @@ name                            what                                            
 :func:`reachability_value`      feasibility value by HJ reachability (safe RL)     FISOR (Zheng et al.)
 :func:`constrained_lp`          constrained MDP by an occupancy-measure LP         Altman 1999
 :func:`debate_reward`           the debate game's reward for justifiable choices   Sukovic & Radanovic
+:func:`soft_lq_policy`          entropy-regularized LQ control in closed form      [derived]
 :mod:`theory.symbolic`          the bounds as sympy expressions
 :mod:`theory.strategies`        hypothesis strategies for property-based tests
 ==============================  ================================================  ===========
@@ -45,6 +46,7 @@ from theory.bounds import (
     softmax_tv_bound,
 )
 from theory.constrained import CMDPSolution, constrained_lp
+from theory.continuous import gaussian_kl, lq_task, soft_lq_policy, soft_lq_shift
 from theory.debate import debate_reward, judge_win_rate, justifiable_reward, minimax_debate
 from theory.distances import max_total_variation, reward_distance, reward_span, total_variation
 from theory.effective_reward import effective_reward, effective_reward_lipschitz_constant
@@ -123,6 +125,7 @@ __all__ = [
     "effective_reward",
     "effective_reward_lipschitz_constant",
     "fit_bradley_terry_judge",
+    "gaussian_kl",
     "greedy_policy",
     "greedy_stability_radius",
     "incomplete_reward_regret_lower_bound",
@@ -134,6 +137,7 @@ __all__ = [
     "justifiable_reward",
     "kl_regularized_bandit_policy",
     "local_softmax_constant",
+    "lq_task",
     "max_total_variation",
     "minimax_debate",
     "optimal_actions",
@@ -151,6 +155,8 @@ __all__ = [
     "robust_value_iteration",
     "soft_bellman_operator",
     "soft_hard_value_gap_bound",
+    "soft_lq_policy",
+    "soft_lq_shift",
     "soft_optimal_policy",
     "soft_optimal_q",
     "soft_policy_regret_bound",

@@ -24,16 +24,20 @@ returns a frozen result with ``summary()``; checkpoints are a state dict plus th
 """
 
 from trainers.batched import StackedModule
+from trainers.continuous_envs import LQEnv
 from trainers.dpo import DPOConfig, train_dpo
 from trainers.dqn import DQNConfig, train_dqn
 from trainers.envs import PixelGridEnv, TabularMDPEnv
+from trainers.find import FINDConfig, train_find
 from trainers.fisor import FISORConfig, FISORResult, train_fisor
 from trainers.loaders import LoadedPolicy, cleanrl_policy, load_sb3_policy
 from trainers.ogsrl import OGSRLConfig, OGSRLResult, train_ogsrl
 from trainers.policy_gradient import PGConfig, PGResult, train_bandit, train_bandit_runs
 from trainers.ppo import PPOConfig, train_ppo
+from trainers.reinflow import ReinFlowConfig, train_reinflow
 from trainers.rollout import evaluate_returns, visited_states
 from trainers.runtime import load_checkpoint, save_checkpoint
+from trainers.sac import SACConfig, train_sac
 from trainers.safe_tasks import (
     OfflineDataset,
     SafeTask,
@@ -55,8 +59,10 @@ __all__ = [
     "ContextualBandit",
     "DPOConfig",
     "DQNConfig",
+    "FINDConfig",
     "FISORConfig",
     "FISORResult",
+    "LQEnv",
     "LoadedPolicy",
     "OGSRLConfig",
     "OGSRLResult",
@@ -65,6 +71,8 @@ __all__ = [
     "PGResult",
     "PPOConfig",
     "PixelGridEnv",
+    "ReinFlowConfig",
+    "SACConfig",
     "SafeTask",
     "SoftQConfig",
     "StackedModule",
@@ -87,9 +95,12 @@ __all__ = [
     "train_classifier_runs",
     "train_dpo",
     "train_dqn",
+    "train_find",
     "train_fisor",
     "train_ogsrl",
     "train_ppo",
+    "train_reinflow",
+    "train_sac",
     "train_soft_q",
     "visited_states",
 ]

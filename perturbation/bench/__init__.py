@@ -25,6 +25,7 @@ AREAS: dict[str, str] = {
     "decision-boundary": "perturbation.bench.decision_boundary",
     "sweeps": "perturbation.bench.sweeps",
     "trainers": "perturbation.bench.trainers",
+    "continuous": "perturbation.bench.continuous",
     "sequence": "perturbation.bench.sequence",
     "leaderboard": "perturbation.bench.leaderboard",
 }

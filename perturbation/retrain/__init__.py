@@ -23,7 +23,13 @@ The claim ``retrain/null-vs-planted`` lives in :mod:`perturbation.retrain.claims
 """
 
 from perturbation.retrain.compare import RetrainComparison, retrain_compare
-from perturbation.retrain.distance import PolicyDistance, as_probabilities, policy_distance
+from perturbation.retrain.distance import (
+    GaussianPolicyDistance,
+    PolicyDistance,
+    as_gaussian,
+    as_probabilities,
+    policy_distance,
+)
 from perturbation.retrain.perturb import (
     EnvPerturbation,
     drop_data,
@@ -33,8 +39,10 @@ from perturbation.retrain.perturb import (
 
 __all__ = [
     "EnvPerturbation",
+    "GaussianPolicyDistance",
     "PolicyDistance",
     "RetrainComparison",
+    "as_gaussian",
     "as_probabilities",
     "drop_data",
     "policy_distance",

@@ -13,6 +13,21 @@ A *policy* here is any of
 Total variation is half the L1 distance, ``d_TV(p, q) = ½ Σ_a |p(a) - q(a)|`` (the distance of
 The Policy Cliff, Xu 2025, arXiv:2507.20150, §2.1, in which Prop 4.7 bounds
 ``max_s d_TV``); averaged over states it is a pseudo-metric on policies.
+
+Continuous (Gaussian) policies are accepted too: a ``torch.nn.Module`` returning a pair
+``(mean, log_std)`` (a diagonal Gaussian, CleanRL/SB3 actors; ``log_std`` of shape ``(n, d)`` or
+``(d,)``), or a callable returning ``(mean, cov)`` (``cov`` of shape ``(n, d, d)``, ``(d, d)``
+shared, or ``(n, d)`` diagonal variances). :func:`policy_distance` then returns a
+:class:`GaussianPolicyDistance`: per state the closed-form KL in both directions,
+
+    KL(N_a || N_b) = ½ [tr(Σ_b⁻¹ Σ_a) + δᵀ Σ_b⁻¹ δ − d + ln det Σ_b − ln det Σ_a],  δ = μ_b − μ_a,
+
+and a bound on the total variation: Pinsker's ``sqrt(KL / 2)`` and the Bretagnolle–Huber bound
+``sqrt(1 − exp(−KL))`` with the smaller KL of the two directions (Tsybakov 2009, Lemma 2.5 and
+Eq. 2.25), and, where the two covariances are equal, the exact value
+``d_TV = 2 Φ(Δ / 2) − 1`` with the Mahalanobis distance ``Δ = sqrt(δᵀ Σ⁻¹ δ)`` [derived: the
+log-likelihood ratio is affine in the projection ``δᵀ Σ⁻¹ x``, a 1-D Gaussian of variance
+``Δ²`` under both, shifted by ``Δ²``; the two densities cross at its midpoint].
 """
 
 from __future__ import annotations
@@ -22,10 +37,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtr
 
 from theory.checks import ArgumentTypeError, as_float_array
 
-__all__ = ["PolicyDistance", "as_probabilities", "policy_distance"]
+__all__ = [
+    "GaussianPolicyDistance",
+    "PolicyDistance",
+    "as_gaussian",
+    "as_probabilities",
+    "policy_distance",
+]
 
 #: Tolerance on the row sums of probabilities returned by a callable policy (float32 outputs).
 SIMPLEX_ATOL = 1e-5
@@ -237,30 +259,282 @@ class PolicyDistance:
         )
 
 
+# ---------------------------------------------------------------------------------------------
+# Gaussian (continuous-action) policies
+# ---------------------------------------------------------------------------------------------
+
+#: Relative tolerance under which two covariances count as equal (the exact TV applies).
+EQUAL_COV_RTOL = 1e-12
+
+
+def _is_pair(out: Any) -> bool:
+    return isinstance(out, tuple | list) and len(out) == 2
+
+
+def _as_numpy(out: Any) -> Any:
+    if hasattr(out, "detach") and hasattr(out, "cpu"):
+        return out.detach().double().cpu().numpy()
+    return out
+
+
+def _gaussian_from_pair(name: str, out: Any, n: int, *, log_std: bool) -> tuple[np.ndarray, ...]:
+    """Check ``(mean, log_std)`` or ``(mean, cov)`` for ``n`` states: float64 ``(n, d)`` means and
+    ``(n, d, d)`` covariances (symmetric positive definite)."""
+    what = "log_std" if log_std else "cov"
+    try:
+        mean = np.array(_as_numpy(out[0]), dtype=np.float64)
+        second = np.array(_as_numpy(out[1]), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ArgumentTypeError(
+            f"{name} must return (mean, {what}) arrays; got {type(out[0]).__name__}, "
+            f"{type(out[1]).__name__}"
+        ) from None
+    if mean.ndim != 2 or mean.shape[0] != n or mean.shape[1] == 0:
+        raise ValueError(f"{name} must return means of shape ({n}, d); got shape {mean.shape}")
+    d = mean.shape[1]
+    if not np.all(np.isfinite(mean)) or not np.all(np.isfinite(second)):
+        raise ValueError(f"{name} returned a mean or {what} that is not finite")
+    if log_std:
+        if second.shape not in ((d,), (n, d)):
+            raise ValueError(
+                f"{name} must return log_std of shape ({n}, {d}) or ({d},); got {second.shape}"
+            )
+        var = np.broadcast_to(np.exp(2.0 * second), (n, d))
+        cov = var[:, :, None] * np.eye(d)
+    else:
+        if second.shape == (n, d):  # diagonal variances
+            if np.any(second <= 0):
+                raise ValueError(f"{name} returned a non-positive variance (cov given as (n, d))")
+            cov = second[:, :, None] * np.eye(d)
+        elif second.shape in ((d, d), (n, d, d)):
+            cov = np.broadcast_to(second, (n, d, d)).copy()
+            if not np.allclose(cov, np.swapaxes(cov, 1, 2), rtol=1e-10, atol=1e-12):
+                raise ValueError(f"{name} returned a covariance that is not symmetric")
+            if np.any(np.linalg.eigvalsh(cov)[:, 0] <= 0):
+                raise ValueError(f"{name} returned a covariance that is not positive definite")
+        else:
+            raise ValueError(
+                f"{name} must return cov of shape ({n}, {d}, {d}), ({d}, {d}) or ({n}, {d}) "
+                f"(diagonal); got {second.shape}"
+            )
+    return mean, np.ascontiguousarray(cov)
+
+
+def _outputs(policy: Any, x: np.ndarray, name: str) -> tuple[str, Any]:
+    """``("categorical", probs)`` or ``("gaussian", (mean, cov))`` for the states ``x``."""
+    policy = _unwrap(policy)
+    try:
+        import torch
+        from torch import nn
+    except ImportError:  # pragma: no cover
+        torch = nn = None
+    if isinstance(policy, np.ndarray):
+        return "categorical", _table_probs(name, policy, x)
+    if nn is not None and isinstance(policy, nn.Module):
+        p = next(policy.parameters(), None)
+        dtype = p.dtype if p is not None else torch.float32
+        device = p.device if p is not None else "cpu"
+        was_training = policy.training
+        policy.eval()
+        try:
+            with torch.no_grad():
+                out = policy(torch.as_tensor(x, dtype=dtype, device=device))
+        finally:
+            policy.train(was_training)
+        if _is_pair(out):
+            return "gaussian", _gaussian_from_pair(name, out, x.shape[0], log_std=True)
+        return "categorical", _module_probs(name, _Fixed(out), x)
+    if callable(policy):
+        out = policy(x)
+        if _is_pair(out):
+            return "gaussian", _gaussian_from_pair(name, out, x.shape[0], log_std=False)
+        return "categorical", _callable_probs(name, lambda _: out, x)
+    raise ArgumentTypeError(
+        f"{name} must be an nn.Module (logits, or (mean, log_std)), a callable states -> "
+        "probabilities or (mean, cov), an (S, A) array or a training result with .agent / "
+        f".policy; got {type(policy).__name__}"
+    )
+
+
+class _Fixed:
+    """A stand-in module whose output is already computed (reuses ``_module_probs``' checks)."""
+
+    def __init__(self, out: Any):
+        self.out, self.training = out, False
+
+    def parameters(self):
+        return iter(())
+
+    def eval(self) -> None:
+        pass
+
+    def train(self, mode: bool) -> None:
+        pass
+
+    def __call__(self, _: Any) -> Any:
+        return self.out
+
+
+def as_gaussian(policy: Any, states: Any, *, name: str = "policy") -> tuple[np.ndarray, np.ndarray]:
+    """The Gaussian action distributions of ``policy`` on ``states``: means ``(n, d)`` and
+    covariances ``(n, d, d)``, float64.
+
+    ``policy`` is an ``nn.Module`` returning ``(mean, log_std)`` or a callable returning
+    ``(mean, cov)`` (see the module docstring).
+
+    Raises
+    ------
+    TypeError
+        ``policy`` is not a Gaussian policy (it returns logits or probabilities, or is a table).
+    ValueError
+        Bad states; outputs of the wrong shape, non-finite, or a covariance that is not
+        symmetric positive definite.
+
+    Examples
+    --------
+    >>> mean, cov = as_gaussian(lambda s: (s[:, :1], np.eye(1)), np.array([[0.5, 1.0]]))
+    >>> mean.tolist(), cov.tolist()
+    ([[0.5]], [[[1.0]]])
+    """
+    x = as_float_array("states", states)
+    if x.ndim == 0:
+        raise ValueError(f"states must be a batch (n, ...); got a scalar {states!r}")
+    kind, out = _outputs(policy, x, name)
+    if kind != "gaussian":
+        raise ArgumentTypeError(
+            f"{name} must be a Gaussian policy (a module returning (mean, log_std) or a callable "
+            "returning (mean, cov)); it returns action probabilities"
+        )
+    return out
+
+
+def _gaussian_kl(ma, ca, mb, cb) -> np.ndarray:
+    """``KL(N(ma, ca) || N(mb, cb))`` per row (float64, clipped at 0 against round-off)."""
+    d = ma.shape[1]
+    lb = np.linalg.cholesky(cb)
+    solve = lambda m: np.linalg.solve(lb, m)  # noqa: E731  L_b^-1 m
+    a_half = solve(ca)  # L_b^-1 C_a
+    tr = np.trace(np.linalg.solve(np.swapaxes(lb, 1, 2), a_half), axis1=1, axis2=2)
+    delta = solve((mb - ma)[:, :, None])[:, :, 0]
+    logdet_b = 2.0 * np.log(np.diagonal(lb, axis1=1, axis2=2)).sum(1)
+    logdet_a = np.linalg.slogdet(ca)[1]
+    return np.maximum(0.5 * (tr + (delta**2).sum(1) - d + logdet_b - logdet_a), 0.0)
+
+
+@dataclass(frozen=True)
+class GaussianPolicyDistance:
+    """Per-state distances between two Gaussian policies on the same states.
+
+    Attributes
+    ----------
+    kl_ab, kl_ba : ndarray, shape (n,)
+        ``KL(pi_a(.|s) || pi_b(.|s))`` and ``KL(pi_b || pi_a)``, closed form.
+    tv : ndarray, shape (n,)
+        An upper bound on ``d_TV(pi_a(.|s), pi_b(.|s))`` in [0, 1]: the exact value where the
+        covariances are equal, else the smaller of Pinsker's and Bretagnolle–Huber's bounds.
+    tv_exact : ndarray of bool, shape (n,)
+        Where ``tv`` is the exact total variation (equal covariances).
+    mean_shift : ndarray, shape (n,)
+        ``||mu_a(s) - mu_b(s)||_2``.
+    mean_tv, max_tv, mean_kl, max_kl : float
+        Means and maxima over the states (``mean_kl`` of ``kl_ab``).
+    """
+
+    kl_ab: np.ndarray = field(repr=False)
+    kl_ba: np.ndarray = field(repr=False)
+    tv: np.ndarray = field(repr=False)
+    tv_exact: np.ndarray = field(repr=False)
+    mean_shift: np.ndarray = field(repr=False)
+    mean_tv: float = field(init=False)
+    max_tv: float = field(init=False)
+    mean_kl: float = field(init=False)
+    max_kl: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        tv = as_float_array("tv", self.tv, ndim=1)
+        if np.any(tv < 0) or np.any(tv > 1 + 1e-12):
+            raise ValueError(f"tv must lie in [0, 1]; got values in [{tv.min()}, {tv.max()}]")
+        arrays = {"kl_ab": self.kl_ab, "kl_ba": self.kl_ba, "mean_shift": self.mean_shift}
+        for key, value in arrays.items():
+            arr = as_float_array(key, value, shape=tv.shape)
+            if np.any(arr < 0):
+                raise ValueError(f"{key} must be non-negative; got min {arr.min()}")
+            arr.setflags(write=False)
+            object.__setattr__(self, key, arr)
+        exact = np.asarray(self.tv_exact)
+        if exact.dtype != bool or exact.shape != tv.shape:
+            raise ValueError(
+                f"tv_exact must be a boolean array of the shape of tv {tv.shape}; got dtype "
+                f"{exact.dtype} and shape {exact.shape}"
+            )
+        tv = np.clip(tv, 0.0, 1.0)
+        tv.setflags(write=False)
+        exact = exact.copy()
+        exact.setflags(write=False)
+        object.__setattr__(self, "tv", tv)
+        object.__setattr__(self, "tv_exact", exact)
+        object.__setattr__(self, "mean_tv", float(tv.mean()))
+        object.__setattr__(self, "max_tv", float(tv.max()))
+        object.__setattr__(self, "mean_kl", float(self.kl_ab.mean()))
+        object.__setattr__(self, "max_kl", float(self.kl_ab.max()))
+
+    @property
+    def n_states(self) -> int:
+        return int(self.tv.size)
+
+    def summary(self) -> str:
+        """One line: mean and max KL and TV bound."""
+        return (
+            f"Gaussian policy distance on {self.n_states} states: mean KL {self.mean_kl:.4g} "
+            f"(max {self.max_kl:.4g}), TV <= {self.mean_tv:.4g} on average (max "
+            f"{self.max_tv:.4g}; exact on {self.tv_exact.mean():.0%} of states)"
+        )
+
+
+def _gaussian_distance(ma, ca, mb, cb) -> GaussianPolicyDistance:
+    kl_ab, kl_ba = _gaussian_kl(ma, ca, mb, cb), _gaussian_kl(mb, cb, ma, ca)
+    kl = np.minimum(kl_ab, kl_ba)
+    bound = np.minimum(np.sqrt(kl / 2.0), np.sqrt(-np.expm1(-kl)))  # Pinsker, Bretagnolle-Huber
+    scale = np.maximum(np.abs(ca).max(axis=(1, 2)), np.abs(cb).max(axis=(1, 2)))
+    equal = np.abs(ca - cb).max(axis=(1, 2)) <= EQUAL_COV_RTOL * scale
+    tv = np.minimum(bound, 1.0)
+    if np.any(equal):
+        delta = (mb - ma)[equal][:, :, None]
+        maha = np.sqrt(np.maximum((delta * np.linalg.solve(ca[equal], delta)).sum((1, 2)), 0.0))
+        tv[equal] = 2.0 * ndtr(maha / 2.0) - 1.0  # exact for equal covariances [derived]
+    return GaussianPolicyDistance(kl_ab, kl_ba, tv, equal, np.linalg.norm(ma - mb, axis=1))
+
+
 def _tv(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.clip(0.5 * np.abs(p - q).sum(axis=-1), 0.0, 1.0)
 
 
-def policy_distance(policy_a: Any, policy_b: Any, states: Any) -> PolicyDistance:
-    """Total variation and greedy-action disagreement of two policies on ``states``.
+def policy_distance(
+    policy_a: Any, policy_b: Any, states: Any
+) -> PolicyDistance | GaussianPolicyDistance:
+    """Total variation and greedy-action disagreement of two policies on ``states``; for two
+    Gaussian policies, the closed-form KL and a TV bound (exact for equal covariances).
 
     Parameters
     ----------
     policy_a, policy_b : nn.Module, callable, array (S, A) or training result
-        Policies over the same actions (see the module docstring).
+        Policies over the same actions (see the module docstring): both categorical or both
+        Gaussian.
     states : array_like, shape (n, ...)
         The states (e.g. those visited by one of the policies).
 
     Returns
     -------
-    PolicyDistance
-        ``tv[i] = ½ ||pi_a(.|s_i) - pi_b(.|s_i)||_1`` and whether the first argmax differs.
+    PolicyDistance or GaussianPolicyDistance
+        Categorical: ``tv[i] = ½ ||pi_a(.|s_i) - pi_b(.|s_i)||_1`` and whether the first argmax
+        differs. Gaussian: ``kl_ab``, ``kl_ba`` and the TV bound ``tv`` per state.
 
     Raises
     ------
     ValueError
-        The policies have different numbers of actions; bad states or outputs (see
-        :func:`as_probabilities`).
+        The policies have different numbers of actions (or action dimensions), or one is
+        Gaussian and the other not; bad states or outputs (see :func:`as_probabilities`,
+        :func:`as_gaussian`).
 
     Examples
     --------
@@ -269,9 +543,33 @@ def policy_distance(policy_a: Any, policy_b: Any, states: Any) -> PolicyDistance
     >>> d = policy_distance(a, b, np.array([0, 1]))
     >>> d.tv.round(6).tolist(), d.disagreement_rate
     ([0.3, 0.0], 0.0)
+
+    Two 1-D Gaussians of unit variance whose means differ by 1: KL = 1/2 and the exact
+    ``d_TV = 2 Phi(1/2) - 1``:
+
+    >>> g = policy_distance(lambda s: (s, np.eye(1)), lambda s: (s + 1, np.eye(1)), np.zeros((1, 1)))
+    >>> round(g.mean_kl, 6), round(g.max_tv, 6), bool(g.tv_exact[0])
+    (0.5, 0.382925, True)
     """
-    pa = as_probabilities(policy_a, states, name="policy_a")
-    pb = as_probabilities(policy_b, states, name="policy_b")
+    x = as_float_array("states", states)
+    if x.ndim == 0:
+        raise ValueError(f"states must be a batch (n, ...); got a scalar {states!r}")
+    kind_a, out_a = _outputs(policy_a, x, "policy_a")
+    kind_b, out_b = _outputs(policy_b, x, "policy_b")
+    if kind_a != kind_b:
+        raise ValueError(
+            f"policy_b is {kind_b} but policy_a is {kind_a}; both policies must be categorical "
+            "or both Gaussian"
+        )
+    if kind_a == "gaussian":
+        (ma, ca), (mb, cb) = out_a, out_b
+        if ma.shape != mb.shape:
+            raise ValueError(
+                f"policy_b has actions of dimension {mb.shape[1]} but policy_a {ma.shape[1]}; "
+                "the policies must act in the same action space"
+            )
+        return _gaussian_distance(ma, ca, mb, cb)
+    pa, pb = out_a, out_b
     if pa.shape != pb.shape:
         raise ValueError(
             f"policy_b has {pb.shape[1]} actions but policy_a has {pa.shape[1]}; the policies "

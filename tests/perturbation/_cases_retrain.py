@@ -25,6 +25,7 @@ from perturbation.retrain import (
     reward_perturbation,
     transition_perturbation,
 )
+from perturbation.retrain.distance import GaussianPolicyDistance, as_gaussian
 from tests._audit import Case, bad, lazy
 
 NAN, INF = float("nan"), float("inf")
@@ -56,6 +57,41 @@ def _rc(**kw):
 
 BONUS = reward_perturbation(lambda o, a, r, o2: r)
 
+X1 = np.zeros((3, 1))
+
+
+def _gauss(*, d: int = 1, cov=None, shift: float = 0.0):
+    """A callable Gaussian policy states (n, 1) -> (mean (n, d), cov)."""
+    c = np.eye(d) if cov is None else cov
+    return lambda s: (np.repeat(np.asarray(s)[:, :1], d, axis=1) + shift, c)
+
+
+class _GaussModule:
+    """Built lazily as an nn.Module returning (mean, log_std) of a wrong log_std shape."""
+
+    def __new__(cls, bad_log_std: bool = False):
+        import torch
+        from torch import nn
+
+        class M(nn.Module):
+            def forward(self, x):
+                return x[:, :1], torch.zeros(5)
+
+        return M()
+
+
+def _gd(**over):
+    kw = {
+        "kl_ab": [0.0],
+        "kl_ba": [0.0],
+        "tv": [0.0],
+        "tv_exact": np.array([True]),
+        "mean_shift": [0.0],
+    }
+    kw.update(over)
+    return tuple(np.asarray(v) if not isinstance(v, np.ndarray) else v for v in kw.values())
+
+
 EXEMPT: dict[str, str] = {}
 CASES: list[Case] = [
     # as_probabilities / policy_distance
@@ -76,6 +112,24 @@ CASES: list[Case] = [
     bad(PolicyDistance, "tv", "nan", np.array([NAN]), np.array([False])),
     bad(PolicyDistance, "disagreement", "shape", np.array([0.5]), np.array([False, True])),
     bad(PolicyDistance, "disagreement", "type", np.array([0.5]), np.array([0])),
+    # Gaussian policies: as_gaussian / policy_distance / GaussianPolicyDistance
+    bad(as_gaussian, "policy", "type", PI, [0, 1]),
+    bad(as_gaussian, "policy", "shape", _gauss(cov=np.eye(2)), X1),
+    bad(as_gaussian, "policy", "value", _gauss(cov=np.array([[1.0, 2.0], [0.0, 1.0]]), d=2), X1),
+    bad(as_gaussian, "policy", "value", _gauss(cov=np.array([[1.0, 2.0], [2.0, 1.0]]), d=2), X1),
+    bad(as_gaussian, "policy", "value", _gauss(cov=np.full((3, 1), -1.0)), X1),
+    bad(as_gaussian, "policy", "nan", _gauss(cov=np.full((1, 1), NAN)), X1),
+    bad(as_gaussian, "policy", "type", lambda s: ("mean", np.eye(1)), X1),
+    bad(as_gaussian, "states", "nan", _gauss(), np.full((2, 1), NAN)),
+    bad(as_gaussian, "policy", "shape", _GaussModule(bad_log_std=True), X1),
+    bad(policy_distance, "policy_b", "value", _gauss(), lambda s: np.full((len(s), 2), 0.5), X1),
+    bad(policy_distance, "policy_b", "shape", _gauss(), _gauss(d=2, cov=np.eye(2)), X1),
+    bad(policy_distance, "policy_b", "inf", _gauss(), _gauss(shift=INF), X1),
+    bad(GaussianPolicyDistance, "tv", "range", *_gd(tv=[1.5])),
+    bad(GaussianPolicyDistance, "kl_ab", "range", *_gd(kl_ab=[-1.0])),
+    bad(GaussianPolicyDistance, "kl_ba", "nan", *_gd(kl_ba=[NAN])),
+    bad(GaussianPolicyDistance, "mean_shift", "shape", *_gd(mean_shift=[0.0, 1.0])),
+    bad(GaussianPolicyDistance, "tv_exact", "type", *_gd(tv_exact=np.array([1]))),
     # retrain_compare
     bad(retrain_compare, "train", "type", 3, states=[0]),
     lazy(retrain_compare, "seeds", "range", _rc(seeds=1)),

@@ -375,3 +375,113 @@ def test_joblib_engine_gives_the_inprocess_answer():
     b = retrain_compare(_soft_from_data(0.3), engine="joblib", n_jobs=2, **kw)
     np.testing.assert_array_equal(a.distances, b.distances)
     assert a.p_value == b.p_value
+
+
+# --- Gaussian (continuous-action) policies -------------------------------------------------
+
+
+def _tv_by_quadrature(m1, s1, m2, s2, n=200_001):
+    """``½ ∫ |p - q|`` by the trapezoid rule on a fine grid over ±12 std (error ~1e-9)."""
+    lo, hi = min(m1 - 12 * s1, m2 - 12 * s2), max(m1 + 12 * s1, m2 + 12 * s2)
+    x = np.linspace(lo, hi, n)
+    f = np.abs(sps.norm.pdf(x, m1, s1) - sps.norm.pdf(x, m2, s2))
+    return 0.5 * float(np.sum((f[1:] + f[:-1]) * 0.5 * np.diff(x)))
+
+
+def test_gaussian_distance_hand_computed_and_exact_tv_for_equal_variances():
+    from perturbation.retrain.distance import GaussianPolicyDistance
+
+    x = np.array([[0.0], [1.0], [-2.0]])
+    a = lambda s: (s, np.eye(1))  # noqa: E731  N(s, 1)
+    b = lambda s: (s + np.array([[1.0], [0.0], [3.0]]), np.eye(1))  # noqa: E731
+    d = policy_distance(a, b, x)
+    assert isinstance(d, GaussianPolicyDistance) and d.tv_exact.all()
+    np.testing.assert_allclose(d.kl_ab, [0.5, 0.0, 4.5], atol=1e-12)  # (delta mu)^2 / 2
+    np.testing.assert_allclose(d.kl_ba, d.kl_ab, atol=1e-12)
+    exact = [2 * sps.norm.cdf(0.5) - 1, 0.0, 2 * sps.norm.cdf(1.5) - 1]
+    np.testing.assert_allclose(d.tv, exact, atol=1e-12)
+    quad_tv = [_tv_by_quadrature(0, 1, dm, 1) for dm in (1.0, 0.0, 3.0)]
+    np.testing.assert_allclose(d.tv, quad_tv, atol=1e-8)
+    np.testing.assert_allclose(d.mean_shift, [1.0, 0.0, 3.0])
+
+
+def test_gaussian_distance_unequal_variances_kl_and_the_tv_bound():
+    # KL(N(0, 1) || N(1, 2^2)) = log 2 + 2/8 - 1/2; KL(N(1, 4) || N(0, 1)) = 2 - log 2
+    d = policy_distance(
+        lambda s: (np.zeros((len(s), 1)), np.ones((len(s), 1))),
+        lambda s: (np.ones((len(s), 1)), np.full((len(s), 1), 4.0)),  # diagonal variances
+        np.zeros((1, 2)),
+    )
+    assert d.kl_ab[0] == pytest.approx(math.log(2) + 0.25 - 0.5, abs=1e-12)
+    assert d.kl_ba[0] == pytest.approx(2 - math.log(2), abs=1e-12)
+    kl = min(d.kl_ab[0], d.kl_ba[0])
+    assert not d.tv_exact[0]
+    assert d.tv[0] == pytest.approx(min(math.sqrt(kl / 2), math.sqrt(1 - math.exp(-kl))), 1e-12)
+    assert _tv_by_quadrature(0, 1, 1, 2) <= d.tv[0]
+
+
+def test_gaussian_tv_bound_holds_on_random_one_dimensional_pairs():
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        m1, m2 = rng.normal(size=2) * 2
+        s1, s2 = np.exp(rng.normal(size=2) * 0.7)
+        d = policy_distance(
+            lambda s, m=m1, v=s1: (np.full((len(s), 1), m), np.full((len(s), 1), v**2)),
+            lambda s, m=m2, v=s2: (np.full((len(s), 1), m), np.full((len(s), 1), v**2)),
+            np.zeros((1, 1)),
+        )
+        assert _tv_by_quadrature(m1, s1, m2, s2) <= d.tv[0] + 1e-9
+
+
+def test_gaussian_kl_and_exact_tv_in_two_dimensions_against_monte_carlo():
+    rng = np.random.default_rng(1)
+    # 2-D full covariances: the KL against a Monte-Carlo estimate of E_a[log p_a - log p_b]
+    A = rng.normal(size=(2, 2))
+    ca, cb = A @ A.T + 0.5 * np.eye(2), np.array([[1.0, 0.3], [0.3, 0.5]])
+    ma, mb = np.array([0.2, -0.1]), np.array([1.0, 0.5])
+    d = policy_distance(lambda s: (ma[None], ca), lambda s: (mb[None], cb), np.zeros((1, 1)))
+    z = rng.multivariate_normal(ma, ca, size=40_000)
+    mc = np.mean(
+        sps.multivariate_normal(ma, ca).logpdf(z) - sps.multivariate_normal(mb, cb).logpdf(z)
+    )
+    assert d.kl_ab[0] == pytest.approx(mc, abs=0.05)
+    # equal full covariances: exact TV via the Mahalanobis distance, vs Monte Carlo
+    e = policy_distance(lambda s: (ma[None], ca), lambda s: (mb[None], ca), np.zeros((1, 1)))
+    za = rng.multivariate_normal(ma, ca, size=40_000)
+    lr = sps.multivariate_normal(ma, ca).logpdf(za) - sps.multivariate_normal(mb, ca).logpdf(za)
+    # d_TV = P_a(p_a > p_b) - P_b(p_a > p_b), and by symmetry P_b(p_a > p_b) = P_a(p_a < p_b)
+    assert e.tv_exact[0] and e.tv[0] == pytest.approx(np.mean(lr > 0) - np.mean(lr < 0), abs=0.02)
+
+
+def test_gaussian_module_and_callable_give_the_same_distance():
+    """A module returning (mean, log_std) (CleanRL's continuous actor: a linear mean and a
+    state-independent log std of shape (d,)) and the callable returning (mean, diag variances)
+    of the same Gaussians."""
+    from torch import nn
+
+    class Actor(nn.Module):
+        def __init__(self, seed):
+            super().__init__()
+            torch.manual_seed(seed)
+            self.mu = nn.Linear(3, 2).double()
+            self.log_std = nn.Parameter(torch.randn(2, dtype=torch.float64) * 0.3)
+
+        def forward(self, x):
+            return self.mu(x), self.log_std
+
+    a, b = Actor(0), Actor(1)
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    mod = policy_distance(a, b, x)
+
+    def call(m):
+        with torch.no_grad():
+            mean = m.mu(torch.as_tensor(x)).numpy()
+            var = np.exp(2 * m.log_std.numpy())
+        return lambda s: (mean, np.broadcast_to(var, mean.shape))
+
+    ref = policy_distance(call(a), call(b), x)
+    np.testing.assert_allclose(mod.kl_ab, ref.kl_ab, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(mod.tv, ref.tv, rtol=1e-10, atol=1e-14)
+    same = policy_distance(a, a, x)
+    assert same.max_kl < 1e-12 and same.max_tv < 1e-12 and same.tv_exact.all()
+    assert "Gaussian policy distance on 5 states" in mod.summary()

@@ -1,0 +1,120 @@
+"""Benchmark of :mod:`trainers.sac`: SAC throughput, ratios measured in this run.
+
+Rows:
+
+- ``dsac_t_speed_ratio_vs_sac``: DSAC-T's three refinements vs plain SAC, same settings and steps on
+  Pendulum-v1 (the distributional critic's extra cost); always run.
+- ``sac_sps_ratio_vs_sb3``: SAC on Pendulum-v1 with CleanRL's ``sac_continuous_action.py``
+  settings (batch 256, 256-256 MLPs, autotuned alpha) with SB3's one actor update per step and one learning rate 3e-4, steps per second vs
+  Stable-Baselines3's SAC with matched settings, same number of steps, one thread each. Skipped
+  with a message when ``stable_baselines3`` is not installed (extra ``bench``).
+
+``STABILITY_BENCH_DEVICE=cuda`` runs the toolkit's side on a GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+from perturbation.bench import BenchRow
+from perturbation.registry import SCALES
+from trainers.sac import SACConfig, train_sac
+
+KEYS = ("dsac_t_speed_ratio_vs_sac", "sac_sps_ratio_vs_sb3")
+
+
+def _steps(scale: str) -> int:
+    return max(300, int(1500 * SCALES[scale]))
+
+
+def _config(total: int, dsac_t: bool = False) -> SACConfig:
+    return SACConfig(
+        dsac_t=dsac_t,
+        hidden=256,
+        batch_size=256,
+        total_timesteps=total,
+        learning_starts=min(100, total // 2),
+        policy_frequency=1,
+        tau=0.005,
+        q_lr=3e-4,
+        policy_lr=3e-4,
+        gamma=0.99,
+    )
+
+
+def _dsac_row(scale: str, device: str) -> BenchRow:
+    total = _steps(scale)
+    sac = train_sac("Pendulum-v1", _config(total), seed=0, device=device, progress=False)
+    dsac = train_sac("Pendulum-v1", _config(total, True), seed=0, device=device, progress=False)
+    return BenchRow(
+        "DSAC-T Pendulum-v1",
+        dsac.seconds,
+        "SAC, same settings",
+        sac.seconds,
+        f"{total} steps, batch 256, MLP 256-256, 1 thread",
+        f"SPS {total / dsac.seconds:.0f} vs {total / sac.seconds:.0f}",
+        key="dsac_t_speed_ratio_vs_sac",
+    )
+
+
+def _sb3_sac(total: int, seed: int) -> float:
+    from stable_baselines3 import SAC
+
+    model = SAC(
+        "MlpPolicy",
+        "Pendulum-v1",
+        learning_rate=3e-4,
+        buffer_size=total,
+        learning_starts=min(100, total // 2),
+        batch_size=256,
+        tau=0.005,
+        gamma=0.99,
+        train_freq=1,
+        gradient_steps=1,
+        policy_kwargs={"net_arch": [256, 256]},
+        device="cpu",
+        seed=seed,
+        verbose=0,
+    )
+    t = time.perf_counter()
+    model.learn(total_timesteps=total)
+    return time.perf_counter() - t
+
+
+def _sb3_row(scale: str, device: str) -> BenchRow | None:
+    try:
+        import stable_baselines3  # noqa: F401
+    except ImportError:
+        print(
+            "stability bench continuous: stable_baselines3 is not installed (pip install "
+            "'policy-stability[bench]'); the SAC-vs-SB3 row is skipped",
+            file=sys.stderr,
+        )
+        return None
+    total = _steps(scale)
+    ours = train_sac("Pendulum-v1", _config(total), seed=0, device=device, progress=False)
+    sb3 = _sb3_sac(total, 0)
+    return BenchRow(
+        "SAC Pendulum-v1 (CleanRL settings)",
+        ours.seconds,
+        "Stable-Baselines3 SAC, matched",
+        sb3,
+        f"{total} steps, batch 256, MLP 256-256, 1 thread; SPS {total / ours.seconds:.0f} vs "
+        f"{total / sb3:.0f}",
+        f"last-5 return {np.mean(ours.episode_returns[-5:]):.0f}",
+        key="sac_sps_ratio_vs_sb3",
+    )
+
+
+def run(repeats: int = 3, scale: str = "small") -> list[BenchRow]:
+    """Run the SAC benchmarks (``repeats`` is unused: each row is one long timing)."""
+    device = os.environ.get("STABILITY_BENCH_DEVICE", "cpu")
+    rows = [_dsac_row(scale, device)]
+    sb3 = _sb3_row(scale, device)
+    if sb3 is not None:
+        rows.append(sb3)
+    return rows

@@ -1,0 +1,92 @@
+"""Bad-input cases of trainers.sac and trainers.continuous_envs."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from tests._audit import Case, bad, bad_method
+from theory.continuous import lq_task
+from trainers.continuous_envs import LQEnv
+from trainers.sac import (
+    SACConfig,
+    dsac_t_critic_loss,
+    sac_actor_loss,
+    sac_alpha_loss,
+    sac_critic_loss,
+    train_sac,
+)
+
+NAN = float("nan")
+_TASK = lq_task(1.0, 1.0, 1.0, 1.0, gamma=0.9)
+_T2 = torch.zeros(2)
+_T3 = torch.zeros(3)
+
+
+class _UnboundedEnv(gym.Env):
+    """Box actions without finite bounds."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1, np.float32), 0.0, False, False, {}
+
+
+class _NaNRewardEnv(_UnboundedEnv):
+    """Finite bounds, but the reward is NaN."""
+
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+    def step(self, action):
+        return np.zeros(1, np.float32), float("nan"), False, False, {}
+
+
+_TINY = SACConfig(total_timesteps=3, learning_starts=1, batch_size=2)
+
+EXEMPT = {
+    "sac.SACResult": "result dataclass returned by train_sac",
+}
+
+CASES: list[Case] = [
+    bad(SACConfig, "features", "option", features="cnn"),
+    bad(SACConfig, "dsac_t", "type", dsac_t=1),
+    bad(SACConfig, "gamma", "range", gamma=1.0),
+    bad(SACConfig, "tau", "range", tau=0.0),
+    bad(SACConfig, "alpha", "range", alpha=-0.1),
+    bad(SACConfig, "alpha", "nan", alpha=NAN),
+    bad(SACConfig, "q_lr", "inf", q_lr=float("inf")),
+    bad(SACConfig, "target_entropy", "nan", target_entropy=NAN),
+    bad(SACConfig, "learning_starts", "range", total_timesteps=10, learning_starts=10),
+    bad(SACConfig, "reward_scale", "range", reward_scale=0.0),
+    bad(train_sac, "config", "type", lambda: LQEnv(_TASK), "cfg"),
+    bad(train_sac, "env", "type", 3.0, _TINY),
+    bad(train_sac, "env", "value", _UnboundedEnv, _TINY),
+    bad(train_sac, "env", "value", lambda: gym.make("CartPole-v1"), _TINY),
+    bad(train_sac, "reward", "nan", _NaNRewardEnv, _TINY),
+    bad(train_sac, "seed", "seed", lambda: LQEnv(_TASK), _TINY, seed=-1),
+    bad(sac_critic_loss, "target", "shape", _T2, _T3),
+    bad(sac_critic_loss, "q", "type", [0.0], _T2),
+    bad(sac_actor_loss, "q_min", "shape", _T2, _T3, 0.1),
+    bad(sac_actor_loss, "alpha", "range", _T2, _T2, 0.0),
+    bad(sac_alpha_loss, "log_alpha", "shape", _T2, _T2, -1.0),
+    bad(sac_alpha_loss, "target_entropy", "nan", torch.tensor(0.0), _T2, NAN),
+    bad(dsac_t_critic_loss, "sigma", "range", _T2, _T2, _T2, _T2, 1.0),
+    bad(dsac_t_critic_loss, "y_z", "shape", _T2, torch.ones(2), _T2, _T3, 1.0),
+    bad(dsac_t_critic_loss, "omega", "range", _T2, torch.ones(2), _T2, _T2, -1.0),
+    bad(LQEnv, "task", "type", "task"),
+    bad(LQEnv, "horizon", "range", _TASK, horizon=0),
+    bad(LQEnv, "action_bound", "range", _TASK, action_bound=0.0),
+    bad(LQEnv, "render_mode", "option", _TASK, render_mode="human"),
+    bad(LQEnv, "action_bound", "inf", _TASK, action_bound=float("inf")),
+    bad(LQEnv, "reward_noise", "range", _TASK, reward_noise=-1.0),
+    bad(LQEnv, "reward_scale", "nan", _TASK, reward_scale=NAN),
+    bad(LQEnv, "init_std", "range", _TASK, init_std=0.0),
+    bad_method(LQEnv, "step", "action", "shape", ((_TASK,), {}), [0.0, 1.0]),
+    bad_method(LQEnv, "step", "action", "nan", ((_TASK,), {}), [NAN]),
+]

@@ -1,0 +1,168 @@
+"""Tests of trainers.sac (SAC, DSAC-T) and trainers.continuous_envs.LQEnv.
+
+References: Haarnoja et al. 2018 (arXiv:1801.01290), Eq. 5-7; Duan et al. (arXiv:2310.05858),
+Sec. 4 (DSAC-T); CleanRL ``sac_continuous_action.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from theory.continuous import lq_task, soft_lq_policy
+from trainers.continuous_envs import LQEnv
+from trainers.sac import (
+    GaussianActor,
+    SACConfig,
+    _sample,
+    dsac_t_critic_loss,
+    sac_actor_loss,
+    sac_alpha_loss,
+    sac_critic_loss,
+    train_sac,
+)
+
+UNSTABLE = lq_task(1.2, 1.0, 1.0, 0.5, gamma=0.9, noise=0.01)
+WALK = lq_task(1.0, 1.0, 1.0, 0.5, gamma=0.9, noise=0.01)  # a random walk without control
+
+
+def _returns(act, task, n=10, horizon=20, bound=2.0):
+    env = LQEnv(task, horizon=horizon, action_bound=bound)
+    out = []
+    for i in range(n):
+        o, _ = env.reset(seed=100 + i)
+        total = 0.0
+        for _ in range(horizon):
+            o, r, _, _, _ = env.step(act(o))
+            total += r
+        out.append(total)
+    return float(np.mean(out))
+
+
+# ------------------------------------------------------------------ LQEnv
+
+
+def test_lq_env_dynamics_reward_clipping_and_seeding():
+    task = lq_task(0.5, 2.0, 3.0, 1.0, gamma=0.9)
+    env = LQEnv(task, horizon=3, action_bound=1.0)
+    x0, _ = env.reset(seed=4)
+    x1, r, term, trunc, info = env.step(np.array([5.0]))  # clipped to 1
+    assert r == pytest.approx(-(3 * float(x0[0]) ** 2 + 1.0), rel=1e-6)
+    assert x1[0] == pytest.approx(0.5 * x0[0] + 2.0, rel=1e-6)
+    assert not term and not trunc and info["raw_reward"] == r
+    env.step(np.zeros(1))
+    assert env.step(np.zeros(1))[3]  # truncated at the horizon
+    again, _ = LQEnv(task).reset(seed=4)
+    assert again[0] == x0[0]
+
+
+def test_lq_env_reward_scale_and_noise():
+    task = lq_task(0.5, 1.0, 1.0, 1.0, gamma=0.9)
+    env = LQEnv(task, reward_scale=0.1, reward_noise=0.0)
+    env.reset(seed=0)
+    _, r, _, _, info = env.step(np.array([0.3]))
+    assert r == pytest.approx(0.1 * info["raw_reward"])
+    noisy = LQEnv(task, reward_noise=1.0)
+    noisy.reset(seed=0)
+    _, r2, _, _, info2 = noisy.step(np.array([0.3]))
+    assert r2 != info2["raw_reward"]
+
+
+# ------------------------------------------------------------------ losses, hand-computed
+
+
+def test_sac_critic_and_actor_and_alpha_losses():
+    assert float(sac_critic_loss(torch.tensor([1.0, -1.0]), torch.tensor([0.0, 1.0]))) == 1.25
+    # alpha log pi - min Q: (0.2 * -1 - 1, 0.2 * -2 - 3) -> mean -2.3
+    got = sac_actor_loss(torch.tensor([-1.0, -2.0]), torch.tensor([1.0, 3.0]), 0.2)
+    assert float(got) == pytest.approx(-2.3)
+    la = torch.tensor(math.log(0.5), requires_grad=True)
+    loss = sac_alpha_loss(la, torch.tensor([-2.0, 0.0]), -1.0)
+    loss.backward()
+    # d/dlog_alpha = -mean(log pi + H) = -((-3) + (-1)) / 2 = 2
+    assert float(la.grad) == pytest.approx(2.0)
+
+
+def test_dsac_t_critic_loss_values_and_gradients():
+    q = torch.tensor([1.0, 0.0], requires_grad=True)
+    s = torch.tensor([2.0, 1.0], requires_grad=True)
+    y = torch.tensor([0.0, 1.0])
+    y_z = torch.tensor([100.0, -0.5])  # the first is clipped at xi = 3 * mean(sigma) = 4.5
+    loss = dsac_t_critic_loss(q, s, y, y_z, 0.5)
+    # y_b = (1 + 4.5, -0.5); mean terms 1/8, 1/2; var terms 4.5^2/8 + log 2, 0.25/2 + 0
+    terms = [1 / 8 + 4.5**2 / 8 + math.log(2), 0.5 + 0.125]
+    assert float(loss.detach()) == pytest.approx(0.5 * np.mean(terms), rel=1e-6)
+    loss.backward()
+    # dL/dq = omega (q - y) / sg(sigma)^2 / B ; dL/dsigma = omega (-(q - y_b)^2/s^3 + 1/s) / B
+    np.testing.assert_allclose(q.grad.numpy(), 0.5 * np.array([1 / 4, -1.0]) / 2, rtol=1e-6)
+    ds = 0.5 * np.array([-(4.5**2) / 8 + 0.5, -0.25 + 1.0]) / 2
+    np.testing.assert_allclose(s.grad.numpy(), ds, rtol=1e-6)
+
+
+def test_squashed_log_prob_matches_change_of_variables():
+    torch.manual_seed(0)
+    actor = GaussianActor(2, 1, SACConfig())
+    obs = torch.randn(5, 2)
+    scale, bias = torch.tensor([2.0]), torch.tensor([0.5])
+    torch.manual_seed(1)
+    a, logp = _sample(actor, obs, scale, bias, squash=True)
+    mean, log_std = actor(obs)
+    base = torch.distributions.Normal(mean, log_std.exp())
+    tf = [torch.distributions.TanhTransform(), torch.distributions.AffineTransform(bias, scale)]
+    ref = torch.distributions.TransformedDistribution(base, tf).log_prob(a).sum(-1)
+    np.testing.assert_allclose(logp.detach().numpy(), ref.detach().numpy(), atol=1e-3)
+    assert torch.all(a.abs() <= 2.5)
+
+
+# ------------------------------------------------------------------ training
+
+
+def test_seeded_runs_repeat():
+    cfg = SACConfig(total_timesteps=60, learning_starts=40, batch_size=16, dsac_t=True)
+    a = train_sac(lambda: LQEnv(UNSTABLE, horizon=10), cfg, seed=3)
+    b = train_sac(lambda: LQEnv(UNSTABLE, horizon=10), cfg, seed=3)
+    assert a.episode_returns == b.episode_returns
+    np.testing.assert_array_equal(a.act(np.ones((2, 1))), b.act(np.ones((2, 1))))
+    assert np.all(np.abs(a.act(np.full((3, 1), 50.0))) <= 5.0)  # squashed into the bounds
+
+
+LQ_CFG = SACConfig(
+    features="quadratic",
+    squash=False,
+    total_timesteps=1000,
+    learning_starts=200,
+    q_lr=3e-2,
+    policy_lr=1e-2,
+    tau=0.1,
+    policy_frequency=1,
+    autotune=False,
+    alpha=0.1,
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dsac_t", [False, True])
+def test_sac_beats_random_and_zero_policy_on_lq(dsac_t):
+    """A=1: the zero policy leaves x where it starts, a random one makes it wander."""
+    cfg = SACConfig(**{**LQ_CFG.__dict__, "dsac_t": dsac_t})
+    res = train_sac(lambda: LQEnv(WALK, horizon=20, action_bound=2.0), cfg, seed=0)
+    rng = np.random.default_rng(0)
+    learned = _returns(lambda o: res.act(o), WALK)
+    random = _returns(lambda o: rng.uniform(-2, 2, 1), WALK)
+    zero = _returns(lambda o: np.zeros(1), WALK)
+    opt = _returns(lambda o: -soft_lq_policy(WALK, 0.1).K @ o, WALK)
+    assert learned > 0.5 * max(random, zero)  # returns are negative: at least twice better
+    assert learned >= 3 * opt  # within a factor 3 of the optimal cost
+
+
+def test_sac_smoke_beats_random_and_zero_policy_fast():
+    """300 steps (~1.3 s): at least 25% cheaper than doing nothing, 5x cheaper than random."""
+    cfg = SACConfig(**{**LQ_CFG.__dict__, "total_timesteps": 300, "learning_starts": 100})
+    res = train_sac(lambda: LQEnv(WALK, horizon=20, action_bound=2.0), cfg, seed=0)
+    rng = np.random.default_rng(0)
+    learned = _returns(lambda o: res.act(o), WALK)
+    assert learned > 0.75 * _returns(lambda o: np.zeros(1), WALK)  # measured -14.8 vs -31.0
+    assert learned > 0.2 * _returns(lambda o: rng.uniform(-2, 2, 1), WALK)
