@@ -50,7 +50,7 @@ bench-trl: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/stability bench sequence $(ARGS)
 
 # The README's benchmark figures: one generated page per area under docs/benchmarks/.
-BENCH_AREAS ?= theory lipschitz counterfactual causal decision-boundary sweeps trainers sequence leaderboard
+BENCH_AREAS ?= theory lipschitz counterfactual causal decision-boundary sweeps trainers continuous sequence leaderboard
 bench-docs: $(STAMP)
 	for a in $(BENCH_AREAS); do \
 	  OMP_NUM_THREADS=1 $(BIN)/stability bench $$a $(ARGS) --markdown docs/benchmarks/$$a.md || exit 1; \

@@ -238,6 +238,25 @@ class GaussianActor(nn.Module):
         log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(raw) + 1)
         return mean, log_std
 
+    def mean_network(self) -> nn.Module:
+        """``obs -> mean`` as a plain module, for the Lipschitz tools
+        (:func:`stability.lipschitz.lipschitz_bound` of it bounds how fast the pre-squash mean
+        moves with the state; the squashed action ``tanh(mean) * scale + bias`` moves at most
+        ``max(scale)`` times as fast, tanh being 1-Lipschitz).
+
+        The linear actor returns its ``mean`` layer itself; the MLP actor a copy of its body
+        with the last layer cut to the mean's rows (a copy: take it again after more training).
+        """
+        if self.linear:
+            return self.mean
+        *hidden, last = self.body
+        act_dim = last.out_features // 2
+        head = nn.Linear(last.in_features, act_dim, dtype=last.weight.dtype)
+        with torch.no_grad():
+            head.weight.copy_(last.weight[:act_dim])
+            head.bias.copy_(last.bias[:act_dim])
+        return nn.Sequential(*[copy.deepcopy(m) for m in hidden], head).eval()
+
 
 def _sample(
     actor: GaussianActor, obs: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, squash: bool

@@ -48,7 +48,7 @@ from causal.generators import bilinear_scm
 from causal.graph import sorted_nodes, stable_graph, validate_setting
 from causal.linear import LinearGaussianSEM, random_linear_gaussian_sem
 from causal.scm import zero_mechanism
-from tests._audit import Case, audit_ids, bad, bad_method
+from tests._audit import Case, audit_ids, bad, bad_method, gather
 
 EXEMPT = {
     "EquivalenceClass": "result dataclass returned by equivalence_classes",
@@ -401,6 +401,11 @@ CASES: list[Case] = [
     bad(strat.binary_scms, "max_mutable", "type", max_mutable=True),
     bad(strat.binary_scms, "max_mutable_parents", "range", max_mutable_parents=-1),
 ]
+
+
+_GATHERED = gather(__file__, __package__)  # the cases of every _cases_* module here
+CASES += _GATHERED[0]
+EXEMPT.update(_GATHERED[1])
 
 
 @pytest.mark.parametrize("case", CASES, ids=audit_ids(CASES))

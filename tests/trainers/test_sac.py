@@ -166,3 +166,20 @@ def test_sac_smoke_beats_random_and_zero_policy_fast():
     learned = _returns(lambda o: res.act(o), WALK)
     assert learned > 0.75 * _returns(lambda o: np.zeros(1), WALK)  # measured -14.8 vs -31.0
     assert learned > 0.2 * _returns(lambda o: rng.uniform(-2, 2, 1), WALK)
+
+
+def test_mean_network_is_the_actor_mean_and_gets_a_certified_bound():
+    """``GaussianActor.mean_network`` computes exactly the actor's mean, so the Lipschitz tools
+    apply to a continuous policy (the pre-squash mean)."""
+    from stability.lipschitz import lipschitz_bound, lipschitz_lower_bound
+    from trainers.sac import GaussianActor, SACConfig
+
+    torch.manual_seed(0)
+    actor = GaussianActor(3, 2, SACConfig(hidden=16))
+    net = actor.mean_network()
+    x = torch.randn(64, 3)
+    torch.testing.assert_close(net(x), actor(x)[0], rtol=1e-6, atol=1e-7)
+    up = lipschitz_bound(net)
+    assert up.certified and lipschitz_lower_bound(net).value <= up.value
+    linear = GaussianActor(3, 2, SACConfig(features="quadratic"))
+    assert linear.mean_network() is linear.mean
