@@ -553,27 +553,9 @@ def _adversarial_risk(
     mutable_values: dict | None,
 ) -> WorstCaseRisk:
     """The adversary's ascent and the held-out risk (global torch generator already seeded)."""
-    gen = torch.Generator().manual_seed(int(seed) + 1)
-    with torch.no_grad():
-        obs = scm.propagate(scm.noise(cfg.n_samples, gen))
-    stats: dict = {}
-    for j in scm.mutable:
-        ref = obs[j] if mutable_values is None else mutable_values[j]
-        stats[j] = (float(ref.mean()), float(ref.std().clamp_min(1e-12)))
-        pa = scm.parents[j]
-        if pa:
-            x = torch.stack([obs[p] for p in pa], dim=1)
-            stats[("pa", j)] = (x.mean(0), x.std(0).clamp_min(1e-12))
-        else:
-            stats[("pa", j)] = (torch.zeros(0), torch.ones(0))
-    train_noise = scm.noise(cfg.n_samples, gen)
-    eval_noise = scm.noise(cfg.n_eval, gen)
     # the nodes no intervention reaches (neither X_M nor a descendant) take the same values on
     # the training noise at every ascent step: computed once (the same values) and held fixed
-    reached = set(scm.mutable).union(*(nx.descendants(scm.graph, j) for j in scm.mutable))
-    with torch.no_grad():
-        base = scm.propagate(train_noise)
-    train_fixed = {v: base[v] for v in scm.order if v not in reached}
+    stats, train_noise, eval_noise, train_fixed = _adversary_inputs(scm, cfg, seed, mutable_values)
 
     def risk(adv: _Adversary, noise: dict, fixed: dict | None = None) -> torch.Tensor:
         vals = scm.propagate(noise, interventions=adv.functions(), do=fixed)
