@@ -90,6 +90,7 @@ from theory.checks import (
     check_seeds,
 )
 from trainers.batched import clip_grad_norm_per_run
+from trainers.losses import ppo_clip_loss
 from trainers.runtime import (
     FLAG,
     NONNEGATIVE,
@@ -801,15 +802,13 @@ def reinflow_ppo_loss(
     new_lp, old_lp = new_log_prob, old_log_prob
     if lo is not None or hi is not None:  # official logprob_min / logprob_max
         new_lp, old_lp = new_lp.clamp(min=lo, max=hi), old_lp.clamp(min=lo, max=hi)
-    logratio = new_lp - old_lp
-    ratio = logratio.exp()
+    # Policy loss (Eq. 7), per run; the per-run statistics CleanRL logs beside it
+    pg = ppo_clip_loss(new_lp, old_lp, adv, clip_low=clip_coef)[0].mean(-1)
     with torch.no_grad():
+        logratio = new_lp - old_lp
+        ratio = logratio.exp()
         approx_kl = ((ratio - 1) - logratio).mean(-1)
         clipfrac = ((ratio - 1).abs() > clip_coef).to(DTYPE).mean(-1)
-    # Policy loss (Eq. 7)
-    pg_loss1 = -adv * ratio
-    pg_loss2 = -adv * torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef)
-    pg = torch.max(pg_loss1, pg_loss2).mean(-1)
     # Value loss
     v_loss = 0.5 * (new_values - returns).pow(2).mean(-1)
     # Entropy bonus

@@ -25,6 +25,7 @@ import numpy as np
 
 from perturbation.references import ref
 from perturbation.registry import Evidence, RunContext, Theorem, Worst, claim
+from perturbation.sweeps.stats import seed_interval
 from theory.checks import check_positive, check_positive_int
 from theory.continuous import (
     gaussian_tv_1d,
@@ -209,12 +210,6 @@ def _load(ctx: RunContext) -> tuple[dict, str]:
 DIVERGED = 1e6
 
 
-def _bootstrap(x: np.ndarray, rng: np.random.Generator, stat=np.mean, reps: int = 1000):
-    """A 90% percentile-bootstrap interval of ``stat`` over seeds."""
-    draws = [float(stat(x[rng.integers(len(x), size=len(x))])) for _ in range(reps)]
-    return [float(np.quantile(draws, 0.05)), float(np.quantile(draws, 0.95))]
-
-
 @claim(
     id="continuous/sac-matches-soft-lq",
     statement="SAC with the LQ solution's function classes (quadratic critics, linear-Gaussian "
@@ -231,7 +226,7 @@ def sac_matches_soft_lq(ctx: RunContext, bound: Callable[..., float]) -> Evidenc
     rng = ctx.rng("sac-matches-soft-lq")
     measured = float(max(k_err.mean(), s_err.mean()))
     s = data["settings"]
-    k_ci, s_ci = _bootstrap(k_err, rng), _bootstrap(s_err, rng)
+    k_ci, s_ci = seed_interval(k_err, rng, reps=1000), seed_interval(s_err, rng, reps=1000)
     return Evidence.upper(
         measured,
         bound(),
@@ -265,10 +260,10 @@ def dsac_t_reward_scale(ctx: RunContext, bound: Callable[..., float]) -> Evidenc
             change = np.abs(np.asarray(data[algo][name]["K"]) - k_clean) / data["closed_form"]["K"]
             stats[f"{algo}/{name}"] = {
                 "regret": float(np.median(reg)),
-                "regret_ci90": _bootstrap(reg, rng, np.median),
+                "regret_ci90": seed_interval(reg, rng, np.median, reps=1000),
                 "failures": int(np.sum(~(reg <= 1.0))),
                 "policy_change": float(change.mean()),
-                "policy_change_ci90": _bootstrap(change, rng),
+                "policy_change_ci90": seed_interval(change, rng, reps=1000),
             }
     perturbed = [c for c in CONDITIONS if c != "clean"]
     worst = {a: max(stats[f"{a}/{c}"]["regret"] for c in perturbed) for a in ("sac", "dsac_t")}

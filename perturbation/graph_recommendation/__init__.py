@@ -28,6 +28,7 @@ import numpy as np
 
 from perturbation.references import ref
 from perturbation.registry import Evidence, RunContext, claim
+from perturbation.sweeps.stats import seed_interval
 from theory.checks import check_positive_int
 from trainers.crs_graph import ConversationalRecEnv, CRSRewards, synthetic_catalogue
 from trainers.unicorn import UnicornConfig, evaluate_unicorn, greedy_actions, train_unicorn
@@ -117,12 +118,6 @@ def stable_training_runs(
     return out
 
 
-def _bootstrap(x: np.ndarray, rng: np.random.Generator, stat=np.mean, reps: int = 2000):
-    """A 90% percentile-bootstrap interval of ``stat`` over seeds."""
-    draws = [stat(x[rng.integers(len(x), size=len(x))]) for _ in range(reps)]
-    return [float(np.quantile(draws, 0.05)), float(np.quantile(draws, 0.95))]
-
-
 @claim(
     id="graph-recommendation/stable-training",
     statement="Pruning the candidate actions (preference-based item selection, weighted-entropy "
@@ -146,10 +141,10 @@ def stable_training(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
         succ = np.asarray(d["success"][0])
         stats[name] = {
             "disagreement": float(dis.mean()),
-            "disagreement_ci90": _bootstrap(dis, rng),
+            "disagreement_ci90": seed_interval(dis, rng, reps=2000),
             "success_mean": float(succ.mean()),
             "success_std": float(succ.std(ddof=1)),
-            "success_std_ci90": _bootstrap(succ, rng, lambda x: x.std(ddof=1)),
+            "success_std_ci90": seed_interval(succ, rng, lambda x: x.std(ddof=1), reps=2000),
             "return_std": float(np.std(d["return"][0], ddof=1)),
         }
     p, u = stats["pruned"], stats["unpruned"]

@@ -34,6 +34,7 @@ from scipy.stats import norm
 
 from perturbation.references import ref
 from perturbation.registry import Evidence, RunContext, Worst, claim
+from perturbation.sweeps.stats import seed_interval
 from theory.checks import check_positive, check_positive_int, check_seed
 from trainers.reinflow import (
     FlowPolicy,
@@ -204,12 +205,6 @@ def stable_finetuning_runs(
     return out
 
 
-def _bootstrap(x: np.ndarray, rng: np.random.Generator, stat=np.mean, reps: int = 400):
-    """A 90% percentile-bootstrap interval of ``stat`` over seeds (axis 0)."""
-    draws = [stat(x[rng.integers(len(x), size=len(x))]) for _ in range(reps)]
-    return [float(np.quantile(draws, 0.05)), float(np.quantile(draws, 0.95))]
-
-
 def _dispersion(m: np.ndarray) -> float:
     """RMS over probe states of the across-seed std of the mean action (seeds x probe x d)."""
     return float(np.sqrt(m.var(axis=0, ddof=1).sum(-1).mean()))
@@ -227,11 +222,11 @@ def _summarize(data: dict, rng: np.random.Generator) -> dict:
         gain = np.asarray(d["final_reward"]) - data["pretrained_reward"][K]
         stats[key] = {
             "dispersion": _dispersion(clean),
-            "dispersion_ci90": _bootstrap(clean, rng, _dispersion),
+            "dispersion_ci90": seed_interval(clean, rng, _dispersion, reps=400),
             "change_per_eps": float(change.mean()),
-            "change_per_eps_ci90": _bootstrap(change, rng),
+            "change_per_eps_ci90": seed_interval(change, rng, reps=400),
             "reward_gain": float(gain.mean()),
-            "reward_gain_ci90": _bootstrap(gain, rng),
+            "reward_gain_ci90": seed_interval(gain, rng, reps=400),
             "min_reward_gain": float(gain.min()),
         }
     return stats

@@ -205,6 +205,29 @@ def as_probabilities(policy: Any, states: Any, *, name: str = "policy") -> np.nd
     )
 
 
+def _check_tv(tv: object) -> np.ndarray:
+    """Per-state total variations: a read-only vector in [0, 1] (rounding above 1 clipped)."""
+    out = as_float_array("tv", tv, ndim=1)
+    if np.any(out < 0) or np.any(out > 1 + 1e-12):
+        raise ValueError(f"tv must lie in [0, 1]; got values in [{out.min()}, {out.max()}]")
+    out = np.clip(out, 0.0, 1.0)
+    out.setflags(write=False)
+    return out
+
+
+def _check_mask(name: str, mask: object, shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only boolean copy of ``mask``, of the shape of the per-state ``tv``."""
+    arr = np.asarray(mask)
+    if arr.dtype != bool or arr.shape != shape:
+        raise ValueError(
+            f"{name} must be a boolean array of the shape of tv {shape}; got dtype "
+            f"{arr.dtype} and shape {arr.shape}"
+        )
+    arr = arr.copy()
+    arr.setflags(write=False)
+    return arr
+
+
 @dataclass(frozen=True)
 class PolicyDistance:
     """Per-state distances between two policies on the same states.
@@ -228,19 +251,8 @@ class PolicyDistance:
     disagreement_rate: float = field(init=False)
 
     def __post_init__(self) -> None:
-        tv = as_float_array("tv", self.tv, ndim=1)
-        if np.any(tv < 0) or np.any(tv > 1 + 1e-12):
-            raise ValueError(f"tv must lie in [0, 1]; got values in [{tv.min()}, {tv.max()}]")
-        dis = np.asarray(self.disagreement)
-        if dis.dtype != bool or dis.shape != tv.shape:
-            raise ValueError(
-                f"disagreement must be a boolean array of the shape of tv {tv.shape}; got dtype "
-                f"{dis.dtype} and shape {dis.shape}"
-            )
-        tv = np.clip(tv, 0.0, 1.0)
-        tv.setflags(write=False)
-        dis = dis.copy()
-        dis.setflags(write=False)
+        tv = _check_tv(self.tv)
+        dis = _check_mask("disagreement", self.disagreement, tv.shape)
         object.__setattr__(self, "tv", tv)
         object.__setattr__(self, "disagreement", dis)
         object.__setattr__(self, "mean_tv", float(tv.mean()))
@@ -451,9 +463,7 @@ class GaussianPolicyDistance:
     max_kl: float = field(init=False)
 
     def __post_init__(self) -> None:
-        tv = as_float_array("tv", self.tv, ndim=1)
-        if np.any(tv < 0) or np.any(tv > 1 + 1e-12):
-            raise ValueError(f"tv must lie in [0, 1]; got values in [{tv.min()}, {tv.max()}]")
+        tv = _check_tv(self.tv)
         arrays = {"kl_ab": self.kl_ab, "kl_ba": self.kl_ba, "mean_shift": self.mean_shift}
         for key, value in arrays.items():
             arr = as_float_array(key, value, shape=tv.shape)
@@ -461,16 +471,7 @@ class GaussianPolicyDistance:
                 raise ValueError(f"{key} must be non-negative; got min {arr.min()}")
             arr.setflags(write=False)
             object.__setattr__(self, key, arr)
-        exact = np.asarray(self.tv_exact)
-        if exact.dtype != bool or exact.shape != tv.shape:
-            raise ValueError(
-                f"tv_exact must be a boolean array of the shape of tv {tv.shape}; got dtype "
-                f"{exact.dtype} and shape {exact.shape}"
-            )
-        tv = np.clip(tv, 0.0, 1.0)
-        tv.setflags(write=False)
-        exact = exact.copy()
-        exact.setflags(write=False)
+        exact = _check_mask("tv_exact", self.tv_exact, tv.shape)
         object.__setattr__(self, "tv", tv)
         object.__setattr__(self, "tv_exact", exact)
         object.__setattr__(self, "mean_tv", float(tv.mean()))

@@ -32,6 +32,7 @@ from perturbation.sweeps.stats import (
     optimality_gap,
     performance_profile,
     probability_of_improvement,
+    seed_interval,
 )
 from perturbation.sweeps.store import code_version
 from perturbation.sweeps.sweep import (
@@ -68,6 +69,7 @@ __all__ = [
     "plot_profiles",
     "probability_of_improvement",
     "run_key",
+    "seed_interval",
     "sweep",
     "tidy",
     "write_csv",

@@ -52,7 +52,7 @@ from perturbation.sweeps.store import (
     write_record,
 )
 from perturbation.sweeps.strategies import grids_axes, ragged_scores, score_matrices
-from tests._audit import Case, audit_ids, bad, bad_method, lazy
+from tests._audit import Case, audit_ids, bad, bad_method, gather, lazy
 
 EXEMPT = {
     "Aggregate": "result dataclass returned by aggregate(); takes no user input",
@@ -328,6 +328,11 @@ CASES: list[Case] = [
     bad(add_parser, "sub", "type", None),
     bad(add_parser, "sub", "type", argparse.ArgumentParser()),
 ]
+
+
+_GATHERED = gather(__file__, __package__)  # the cases of every _cases_* module here
+CASES += _GATHERED[0]
+EXEMPT.update(_GATHERED[1])
 
 
 @pytest.mark.parametrize("case", CASES, ids=audit_ids(CASES))

@@ -194,3 +194,18 @@ def test_property_probability_of_improvement_is_antisymmetric(x, y):
     b = probability_of_improvement(y, x, reps=20).point
     assert a + b == pytest.approx(1.0)
     assert probability_of_improvement(x, x, reps=20).point == pytest.approx(0.5)
+
+
+def test_seed_interval_resamples_rows_of_any_shape():
+    """The interval is the percentile interval of the statistic over rows resampled with
+    replacement (computed here by hand from the same generator), for 1-D and (seeds, ...) input."""
+    from perturbation.sweeps import seed_interval
+
+    x = np.random.default_rng(1).normal(size=(12, 3, 2))
+    stat = lambda a: float(a.var(axis=0, ddof=1).mean())  # noqa: E731
+    got = seed_interval(x, np.random.default_rng(7), stat, reps=300, confidence=0.8)
+    rng = np.random.default_rng(7)
+    draws = [stat(x[rng.integers(12, size=12)]) for _ in range(300)]
+    assert got == pytest.approx([np.quantile(draws, 0.1), np.quantile(draws, 0.9)], rel=1e-12)
+    lo, hi = seed_interval(np.full(5, 2.0), np.random.default_rng(0))
+    assert lo == hi == 2.0
