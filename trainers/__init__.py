@@ -35,6 +35,7 @@ from trainers.ogsrl import OGSRLConfig, OGSRLResult, train_ogsrl
 from trainers.policy_gradient import PGConfig, PGResult, train_bandit, train_bandit_runs
 from trainers.ppo import PPOConfig, train_ppo
 from trainers.reinflow import ReinFlowConfig, train_reinflow
+from trainers.reinflow_env import finetune_reinflow_env
 from trainers.rollout import evaluate_returns, visited_states
 from trainers.runtime import load_checkpoint, save_checkpoint
 from trainers.sac import SACConfig, train_sac
@@ -82,6 +83,7 @@ __all__ = [
     "cleanrl_policy",
     "collect_dataset",
     "evaluate_returns",
+    "finetune_reinflow_env",
     "hazard_gridworld",
     "load_checkpoint",
     "load_sb3_policy",

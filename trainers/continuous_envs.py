@@ -15,6 +15,7 @@ bootstrapped targets estimate the infinite-horizon value. Actions are clipped to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -29,7 +30,7 @@ from theory.checks import (
 )
 from theory.continuous import LQTask
 
-__all__ = ["LQEnv"]
+__all__ = ["LQEnv", "make_continuous_env"]
 
 
 class LQEnv(gym.Env):
@@ -123,3 +124,37 @@ class LQEnv(gym.Env):
             r += self.reward_noise * float(self.np_random.normal())
         trunc = self._t >= self.horizon
         return self._x.astype(np.float32), r, False, trunc, {"raw_reward": raw}
+
+
+def make_continuous_env(env: gym.Env | Callable[[], gym.Env] | str, name: str = "env") -> gym.Env:
+    """An env for the continuous-action trainers: ``env`` itself, ``env()`` or ``gym.make(env)``.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``env`` is none of these.
+    ValueError
+        The action space is not a ``Box`` with finite bounds and ``high > low``.
+    """
+    if isinstance(env, str):
+        e = gym.make(env)
+    elif callable(env) and not isinstance(env, gym.Env):
+        e = env()
+    else:
+        e = env
+    if not isinstance(e, gym.Env):
+        raise ArgumentTypeError(
+            f"{name} must be a gymnasium.Env, a factory of one or an id; got {type(e).__name__}"
+        )
+    space = e.action_space
+    if not isinstance(space, gym.spaces.Box):
+        raise ValueError(f"{name} must have Box actions; got {space}")
+    if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+        raise ValueError(
+            f"{name} action bounds must be finite; got low={space.low}, high={space.high}"
+        )
+    if not np.all(space.high > space.low):
+        raise ValueError(
+            f"{name} action bounds must have high > low; got {space.low}, {space.high}"
+        )
+    return e

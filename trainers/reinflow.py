@@ -31,10 +31,11 @@ and ``t ~ U[0, 1]``; the loss is ``E ||v_theta(t, x_t, s) - (a_1 - a_0)||^2``.
 **Fine-tuning** is PPO (Schulman et al. 2017, Eq. 7) on the chain likelihood, with a critic
 ``V(s)``, batch-normalized advantages, the value loss ``0.5 (V - R)^2`` and the entropy bonus
 (the loss of the official ``PPOFlow.loss``). The tasks here are one-step (contextual bandits), so
-the return is the reward and the advantage is ``r - V(s)``.
+the return is the reward and the advantage is ``r - V(s)``; :mod:`trainers.reinflow_env` runs
+the same loss and update over multi-step episodes of gymnasium environments (GAE), e.g. the LQ
+task of :class:`trainers.continuous_envs.LQEnv` and ``Pendulum-v1``.
 
-**The toy task** (:func:`point_reach_task`, ours; the LQ tasks of ``trainers.continuous_envs``
-were not available when this was written). A state ``s ~ U[-1, 1]^d``; the expert acts
+**The toy task** (:func:`point_reach_task`, ours, the unit-test task). A state ``s ~ U[-1, 1]^d``; the expert acts
 ``a = G_E s + N(0, expert_std^2 I)`` and the reward is ``-||a - G_R s - shift||^2``. With
 ``G_E != G_R`` the expert is suboptimal, so fine-tuning has something to improve, and ``shift``
 is the reward perturbation of the stability experiments.
@@ -92,8 +93,10 @@ from theory.checks import (
 from trainers.batched import clip_grad_norm_per_run
 from trainers.losses import ppo_clip_loss
 from trainers.runtime import (
+    DISCOUNT,
     FLAG,
     NONNEGATIVE,
+    NONNEGATIVE_INT,
     OPEN_UNIT,
     POSITIVE,
     POSITIVE_INT,
@@ -273,6 +276,17 @@ class ReinFlowConfig:
     """Clamp the chain log-likelihoods from above before the ratio (official logprob_max)."""
     normalize_advantages: bool = True
     """Standardize the advantages within each minibatch and run."""
+    critic_warmup: int = 0
+    """Iterations at the start that update only the critic (official ``n_critic_warmup_itr``)."""
+    envs_per_run: int = 4
+    """Episodic fine-tuning (:func:`trainers.reinflow_env.finetune_reinflow_env`): environments
+    stepped in parallel per run."""
+    rollout_steps: int = 32
+    """Episodic fine-tuning: steps per environment and iteration (batch = envs x steps)."""
+    gamma: float | None = None
+    """Episodic fine-tuning: discount (None: the env's task ``gamma`` if it has one, else 0.99)."""
+    gae_lambda: float = 0.95
+    """Episodic fine-tuning: the GAE lambda (Schulman et al. 2016, Eq. 16)."""
 
     def __post_init__(self) -> None:
         check_config(
@@ -303,6 +317,11 @@ class ReinFlowConfig:
                 "log_prob_min": optional(real()),
                 "log_prob_max": optional(real()),
                 "normalize_advantages": FLAG,
+                "critic_warmup": NONNEGATIVE_INT,
+                "envs_per_run": POSITIVE_INT,
+                "rollout_steps": POSITIVE_INT,
+                "gamma": optional(DISCOUNT),
+                "gae_lambda": real(0.0, 1.0),
             },
         )
         if self.sigma_min > self.sigma_max:
@@ -671,25 +690,58 @@ class PretrainResult:
         )
 
 
-def pretrain_flow(task: PointReachTask, config: ReinFlowConfig, *, seed: int = 0) -> PretrainResult:
-    """Behaviour cloning of the expert by conditional flow matching (one run).
+def _demos(task: object, config: ReinFlowConfig, g: torch.Generator):
+    """``(obs, actions)`` float64 tensors: drawn from a :class:`PointReachTask`'s expert, or the
+    user's pairs (two finite arrays with one row per pair)."""
+    if isinstance(task, PointReachTask):
+        obs = task.sample_states(config.bc_demos, g)
+        return obs, task.expert_actions(obs, g)
+    if not (isinstance(task, tuple) and len(task) == 2):
+        raise ArgumentTypeError(
+            "task must be a PointReachTask or a pair (obs, actions) of expert demonstrations; got "
+            f"{type(task).__name__}"
+        )
+    obs = as_float_array("task[0] (demonstration states)", np.asarray(task[0]), shape=(None, None))
+    acts = as_float_array("task[1] (demonstration actions)", np.asarray(task[1]))
+    if acts.ndim != 2 or acts.shape[0] != obs.shape[0] or obs.shape[0] == 0:
+        raise ValueError(
+            "task must be a pair (obs (N, obs_dim), actions (N, act_dim)) with N >= 1 rows each; "
+            f"got shapes {obs.shape} and {acts.shape}"
+        )
+    return torch.as_tensor(obs, dtype=DTYPE), torch.as_tensor(acts, dtype=DTYPE)
 
-    Draws ``config.bc_demos`` expert pairs and takes ``config.bc_steps`` Adam steps on
-    :func:`flow_matching_loss` with minibatches of ``config.bc_batch_size``.
+
+def pretrain_flow(
+    task: PointReachTask | tuple[np.ndarray, np.ndarray],
+    config: ReinFlowConfig,
+    *,
+    seed: int = 0,
+) -> PretrainResult:
+    """Behaviour cloning of an expert by conditional flow matching (one run).
+
+    Parameters
+    ----------
+    task : PointReachTask or (obs, actions)
+        A toy task (``config.bc_demos`` pairs are drawn from its expert) or expert demonstrations
+        ``obs`` (N, obs_dim) and ``actions`` (N, act_dim), e.g. from
+        :func:`trainers.reinflow_env.collect_demos`.
+    config : ReinFlowConfig
+        ``bc_steps`` Adam steps on :func:`flow_matching_loss`, minibatches of ``bc_batch_size``
+        drawn with replacement, learning rate ``bc_lr``.
+    seed : int
     """
-    check_instance("task", task, PointReachTask)
     check_instance("config", config, ReinFlowConfig)
     seed = check_seed(seed)
     start = time.perf_counter()
     g = torch.Generator().manual_seed(seed)
-    policy = FlowPolicy(task.dim, task.dim, config, [seed])
-    obs = task.sample_states(config.bc_demos, g)
-    acts = task.expert_actions(obs, g)
+    obs, acts = _demos(task, config, g)
+    policy = FlowPolicy(obs.shape[1], acts.shape[1], config, [seed])
     opt = torch.optim.Adam(policy.velocity.parameters(), lr=config.bc_lr)
     losses = []
-    mb = min(config.bc_batch_size, config.bc_demos)
+    n = obs.shape[0]
+    mb = min(config.bc_batch_size, n)
     for _ in range(config.bc_steps):
-        idx = torch.randint(config.bc_demos, (mb,), generator=g)
+        idx = torch.randint(n, (mb,), generator=g)
         loss = flow_matching_loss(policy, obs[idx][None], acts[idx][None], g).sum()
         opt.zero_grad()
         loss.backward()
@@ -856,6 +908,63 @@ def _draw(
     return torch.stack([by_seed[s] for s in seeds])
 
 
+def _ppo_update(
+    policy: FlowPolicy,
+    critic: _StackedMLP,
+    opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
+    obs: torch.Tensor,
+    chain: torch.Tensor,
+    old_logp: torch.Tensor,
+    returns: torch.Tensor,
+    old_values: torch.Tensor,
+    config: ReinFlowConfig,
+    gens: dict[int, torch.Generator],
+    seeds: Sequence[int],
+    *,
+    actor: bool = True,
+) -> ReinFlowLoss:
+    """``update_epochs`` x ``minibatches`` PPO steps on one batch per run (tensors (R, B, ...));
+    the advantage is ``returns - old_values`` (the reward of one-step episodes, or GAE's
+    ``A + V``). ``actor=False`` steps only the critic (warm-up). Returns the last minibatch's
+    loss terms, detached."""
+    R, B = old_logp.shape
+    mb = B // config.minibatches
+    actor_opt, critic_opt = opts
+    for _ in range(config.update_epochs):
+        perm = _draw(lambda g: torch.randperm(B, generator=g), gens, seeds)
+        for j in range(config.minibatches):
+            idx = perm[:, j * mb : (j + 1) * mb]
+
+            def take(x, idx=idx):
+                shape = idx.reshape(R, -1, *([1] * (x.ndim - 2))).expand(-1, -1, *x.shape[2:])
+                return torch.gather(x, 1, shape)
+
+            o = take(obs)
+            new_logp, entropy = chain_log_prob(policy, o, take(chain))
+            out = reinflow_ppo_loss(
+                new_logp,
+                take(old_logp),
+                take(returns),
+                take(old_values),
+                critic(o).squeeze(-1),
+                entropy,
+                clip_coef=config.clip_coef,
+                ent_coef=config.ent_coef,
+                vf_coef=config.vf_coef,
+                log_prob_bounds=(config.log_prob_min, config.log_prob_max),
+                normalize_advantages=config.normalize_advantages,
+            )
+            actor_opt.zero_grad()
+            critic_opt.zero_grad()
+            out.total.backward()
+            clip_grad_norm_per_run(list(critic.parameters()), config.max_grad_norm)
+            critic_opt.step()
+            if actor:
+                clip_grad_norm_per_run(list(policy.parameters()), config.max_grad_norm)
+                actor_opt.step()
+    return ReinFlowLoss(*(getattr(out, f.name).detach() for f in dataclasses.fields(out)))
+
+
 def finetune_reinflow(
     task: PointReachTask,
     pretrained: FlowPolicy,
@@ -925,7 +1034,6 @@ def finetune_reinflow(
     gens = {s: torch.Generator().manual_seed(s) for s in dict.fromkeys(seeds)}
     shift_t = torch.as_tensor(shifts, dtype=DTYPE).unsqueeze(1) + torch.as_tensor(task.shift)
     B, K = config.batch_size, config.denoising_steps
-    mb = B // config.minibatches
     log = MetricsLog(total=config.iterations, progress=progress)
     returns = np.zeros((config.iterations, R))
     for it in range(config.iterations):
@@ -948,38 +1056,20 @@ def finetune_reinflow(
             )
         returns[it] = rewards.mean(-1).numpy()
         # PPO update
-        for _ in range(config.update_epochs):
-            perm = _draw(lambda g: torch.randperm(B, generator=g), gens, seeds)
-            for j in range(config.minibatches):
-                idx = perm[:, j * mb : (j + 1) * mb]
-
-                def take(x, idx=idx):
-                    shape = idx.reshape(R, -1, *([1] * (x.ndim - 2))).expand(-1, -1, *x.shape[2:])
-                    return torch.gather(x, 1, shape)
-
-                o = take(obs)
-                new_logp, entropy = chain_log_prob(policy, o, take(chain))
-                out = reinflow_ppo_loss(
-                    new_logp,
-                    take(old_logp),
-                    take(rewards),
-                    take(old_values),
-                    critic(o).squeeze(-1),
-                    entropy,
-                    clip_coef=config.clip_coef,
-                    ent_coef=config.ent_coef,
-                    vf_coef=config.vf_coef,
-                    log_prob_bounds=(config.log_prob_min, config.log_prob_max),
-                    normalize_advantages=config.normalize_advantages,
-                )
-                actor_opt.zero_grad()
-                critic_opt.zero_grad()
-                out.total.backward()
-                clip_grad_norm_per_run(list(policy.parameters()), config.max_grad_norm)
-                clip_grad_norm_per_run(list(critic.parameters()), config.max_grad_norm)
-                actor_opt.step()
-                critic_opt.step()
-        out = ReinFlowLoss(*(getattr(out, f.name).detach() for f in dataclasses.fields(out)))
+        out = _ppo_update(
+            policy,
+            critic,
+            (actor_opt, critic_opt),
+            obs,
+            chain,
+            old_logp,
+            rewards,
+            old_values,
+            config,
+            gens,
+            seeds,
+            actor=it >= config.critic_warmup,
+        )
         log.log(
             it + 1,
             {

@@ -6,20 +6,20 @@
   step, plus ``log N(a_0; 0, I)``), on random chains of random policies, for K in {1, 2, 4},
   both noise-net inputs, both time grids, with and without mean clipping.
 - ``reinflow/stable-few-steps`` (EMPIRICAL): Zhang et al. report stable fine-tuning "even with
-  very few (down to 1) denoising steps". Measured on the point-reaching task of
-  :func:`trainers.reinflow.point_reach_task` (a suboptimal expert, behaviour-cloned by flow
-  matching, then PPO fine-tuned): for each K in {1, 2, 4} and each noise bound
-  ``sigma_max``, paired runs per seed with the clean reward and with its optimum moved by
-  ``eps`` (the reward perturbation). Reported: the seed dispersion of the fine-tuned policy
-  (RMS over probe states of the across-seed std of the mean action), the policy change per
-  unit perturbation ``||m_eps - m_0|| / eps`` (1 = the change of the reward optimum itself),
-  and the reward gained over the pretrained policy, each with 90% bootstrap intervals over
-  seeds. The claim's number: dispersion at K = 1 over the smallest dispersion of any K at the
-  default noise bound (our threshold: <= 1.5 supports "as stable with one step"), required:
-  K = 1 fine-tuning improves the reward in every seed. The scales ``tiny`` and ``small`` read
-  the per-run numbers of :func:`stable_finetuning_runs` from ``stable_few_steps.json``
-  ("cached"; made by that function, settings stored with it) and recompute every statistic;
-  ``medium`` and ``large`` train live.
+  very few (down to 1) denoising steps". Measured on the 1-D LQ task of
+  :mod:`perturbation.continuous` (the task SAC is checked on), where the optimum is known in
+  closed form: a suboptimal expert (half the optimal gain) is behaviour-cloned by flow matching,
+  then fine-tuned by PPO with GAE over episodes (:func:`trainers.reinflow_env.finetune_reinflow_env`)
+  for each K in {1, 2, 4} and noise bound ``sigma_max``, in paired runs per seed with the clean
+  state cost and a larger one (the reward perturbation). Reported: the seed dispersion of the
+  fine-tuned gain, the paired gain change over the closed-form optimal gain's change (1 = the
+  policy follows the optimum), and the exact regret of the fitted linear policy, each with 90%
+  bootstrap intervals over seeds. The claim's number: dispersion at K = 1 over the smallest
+  dispersion of any K at the default noise bound (our threshold: <= 1.5 supports "as stable with
+  one step"), required: K = 1 fine-tuning reduces the regret in every seed. The scales ``tiny``
+  and ``small`` read the per-run numbers of :func:`lq_finetuning_runs` from
+  ``lq_finetuning.json`` ("cached"; made by that function, settings stored with it) and
+  recompute every statistic; ``medium`` and ``large`` train live.
 """
 
 from __future__ import annotations
@@ -40,16 +40,14 @@ from trainers.reinflow import (
     FlowPolicy,
     ReinFlowConfig,
     chain_log_prob,
-    finetune_reinflow,
     mean_actions,
-    point_reach_task,
     pretrain_flow,
     sample_chain,
 )
 
-__all__ = ["stable_finetuning_runs", "transition_log_densities"]
+__all__ = ["lq_finetuning_runs", "transition_log_densities"]
 
-CACHE = Path(__file__).with_name("stable_few_steps.json")
+CACHE = Path(__file__).with_name("lq_finetuning.json")
 DEFAULT_SIGMA_MAX = 0.2
 DISPERSION_THRESHOLD = 1.5
 
@@ -130,104 +128,132 @@ def chain_likelihood(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     )
 
 
-def stable_finetuning_runs(
+def _fitted_gains(policy: FlowPolicy, probe: torch.Tensor) -> np.ndarray:
+    """Per run, the gain ``K`` of the least-squares line ``u = -K x + c`` through the policy's
+    mean actions on the probe states (1-D LQ task)."""
+    m = mean_actions(policy, probe.expand(policy.runs, -1, -1), seed=1)[..., 0]
+    x = probe[:, 0].numpy()
+    return np.array([-np.polyfit(x, row, 1)[0] for row in m])
+
+
+def lq_finetuning_runs(
     seeds: int = 8,
     *,
     ks: Sequence[int] = (1, 2, 4),
     sigma_maxes: Sequence[float] = (0.1, 0.2, 0.4),
-    eps: float = 0.05,
-    iterations: int = 60,
-    n_probe: int = 32,
+    dq: float = 2.0,
+    iterations: int = 80,
+    expert_gain_scale: float = 0.5,
     pretrain_seed: int = 0,
 ) -> dict:
-    """Per-run numbers of the few-steps stability experiment.
+    """Per-run numbers of the few-steps stability experiment on the LQ task.
 
-    One flow policy is behaviour-cloned on :func:`trainers.reinflow.point_reach_task` (2-D); for
-    every ``K`` in ``ks`` and ``sigma_max`` in ``sigma_maxes`` (``sigma_min = 0.05``, or
-    ``sigma_max`` if smaller) it is fine-tuned by :func:`trainers.reinflow.finetune_reinflow` in
-    ``2 * seeds`` runs: seeds ``0..seeds-1`` with the clean reward and with its optimum moved
-    by ``eps`` along the first axis (paired runs share every random draw).
+    The 1-D LQ task of :data:`perturbation.continuous.LQ_TASK_ARGS` (``x' = x + u + w``, reward
+    ``-(x^2 + 0.5 u^2)``, gamma 0.9) in :class:`trainers.continuous_envs.LQEnv` (horizon 20). A
+    suboptimal expert (:func:`trainers.reinflow_env.lq_expert`: ``expert_gain_scale`` times the
+    optimal gain, noise 0.1) is cloned by flow matching from 32 episodes; for every ``K`` in
+    ``ks`` and ``sigma_max`` in ``sigma_maxes`` (``sigma_min = min(0.05, sigma_max)``) the clone
+    is fine-tuned by :func:`trainers.reinflow_env.finetune_reinflow_env` in ``2 * seeds`` runs:
+    seeds ``0..seeds-1`` with the task's state cost ``Q = 1`` and with ``Q = 1 + dq`` (the
+    reward perturbation; paired runs share every random draw).
 
     Returns
     -------
     dict
-        ``settings``; ``pretrained_reward``: per K the mean reward of the pretrained policy on
-        the probe states; ``runs``: per ``"K=..,sigma_max=.."`` the final reward (mean of the
-        last 5 iterations) of the clean runs and the mean actions (64 samples, common random
-        numbers) of the clean and perturbed runs on ``n_probe`` probe states (seeds x n_probe x 2).
+        ``settings``; ``closed_form``: the optimal gain at ``Q`` and ``Q + dq`` and the expert's;
+        ``pretrained_gain`` per K; ``runs``: per ``"K=..,sigma_max=.."`` the fitted gains
+        (:func:`_fitted_gains`, 64 chain samples per probe state, 21 probe states in [-2, 2]) of
+        the clean and the perturbed runs (one per seed).
     """
+    from perturbation.continuous import LQ_TASK_ARGS
+    from theory.continuous import lq_task, soft_lq_policy
+    from trainers.continuous_envs import LQEnv
+    from trainers.reinflow_env import collect_demos, finetune_reinflow_env, lq_expert
+
     seeds = check_positive_int("seeds", seeds)
-    eps = check_positive("eps", eps)
+    dq = check_positive("dq", dq)
     iterations = check_positive_int("iterations", iterations)
-    n_probe = check_positive_int("n_probe", n_probe)
+    expert_gain_scale = check_positive("expert_gain_scale", expert_gain_scale)
     pretrain_seed = check_seed(pretrain_seed, "pretrain_seed")
     ks = [check_positive_int(f"ks[{i}]", k) for i, k in enumerate(ks)]
     sigma_maxes = [check_positive(f"sigma_maxes[{i}]", s) for i, s in enumerate(sigma_maxes)]
-    task = point_reach_task(2)
-    pre = pretrain_flow(task, ReinFlowConfig(), seed=pretrain_seed)
-    probe = task.sample_states(n_probe, torch.Generator().manual_seed(10_000))
-    shifts = np.zeros((2 * seeds, 2))
-    shifts[seeds:, 0] = eps
-    out = {
+    task = lq_task(**LQ_TASK_ARGS)
+    moved = task.with_cost(Q=task.Q + dq)
+    k_opt = float(soft_lq_policy(task, 1.0).K[0, 0])
+    k_moved = float(soft_lq_policy(moved, 1.0).K[0, 0])
+    demos = collect_demos(
+        lambda: LQEnv(task, horizon=20),
+        lq_expert(task, gain_scale=expert_gain_scale, std=0.1),
+        episodes=32,
+        seed=pretrain_seed,
+    )
+    pre = pretrain_flow(demos, ReinFlowConfig(bc_steps=500), seed=pretrain_seed)
+    probe = torch.linspace(-2.0, 2.0, 21, dtype=torch.float64)[:, None]
+    envs = [lambda: LQEnv(task, horizon=20)] * seeds + [lambda: LQEnv(moved, horizon=20)] * seeds
+    out: dict = {
         "settings": {
             "seeds": seeds,
             "ks": ks,
             "sigma_maxes": sigma_maxes,
-            "eps": eps,
+            "dq": dq,
             "iterations": iterations,
-            "n_probe": n_probe,
+            "expert_gain_scale": expert_gain_scale,
             "pretrain_seed": pretrain_seed,
-            "task": "point_reach_task(2): expert 0.5 s + N(0, 0.1^2), reward -||a - s||^2",
+            "task": LQ_TASK_ARGS,
         },
-        "pretrained_reward": {},
+        "closed_form": {
+            "K": k_opt,
+            "K_moved": k_moved,
+            "K_expert": expert_gain_scale * k_opt,
+        },
+        "pretrained_gain": {},
         "runs": {},
     }
     for K in ks:
         for smax in sigma_maxes:
             cfg = ReinFlowConfig(
-                denoising_steps=K, sigma_min=min(0.05, smax), sigma_max=smax, iterations=iterations
+                denoising_steps=K,
+                sigma_min=min(0.05, smax),
+                sigma_max=smax,
+                iterations=iterations,
+                envs_per_run=4,
+                rollout_steps=20,
+                critic_warmup=3,
             )
-            if str(K) not in out["pretrained_reward"]:
+            if str(K) not in out["pretrained_gain"]:
                 base = pre.policy.with_runs([pretrain_seed], cfg)
-                m0 = mean_actions(base, probe[None], seed=1)
-                out["pretrained_reward"][str(K)] = float(
-                    task.reward(probe, torch.as_tensor(m0[0])).mean()
-                )
-            res = finetune_reinflow(
-                task, pre.policy, cfg, seeds=list(range(seeds)) * 2, reward_shifts=shifts
-            )
-            m = mean_actions(res.policy, probe.expand(2 * seeds, -1, -1), seed=1)
+                out["pretrained_gain"][str(K)] = float(_fitted_gains(base, probe)[0])
+            res = finetune_reinflow_env(envs, pre.policy, cfg, seeds=list(range(seeds)) * 2)
+            gains = _fitted_gains(res.policy, probe)
             out["runs"][f"K={K},sigma_max={smax}"] = {
-                "final_reward": res.returns[-5:, :seeds].mean(0).tolist(),
-                "mean_action_clean": np.round(m[:seeds], 6).tolist(),
-                "mean_action_perturbed": np.round(m[seeds:], 6).tolist(),
+                "gain_clean": np.round(gains[:seeds], 8).tolist(),
+                "gain_perturbed": np.round(gains[seeds:], 8).tolist(),
             }
     return out
 
 
-def _dispersion(m: np.ndarray) -> float:
-    """RMS over probe states of the across-seed std of the mean action (seeds x probe x d)."""
-    return float(np.sqrt(m.var(axis=0, ddof=1).sum(-1).mean()))
-
-
 def _summarize(data: dict, rng: np.random.Generator) -> dict:
-    """Per setting: dispersion, change per unit perturbation, reward gain, with 90% intervals."""
-    eps = data["settings"]["eps"]
+    """Per setting: gain dispersion, change per unit optimal change, regret, with 90% intervals."""
+    from perturbation.continuous import lq_regret
+
+    cf = data["closed_form"]
+    opt_move = cf["K_moved"] - cf["K"]
     stats = {}
     for key, d in data["runs"].items():
         K = key.split(",")[0].split("=")[1]
-        clean = np.asarray(d["mean_action_clean"])
-        pert = np.asarray(d["mean_action_perturbed"])
-        change = np.linalg.norm(pert - clean, axis=-1).mean(-1) / eps
-        gain = np.asarray(d["final_reward"]) - data["pretrained_reward"][K]
+        clean, pert = np.asarray(d["gain_clean"]), np.asarray(d["gain_perturbed"])
+        change = (pert - clean) / opt_move
+        regret = np.array([lq_regret(g, data["settings"]["task"]) for g in clean])
+        gain = lq_regret(data["pretrained_gain"][K], data["settings"]["task"]) - regret
         stats[key] = {
-            "dispersion": _dispersion(clean),
-            "dispersion_ci90": seed_interval(clean, rng, _dispersion, reps=400),
-            "change_per_eps": float(change.mean()),
-            "change_per_eps_ci90": seed_interval(change, rng, reps=400),
-            "reward_gain": float(gain.mean()),
-            "reward_gain_ci90": seed_interval(gain, rng, reps=400),
-            "min_reward_gain": float(gain.min()),
+            "dispersion": float(clean.std(ddof=1)),
+            "dispersion_ci90": seed_interval(clean, rng, lambda x: float(x.std(ddof=1)), reps=400),
+            "mean_gain": float(clean.mean()),
+            "change_per_opt": float(change.mean()),
+            "change_per_opt_ci90": seed_interval(change, rng, reps=400),
+            "regret": float(regret.mean()),
+            "regret_ci90": seed_interval(regret, rng, reps=400),
+            "min_regret_reduction": float(gain.min()),
         }
     return stats
 
@@ -235,9 +261,9 @@ def _summarize(data: dict, rng: np.random.Generator) -> dict:
 @claim(
     id="reinflow/stable-few-steps",
     statement="ReinFlow fine-tunes a flow policy stably even with very few (down to 1) "
-    "denoising steps: at K = 1 the seed dispersion of the fine-tuned policy is at most 1.5x "
-    "the smallest dispersion over K in {1, 2, 4} (at the default noise bound), and "
-    "fine-tuning improves the reward in every seed.",
+    "denoising steps: on an LQ task, at K = 1 the seed dispersion of the fine-tuned policy's "
+    "gain is at most 1.5x the smallest dispersion over K in {1, 2, 4} (at the default noise "
+    "bound), and fine-tuning reduces the regret of the behaviour-cloned policy in every seed.",
     reference=ref("reinflow", "Abstract and Sec. 5 (few denoising steps); official README"),
     bound=DISPERSION_THRESHOLD,
 )
@@ -245,29 +271,32 @@ def stable_few_steps(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     if ctx.scale in ("tiny", "small"):
         data, source = json.loads(CACHE.read_text()), f"cached ({CACHE.name})"
     else:
-        data, source = stable_finetuning_runs(seeds=ctx.n(4, minimum=8)), "trained live"
+        data, source = lq_finetuning_runs(seeds=ctx.n(4, minimum=8)), "trained live"
     stats = _summarize(data, ctx.rng("stable-few-steps"))
-    s = data["settings"]
+    s, cf = data["settings"], data["closed_form"]
     at = {K: stats[f"K={K},sigma_max={DEFAULT_SIGMA_MAX}"] for K in s["ks"]}
     ratio = at[1]["dispersion"] / min(v["dispersion"] for v in at.values())
     table = "; ".join(
-        f"{k}: disp {v['dispersion']:.3f} [{v['dispersion_ci90'][0]:.3f}, "
-        f"{v['dispersion_ci90'][1]:.3f}], change/eps {v['change_per_eps']:.2f} "
-        f"[{v['change_per_eps_ci90'][0]:.2f}, {v['change_per_eps_ci90'][1]:.2f}], gain "
-        f"{v['reward_gain']:.3f}"
+        f"{k}: gain {v['mean_gain']:.3f} ± {v['dispersion']:.3f} [{v['dispersion_ci90'][0]:.3f}, "
+        f"{v['dispersion_ci90'][1]:.3f}], change/optimal change {v['change_per_opt']:.2f} "
+        f"[{v['change_per_opt_ci90'][0]:.2f}, {v['change_per_opt_ci90'][1]:.2f}], regret "
+        f"{v['regret']:.4f}"
         for k, v in stats.items()
     )
     return Evidence.upper(
         ratio,
         bound(),
-        f"{s['seeds']} seeds x (clean, eps={s['eps']}) x K {s['ks']} x sigma_max "
-        f"{s['sigma_maxes']}, PPO {s['iterations']} iterations of 64 one-step chains from one "
-        f"flow-matching pretrained policy on a 2-D point-reaching task ({source}). Dispersion = "
-        f"RMS across-seed std of the mean action (90% bootstrap CI); change/eps = policy change "
-        f"per unit move of the reward optimum (1 = the optimum's own move). {table}.",
+        f"{s['seeds']} seeds x (Q = 1, Q = {1 + s['dq']:g}) x K {s['ks']} x sigma_max "
+        f"{s['sigma_maxes']}: PPO with GAE, {s['iterations']} iterations of 4 envs x 20 steps, "
+        f"from one flow policy cloned from an expert with gain {cf['K_expert']:.3f} on the 1-D LQ "
+        f"task (optimal gain {cf['K']:.3f}; {cf['K_moved']:.3f} after the reward change) "
+        f"({source}). Gain = slope of the mean action on 21 probe states; dispersion = its "
+        f"across-seed std (90% bootstrap CI); change/optimal change = paired gain change over the "
+        f"optimum's own (1 = follows the optimum); regret = exact relative regret of u = -gain x. "
+        f"{table}.",
         require={
-            "K = 1 fine-tuning improves the reward in every seed": at[1]["min_reward_gain"] > 0
+            "K = 1 fine-tuning reduces the regret in every seed": at[1]["min_regret_reduction"] > 0
         },
-        details={"stats": stats, "settings": s},
+        details={"stats": stats, "settings": s, "closed_form": cf},
         empirical=True,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perturbation.reinflow import stable_finetuning_runs
+from perturbation.reinflow import lq_finetuning_runs
 from tests._audit import Case, bad
 
 EXEMPT = {
@@ -11,7 +11,8 @@ EXEMPT = {
 }
 
 CASES: list[Case] = [
-    bad(stable_finetuning_runs, "seeds", "range", 0),
-    bad(stable_finetuning_runs, "eps", "range", eps=0.0),
-    bad(stable_finetuning_runs, "ks", "range", ks=(0,)),
+    bad(lq_finetuning_runs, "seeds", "range", 0),
+    bad(lq_finetuning_runs, "dq", "range", dq=0.0),
+    bad(lq_finetuning_runs, "ks", "range", ks=(0,)),
+    bad(lq_finetuning_runs, "expert_gain_scale", "range", expert_gain_scale=-1.0),
 ]
