@@ -221,6 +221,8 @@ def _build_envs(env: EnvSpec | Sequence[EnvSpec], runs: int, per_run: int) -> li
         raise ValueError(f"env must be one env spec or one per run ({runs}); got {len(specs)}")
     envs = [[_make(s, f"env[{r}]") for _ in range(per_run)] for r, s in enumerate(specs)]
     first = envs[0][0]
+    if not isinstance(first.observation_space, gym.spaces.Box):
+        raise ValueError(f"env must have Box observations; got {first.observation_space}")
     for row in envs:
         for e in row:
             if e.observation_space.shape != first.observation_space.shape or not np.array_equal(

@@ -34,6 +34,12 @@ class _NanReward(LQEnv):
         return obs, math.nan, term, trunc, info
 
 
+def _discrete_obs():
+    env = _lq()
+    env.observation_space = gym.spaces.Discrete(3)
+    return env
+
+
 def _discrete():
     return gym.make("CartPole-v1")
 
@@ -71,6 +77,7 @@ CASES: list[Case] = [
         _POL,
         ReinFlowConfig(hidden=4, envs_per_run=1, rollout_steps=2, minibatches=3, batch_size=4),
     ),
+    bad(evaluate_flow, "env", "value", _discrete_obs, _POL),
     bad(make_continuous_env, "env", "type", 3),
     bad(make_continuous_env, "env", "value", _discrete),
 ]
