@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import stats
 
 import theory as T
 from perturbation.references import ref
 from perturbation.registry import Evidence, RunContext, Theorem, Worst, claim
+from perturbation.sweeps.stats import mean_interval
 from theory import bounds as B
 from theory.debate import debate_reward, judge_win_rate, justifiable_reward
 from theory.judge import fit_bradley_terry_judge, preference_data
@@ -63,15 +63,6 @@ def _env_return(task: TreatmentTask, policy: np.ndarray) -> float:
     return float(task.start @ T.policy_value(task.mdp, policy))
 
 
-def _interval(x: np.ndarray) -> tuple[float, float, float]:
-    """Mean and two-sided 95% t-interval."""
-    m = float(np.mean(x))
-    if len(x) < 2 or np.all(x == x[0]):
-        return m, m, m
-    h = float(stats.t.ppf(0.975, len(x) - 1) * np.std(x, ddof=1) / np.sqrt(len(x)))
-    return m, m - h, m + h
-
-
 @claim(
     id="debate-reward/justifiable-tradeoff",
     statement="Training on R_J = (1 − λ) r_env + λ r_debate makes the judge prefer the policy's "
@@ -101,7 +92,7 @@ def justifiable_tradeoff(ctx: RunContext, bound: Callable[..., float]) -> Eviden
     G, Lo, E = np.array(gains), np.array(losses), np.array(expert_gains)
     curve = []
     for i, lam in enumerate(LAMS):
-        g, lo_ = _interval(G[:, i]), _interval(Lo[:, i])
+        g, lo_ = mean_interval(G[:, i]), mean_interval(Lo[:, i])
         curve.append(
             {
                 "lam": lam,

@@ -21,6 +21,7 @@ import numpy as np
 import theory as T
 from perturbation.references import ref
 from perturbation.registry import Evidence, RunContext, Worst, claim
+from perturbation.sweeps.stats import mean_interval
 from theory.safety import reachability_value, violation_probability
 from trainers.fisor import FISORConfig, train_fisor
 from trainers.ogsrl import OGSRLConfig, train_ogsrl
@@ -48,13 +49,6 @@ NEAR_ZERO = 0.05
 
 #: OGSRL's budget on the expected discounted cost from the start.
 OGSRL_BUDGET = 0.05
-
-
-def _interval(x: list[float]) -> tuple[float, float, float]:
-    """Mean and a normal-approximation 95% interval of the mean."""
-    a = np.asarray(x, dtype=float)
-    half = 1.96 * a.std(ddof=1) / np.sqrt(a.size) if a.size > 1 else 0.0
-    return float(a.mean()), float(a.mean() - half), float(a.mean() + half)
 
 
 @claim(
@@ -138,7 +132,7 @@ def fisor_data_perturbation(ctx: RunContext, bound: Callable[..., float]) -> Evi
         if label == "base":
             base[seed] = res.policy
         move[label].append(float(T.max_total_variation(res.policy, base[seed])))
-    stats = {k: _interval(v) for k, v in viol.items()}
+    stats = {k: mean_interval(v, method="normal") for k, v in viol.items()}
     label, (_, _, upper) = max(stats.items(), key=lambda kv: kv[1][2])
     tau = []
     for seed in range(ctx.n(2, minimum=1)):
@@ -191,7 +185,7 @@ def ogsrl_budget(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
             free = train_ogsrl(data, task.initial, bound(), OGSRLConfig(min_count=0))
             if free.success:
                 unguarded.append(float(task.initial @ T.policy_value(costs, free.policy)))
-    stats = {k: _interval(v) for k, v in cost.items() if v}
+    stats = {k: mean_interval(v, method="normal") for k, v in cost.items() if v}
     label, (_, _, upper) = max(stats.items(), key=lambda kv: kv[1][2])
     within = sum(c <= bound() + 1e-9 for v in cost.values() for c in v)
     total = sum(len(v) for v in cost.values())

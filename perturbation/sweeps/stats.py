@@ -53,6 +53,7 @@ __all__ = [
     "bootstrap_distribution",
     "iqm",
     "mean",
+    "mean_interval",
     "median",
     "optimality_gap",
     "performance_profile",
@@ -508,3 +509,35 @@ def seed_interval(
     draws = [float(statistic(arr[rng.integers(len(arr), size=len(arr))])) for _ in range(reps)]
     tail = (1.0 - confidence) / 2.0
     return [float(np.quantile(draws, tail)), float(np.quantile(draws, 1.0 - tail))]
+
+
+def mean_interval(
+    x: Any, *, confidence: float = 0.95, method: str = "t"
+) -> tuple[float, float, float]:
+    """Mean of ``x`` and a two-sided parametric interval of it: ``(mean, low, high)``.
+
+    ``method="t"``: Student's t interval ``mean ± t_{n-1} s / sqrt(n)``; ``"normal"``: the normal
+    approximation ``mean ± z s / sqrt(n)`` (``s`` the sample std, ``ddof=1``). With one value,
+    or all values equal, the interval is the point itself. :func:`seed_interval` is the
+    bootstrap counterpart for other statistics.
+
+    Examples
+    --------
+    >>> m, lo, hi = mean_interval([1.0, 2.0, 3.0], method="normal")
+    >>> m, round(lo, 4), round(hi, 4)
+    (2.0, 0.8684, 3.1316)
+    """
+    from scipy import stats  # lazy: scipy.stats costs a noticeable import
+
+    arr = as_float_array("x", x, shape=(None,))
+    if arr.size == 0:
+        raise ValueError("x must hold at least one value")
+    confidence = check_open_unit("confidence", confidence)
+    method = check_choice("method", method, ("t", "normal"))
+    m = float(arr.mean())
+    if arr.size < 2 or np.all(arr == arr[0]):
+        return m, m, m
+    q = 0.5 + confidence / 2.0
+    crit = stats.t.ppf(q, arr.size - 1) if method == "t" else stats.norm.ppf(q)
+    half = float(crit * arr.std(ddof=1) / np.sqrt(arr.size))
+    return m, m - half, m + half

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.stats
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from perturbation.sweeps import (
@@ -209,3 +209,31 @@ def test_seed_interval_resamples_rows_of_any_shape():
     assert got == pytest.approx([np.quantile(draws, 0.1), np.quantile(draws, 0.9)], rel=1e-12)
     lo, hi = seed_interval(np.full(5, 2.0), np.random.default_rng(0))
     assert lo == hi == 2.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    x=st.lists(st.floats(-100, 100), min_size=2, max_size=12),
+    confidence=st.floats(0.5, 0.99),
+)
+def test_mean_interval_matches_scipy(x, confidence):
+    """The t and normal intervals equal scipy's ``t.interval`` / ``norm.interval`` around the
+    mean with the standard error ``s / sqrt(n)``."""
+    from scipy import stats as sps
+
+    from perturbation.sweeps import mean_interval
+
+    a = np.asarray(x)
+    m, lo, hi = mean_interval(a, confidence=confidence)
+    assert m == pytest.approx(a.mean())
+    if np.all(a == a[0]):
+        assert lo == hi == m
+        return
+    se = a.std(ddof=1) / np.sqrt(a.size)
+    assume(se > 1e-100)  # scipy's interval returns NaN at a vanishing scale
+    t_lo, t_hi = sps.t.interval(confidence, a.size - 1, loc=a.mean(), scale=se)
+    assert (lo, hi) == pytest.approx((t_lo, t_hi), rel=1e-9, abs=1e-9)
+    _, n_lo, n_hi = mean_interval(a, confidence=confidence, method="normal")
+    z_lo, z_hi = sps.norm.interval(confidence, loc=a.mean(), scale=se)
+    assert (n_lo, n_hi) == pytest.approx((z_lo, z_hi), rel=1e-9, abs=1e-9)
+    assert n_hi - n_lo < hi - lo  # the t interval is wider
