@@ -38,7 +38,7 @@ from trainers.reinflow import ReinFlowConfig, train_reinflow
 from trainers.reinflow_env import finetune_reinflow_env
 from trainers.rollout import evaluate_returns, visited_states
 from trainers.runtime import load_checkpoint, save_checkpoint
-from trainers.sac import SACConfig, train_sac
+from trainers.sac import SACConfig, train_sac, train_sac_runs
 from trainers.safe_tasks import (
     OfflineDataset,
     SafeTask,
@@ -103,6 +103,7 @@ __all__ = [
     "train_ppo",
     "train_reinflow",
     "train_sac",
+    "train_sac_runs",
     "train_soft_q",
     "visited_states",
 ]

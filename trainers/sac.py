@@ -43,6 +43,14 @@ The DSAC-v2 repository's later ``dsac_v2.py`` replaces ``omega`` by a clipped ra
 "the official code"; the variant is not implemented). The target actor (Polyak-averaged like the
 critics) is used only when ``dsac_t=True``; SAC samples ``a'`` from the current actor (CleanRL).
 
+Many seeds at once: :func:`train_sac_runs` trains ``R`` seeds as one stacked model (every
+network's weights carry a leading run axis, ``(R, in, out)``, evaluated by one batched matrix
+product per layer; the twin critics are ``2R`` such networks). Each run has its own
+environment, replay buffer, temperature and ``torch.Generator``; the per-run losses (the loss
+functions below take an ``(R, B)`` minibatch and return ``(R,)``) are summed, so each run's
+parameters receive exactly their own gradient, and Adam's elementwise update keeps the runs
+independent. :func:`train_sac` is the case ``R = 1`` of the same loop.
+
 References
 ----------
 .. [1] T. Haarnoja, A. Zhou, P. Abbeel, S. Levine, "Soft Actor-Critic: Off-Policy Maximum
@@ -58,9 +66,10 @@ References
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import gymnasium as gym
@@ -68,7 +77,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from theory.checks import ArgumentTypeError, as_float_array
+from theory.checks import ArgumentTypeError, as_float_array, check_int, check_seed, check_seeds
+from trainers.continuous_envs import make_continuous_env
 from trainers.runtime import (
     DISCOUNT,
     FLAG,
@@ -88,11 +98,13 @@ from trainers.runtime import (
 __all__ = [
     "SACConfig",
     "SACResult",
+    "SACRunsResult",
     "dsac_t_critic_loss",
     "sac_actor_loss",
     "sac_alpha_loss",
     "sac_critic_loss",
     "train_sac",
+    "train_sac_runs",
 ]
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0  # CleanRL's range for the actor's log-std
@@ -215,6 +227,11 @@ class _Critic(nn.Module):
         return self.net(torch.cat([s, a], -1))
 
 
+def _log_std(raw: torch.Tensor) -> torch.Tensor:
+    """The actor's raw output mapped into [LOG_STD_MIN, LOG_STD_MAX] by tanh (CleanRL)."""
+    return LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(raw) + 1)
+
+
 class GaussianActor(nn.Module):
     """``obs -> (mean, log_std)`` of the pre-squash Gaussian; log_std in [-5, 2] (CleanRL)."""
 
@@ -235,8 +252,7 @@ class GaussianActor(nn.Module):
             raw = self.log_std.expand_as(mean)
         else:
             mean, raw = self.body(obs).chunk(2, -1)
-        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(raw) + 1)
-        return mean, log_std
+        return mean, _log_std(raw)
 
     def mean_network(self) -> nn.Module:
         """``obs -> mean`` as a plain module, for the Lipschitz tools
@@ -258,14 +274,147 @@ class GaussianActor(nn.Module):
         return nn.Sequential(*[copy.deepcopy(m) for m in hidden], head).eval()
 
 
+class _StackedNet(nn.Module):
+    """``n`` independent networks of one architecture, weights ``(n, in, out)``: input
+    ``(n, B, d)`` -> ``(n, B, out)`` by one ``baddbmm`` per layer.
+
+    ``kind``: ``"mlp"`` (``d -> hidden -> hidden -> out``, ReLU; ``nn.Linear``'s default
+    initialization ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, drawn for network ``k`` from
+    ``gens[k]``), ``"quadratic"`` (linear in the degree <= 2 monomials of the input, zeros) or
+    ``"linear"`` (zeros): the stacked versions of ``_mlp``, ``_Quadratic`` and the linear actor.
+    """
+
+    def __init__(
+        self, kind: str, d: int, out: int, hidden: int, gens: list[torch.Generator]
+    ) -> None:
+        super().__init__()
+        dev = gens[0].device
+        self.iu = torch.triu_indices(d, d, device=dev) if kind == "quadratic" else None
+        sizes = {"mlp": (d, hidden, hidden, out), "linear": (d, out)}.get(
+            kind, (d + d * (d + 1) // 2, out)
+        )
+        self.weights, self.biases = nn.ParameterList(), nn.ParameterList()
+        for fan_in, fan_out in itertools.pairwise(sizes):
+            w = torch.zeros(len(gens), fan_in, fan_out, device=dev)
+            b = torch.zeros(len(gens), 1, fan_out, device=dev)
+            if kind == "mlp":
+                bound = 1.0 / math.sqrt(fan_in)
+                for k, g in enumerate(gens):
+                    w[k] = (torch.rand(fan_in, fan_out, generator=g, device=dev) * 2 - 1) * bound
+                    b[k] = (torch.rand(1, fan_out, generator=g, device=dev) * 2 - 1) * bound
+            self.weights.append(nn.Parameter(w))
+            self.biases.append(nn.Parameter(b))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if self.iu is not None:
+            outer = (z.unsqueeze(-1) * z.unsqueeze(-2))[..., self.iu[0], self.iu[1]]
+            z = torch.cat([z, outer], -1)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            z = torch.baddbmm(b, z, w)
+            if i < last:
+                z = torch.relu(z)
+        return z
+
+    def load_into(self, k: int, layers: list[nn.Linear]) -> None:
+        """Copy network ``k``'s layers into the ``nn.Linear`` modules ``layers``."""
+        with torch.no_grad():
+            for lin, w, b in zip(layers, self.weights, self.biases, strict=True):
+                lin.weight.copy_(w[k].T)
+                lin.bias.copy_(b[k, 0])
+
+
+def _linears(m: nn.Module) -> list[nn.Linear]:
+    return [x for x in m.modules() if isinstance(x, nn.Linear)]
+
+
+def _plain_module(build: Callable[[], nn.Module]) -> nn.Module:
+    """``build()`` without drawing from torch's global generator (its weights get overwritten)."""
+    with torch.random.fork_rng(devices=[]):
+        return build()
+
+
+class _StackedActor(nn.Module):
+    """:class:`GaussianActor` of ``R`` runs: ``obs (R, B, d) -> (mean, log_std)``, each
+    ``(R, B, dim A)``; run ``r`` initialized from ``gens[r]``."""
+
+    def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig, gens: list[torch.Generator]):
+        super().__init__()
+        self.obs_dim, self.act_dim, self.cfg = obs_dim, act_dim, cfg
+        self.linear = cfg.features == "quadratic"
+        if self.linear:
+            self.net = _StackedNet("linear", obs_dim, act_dim, cfg.hidden, gens)
+            self.log_std = nn.Parameter(torch.zeros(len(gens), 1, act_dim, device=gens[0].device))
+        else:
+            self.net = _StackedNet("mlp", obs_dim, 2 * act_dim, cfg.hidden, gens)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.linear:
+            mean = self.net(obs)
+            raw = self.log_std.expand_as(mean)
+        else:
+            mean, raw = self.net(obs).chunk(2, -1)
+        return mean, _log_std(raw)
+
+    def module(self, r: int) -> GaussianActor:
+        """Run ``r`` as a (new) :class:`GaussianActor`."""
+        actor = _plain_module(lambda: GaussianActor(self.obs_dim, self.act_dim, self.cfg))
+        self.net.load_into(r, _linears(actor))
+        if self.linear:
+            with torch.no_grad():
+                actor.log_std.copy_(self.log_std[r, 0])
+        return actor.to(self.net.weights[0].device)
+
+
+class _StackedCritics(nn.Module):
+    """The twin critics of ``R`` runs as ``2R`` networks (critic ``i`` of run ``r`` at
+    ``i R + r``): ``(s, a)``, each ``(R, B, .)``, -> ``(2, R, B, 1 or 2)``."""
+
+    def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig, gens: list[torch.Generator]):
+        super().__init__()
+        self.obs_dim, self.act_dim, self.cfg, self.runs = obs_dim, act_dim, cfg, len(gens)
+        kind = "quadratic" if cfg.features == "quadratic" else "mlp"
+        out = 2 if cfg.dsac_t else 1
+        self.net = _StackedNet(kind, obs_dim + act_dim, out, cfg.hidden, gens + gens)
+
+    def forward(self, s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        z = torch.cat([s, a], -1)
+        out = self.net(torch.cat([z, z], 0))
+        return out.view(2, self.runs, *out.shape[1:])
+
+    def modules_of(self, r: int) -> tuple[nn.Module, nn.Module]:
+        """Run ``r``'s two critics as (new) ``_Critic`` modules."""
+        out = []
+        for i in range(2):
+            c = _plain_module(lambda: _Critic(self.obs_dim, self.act_dim, self.cfg))
+            self.net.load_into(i * self.runs + r, _linears(c))
+            out.append(c.to(self.net.weights[0].device))
+        return out[0], out[1]
+
+
+def _noise(gens: list[torch.Generator], shape: tuple[int, ...]) -> torch.Tensor:
+    """Standard normal noise ``(R, *shape)``, run ``r``'s from its own generator ``gens[r]``
+    (so that no run's draws depend on another's)."""
+    if len(gens) == 1:
+        return torch.randn(shape, generator=gens[0], device=gens[0].device).unsqueeze(0)
+    return torch.stack([torch.randn(shape, generator=g, device=g.device) for g in gens])
+
+
 def _sample(
-    actor: GaussianActor, obs: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, squash: bool
+    actor: nn.Module,
+    obs: torch.Tensor,
+    scale: torch.Tensor,
+    bias: torch.Tensor,
+    squash: bool,
+    noise: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A reparameterized action and its log-density (with the tanh correction when squashed)."""
+    """A reparameterized action ``z = mean + std * noise`` and its log-density (with the tanh
+    correction when squashed); ``noise`` standard normal of the mean's shape (None: drawn from
+    torch's global generator)."""
     mean, log_std = actor(obs)
-    dist = torch.distributions.Normal(mean, log_std.exp())
-    z = dist.rsample()
-    logp = dist.log_prob(z)
+    eps = torch.randn_like(mean) if noise is None else noise
+    z = mean + log_std.exp() * eps
+    logp = -0.5 * eps.square() - log_std - 0.5 * math.log(2 * math.pi)  # log N(z; mean, std^2)
     if squash:
         y = torch.tanh(z)
         logp = logp - torch.log(scale * (1 - y.pow(2)) + 1e-6)
@@ -274,6 +423,10 @@ def _sample(
 
 
 # ---------------------------------------------------------------- losses
+#
+# Every loss takes a minibatch of shape (B,) or, for R stacked runs, (R, B): it averages over
+# the last axis and returns a scalar or the (R,) per-run losses (their sum gives each run its
+# own gradient).
 
 
 def _tensor(name: str, v: object) -> torch.Tensor:
@@ -285,6 +438,10 @@ def _tensor(name: str, v: object) -> torch.Tensor:
 def _same_shape(**tensors: object) -> list[torch.Tensor]:
     names = list(tensors)
     ts = [_tensor(k, v) for k, v in tensors.items()]
+    if ts[0].ndim not in (1, 2):
+        raise ValueError(
+            f"{names[0]} must have shape (B,) or (R, B) (R runs); got {tuple(ts[0].shape)}"
+        )
     for k, t in zip(names[1:], ts[1:], strict=True):
         if t.shape != ts[0].shape:
             raise ValueError(
@@ -293,23 +450,41 @@ def _same_shape(**tensors: object) -> list[torch.Tensor]:
     return ts
 
 
+def _per_run(name: str, v: object, like: torch.Tensor) -> torch.Tensor:
+    """A positive scalar or one value per run (shape ``like.shape[:-1]``), detached."""
+    v = torch.as_tensor(v, dtype=like.dtype, device=like.device).detach()
+    if v.numel() == 1:
+        v = v.reshape(())
+    elif v.shape != like.shape[:-1]:
+        raise ValueError(
+            f"{name} must be a scalar or have shape {tuple(like.shape[:-1])} (one per run); "
+            f"got shape {tuple(v.shape)}"
+        )
+    if not bool((v > 0).all()):
+        raise ValueError(f"{name} must be positive; got {v}")
+    return v
+
+
 def sac_critic_loss(q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """SAC's critic loss for one critic: ``1/2 mean (q - target)^2`` (Haarnoja et al. 2018,
-    Eq. 5), ``target`` detached.
+    Eq. 5), ``target`` detached; over the last axis for (R, B) inputs (one loss per run).
 
     Examples
     --------
     >>> float(sac_critic_loss(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0])))
     1.25
+    >>> sac_critic_loss(torch.tensor([[1.0, 2.0], [0.0, 2.0]]), torch.zeros(2, 2)).tolist()
+    [1.25, 1.0]
     """
     q, target = _same_shape(q=q, target=target)
-    return 0.5 * (q - target.detach()).square().mean()
+    return 0.5 * (q - target.detach()).square().mean(-1)
 
 
 def sac_actor_loss(
     log_pi: torch.Tensor, q_min: torch.Tensor, alpha: float | torch.Tensor
 ) -> torch.Tensor:
-    """``mean(alpha log pi - min_i Q_i)`` (Haarnoja et al. 2018, Eq. 7 reparameterized).
+    """``mean(alpha log pi - min_i Q_i)`` (Haarnoja et al. 2018, Eq. 7 reparameterized); over
+    the last axis for (R, B) inputs, ``alpha`` then a scalar or one per run (R,).
 
     Examples
     --------
@@ -317,17 +492,17 @@ def sac_actor_loss(
     -3.25
     """
     log_pi, q_min = _same_shape(log_pi=log_pi, q_min=q_min)
-    alpha = torch.as_tensor(alpha)
-    if alpha.numel() != 1 or not bool(alpha > 0):
-        raise ValueError(f"alpha must be a positive scalar; got {alpha}")
-    return (alpha * log_pi - q_min).mean()
+    alpha = _per_run("alpha", alpha, log_pi)
+    alpha = alpha.unsqueeze(-1) if alpha.ndim else alpha
+    return (alpha * log_pi - q_min).mean(-1)
 
 
 def sac_alpha_loss(
     log_alpha: torch.Tensor, log_pi: torch.Tensor, target_entropy: float
 ) -> torch.Tensor:
     """``mean(-log alpha (log pi + H_target))`` with ``log pi`` detached (arXiv:1812.05905,
-    Eq. 18, in log alpha as SB3/CleanRL).
+    Eq. 18, in log alpha as SB3/CleanRL); for (R, B) ``log_pi``, ``log_alpha`` has shape (R,)
+    and the result is one loss per run.
 
     Examples
     --------
@@ -335,11 +510,19 @@ def sac_alpha_loss(
     1.5
     """
     log_alpha, log_pi = _tensor("log_alpha", log_alpha), _tensor("log_pi", log_pi)
-    if log_alpha.numel() != 1:
+    if log_pi.ndim not in (1, 2):
+        raise ValueError(f"log_pi must have shape (B,) or (R, B); got {tuple(log_pi.shape)}")
+    if log_pi.ndim == 1 and log_alpha.numel() != 1:
         raise ValueError(f"log_alpha must be a scalar; got shape {tuple(log_alpha.shape)}")
+    if log_pi.ndim == 2 and log_alpha.shape != log_pi.shape[:1]:
+        raise ValueError(
+            f"log_alpha must have shape {tuple(log_pi.shape[:1])} (one per run); "
+            f"got {tuple(log_alpha.shape)}"
+        )
     if not math.isfinite(target_entropy):
         raise ValueError(f"target_entropy must be finite; got {target_entropy}")
-    return (-log_alpha * (log_pi.detach() + target_entropy)).mean()
+    la = log_alpha.reshape(-1, 1) if log_pi.ndim == 2 else log_alpha.reshape(())
+    return (-la * (log_pi.detach() + target_entropy)).mean(-1)
 
 
 def dsac_t_critic_loss(
@@ -356,7 +539,8 @@ def dsac_t_critic_loss(
         y_z^b = sg(q) + clip(y_z - sg(q), -xi, xi),   xi = 3 mean(sg(sigma)),
 
     ``y`` the expected target (refinement 1), ``y_z`` the sampled one, ``omega`` the detached
-    variance weight (refinement 3).
+    variance weight (refinement 3). For (R, B) inputs the means (and ``xi``) are over the last
+    axis, ``omega`` a scalar or one per run (R,), and the result one loss per run.
 
     Examples
     --------
@@ -367,18 +551,16 @@ def dsac_t_critic_loss(
     q, sigma, y, y_z = _same_shape(q=q, sigma=sigma, y=y, y_z=y_z)
     if bool((sigma <= 0).any()):
         raise ValueError("sigma must be positive")
-    omega = torch.as_tensor(omega, dtype=q.dtype).detach()
-    if omega.numel() != 1 or not bool(omega > 0):
-        raise ValueError(f"omega must be a positive scalar; got {omega}")
+    omega = _per_run("omega", omega, q)
     sg_q, sg_s = q.detach(), sigma.detach()
-    xi = 3.0 * sg_s.mean()
+    xi = 3.0 * sg_s.mean(-1, keepdim=True)
     y_b = sg_q + torch.clamp(y_z.detach() - sg_q, -xi, xi)
     mean_term = (q - y.detach()).square() / (2 * sg_s.square())
     var_term = (sg_q - y_b).square() / (2 * sigma.square()) + sigma.log()
-    return omega * (mean_term + var_term).mean()
+    return omega * (mean_term + var_term).mean(-1)
 
 
-# ---------------------------------------------------------------- result
+# ---------------------------------------------------------------- results
 
 
 @dataclass(frozen=True)
@@ -410,8 +592,9 @@ class SACResult:
             mean, log_std = self.policy(x)
             z = mean if deterministic else mean + log_std.exp() * torch.randn_like(mean)
             if self.config.squash:
-                scale = torch.as_tensor(self.action_scale, dtype=p.dtype)
-                z = torch.tanh(z) * scale + torch.as_tensor(self.action_bias, dtype=p.dtype)
+                scale = torch.as_tensor(self.action_scale, dtype=p.dtype, device=p.device)
+                bias = torch.as_tensor(self.action_bias, dtype=p.dtype, device=p.device)
+                z = torch.tanh(z) * scale + bias
         out = z.double().cpu().numpy()
         return out[0] if one else out
 
@@ -420,8 +603,8 @@ class SACResult:
         arr = np.atleast_2d(as_float_array("obs", obs))
         p = next(self.policy.parameters())
         with torch.no_grad():
-            mean, log_std = self.policy(torch.as_tensor(arr, dtype=p.dtype))
-        return mean.double().numpy(), log_std.exp().double().numpy()
+            mean, log_std = self.policy(torch.as_tensor(arr, dtype=p.dtype, device=p.device))
+        return mean.double().cpu().numpy(), log_std.exp().double().cpu().numpy()
 
     def summary(self) -> str:
         last = self.episode_returns[-10:]
@@ -433,27 +616,72 @@ class SACResult:
         )
 
 
-def _build_env(env: object) -> gym.Env:
-    if isinstance(env, str):
-        e = gym.make(env)
-    elif callable(env) and not isinstance(env, gym.Env):
-        e = env()
-    else:
-        e = env
-    if not isinstance(e, gym.Env):
-        raise ArgumentTypeError(
-            f"env must be a gymnasium.Env, a factory of one or an id; got {type(e).__name__}"
+@dataclass(frozen=True)
+class SACRunsResult:
+    """``R`` runs of SAC / DSAC-T trained as one stacked model (:func:`train_sac_runs`).
+
+    ``run(i)`` is run ``i`` (seed ``seeds[i]``) as a :class:`SACResult`; ``seconds`` is the
+    time of the whole batched training (shared by the runs).
+    """
+
+    actor: _StackedActor = field(repr=False)
+    critics: _StackedCritics = field(repr=False)
+    alphas: tuple[float, ...]
+    config: SACConfig
+    seeds: tuple[int, ...]
+    action_scale: np.ndarray
+    action_bias: np.ndarray
+    episode_returns: tuple[tuple[float, ...], ...]
+    seconds: float
+    metrics: tuple[list[dict[str, float]], ...] = field(repr=False)
+
+    @property
+    def runs(self) -> int:
+        return len(self.seeds)
+
+    def run(self, i: int) -> SACResult:
+        """Run ``i`` as a :class:`SACResult` (new modules holding copies of its parameters)."""
+        i = check_int("i", i, lo=0, hi=self.runs - 1)
+        return SACResult(
+            self.actor.module(i),
+            self.critics.modules_of(i),
+            self.alphas[i],
+            self.config,
+            self.action_scale,
+            self.action_bias,
+            self.episode_returns[i],
+            self.seconds,
+            self.metrics[i],
         )
-    space = e.action_space
-    if not isinstance(space, gym.spaces.Box):
-        raise ValueError(f"env must have Box actions; got {space}")
-    if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+
+    def summary(self) -> str:
+        last = [float(np.mean(r[-10:])) if r else float("nan") for r in self.episode_returns]
+        name = "DSAC-T" if self.config.dsac_t else "SAC"
+        return (
+            f"{name}: {self.runs} runs x {self.config.total_timesteps} steps in "
+            f"{self.seconds:.2f} s, last-10 return per run "
+            f"[{', '.join(f'{x:.2f}' for x in last)}]"
+        )
+
+
+def _build_envs(env: object, runs: int) -> list[gym.Env]:
+    """One environment per run, all from ``env`` (an instance only for a single run)."""
+    if isinstance(env, gym.Env) and runs > 1:
         raise ValueError(
-            f"env action bounds must be finite; got low={space.low}, high={space.high}"
+            f"env must be a factory or an id to train {runs} seeds (one env per seed); "
+            f"got the instance {env!r}"
         )
-    if not np.all(space.high > space.low):
-        raise ValueError(f"env action bounds must have high > low; got {space.low}, {space.high}")
-    return e
+    envs = [make_continuous_env(env) for _ in range(runs)]
+    first = envs[0]
+    for e in envs[1:]:
+        if (
+            e.observation_space.shape != first.observation_space.shape
+            or e.action_space.shape != first.action_space.shape
+            or not np.array_equal(e.action_space.low, first.action_space.low)
+            or not np.array_equal(e.action_space.high, first.action_space.high)
+        ):
+            raise ValueError("env must build environments with identical spaces for every seed")
+    return envs
 
 
 # ---------------------------------------------------------------- training loop
@@ -470,13 +698,17 @@ def train_sac(
 ) -> SACResult:
     """Train SAC (or DSAC-T with ``config.dsac_t``) on a continuous-action env.
 
+    This is ``train_sac_runs(env, config, seeds=[seed]).run(0)``: one loop serves one seed and
+    many.
+
     Parameters
     ----------
     env : gymnasium.Env, callable or str
         ``Box`` actions with finite bounds; observations are flattened.
     config : SACConfig
     seed : int
-        Seeds torch, numpy, the env and the replay sampling.
+        Seeds the networks' initialization, the env, its warm-up actions, the policy's noise and
+        the replay sampling (one ``torch.Generator``).
     device : str
     progress, log_dir
         Progress bar and TensorBoard directory (:class:`trainers.runtime.MetricsLog`).
@@ -486,110 +718,218 @@ def train_sac(
     ValueError
         Action bounds not finite, or a non-finite reward from the env (named ``reward``).
     """
+    seed = check_seed(seed)
+    return _train(env, config, [seed], device, progress, log_dir).run(0)
+
+
+def train_sac_runs(
+    env: Callable[[], gym.Env] | str,
+    config: SACConfig = SACConfig(),
+    *,
+    seeds: Sequence[int] = (0, 1, 2),
+    device: str = "cpu",
+    progress: bool | None = None,
+    log_dir: str | None = None,
+) -> SACRunsResult:
+    """Train SAC / DSAC-T for several seeds at once, as one stacked model.
+
+    Run ``r`` has its own environment (built by ``env``, reset with ``seeds[r]``), its own
+    actor, twin critics, targets, replay buffer, temperature and ``torch.Generator`` (seeded
+    with ``seeds[r]``: initialization, policy noise, minibatch indices). The networks are
+    stacked along a leading run axis and evaluated with one batched matrix product per layer;
+    the per-run losses are summed, so each run's parameters receive exactly their own gradient,
+    and Adam's elementwise update keeps the runs independent: run ``r``'s trajectory does not
+    depend on the other seeds. The loop is :func:`train_sac`'s (which is this with one seed).
+
+    Parameters
+    ----------
+    env : callable or str
+        A factory of, or the id of, a ``gymnasium.Env`` with ``Box`` actions with finite
+        bounds (an instance is accepted for a single seed only).
+    config : SACConfig
+    seeds : sequence of int
+        Distinct seeds, one run each (a repeated seed would repeat its run exactly, so it is
+        refused).
+    device : str
+    progress, log_dir
+        Progress bar and TensorBoard directory; the logged scalars are the means over runs
+        (``metrics`` of the result keeps each run's).
+
+    Returns
+    -------
+    SACRunsResult
+
+    Raises
+    ------
+    ValueError
+        Empty or repeated ``seeds``, action bounds not finite, an env instance for several
+        seeds, or a non-finite reward (named ``reward``, with the run's seed).
+
+    Examples
+    --------
+    >>> from theory.continuous import lq_task
+    >>> from trainers.continuous_envs import LQEnv
+    >>> task = lq_task(1.0, 1.0, 1.0, 0.5, gamma=0.9)
+    >>> cfg = SACConfig(features="quadratic", total_timesteps=30, learning_starts=20)
+    >>> res = train_sac_runs(lambda: LQEnv(task), cfg, seeds=[0, 1], progress=False)
+    >>> res.runs, res.run(1).act([0.5]).shape
+    (2, (1,))
+    """
+    seeds = check_seeds(seeds)
+    return _train(env, config, seeds, device, progress, log_dir)
+
+
+def _train(
+    env: object,
+    config: SACConfig,
+    seeds: list[int],
+    device: str,
+    progress: bool | None,
+    log_dir: str | None,
+) -> SACRunsResult:
+    """The training loop of ``R = len(seeds)`` stacked runs (CleanRL's, batched over runs)."""
     check_instance("config", config, SACConfig)
-    dev = setup(seed, device)
-    e = _build_env(env)
-    cfg = config
-    obs_dim = int(np.prod(e.observation_space.shape))
-    act_dim = int(np.prod(e.action_space.shape))
-    low, high = e.action_space.low.astype(np.float64), e.action_space.high.astype(np.float64)
+    dev = setup(seeds[0], device)
+    cfg, R = config, len(seeds)
+    envs = _build_envs(env, R)
+    e0 = envs[0]
+    obs_dim = int(np.prod(e0.observation_space.shape))
+    act_dim = int(np.prod(e0.action_space.shape))
+    low, high = e0.action_space.low.astype(np.float64), e0.action_space.high.astype(np.float64)
     scale_np, bias_np = (high - low) / 2, (high + low) / 2
     scale = torch.as_tensor(scale_np, dtype=torch.float32, device=dev)
     bias = torch.as_tensor(bias_np, dtype=torch.float32, device=dev)
     gamma = cfg.gamma
     if gamma is None:
-        task = getattr(e.unwrapped, "task", None)
+        task = getattr(e0.unwrapped, "task", None)
         gamma = float(task.gamma) if hasattr(task, "gamma") else 0.99
-    actor = GaussianActor(obs_dim, act_dim, cfg).to(dev)
+    gens = [torch.Generator(device=dev).manual_seed(s) for s in seeds]
+    actor = _StackedActor(obs_dim, act_dim, cfg, gens)
     actor_target = copy.deepcopy(actor) if cfg.dsac_t else actor
-    critics = [_Critic(obs_dim, act_dim, cfg).to(dev) for _ in range(2)]
-    targets = [copy.deepcopy(c) for c in critics]
-    q_opt = torch.optim.Adam([p for c in critics for p in c.parameters()], lr=cfg.q_lr)
+    critics = _StackedCritics(obs_dim, act_dim, cfg, gens)
+    targets = copy.deepcopy(critics)
+    q_opt = torch.optim.Adam(critics.parameters(), lr=cfg.q_lr)
     pi_opt = torch.optim.Adam(actor.parameters(), lr=cfg.policy_lr)
     target_entropy = -float(act_dim) if cfg.target_entropy is None else cfg.target_entropy
-    log_alpha = torch.tensor(math.log(cfg.alpha), device=dev, requires_grad=cfg.autotune)
+    log_alpha = torch.full((R,), math.log(cfg.alpha), device=dev, requires_grad=cfg.autotune)
     a_opt = torch.optim.Adam([log_alpha], lr=cfg.policy_lr) if cfg.autotune else None
+    polyak = list(zip(critics.parameters(), targets.parameters(), strict=True))
+    if cfg.dsac_t:
+        polyak += list(zip(actor.parameters(), actor_target.parameters(), strict=True))
 
+    # --- replay buffer with a run axis, flattened to (R cap, .) for one gather per field ---
     cap = min(cfg.buffer_size, cfg.total_timesteps)
-    b_obs = torch.zeros((cap, obs_dim), device=dev)
-    b_next = torch.zeros((cap, obs_dim), device=dev)
-    b_act = torch.zeros((cap, act_dim), device=dev)
-    b_rew, b_term = torch.zeros(cap, device=dev), torch.zeros(cap, device=dev)
-    gen = torch.Generator(device=dev).manual_seed(seed)
-    e.action_space.seed(seed)
+    b_obs = torch.zeros((R * cap, obs_dim), device=dev)
+    b_next = torch.zeros((R * cap, obs_dim), device=dev)
+    b_act = torch.zeros((R * cap, act_dim), device=dev)
+    b_rew, b_term = torch.zeros(R * cap, device=dev), torch.zeros(R * cap, device=dev)
+    offsets = torch.arange(R, device=dev).unsqueeze(1) * cap  # row r of run r's slot 0
+    for e, s in zip(envs, seeds, strict=True):
+        e.action_space.seed(s)
 
-    def q_out(c: nn.Module, s: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = c(s, a)
+    def q_out(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Means and standard deviations (ones for SAC) of critics' outputs (2, R, B, k)."""
         if not cfg.dsac_t:
-            return out[:, 0], torch.ones_like(out[:, 0])
-        return out[:, 0], out[:, 1].clamp(SIGMA_LOG_MIN, SIGMA_LOG_MAX).exp()
+            return out[..., 0], torch.ones_like(out[..., 0])
+        return out[..., 0], out[..., 1].clamp(SIGMA_LOG_MIN, SIGMA_LOG_MAX).exp()
 
     def _actor_step(s: torch.Tensor) -> dict[str, torch.Tensor]:
-        # --- actor loss [1, Eq. 7] and temperature loss [2, Eq. 18] ---
-        a_pi, logp = _sample(actor, s, scale, bias, cfg.squash)
-        q_min = torch.minimum(q_out(critics[0], s, a_pi)[0], q_out(critics[1], s, a_pi)[0])
-        pi_loss = sac_actor_loss(logp, q_min, log_alpha.exp().detach())
+        # --- actor loss [1, Eq. 7] and temperature loss [2, Eq. 18], per run, summed ---
+        a_pi, logp = _sample(actor, s, scale, bias, cfg.squash, _noise(gens, (B, act_dim)))
+        m = q_out(critics(s, a_pi))[0]
+        pi_loss = sac_actor_loss(logp, torch.minimum(m[0], m[1]), log_alpha.exp().detach())
         pi_opt.zero_grad(set_to_none=True)
-        pi_loss.backward()
+        pi_loss.sum().backward()
         pi_opt.step()
         out = {"losses/actor": pi_loss.detach()}
         if a_opt is not None:
             a_loss = sac_alpha_loss(log_alpha, logp, target_entropy)
             a_opt.zero_grad(set_to_none=True)
-            a_loss.backward()
+            a_loss.sum().backward()
             a_opt.step()
             out["losses/alpha"] = a_loss.detach()
         return out
 
     log = MetricsLog(cfg.total_timesteps, progress=progress, log_dir=log_dir)
-    obs, _ = e.reset(seed=seed)
-    ep_ret, ep_returns, stats, n_updates = 0.0, [], {}, 0
+    obs = [e.reset(seed=s)[0] for e, s in zip(envs, seeds, strict=True)]
+    ep_ret = [0.0] * R
+    ep_returns: list[list[float]] = [[] for _ in range(R)]
+    rows: list[list[dict[str, float]]] = [[] for _ in range(R)]
+    stats: dict[str, torch.Tensor] = {}
+    n_updates, B = 0, cfg.batch_size
     start = time.perf_counter()
     for step in range(cfg.total_timesteps):
         # --- act: uniform during warm-up, then sample the current policy ---
-        x = torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(1, -1), device=dev)
+        x_np = np.stack([np.asarray(o, dtype=np.float32).reshape(-1) for o in obs])
+        x = torch.as_tensor(x_np, device=dev)
         if step < cfg.learning_starts:
-            action = e.action_space.sample().astype(np.float32).reshape(-1)
+            actions = np.stack(
+                [e.action_space.sample().astype(np.float32).reshape(-1) for e in envs]
+            )
         else:
             with torch.no_grad():
-                action = _sample(actor, x, scale, bias, cfg.squash)[0][0].cpu().numpy()
-        next_obs, r, term, trunc, _ = e.step(action.reshape(e.action_space.shape))
-        if not math.isfinite(float(r)):
-            raise ValueError(f"reward must be finite; the env returned {r} at step {step}")
-        # --- store (truncation is not termination: the target bootstraps through it) ---
-        i = step % cap
-        b_obs[i], b_rew[i], b_term[i] = x[0], float(r) * cfg.reward_scale, float(term)
-        b_act[i] = torch.as_tensor(action, dtype=torch.float32)
-        b_next[i] = torch.as_tensor(np.asarray(next_obs, dtype=np.float32).reshape(-1))
-        ep_ret += float(r)
-        obs = next_obs
-        if term or trunc:
-            ep_returns.append(ep_ret)
-            ep_ret = 0.0
-            obs, _ = e.reset()
+                a, _ = _sample(
+                    actor, x.unsqueeze(1), scale, bias, cfg.squash, _noise(gens, (1, act_dim))
+                )
+                actions = a[:, 0].cpu().numpy()
+        rew, term, nxt = np.zeros(R), np.zeros(R), np.zeros((R, obs_dim), dtype=np.float32)
+        for r, e in enumerate(envs):
+            next_obs, rr, te, tr, _ = e.step(actions[r].reshape(e.action_space.shape))
+            if not math.isfinite(float(rr)):
+                raise ValueError(
+                    f"reward must be finite; the env of seed {seeds[r]} returned {rr} at step "
+                    f"{step}"
+                )
+            rew[r], term[r] = float(rr), float(te)
+            nxt[r] = np.asarray(next_obs, dtype=np.float32).reshape(-1)
+            ep_ret[r] += float(rr)
+            obs[r] = next_obs
+            if te or tr:  # truncation is not termination: the target bootstraps through it
+                ep_returns[r].append(ep_ret[r])
+                ep_ret[r] = 0.0
+                obs[r], _ = e.reset()
+        # --- store ---
+        i = offsets[:, 0] + step % cap
+        b_obs[i], b_next[i] = x, torch.as_tensor(nxt, device=dev)
+        b_act[i] = torch.as_tensor(actions, dtype=torch.float32, device=dev)
+        b_rew[i] = torch.as_tensor(rew * cfg.reward_scale, dtype=torch.float32, device=dev)
+        b_term[i] = torch.as_tensor(term, dtype=torch.float32, device=dev)
         if step >= cfg.learning_starts:
-            idx = torch.randint(min(step + 1, cap), (cfg.batch_size,), generator=gen, device=dev)
-            s, a, rew, done, s2 = b_obs[idx], b_act[idx], b_rew[idx], b_term[idx], b_next[idx]
-            alpha = log_alpha.exp().detach()
+            # --- minibatch: each run's indices from its own generator ---
+            n = min(step + 1, cap)
+            if R == 1:
+                idx = torch.randint(n, (1, B), generator=gens[0], device=dev)
+            else:
+                idx = torch.stack([torch.randint(n, (B,), generator=g, device=dev) for g in gens])
+            flat = (idx + offsets).view(-1)
+            s, a = b_obs[flat].view(R, B, obs_dim), b_act[flat].view(R, B, act_dim)
+            s2 = b_next[flat].view(R, B, obs_dim)
+            rew_b, done = b_rew[flat].view(R, B), b_term[flat].view(R, B)
+            alpha = log_alpha.exp().detach().unsqueeze(1)
             with torch.no_grad():
-                a2, logp2 = _sample(actor_target, s2, scale, bias, cfg.squash)
-                (m1, s1), (m2, s2_) = (q_out(t, s2, a2) for t in targets)
-                q_next = torch.minimum(m1, m2)
-                y = rew + gamma * (1 - done) * (q_next - alpha * logp2)
+                a2, logp2 = _sample(
+                    actor_target, s2, scale, bias, cfg.squash, _noise(gens, (B, act_dim))
+                )
+                m_next, sig_next2 = q_out(targets(s2, a2))
+                q_next = torch.minimum(m_next[0], m_next[1])
+                y = rew_b + gamma * (1 - done) * (q_next - alpha * logp2)
+            m, sig = q_out(critics(s, a))
             if not cfg.dsac_t:
                 # --- SAC critic loss [1, Eq. 5], twin critics ---
-                q_loss = sum(sac_critic_loss(q_out(c, s, a)[0], y) for c in critics)
+                q_loss = sac_critic_loss(m[0], y) + sac_critic_loss(m[1], y)
             else:
                 # --- DSAC-T [3]: sampled target from the min-mean critic (refinements 1-2) ---
                 with torch.no_grad():
-                    sig_next = torch.where(m1 <= m2, s1, s2_)
-                    eps = torch.randn(q_next.shape, generator=gen, device=dev).clamp(-3, 3)
-                    y_z = rew + gamma * (1 - done) * (q_next + sig_next * eps - alpha * logp2)
-                outs = [q_out(c, s, a) for c in critics]
-                omega = 0.5 * sum(sg.detach().square().mean() for _, sg in outs)  # refinement 3
-                q_loss = sum(dsac_t_critic_loss(q, sg, y, y_z, omega) for q, sg in outs)
+                    sig_next = torch.where(m_next[0] <= m_next[1], sig_next2[0], sig_next2[1])
+                    eps = _noise(gens, (B,)).clamp(-3, 3)
+                    y_z = rew_b + gamma * (1 - done) * (q_next + sig_next * eps - alpha * logp2)
+                sg = sig.detach().square().mean(-1)  # (2, R)
+                omega = 0.5 * (sg[0] + sg[1])  # refinement 3, per run
+                q_loss = dsac_t_critic_loss(m[0], sig[0], y, y_z, omega) + dsac_t_critic_loss(
+                    m[1], sig[1], y, y_z, omega
+                )
             q_opt.zero_grad(set_to_none=True)
-            q_loss.backward()
+            q_loss.sum().backward()
             q_opt.step()
             stats = {"losses/q": q_loss.detach()}
             n_updates += 1
@@ -600,34 +940,34 @@ def train_sac(
                     stats.update(_actor_step(s))
             # --- Polyak averaging of the targets ---
             with torch.no_grad():
-                pairs = list(zip(critics, targets, strict=True))
-                if cfg.dsac_t:
-                    pairs.append((actor, actor_target))
-                for net, tgt in pairs:
-                    for p, pt in zip(net.parameters(), tgt.parameters(), strict=True):
-                        pt.lerp_(p, cfg.tau)
+                for p, pt in polyak:
+                    pt.lerp_(p, cfg.tau)
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.total_timesteps:
-            log.log(
-                step + 1,
-                {
-                    "charts/episodic_return": float(np.mean(ep_returns[-10:])) if ep_returns else 0,
-                    "charts/SPS": (step + 1) / (time.perf_counter() - start),
-                    "charts/alpha": log_alpha.exp(),
-                    **stats,
-                },
-            )
+            per_run = {
+                "charts/episodic_return": [
+                    float(np.mean(er[-10:])) if er else 0.0 for er in ep_returns
+                ],
+                "charts/SPS": [(step + 1) / (time.perf_counter() - start)] * R,
+                "charts/alpha": log_alpha.detach().exp().tolist(),
+                **{k: v.tolist() for k, v in stats.items()},
+            }
+            for r in range(R):
+                rows[r].append({"step": float(step + 1), **{k: v[r] for k, v in per_run.items()}})
+            log.log(step + 1, {k: float(np.mean(v)) for k, v in per_run.items()})
         log.advance()
     seconds = time.perf_counter() - start
     log.close()
-    e.close()
-    return SACResult(
+    for e in envs:
+        e.close()
+    return SACRunsResult(
         actor,
-        tuple(critics),
-        float(log_alpha.detach().exp()),
+        critics,
+        tuple(log_alpha.detach().exp().tolist()),
         cfg,
+        tuple(seeds),
         scale_np,
         bias_np,
-        tuple(ep_returns),
+        tuple(tuple(er) for er in ep_returns),
         seconds,
-        log.rows,
+        tuple(rows),
     )
