@@ -126,14 +126,16 @@ def lq_regret(K: float, task_args: dict | None = None) -> float:
 
 
 def lq_training_runs(
-    seeds: int = 5, total_steps: int = 1000, *, alpha: float = 0.1, horizon: int = 20
+    seeds: int = 8, total_steps: int = 1200, *, alpha: float = 0.1, horizon: int = 20
 ) -> dict:
     """Per-run numbers of the trained LQ claims: SAC and DSAC-T, each condition of
     :data:`CONDITIONS`, seeds ``0..seeds-1``.
 
     Both use the LQ function classes (``features="quadratic"``, unsquashed Gaussian, fixed
-    ``alpha``; :class:`trainers.sac.SACConfig`). Each run records the learned mean gain ``K``
-    (mean at x = 1 minus at x = 0, negated), the bias (mean at 0), the standard deviation, and
+    ``alpha``; :class:`trainers.sac.SACConfig`), the seeds of each (algorithm, condition)
+    trained as one stacked model (:func:`trainers.sac.train_sac_runs`; run ``r`` is
+    ``train_sac(..., seed=r)``). Each run records the learned mean gain ``K`` (mean at x = 1
+    minus at x = 0, negated), the bias (mean at 0), the standard deviation, and
     :func:`lq_regret` of ``u = -Kx``.
 
     Returns
@@ -143,7 +145,7 @@ def lq_training_runs(
         (``"sac"``, ``"dsac_t"``) and condition, lists ``K``, ``bias``, ``std``, ``regret``.
     """
     from trainers.continuous_envs import LQEnv
-    from trainers.sac import SACConfig, train_sac
+    from trainers.sac import SACConfig, train_sac_runs
 
     seeds = check_positive_int("seeds", seeds)
     total_steps = check_positive_int("total_steps", total_steps)
@@ -163,34 +165,36 @@ def lq_training_runs(
     }
     for algo in ("sac", "dsac_t"):
         out[algo] = {}
+        cfg = SACConfig(
+            dsac_t=algo == "dsac_t",
+            features="quadratic",
+            squash=False,
+            total_timesteps=total_steps,
+            learning_starts=200,
+            q_lr=3e-2,
+            policy_lr=1e-2,
+            tau=0.1,
+            policy_frequency=1,
+            autotune=False,
+            alpha=alpha,
+        )
         for name, (scale, noise) in CONDITIONS.items():
             rows: dict[str, list[float]] = {"K": [], "bias": [], "std": [], "regret": []}
-            for seed in range(seeds):
-                cfg = SACConfig(
-                    dsac_t=algo == "dsac_t",
-                    features="quadratic",
-                    squash=False,
-                    total_timesteps=total_steps,
-                    learning_starts=200,
-                    q_lr=3e-2,
-                    policy_lr=1e-2,
-                    tau=0.1,
-                    policy_frequency=1,
-                    autotune=False,
-                    alpha=alpha,
+
+            def make(scale=scale, noise=noise):
+                return LQEnv(
+                    task,
+                    horizon=horizon,
+                    action_bound=2.0,
+                    reward_scale=scale,
+                    reward_noise=noise,
                 )
 
-                def make(scale=scale, noise=noise):
-                    return LQEnv(
-                        task,
-                        horizon=horizon,
-                        action_bound=2.0,
-                        reward_scale=scale,
-                        reward_noise=noise,
-                    )
-
-                res = train_sac(make, cfg, seed=seed)
-                mean, std = res.gaussian(np.array([[1.0], [0.0]]))
+            # the seeds of one (algorithm, condition) as one stacked model; run r equals
+            # train_sac(make, cfg, seed=r) (trainers.sac.train_sac_runs)
+            runs = train_sac_runs(make, cfg, seeds=range(seeds), progress=False)
+            for r in range(seeds):
+                mean, std = runs.run(r).gaussian(np.array([[1.0], [0.0]]))
                 K = float(mean[1, 0] - mean[0, 0])
                 rows["K"].append(K)
                 rows["bias"].append(float(mean[1, 0]))
