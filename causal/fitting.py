@@ -120,8 +120,19 @@ def fit_continuous_scm(
 def _fit_mechanisms(
     graph: nx.DiGraph, arrays: dict, hidden: int, steps: int, lr: float
 ) -> dict[Hashable, Mechanism]:
-    """One fitted :class:`Mechanism` per node (global torch generator already seeded)."""
-    mech = {}
+    """One fitted :class:`Mechanism` per node (global torch generator already seeded).
+
+    The MLPs are initialised one by one in node order (the draws of one-by-one fits) and
+    trained as one stacked model: node ``k``'s standardised parents fill the first ``|PA_k|``
+    inputs of a zero-padded first layer, and the summed loss gives each network its own
+    gradient. [derived] The gradient of ``sum_k L_k`` with respect to network ``k``'s weights
+    is ``dL_k`` (``L_j`` does not depend on them for ``j != k``), Adam updates every entry from
+    its own gradient history, and a padded input is 0 (it adds exact zeros to the first
+    layer's sums and gives its weights zero gradients, so they stay 0): each network follows
+    its one-by-one full-batch trajectory, up to floating-point summation order (float64).
+    """
+    mech: dict[Hashable, Mechanism] = {}
+    fits = []  # (node, parents, their values, target, module)
     for v in graph.nodes:
         pa = sorted_nodes(graph.predecessors(v))
         y = torch.as_tensor(arrays[v])
@@ -130,13 +141,36 @@ def _fit_mechanisms(
             continue
         x = torch.as_tensor(np.column_stack([arrays[p] for p in pa]))
         f = _Fitted(len(pa), hidden, x.mean(0), x.std(0).clamp_min(1e-12))
-        opt = Adam(f.parameters(), lr=lr)
+        fits.append((v, pa, x, y, f))
+    if fits:
+        width = max(len(pa) for _, pa, _, _, _ in fits)
+        xs = torch.zeros((len(fits), len(fits[0][3]), width), dtype=torch.float64)
+        for k, (_, pa, x, _, f) in enumerate(fits):
+            xs[k, :, : len(pa)] = (x - f.m) / f.s  # as _Fitted.forward standardises
+        ys = torch.stack([y for _, _, _, y, _ in fits])
+        lins = [[f.net[0], f.net[2]] for *_, f in fits]
+        w1 = torch.stack(
+            [
+                torch.nn.functional.pad(a.weight.detach(), (0, width - a.in_features))
+                for a, _ in lins
+            ]
+        ).requires_grad_()
+        b1 = torch.stack([a.bias.detach() for a, _ in lins]).requires_grad_()
+        w2 = torch.stack([b.weight.detach() for _, b in lins]).requires_grad_()
+        b2 = torch.stack([b.bias.detach() for _, b in lins]).requires_grad_()
+        opt = Adam([w1, b1, w2, b2], lr=lr)
         for _ in range(steps):
             opt.zero_grad()
-            ((f(x) - y) ** 2).mean().backward()
+            h = torch.tanh(torch.baddbmm(b1.unsqueeze(1), xs, w1.transpose(1, 2)))
+            out = torch.baddbmm(b2.unsqueeze(1), h, w2.transpose(1, 2)).squeeze(-1)
+            ((out - ys) ** 2).mean(1).sum().backward()
             opt.step()
-        f.requires_grad_(False)
         with torch.no_grad():
-            resid = float((y - f(x)).std())
-        mech[v] = Mechanism(pa, f, resid)
-    return mech
+            for k, ((v, pa, x, y, f), (a, b)) in enumerate(zip(fits, lins, strict=True)):
+                a.weight.copy_(w1[k, :, : len(pa)])
+                a.bias.copy_(b1[k])
+                b.weight.copy_(w2[k])
+                b.bias.copy_(b2[k])
+                f.requires_grad_(False)
+                mech[v] = Mechanism(pa, f, float((y - f(x)).std()))
+    return {v: mech[v] for v in graph.nodes}

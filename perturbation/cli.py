@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         "--jobs",
         type=int,
         default=None,
-        help="worker processes (default: the cores available, at most 2; the report is the same)",
+        help="processes that run claims: this one and N-1 workers (default: the cores "
+        "available, at most 2; the report is the same)",
     )
     v.set_defaults(func=_verify)
 

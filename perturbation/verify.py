@@ -4,8 +4,8 @@ The report is written into a staging folder inside ``out_dir`` and moved into pl
 every claim has run: an interrupted run (Ctrl-C) leaves the previous report, its plots and its
 ``results.json`` as they were.
 
-With ``jobs > 1`` the claims run in that many worker processes (one torch thread each). The
-report is the same as a sequential run's: every claim seeds its own generators from
+With ``jobs > 1`` the claims run in that many processes, this one and ``jobs - 1`` workers (one
+torch thread each). The report is the same as a sequential run's: every claim seeds its own generators from
 ``(seed, claim id)`` (:meth:`perturbation.registry.Claim.run`), cached sweeps depend only on the
 run context, and the rows keep the registration order.
 """
@@ -19,9 +19,10 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -77,7 +78,8 @@ _OUTCOMES = ("PASS", "EMPIRICAL", "FAIL", "ERROR")
 
 
 def default_jobs() -> int:
-    """Worker processes of ``stability verify`` by default: the cores available, at most 2."""
+    """Processes that run the claims of ``stability verify`` by default (``jobs``: this one and
+    ``jobs - 1`` workers): the cores available, at most 2."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
@@ -95,29 +97,52 @@ def run_claims(
 ) -> list[ClaimResult]:
     """Run each claim's experiment, showing a progress bar; results in the order of ``selected``.
 
-    ``jobs`` > 1 runs the claims in that many worker processes (registered claims only: a
-    worker finds a claim by its id). Each worker runs whole areas (``policy-cliff``,
-    ``lipschitz``, ...: their claims share cached sweeps), the longest first by
-    ``expected_seconds`` (claim id -> seconds: the previous report's, else the shipped
-    :data:`EXPECTED_SECONDS`; unknown claims count as longest). A worker that dies makes its claim an ERROR result. Claims registered
-    outside :data:`~perturbation.registry.CLAIM_MODULES` (in a notebook, a test) cannot be found
-    by a worker: with any of them selected, everything runs in this process.
+    ``jobs`` > 1 runs the claims in that many processes: this one and ``jobs - 1`` worker
+    processes (registered claims only: a worker finds a claim by its id). Each process runs
+    whole areas (``policy-cliff``, ``lipschitz``, ...: their claims share cached sweeps), the
+    longest first by ``expected_seconds`` (claim id -> seconds: the previous report's, else the
+    shipped :data:`EXPECTED_SECONDS`; unknown claims count as longest); an idle process takes
+    the next area. This process runs its claims as a sequential run does (in its main thread);
+    a thread hands the workers their claims meanwhile. A worker that dies makes its claim an
+    ERROR result. Claims registered outside :data:`~perturbation.registry.CLAIM_MODULES` (in a
+    notebook, a test) cannot be found by a worker: with any of them selected, everything runs
+    in this process.
     """
     jobs = check_positive_int("jobs", jobs)
+    pools: list[ProcessPoolExecutor] = []
+    try:
+        return _run_claims(selected, ctx, progress, jobs, expected_seconds, pools)
+    finally:
+        for pool in pools:
+            _stop_pool(pool)
+
+
+def _run_claims(
+    selected: Sequence[Claim],
+    ctx: RunContext,
+    progress: bool,
+    jobs: int,
+    expected_seconds: Mapping[str, float] | None,
+    pools: list[ProcessPoolExecutor],
+) -> list[ClaimResult]:
+    """:func:`run_claims` with already started worker pools (``pools``, used while ``jobs`` >
+    1: more are started up to ``jobs - 1``; the caller shuts them down)."""
     show_bar = progress and sys.stderr.isatty()
     bar = tqdm(
         total=len(selected), disable=not show_bar, unit="claim", file=sys.stderr, dynamic_ncols=True
     )
     done = 0
+    lock = threading.Lock()  # the progress count, the bar and the queue of areas
 
     def report(r: ClaimResult) -> None:
         nonlocal done
-        done += 1
-        bar.update()
-        if progress:
-            status = r.outcome if r.error is None else f"ERROR {r.error}"
-            line = f"[{done}/{len(selected)}] {status:9s} {r.claim.id}  ({r.seconds:.2f} s)"
-            bar.write(line, file=sys.stderr)
+        with lock:
+            done += 1
+            bar.update()
+            if progress:
+                status = r.outcome if r.error is None else f"ERROR {r.error}"
+                line = f"[{done}/{len(selected)}] {status:9s} {r.claim.id}  ({r.seconds:.2f} s)"
+                bar.write(line, file=sys.stderr)
 
     if jobs == 1 or len(selected) == 1 or not all(map(_importable, selected)):
         results = []
@@ -127,8 +152,9 @@ def run_claims(
             report(results[-1])
         bar.close()
         return results
-    # One single-process pool per worker, so that the claims of one area (which share cached
-    # sweeps) run in the same process: an idle worker takes the next area, longest first.
+    # Whole areas per process, so that the claims of one area (which share cached sweeps) run
+    # in the same process: an idle process takes the next area, longest first. Process 0 is
+    # this one; 1, 2, ... are single-process pools.
     expected = expected_seconds or {}
     areas: dict[str, list[int]] = {}
     for i, c in enumerate(selected):
@@ -137,45 +163,96 @@ def run_claims(
         areas.values(), key=lambda ix: -sum(expected.get(selected[i].id, math.inf) for i in ix)
     )
     slots: list[ClaimResult | None] = [None] * len(selected)
-    spawn = multiprocessing.get_context("spawn")  # no fork of a process that has used torch
-    pools = [ProcessPoolExecutor(1, mp_context=spawn) for _ in range(min(jobs, len(queue)))]
-    todo: dict[int, list[int]] = {w: [] for w in range(len(pools))}
-    running: dict[Future, tuple[int, int]] = {}  # future -> (worker, claim index)
+    n_workers = min(jobs, len(queue)) - 1
+    while len(pools) < n_workers:
+        pools.append(_new_pool())
+    todo: dict[int, list[int]] = {w: [] for w in range(n_workers + 1)}
+    stop = threading.Event()
+    failure: list[BaseException] = []
 
-    def submit(w: int) -> None:
-        if not todo[w] and queue:
-            todo[w] = list(queue.pop(0))
-        if todo[w]:
-            i = todo[w].pop(0)
+    def take(w: int) -> int | None:
+        """The next claim of process ``w`` (its area's, else the next area's), or None."""
+        with lock:
+            if not todo[w] and queue:
+                todo[w] = list(queue.pop(0))
+            return todo[w].pop(0) if todo[w] else None
+
+    def hand_out() -> None:
+        """The workers' loop (a thread): submit, collect, report, submit their next claim."""
+        running: dict[Future, tuple[int, int]] = {}  # future -> (worker, claim index)
+
+        def submit(w: int) -> None:
+            i = None if stop.is_set() else take(w)
+            if i is None:
+                return
+            pool = pools[w - 1]
             try:
-                fut = pools[w].submit(_run_in_worker, selected[i].id, ctx)
+                fut = pool.submit(_run_in_worker, selected[i].id, ctx)
             except BrokenProcessPool:  # the worker died: a fresh one takes its next claim
-                pools[w] = ProcessPoolExecutor(1, mp_context=spawn)
-                fut = pools[w].submit(_run_in_worker, selected[i].id, ctx)
+                pools[w - 1] = pool = _new_pool()
+                fut = pool.submit(_run_in_worker, selected[i].id, ctx)
             running[fut] = (w, i)
 
+        try:
+            for w in range(1, n_workers + 1):
+                submit(w)
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                if stop.is_set():  # interrupted: the main thread reports, the workers are ended
+                    return
+                for fut in finished:
+                    w, i = running.pop(fut)
+                    try:
+                        evidence, seconds, error, trace = fut.result()
+                    except Exception as exc:  # the worker died (killed, out of memory)
+                        evidence, seconds, error = None, 0.0, f"{type(exc).__name__}: {exc}"
+                        trace = None
+                    slots[i] = ClaimResult(selected[i], evidence, seconds, error, trace)
+                    report(slots[i])
+                    submit(w)
+        except BaseException as exc:  # reported by the main thread
+            failure.append(exc)
+
+    for w in todo:  # the first areas, longest first: this process, then the workers in turn
+        todo[w] = list(queue.pop(0))
+    workers = threading.Thread(target=hand_out, name="verify-workers", daemon=True)
+    workers.start()
     try:
-        for w in range(len(pools)):
-            submit(w)
-        while running:
-            fut = next(as_completed(running))
-            w, i = running.pop(fut)
-            try:
-                evidence, seconds, error, trace = fut.result()
-            except Exception as exc:  # the worker died (killed, out of memory)
-                evidence, seconds, error, trace = None, 0.0, f"{type(exc).__name__}: {exc}", None
-            slots[i] = ClaimResult(selected[i], evidence, seconds, error, trace)
+        while (i := None if failure else take(0)) is not None:
+            slots[i] = selected[i].run(ctx)
             report(slots[i])
-            submit(w)
-    except BaseException:
-        for pool in pools:
-            pool.shutdown(wait=False, cancel_futures=True)
+        workers.join()
+    except BaseException:  # Ctrl-C: the workers get no new claim (the caller stops them)
+        stop.set()
         bar.close()
         raise
-    for pool in pools:
-        pool.shutdown()
     bar.close()
+    if failure:
+        raise failure[0]
     return [r for r in slots if r is not None]
+
+
+def _new_pool() -> ProcessPoolExecutor:
+    """A single-process pool (spawned: no fork of a process that has used torch) whose process
+    starts at once and imports the claim modules (:func:`_warm_up`)."""
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    pool.submit(_warm_up)
+    return pool
+
+
+def _warm_up() -> None:
+    """Import the claim modules in a worker (as :func:`_run_in_worker` would on its first call)."""
+    claims()
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Shut ``pool`` down without waiting for its worker: a worker still busy (importing the
+    claim modules, running a claim of an interrupted run) is terminated."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # None after shutdown
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
 
 
 def _importable(c: Claim) -> bool:
@@ -230,26 +307,34 @@ def verify(
     Writes ``report.md``, ``report.html``, ``results.json`` and ``plots/``. Bad arguments (an
     unwritable ``out_dir``, an ``only`` that matches nothing, ``jobs`` < 1) are refused before
     any claim runs. The files are replaced together at the end; an interruption leaves the old
-    ones. ``jobs``: worker processes (:func:`run_claims`); the report does not depend on it.
+    ones. ``jobs``: processes that run claims, this one and ``jobs - 1`` workers
+    (:func:`run_claims`; when this process has not imported the claim modules yet, the workers
+    start first, so that their imports overlap); the report does not depend on it.
     """
     RunContext(scale=scale, seed=seed, device=device)  # arguments checked before anything runs
     check_positive_int("jobs", jobs)
-    selected = claims(only)
-    if not selected:
-        raise ValueError(f"only={only!r} matches no registered claim")
     out = check_out_dir(out_dir)
-    stage = Path(tempfile.mkdtemp(dir=out, prefix=f".staging-{os.getpid()}-"))
+    # Workers start now when this process has the claim modules still to import: their own
+    # imports overlap with it (else they start when the selection needs them).
+    imported = all(m in sys.modules for m in CLAIM_MODULES)
+    pools = [] if imported else [_new_pool() for _ in range(jobs - 1)]
     try:
-        ctx = RunContext(scale=scale, seed=seed, device=device, plot_dir=stage / "plots")
-        start = time.perf_counter()
-        results = run_claims(
-            selected, ctx, progress=progress, jobs=jobs, expected_seconds=_previous_seconds(out)
-        )
-        seconds = time.perf_counter() - start
-        write_report(results, stage, ctx, seconds)
-        _publish(stage, out)
+        selected = claims(only)
+        if not selected:
+            raise ValueError(f"only={only!r} matches no registered claim")
+        stage = Path(tempfile.mkdtemp(dir=out, prefix=f".staging-{os.getpid()}-"))
+        try:
+            ctx = RunContext(scale=scale, seed=seed, device=device, plot_dir=stage / "plots")
+            start = time.perf_counter()
+            results = _run_claims(selected, ctx, progress, jobs, _previous_seconds(out), pools)
+            seconds = time.perf_counter() - start
+            write_report(results, stage, ctx, seconds)
+            _publish(stage, out)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        for pool in pools:
+            _stop_pool(pool)
     return VerifyResult(
         tuple(results), out / "report.md", out / "results.json", out / "report.html", seconds
     )

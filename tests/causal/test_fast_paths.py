@@ -1,6 +1,6 @@
-"""The fast paths of :mod:`causal` compute what the plain paths compute, bit for bit: the
-functional Adam of the neural fits, ICP's residual tests without scipy's wrapper, and the
-adversary's fixed nodes (``propagate`` with ``do``)."""
+"""The fast paths of :mod:`causal` compute what the plain paths compute: bit for bit, the
+functional Adam of the neural fits and the adversary's fixed nodes (``propagate`` with ``do``);
+up to the last bits, ICP's residual tests (batched along an axis, without scipy's wrapper)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import torch
 from scipy import stats
 
-from causal import invariant_causal_prediction
+from causal import baselines, invariant_causal_prediction
 from causal._optim import Adam
 from causal.baselines import _ols
 from causal.generators import simulation_scm
@@ -46,11 +46,16 @@ def test_adam_matches_torch_adam_bit_for_bit(dtype):
     assert all(p.grad is None for p in ours.parameters())
 
 
-def test_icp_pvalues_are_scipys_tests():
+@pytest.mark.parametrize("batch", [256, 3])
+def test_icp_pvalues_are_scipys_tests(monkeypatch, batch):
+    # the subsets' residuals are tested in batches (of 3: several, the last one short);
+    # unequal environments, their rows interleaved
+    monkeypatch.setattr(baselines, "ICP_BATCH", batch)
     rng = np.random.default_rng(3)
-    env = np.repeat(np.arange(4), 25)
-    x = rng.normal(size=(100, 4)) + (env[:, None] == 3)
-    y = 1.5 * x[:, 0] + rng.normal(size=100) * (1 + (env == 2))
+    env = rng.permutation(np.repeat(np.arange(4), [20, 25, 30, 25]))
+    x = rng.normal(size=(100, 4))
+    x[:, 2] += 2.0 * (env == 3)  # a shifted cause: the sets without it are rejected
+    y = 1.5 * x[:, 0] + x[:, 2] + rng.normal(size=100) * (1 + 0.5 * (env == 2))
     res = invariant_causal_prediction(x, y, env)
     groups = [env == e for e in range(4)]
     assert len(res.pvalues) == 16
@@ -59,8 +64,11 @@ def test_icp_pvalues_are_scipys_tests():
     ):
         res_y = y - _ols(x, y, cols).predict(x)  # ICP's residuals
         parts = [res_y[g] for g in groups]
-        p = min(stats.f_oneway(*parts).pvalue, stats.levene(*parts).pvalue)
-        assert res.pvalues[cols] == min(1.0, 2.0 * float(p))
+        p = min(1.0, 2.0 * float(min(stats.f_oneway(*parts).pvalue, stats.levene(*parts).pvalue)))
+        # equal up to the last bits: numpy's SIMD sums depend on each row's memory alignment
+        assert res.pvalues[cols] == pytest.approx(p, rel=1e-12, abs=1e-300)
+        assert (cols in res.accepted) == (p > 0.05)
+    assert 0.0 < min(res.pvalues.values()) < 0.05 < max(res.pvalues.values())  # both kinds
 
 
 def test_propagate_with_the_unreached_nodes_fixed_is_unchanged():

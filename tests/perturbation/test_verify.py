@@ -1,13 +1,17 @@
-"""``perturbation.verify``: worker processes give the sequential report; run-time ordering hints."""
+"""``perturbation.verify``: worker processes give the sequential report; run-time ordering hints;
+workers are stopped without waiting."""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from perturbation.registry import RunContext, claims
-from perturbation.verify import _previous_seconds, default_jobs, run_claims, verify
+from perturbation.registry import Claim, RunContext, claims
+from perturbation.verify import _previous_seconds, _stop_pool, default_jobs, run_claims, verify
 
 #: Cheap claims of three areas (each worker takes whole areas).
 CHEAP = "policy-cliff/inverse-bellman,policy-cliff/kl-limit,lipschitz/ordering,counterfactual/upper-bound"
@@ -18,15 +22,50 @@ def _row(r):
     return (r.claim.id, r.outcome, ev.measured, ev.bound, ev.note)
 
 
-def test_two_workers_give_the_sequential_results_in_order():
+def test_two_workers_give_the_sequential_results_in_order(monkeypatch):
     selected = claims(CHEAP)
     ctx = RunContext(scale="tiny", seed=3)
     one = run_claims(selected, ctx, progress=False, jobs=1)
     # the longest-expected area first: the order of the results must not follow it
     hint = {"counterfactual/upper-bound": 10.0, "lipschitz/ordering": 5.0}
+    here = []  # the claims this process ran (the worker's run in the worker)
+    plain_run = Claim.run
+    monkeypatch.setattr(Claim, "run", lambda c, ctx: here.append(c.id) or plain_run(c, ctx))
     two = run_claims(selected, ctx, progress=False, jobs=2, expected_seconds=hint)
     assert [_row(r) for r in two] == [_row(r) for r in one]
     assert [r.claim.id for r in two] == [c.id for c in selected]
+    # this process is one of the two: it took the first area (unknown claims count as the
+    # longest: policy-cliff), the worker the next; areas are never split
+    areas = {c.id.split("/")[0] for c in selected}
+    by_area = {a: {c.id for c in selected if c.id.startswith(f"{a}/")} for a in areas}
+    assert set(here) in (by_area["policy-cliff"], by_area["policy-cliff"] | by_area["lipschitz"])
+
+
+@pytest.mark.slow
+def test_three_processes_give_the_sequential_results():
+    selected = claims(CHEAP)
+    ctx = RunContext(scale="tiny", seed=4)
+    one = run_claims(selected, ctx, progress=False, jobs=1)
+    three = run_claims(selected, ctx, progress=False, jobs=3)
+    assert [_row(r) for r in three] == [_row(r) for r in one]
+
+
+def _sleep() -> None:
+    time.sleep(60)
+
+
+def test_stop_pool_ends_a_busy_worker():
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    busy = pool.submit(_sleep)
+    while not busy.running():  # the worker has started and took the task
+        time.sleep(0.01)
+    (process,) = pool._processes.values()
+    start = time.perf_counter()
+    _stop_pool(pool)
+    process.join(10)
+    assert not process.is_alive()
+    assert time.perf_counter() - start < 10  # terminated, not waited for
+    _stop_pool(pool)  # a second call is harmless
 
 
 def test_jobs_must_be_a_positive_integer(tmp_path):
