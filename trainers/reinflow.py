@@ -908,6 +908,21 @@ def _draw(
     return torch.stack([by_seed[s] for s in seeds])
 
 
+def _finetune_setup(
+    pretrained: FlowPolicy, config: ReinFlowConfig, seeds: Sequence[int], obs_dim: int
+) -> tuple[FlowPolicy, _StackedMLP, tuple[torch.optim.Adam, torch.optim.Adam], dict]:
+    """The pretrained flow copied into every run (a fresh bounded noise net each), a critic per
+    run, the actor's and the critic's Adam, and one generator per distinct seed."""
+    policy = pretrained.with_runs(seeds, config)  # refuses a config of another hidden width
+    h = config.hidden
+    critic = _StackedMLP(len(seeds), (obs_dim, h, h, 1), _generators(seeds, 3), "tanh")
+    opts = (
+        torch.optim.Adam(policy.parameters(), lr=config.lr, eps=1e-5),
+        torch.optim.Adam(critic.parameters(), lr=config.critic_lr, eps=1e-5),
+    )
+    return policy, critic, opts, {s: torch.Generator().manual_seed(s) for s in dict.fromkeys(seeds)}
+
+
 def _ppo_update(
     policy: FlowPolicy,
     critic: _StackedMLP,
@@ -1004,11 +1019,6 @@ def finetune_reinflow(
         raise ValueError(
             f"pretrained must act on the task's dimension {task.dim}; got {pretrained.act_dim}"
         )
-    if pretrained.config.hidden != config.hidden:
-        raise ValueError(
-            f"config.hidden must equal the pretrained policy's hidden = {pretrained.config.hidden}; "
-            f"got {config.hidden}"
-        )
     seeds = tuple(check_seeds(seeds, distinct=False))
     R, d = len(seeds), task.dim
     if reward_fn is not None and reward_shifts is not None:
@@ -1027,11 +1037,7 @@ def finetune_reinflow(
     torch.set_num_threads(1)
 
     # ALGO LOGIC: the pretrained flow, a fresh bounded noise net per run, and a critic
-    policy = pretrained.with_runs(seeds, config)
-    critic = _StackedMLP(R, (d, config.hidden, config.hidden, 1), _generators(seeds, 3), "tanh")
-    actor_opt = torch.optim.Adam(policy.parameters(), lr=config.lr, eps=1e-5)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=config.critic_lr, eps=1e-5)
-    gens = {s: torch.Generator().manual_seed(s) for s in dict.fromkeys(seeds)}
+    policy, critic, opts, gens = _finetune_setup(pretrained, config, seeds, d)
     shift_t = torch.as_tensor(shifts, dtype=DTYPE).unsqueeze(1) + torch.as_tensor(task.shift)
     B, K = config.batch_size, config.denoising_steps
     log = MetricsLog(total=config.iterations, progress=progress)
@@ -1059,7 +1065,7 @@ def finetune_reinflow(
         out = _ppo_update(
             policy,
             critic,
-            (actor_opt, critic_opt),
+            opts,
             obs,
             chain,
             old_logp,

@@ -60,9 +60,8 @@ from trainers.reinflow import (
     FlowPolicy,
     ReinFlowConfig,
     _draw,
-    _generators,
+    _finetune_setup,
     _ppo_update,
-    _StackedMLP,
     chain_log_prob,
     sample_chain,
 )
@@ -341,11 +340,6 @@ def finetune_reinflow_env(
     check_instance("pretrained", pretrained, FlowPolicy)
     check_instance("config", config, ReinFlowConfig)
     check_instance("progress", progress, bool)
-    if pretrained.config.hidden != config.hidden:
-        raise ValueError(
-            f"config.hidden must equal the pretrained policy's hidden = {pretrained.config.hidden}; "
-            f"got {config.hidden}"
-        )
     seeds = tuple(check_seeds(seeds, distinct=False))
     R, E, T = len(seeds), config.envs_per_run, config.rollout_steps
     if config.minibatches > E * T:
@@ -370,15 +364,7 @@ def finetune_reinflow_env(
     torch.set_num_threads(1)
 
     # ALGO LOGIC: the pretrained flow, a fresh bounded noise net per run, and a critic
-    policy = pretrained.with_runs(seeds, config)
-    critic = _StackedMLP(
-        R, (obs_dim, config.hidden, config.hidden, 1), _generators(seeds, 3), "tanh"
-    )
-    opts = (
-        torch.optim.Adam(policy.parameters(), lr=config.lr, eps=1e-5),
-        torch.optim.Adam(critic.parameters(), lr=config.critic_lr, eps=1e-5),
-    )
-    gens = {s: torch.Generator().manual_seed(s) for s in dict.fromkeys(seeds)}
+    policy, critic, opts, gens = _finetune_setup(pretrained, config, seeds, obs_dim)
     K = config.denoising_steps
     obs = [
         [e.reset(seed=_env_seed(seeds[r], i))[0] for i, e in enumerate(row)]
