@@ -8,20 +8,26 @@ ordinary leaf tensors with a leading run axis: sum the N per-run losses and call
 elementwise optimizer (SGD, Adam) applied to them performs N independent updates.
 :func:`clip_grad_norm_per_run` is the per-run version of ``clip_grad_norm_``. This is how
 ``trainers.policy_gradient`` trains seeds x perturbation magnitudes in one process.
+
+:class:`StackedMLP` is the explicit form for small MLPs that each run initializes from its own
+generator (SAC's and ReinFlow's networks): weights ``(runs, in, out)`` and one
+:func:`torch.baddbmm` per layer.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
-from theory.checks import ArgumentTypeError, check_int, check_positive
+from theory.checks import ArgumentTypeError, check_choice, check_int, check_positive
 
-__all__ = ["StackedModule", "clip_grad_norm_per_run"]
+__all__ = ["StackedMLP", "StackedModule", "clip_grad_norm_per_run"]
 
 
 class StackedModule:
@@ -107,6 +113,96 @@ class StackedModule:
         except RuntimeError as exc:
             raise ValueError(f"module does not have the stacked architecture: {exc}") from exc
         return module
+
+
+_ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh, "mish": nn.functional.mish}
+
+
+class StackedMLP(nn.Module):
+    """``len(generators)`` independent MLPs ``sizes[0] -> ... -> sizes[-1]``, input (R, B, in).
+
+    Layer ``i`` has weights ``(R, sizes[i], sizes[i+1])`` and biases ``(R, 1, sizes[i+1])``;
+    the forward pass is one :func:`torch.baddbmm` per layer with ``activation`` between layers
+    (not after the last). ``init="uniform"`` draws run ``k``'s parameters as ``nn.Linear``
+    does, ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, from ``generators[k]`` (layer by layer, weight
+    then bias), so a run's initialization depends on its own generator only; ``"zeros"`` starts
+    at zero. Parameters live on the generators' device, in ``dtype``.
+
+    Examples
+    --------
+    >>> gens = [torch.Generator().manual_seed(s) for s in (0, 1)]
+    >>> net = StackedMLP((3, 8, 2), gens, activation="tanh")
+    >>> tuple(net(torch.zeros(2, 5, 3)).shape), net.runs
+    ((2, 5, 2), 2)
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        generators: Sequence[torch.Generator],
+        *,
+        activation: str = "relu",
+        init: str = "uniform",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        sizes = tuple(check_int(f"sizes[{i}]", n, lo=1) for i, n in enumerate(sizes))
+        if len(sizes) < 2:
+            raise ValueError(f"sizes must list at least an input and an output size; got {sizes}")
+        if len(generators) == 0 or not all(isinstance(g, torch.Generator) for g in generators):
+            raise ArgumentTypeError("generators must be a non-empty sequence of torch.Generator")
+        self.activation = check_choice("activation", activation, tuple(_ACTIVATIONS))
+        check_choice("init", init, ("uniform", "zeros"))
+        self.sizes = sizes
+        dev = generators[0].device
+        self.weights, self.biases = nn.ParameterList(), nn.ParameterList()
+        for fan_in, fan_out in itertools.pairwise(sizes):
+            w = torch.zeros(len(generators), fan_in, fan_out, dtype=dtype, device=dev)
+            b = torch.zeros(len(generators), 1, fan_out, dtype=dtype, device=dev)
+            if init == "uniform":
+                bound = 1.0 / math.sqrt(fan_in)
+                for k, g in enumerate(generators):
+                    w[k] = (
+                        torch.rand(fan_in, fan_out, generator=g, dtype=dtype, device=dev) * 2 - 1
+                    ) * bound
+                    b[k] = (
+                        torch.rand(1, fan_out, generator=g, dtype=dtype, device=dev) * 2 - 1
+                    ) * bound
+            self.weights.append(nn.Parameter(w))
+            self.biases.append(nn.Parameter(b))
+
+    @property
+    def runs(self) -> int:
+        return int(self.weights[0].shape[0])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        act = _ACTIVATIONS[self.activation]
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            x = torch.baddbmm(b, x, w)
+            if i < last:
+                x = act(x)
+        return x
+
+    def replicated(self, runs: int) -> StackedMLP:
+        """A copy with ``runs`` runs, each holding run 0's parameters."""
+        runs = check_int("runs", runs, lo=1)
+        out = copy.deepcopy(self)
+        with torch.no_grad():
+            for params in (out.weights, out.biases):
+                for i, p in enumerate(params):
+                    params[i] = nn.Parameter(p[:1].repeat(runs, 1, 1).clone())
+        return out
+
+    def load_into(self, k: int, layers: Sequence[nn.Linear]) -> None:
+        """Copy run ``k``'s layers into the ``nn.Linear`` modules ``layers`` (one per layer)."""
+        k = check_int("k", k, lo=0, hi=self.runs - 1)
+        if len(layers) != len(self.weights):
+            raise ValueError(f"layers must hold {len(self.weights)} nn.Linear; got {len(layers)}")
+        with torch.no_grad():
+            for lin, w, b in zip(layers, self.weights, self.biases, strict=True):
+                lin.weight.copy_(w[k].T)
+                lin.bias.copy_(b[k, 0])
 
 
 def clip_grad_norm_per_run(params: Iterable[torch.Tensor], max_norm: float) -> torch.Tensor:

@@ -71,7 +71,6 @@ References
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -90,7 +89,7 @@ from theory.checks import (
     check_seed,
     check_seeds,
 )
-from trainers.batched import clip_grad_norm_per_run
+from trainers.batched import StackedMLP, clip_grad_norm_per_run
 from trainers.losses import ppo_clip_loss
 from trainers.runtime import (
     DISCOUNT,
@@ -350,54 +349,6 @@ class ReinFlowConfig:
 # ----------------------------------------------------------------------------------------------
 
 
-class _StackedMLP(nn.Module):
-    """``runs`` independent MLPs ``in -> hidden -> hidden -> out`` (float64), input (R, N, in)."""
-
-    def __init__(
-        self, runs: int, sizes: Sequence[int], generators: Sequence[torch.Generator], act: str
-    ):
-        super().__init__()
-        self.sizes = tuple(sizes)
-        self.act = act
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        for fan_in, fan_out in itertools.pairwise(sizes):
-            b = 1.0 / math.sqrt(fan_in)  # nn.Linear's default init, drawn per run
-            w = [
-                (torch.rand(fan_in, fan_out, generator=g, dtype=DTYPE) * 2 - 1) * b
-                for g in generators
-            ]
-            c = [(torch.rand(1, fan_out, generator=g, dtype=DTYPE) * 2 - 1) * b for g in generators]
-            self.weights.append(nn.Parameter(torch.stack(w)))
-            self.biases.append(nn.Parameter(torch.stack(c)))
-        assert len(generators) == runs
-
-    @property
-    def runs(self) -> int:
-        return int(self.weights[0].shape[0])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n = len(self.weights)
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            x = torch.baddbmm(b, x, w)
-            if i < n - 1:
-                x = torch.tanh(x) if self.act == "tanh" else nn.functional.mish(x)
-        return x
-
-    def replicated(self, runs: int) -> _StackedMLP:
-        """A copy whose every run holds run 0's parameters."""
-        out = _StackedMLP.__new__(_StackedMLP)
-        nn.Module.__init__(out)
-        out.sizes, out.act = self.sizes, self.act
-        out.weights = nn.ParameterList(
-            [nn.Parameter(w.detach()[:1].repeat(runs, 1, 1).clone()) for w in self.weights]
-        )
-        out.biases = nn.ParameterList(
-            [nn.Parameter(b.detach()[:1].repeat(runs, 1, 1).clone()) for b in self.biases]
-        )
-        return out
-
-
 def _generators(seeds: Sequence[int], salt: int) -> list[torch.Generator]:
     return [torch.Generator().manual_seed(int(s) * 7919 + salt) for s in seeds]
 
@@ -428,11 +379,16 @@ class FlowPolicy(nn.Module):
         seeds = check_seeds(seeds, distinct=False)
         self.obs_dim, self.act_dim, self.config = obs_dim, act_dim, config
         h = config.hidden
-        self.velocity = _StackedMLP(
-            len(seeds), (act_dim + obs_dim + 1, h, h, act_dim), _generators(seeds, 1), "mish"
+        self.velocity = StackedMLP(
+            (act_dim + obs_dim + 1, h, h, act_dim),
+            _generators(seeds, 1),
+            activation="mish",
+            dtype=DTYPE,
         )
         n_in = obs_dim + 1 + (act_dim if config.noise_inputs == "t_a_s" else 0)
-        self.noise = _StackedMLP(len(seeds), (n_in, h, act_dim), _generators(seeds, 2), "tanh")
+        self.noise = StackedMLP(
+            (n_in, h, act_dim), _generators(seeds, 2), activation="tanh", dtype=DTYPE
+        )
         self.register_buffer(
             "logvar_min", torch.tensor(2.0 * math.log(config.sigma_min), dtype=DTYPE)
         )
@@ -910,12 +866,12 @@ def _draw(
 
 def _finetune_setup(
     pretrained: FlowPolicy, config: ReinFlowConfig, seeds: Sequence[int], obs_dim: int
-) -> tuple[FlowPolicy, _StackedMLP, tuple[torch.optim.Adam, torch.optim.Adam], dict]:
+) -> tuple[FlowPolicy, StackedMLP, tuple[torch.optim.Adam, torch.optim.Adam], dict]:
     """The pretrained flow copied into every run (a fresh bounded noise net each), a critic per
     run, the actor's and the critic's Adam, and one generator per distinct seed."""
     policy = pretrained.with_runs(seeds, config)  # refuses a config of another hidden width
     h = config.hidden
-    critic = _StackedMLP(len(seeds), (obs_dim, h, h, 1), _generators(seeds, 3), "tanh")
+    critic = StackedMLP((obs_dim, h, h, 1), _generators(seeds, 3), activation="tanh", dtype=DTYPE)
     opts = (
         torch.optim.Adam(policy.parameters(), lr=config.lr, eps=1e-5),
         torch.optim.Adam(critic.parameters(), lr=config.critic_lr, eps=1e-5),
@@ -925,7 +881,7 @@ def _finetune_setup(
 
 def _ppo_update(
     policy: FlowPolicy,
-    critic: _StackedMLP,
+    critic: StackedMLP,
     opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
     obs: torch.Tensor,
     chain: torch.Tensor,

@@ -66,7 +66,6 @@ References
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -78,6 +77,7 @@ import torch
 from torch import nn
 
 from theory.checks import ArgumentTypeError, as_float_array, check_int, check_seed, check_seeds
+from trainers.batched import StackedMLP
 from trainers.continuous_envs import make_continuous_env
 from trainers.runtime import (
     DISCOUNT,
@@ -275,53 +275,29 @@ class GaussianActor(nn.Module):
 
 
 class _StackedNet(nn.Module):
-    """``n`` independent networks of one architecture, weights ``(n, in, out)``: input
-    ``(n, B, d)`` -> ``(n, B, out)`` by one ``baddbmm`` per layer.
+    """``n`` networks of one kind on :class:`trainers.batched.StackedMLP`: input ``(n, B, d)``.
 
-    ``kind``: ``"mlp"`` (``d -> hidden -> hidden -> out``, ReLU; ``nn.Linear``'s default
-    initialization ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, drawn for network ``k`` from
-    ``gens[k]``), ``"quadratic"`` (linear in the degree <= 2 monomials of the input, zeros) or
-    ``"linear"`` (zeros): the stacked versions of ``_mlp``, ``_Quadratic`` and the linear actor.
+    ``kind``: ``"mlp"`` (``d -> hidden -> hidden -> out``, ReLU, ``nn.Linear``'s initialization
+    drawn for network ``k`` from ``gens[k]``), ``"quadratic"`` (linear in the degree <= 2
+    monomials of the input, zeros) or ``"linear"`` (zeros): the stacked versions of ``_mlp``,
+    ``_Quadratic`` and the linear actor.
     """
 
     def __init__(
         self, kind: str, d: int, out: int, hidden: int, gens: list[torch.Generator]
     ) -> None:
         super().__init__()
-        dev = gens[0].device
-        self.iu = torch.triu_indices(d, d, device=dev) if kind == "quadratic" else None
+        self.iu = torch.triu_indices(d, d, device=gens[0].device) if kind == "quadratic" else None
         sizes = {"mlp": (d, hidden, hidden, out), "linear": (d, out)}.get(
             kind, (d + d * (d + 1) // 2, out)
         )
-        self.weights, self.biases = nn.ParameterList(), nn.ParameterList()
-        for fan_in, fan_out in itertools.pairwise(sizes):
-            w = torch.zeros(len(gens), fan_in, fan_out, device=dev)
-            b = torch.zeros(len(gens), 1, fan_out, device=dev)
-            if kind == "mlp":
-                bound = 1.0 / math.sqrt(fan_in)
-                for k, g in enumerate(gens):
-                    w[k] = (torch.rand(fan_in, fan_out, generator=g, device=dev) * 2 - 1) * bound
-                    b[k] = (torch.rand(1, fan_out, generator=g, device=dev) * 2 - 1) * bound
-            self.weights.append(nn.Parameter(w))
-            self.biases.append(nn.Parameter(b))
+        self.mlp = StackedMLP(sizes, gens, init="uniform" if kind == "mlp" else "zeros")
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if self.iu is not None:
             outer = (z.unsqueeze(-1) * z.unsqueeze(-2))[..., self.iu[0], self.iu[1]]
             z = torch.cat([z, outer], -1)
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            z = torch.baddbmm(b, z, w)
-            if i < last:
-                z = torch.relu(z)
-        return z
-
-    def load_into(self, k: int, layers: list[nn.Linear]) -> None:
-        """Copy network ``k``'s layers into the ``nn.Linear`` modules ``layers``."""
-        with torch.no_grad():
-            for lin, w, b in zip(layers, self.weights, self.biases, strict=True):
-                lin.weight.copy_(w[k].T)
-                lin.bias.copy_(b[k, 0])
+        return self.mlp(z)
 
 
 def _linears(m: nn.Module) -> list[nn.Linear]:
@@ -359,11 +335,11 @@ class _StackedActor(nn.Module):
     def module(self, r: int) -> GaussianActor:
         """Run ``r`` as a (new) :class:`GaussianActor`."""
         actor = _plain_module(lambda: GaussianActor(self.obs_dim, self.act_dim, self.cfg))
-        self.net.load_into(r, _linears(actor))
+        self.net.mlp.load_into(r, _linears(actor))
         if self.linear:
             with torch.no_grad():
                 actor.log_std.copy_(self.log_std[r, 0])
-        return actor.to(self.net.weights[0].device)
+        return actor.to(self.net.mlp.weights[0].device)
 
 
 class _StackedCritics(nn.Module):
@@ -387,8 +363,8 @@ class _StackedCritics(nn.Module):
         out = []
         for i in range(2):
             c = _plain_module(lambda: _Critic(self.obs_dim, self.act_dim, self.cfg))
-            self.net.load_into(i * self.runs + r, _linears(c))
-            out.append(c.to(self.net.weights[0].device))
+            self.net.mlp.load_into(i * self.runs + r, _linears(c))
+            out.append(c.to(self.net.mlp.weights[0].device))
         return out[0], out[1]
 
 

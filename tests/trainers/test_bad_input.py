@@ -59,7 +59,7 @@ from trainers import (
 )
 from trainers import losses as L
 from trainers import runtime as RT
-from trainers.batched import clip_grad_norm_per_run
+from trainers.batched import StackedMLP, clip_grad_norm_per_run
 from trainers.dpo import preference_pairs
 from trainers.dqn import QNetwork, evaluate_greedy
 from trainers.envs import build_env, make_env
@@ -169,6 +169,8 @@ class _Payload:
     def __reduce__(self):
         return (Path.write_text, (Path(self.marker), "executed"))
 
+
+_GEN = torch.Generator().manual_seed(0)
 
 CASES: list[Case] = [
     # ContextualBandit (and its classmethod / method)
@@ -324,6 +326,16 @@ CASES: list[Case] = [
     bad_method(StackedModule, "__call__", "x", "type", STACK, np.zeros((4, 2))),
     bad_method(StackedModule, "unstack", "i", "range", STACK, 5, nn.Linear(2, 3)),
     bad_method(StackedModule, "unstack", "module", "value", STACK, 0, nn.Linear(3, 3)),
+    # StackedMLP
+    bad(StackedMLP, "sizes", "shape", (3,), [_GEN]),
+    bad(StackedMLP, "sizes[1]", "range", (3, 0), [_GEN]),
+    bad(StackedMLP, "generators", "type", (3, 2), [0]),
+    bad(StackedMLP, "generators", "empty", (3, 2), []),
+    bad(StackedMLP, "activation", "option", (3, 2), [_GEN], activation="gelu"),
+    bad(StackedMLP, "init", "option", (3, 2), [_GEN], init="normal"),
+    bad_method(StackedMLP, "replicated", "runs", "range", (((3, 2), [_GEN]), {}), 0),
+    bad_method(StackedMLP, "load_into", "k", "range", (((3, 2), [_GEN]), {}), 1, [nn.Linear(3, 2)]),
+    bad_method(StackedMLP, "load_into", "layers", "shape", (((3, 2), [_GEN]), {}), 0, []),
     # save_checkpoint / load_checkpoint
     bad(save_checkpoint, "config", "type", Path(_TMP.name) / "a", {"w": torch.zeros(1)}, {"a": 1}),
     bad(save_checkpoint, "config", "type", Path(_TMP.name) / "a", {"w": torch.zeros(1)}, PGConfig),

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from trainers.batched import StackedModule
+from trainers.batched import StackedMLP, StackedModule
 
 torch.set_num_threads(1)
 
@@ -65,3 +65,29 @@ def test_linear_path_refuses_what_vmap_refuses():
         model(torch.randn(5, 3, dtype=torch.float64))  # features
     with pytest.raises(ValueError, match="leading run axis"):
         model(torch.randn(2, 5, 4, dtype=torch.float64), per_run_input=True)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "mish"])
+def test_stacked_mlp_runs_equal_their_plain_copies(activation):
+    """Run k of a StackedMLP computes what its layers do as nn.Linear modules; its
+    initialization depends on its own generator only; replicated() copies run 0."""
+
+    def gens(*seeds):
+        return [torch.Generator().manual_seed(s) for s in seeds]
+
+    net = StackedMLP((3, 5, 2), gens(1, 2, 3), activation=activation, dtype=torch.float64)
+    x = torch.randn(3, 4, 3, dtype=torch.float64)
+    act = {"relu": nn.ReLU(), "tanh": nn.Tanh(), "mish": nn.Mish()}[activation]
+    for k in range(3):
+        plain = nn.Sequential(nn.Linear(3, 5), act, nn.Linear(5, 2)).double()
+        net.load_into(k, [plain[0], plain[2]])
+        torch.testing.assert_close(net(x)[k], plain(x[k]), rtol=0, atol=1e-12)
+        # nn.Linear's bound 1/sqrt(fan_in)
+        assert plain[0].weight.abs().max() <= 3**-0.5
+    other = StackedMLP((3, 5, 2), gens(9, 2, 7), activation=activation, dtype=torch.float64)
+    torch.testing.assert_close(other.weights[0][1], net.weights[0][1], rtol=0, atol=0)
+    rep = net.replicated(4)
+    assert rep.runs == 4 and torch.equal(rep.weights[1][3], net.weights[1][0])
+    assert not torch.equal(net.weights[1][1], net.weights[1][0])
+    zero = StackedMLP((3, 2), gens(0), init="zeros")
+    assert not zero.weights[0].any() and zero(torch.ones(1, 2, 3)).abs().max() == 0
