@@ -29,18 +29,25 @@ outputs a Gaussian return distribution ``N(Q, sigma^2)``. With ``a' ~ pi_target(
    ``y = r + gamma (1 - d) (Q'_min - alpha log pi(a'|s'))``; the sampled target
    ``y_z = r + gamma (1 - d) (z' - alpha log pi)``, ``z' = Q'_j + sigma'_j clip(eps, -3, 3)``
    from the critic ``j`` with the smaller mean, only enters the variance term, bounded as
-   ``y_z^b = Q + clip(y_z - Q, -xi, xi)`` with ``xi = 3 mean(sigma)``;
+   ``y_z^b = Q + clip(y_z - Q, -xi, xi)`` with ``xi = 3 sigma_bar``, ``sigma_bar`` a moving
+   average (rate ``dsac_tau_b``) of the critic's mean sigma;
 2. *twin value distribution learning*: two distributional critics, the smaller mean in targets
    and in the actor loss;
-3. *variance-based gradient adjustment*: the loss is scaled by the detached
-   ``omega = (mean sigma_1^2 + mean sigma_2^2) / 2``::
+3. *variance-based gradient adjustment*: critic ``i``'s loss is scaled by the detached
+   ``omega_i = sigma_bar_i^2 + b`` (``b = dsac_bias``, 0.1 in ``dsac.py``), so that its
+   gradients are::
 
-       L_Q = sum_i omega E[(Q_i - y)^2 / (2 sg(sigma_i)^2)
-                           + (sg(Q_i) - y_z^b)^2 / (2 sigma_i^2) + log sigma_i].
+       dL/dQ_i = omega_i (Q_i - y) / (sg(sigma_i)^2 + b),
+       dL/dsigma_i = -omega_i ((sg(Q_i) - y_z^b)^2 - sg(sigma_i)^2) / (sg(sigma_i)^3 + b)
 
-The DSAC-v2 repository's later ``dsac_v2.py`` replaces ``omega`` by a clipped ratio to an EMA of
-``sigma`` and the squares by Huber losses; this module follows ``dsac.py`` (a best reading of
-"the official code"; the variant is not implemented). The target actor (Polyak-averaged like the
+   (the official surrogate loss, :func:`dsac_t_critic_loss`; with ``b = 0`` they are the
+   gradients of the Gaussian negative log-likelihood ``(Q - y)^2 / (2 sigma^2) +
+   (Q - y_z^b)^2 / (2 sigma^2) + log sigma``). The bias keeps the gradients bounded when sigma
+   is small, which is what happens at small reward scales.
+
+The DSAC-v2 repository's later ``dsac_v2.py`` replaces ``omega`` by a clipped ratio to the
+moving average and the squares by Huber losses; this module follows ``dsac.py`` (a best reading
+of "the official code"; the variant is not implemented). The target actor (Polyak-averaged like the
 critics) is used only when ``dsac_t=True``; SAC samples ``a'`` from the current actor (CleanRL).
 
 Many seeds at once: :func:`train_sac_runs` trains ``R`` seeds as one stacked model (every
@@ -76,12 +83,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from theory.checks import ArgumentTypeError, as_float_array, check_int, check_seed, check_seeds
+from theory.checks import (
+    ArgumentTypeError,
+    as_float_array,
+    check_int,
+    check_nonnegative,
+    check_seed,
+    check_seeds,
+)
 from trainers.batched import StackedMLP
 from trainers.continuous_envs import make_continuous_env
 from trainers.runtime import (
     DISCOUNT,
     FLAG,
+    NONNEGATIVE,
     NONNEGATIVE_INT,
     POSITIVE,
     POSITIVE_INT,
@@ -152,6 +167,13 @@ class SACConfig:
     """Target entropy; None: -dim(A) (CleanRL)."""
     reward_scale: float = 1.0
     """Multiply rewards by this before learning (DSAC-T's example uses 0.1)."""
+    dsac_bias: float = 0.1
+    """DSAC-T's ``bias`` b in ``omega = sigma_bar^2 + b`` and the denominators
+    ``sg(sigma)^2 + b``, ``sg(sigma)^3 + b`` (official ``dsac.py``: 0.1; 0 gives the Gaussian
+    negative log-likelihood's gradients)."""
+    dsac_tau_b: float | None = None
+    """Rate of the moving average ``sigma_bar`` of each critic's mean sigma (official
+    ``tau_b``); None: ``tau`` [reconstructed default]."""
     log_every: int = 500
     """Log metrics every this many environment steps."""
 
@@ -176,6 +198,8 @@ class SACConfig:
                 "autotune": FLAG,
                 "target_entropy": optional(real()),
                 "reward_scale": POSITIVE,
+                "dsac_bias": NONNEGATIVE,
+                "dsac_tau_b": optional(UNIT_FRACTION),
                 "log_every": POSITIVE_INT,
             },
         )
@@ -507,32 +531,41 @@ def dsac_t_critic_loss(
     y: torch.Tensor,
     y_z: torch.Tensor,
     omega: float | torch.Tensor,
+    *,
+    xi: float | torch.Tensor | None = None,
+    bias: float = 0.1,
 ) -> torch.Tensor:
-    """DSAC-T's loss for one distributional critic ``N(q, sigma^2)`` (Duan et al.,
-    arXiv:2310.05858, Sec. 4; ``dsac.py``)::
+    """DSAC-T's surrogate loss for one distributional critic ``N(q, sigma^2)`` (Duan et al.,
+    arXiv:2310.05858, Sec. 4; official ``dsac.py``)::
 
-        omega mean[(q - y)^2 / (2 sg(sigma)^2) + (sg(q) - y_z^b)^2 / (2 sigma^2) + log sigma],
-        y_z^b = sg(q) + clip(y_z - sg(q), -xi, xi),   xi = 3 mean(sg(sigma)),
+        omega mean[(q - y)^2 / (2 (sg(sigma)^2 + b))
+                   - ((sg(q) - y_z^b)^2 - sg(sigma)^2) / (sg(sigma)^3 + b) sigma],
+        y_z^b = sg(q) + clip(y_z - sg(q), -xi, xi),
 
     ``y`` the expected target (refinement 1), ``y_z`` the sampled one, ``omega`` the detached
-    variance weight (refinement 3). For (R, B) inputs the means (and ``xi``) are over the last
-    axis, ``omega`` a scalar or one per run (R,), and the result one loss per run.
+    variance weight (refinement 3; the trainer passes ``sigma_bar^2 + b``), ``xi`` the clip
+    (default ``3 mean(sg(sigma))``; the trainer passes ``3 sigma_bar``), ``b = bias``. Only the
+    gradients matter (module docstring); with ``bias = 0`` they equal those of the Gaussian
+    negative log-likelihood. For (R, B) inputs the means (and the default ``xi``) are over the
+    last axis, ``omega`` and ``xi`` a scalar or one per run (R,), and the result one loss per run.
 
     Examples
     --------
     >>> q, s = torch.tensor([1.0]), torch.tensor([1.0])
-    >>> float(dsac_t_critic_loss(q, s, torch.tensor([0.0]), torch.tensor([2.0]), 2.0))
-    2.0
+    >>> float(dsac_t_critic_loss(q, s, torch.tensor([0.0]), torch.tensor([2.0]), 2.0, bias=0.0))
+    1.0
     """
     q, sigma, y, y_z = _same_shape(q=q, sigma=sigma, y=y, y_z=y_z)
     if bool((sigma <= 0).any()):
         raise ValueError("sigma must be positive")
     omega = _per_run("omega", omega, q)
+    bias = check_nonnegative("bias", bias)
     sg_q, sg_s = q.detach(), sigma.detach()
-    xi = 3.0 * sg_s.mean(-1, keepdim=True)
+    xi = 3.0 * sg_s.mean(-1) if xi is None else _per_run("xi", xi, q)
+    xi = xi.unsqueeze(-1) if xi.ndim else xi
     y_b = sg_q + torch.clamp(y_z.detach() - sg_q, -xi, xi)
-    mean_term = (q - y.detach()).square() / (2 * sg_s.square())
-    var_term = (sg_q - y_b).square() / (2 * sigma.square()) + sigma.log()
+    mean_term = (q - y.detach()).square() / (2 * (sg_s.square() + bias))
+    var_term = -((sg_q - y_b).square() - sg_s.square()) / (sg_s.pow(3) + bias) * sigma
     return omega * (mean_term + var_term).mean(-1)
 
 
@@ -833,6 +866,8 @@ def _train(
     rows: list[list[dict[str, float]]] = [[] for _ in range(R)]
     stats: dict[str, torch.Tensor] = {}
     n_updates, B = 0, cfg.batch_size
+    sigma_bar: torch.Tensor | None = None  # DSAC-T: (2, R) moving average of each critic's sigma
+    tau_b = cfg.tau if cfg.dsac_tau_b is None else cfg.dsac_tau_b
     start = time.perf_counter()
     for step in range(cfg.total_timesteps):
         # --- act: uniform during warm-up, then sample the current policy ---
@@ -899,10 +934,17 @@ def _train(
                     sig_next = torch.where(m_next[0] <= m_next[1], sig_next2[0], sig_next2[1])
                     eps = _noise(gens, (B,)).clamp(-3, 3)
                     y_z = rew_b + gamma * (1 - done) * (q_next + sig_next * eps - alpha * logp2)
-                sg = sig.detach().square().mean(-1)  # (2, R)
-                omega = 0.5 * (sg[0] + sg[1])  # refinement 3, per run
-                q_loss = dsac_t_critic_loss(m[0], sig[0], y, y_z, omega) + dsac_t_critic_loss(
-                    m[1], sig[1], y, y_z, omega
+                # refinement 3: per critic and run, the moving average of the mean sigma
+                batch_sigma = sig.detach().mean(-1)  # (2, R)
+                sigma_bar = (
+                    batch_sigma if sigma_bar is None else torch.lerp(sigma_bar, batch_sigma, tau_b)
+                )
+                omega = sigma_bar.square() + cfg.dsac_bias
+                q_loss = sum(
+                    dsac_t_critic_loss(
+                        m[i], sig[i], y, y_z, omega[i], xi=3 * sigma_bar[i], bias=cfg.dsac_bias
+                    )
+                    for i in range(2)
                 )
             q_opt.zero_grad(set_to_none=True)
             q_loss.sum().backward()

@@ -68,6 +68,8 @@ EXEMPT = {
 }
 
 CASES: list[Case] = [
+    bad(SACConfig, "dsac_bias", "range", dsac_bias=-1.0),
+    bad(SACConfig, "dsac_tau_b", "range", dsac_tau_b=0.0),
     bad(SACConfig, "features", "option", features="cnn"),
     bad(SACConfig, "dsac_t", "type", dsac_t=1),
     bad(SACConfig, "gamma", "range", gamma=1.0),
@@ -107,6 +109,8 @@ CASES: list[Case] = [
     bad(dsac_t_critic_loss, "sigma", "range", _T2, _T2, _T2, _T2, 1.0),
     bad(dsac_t_critic_loss, "y_z", "shape", _T2, torch.ones(2), _T2, _T3, 1.0),
     bad(dsac_t_critic_loss, "omega", "range", _T2, torch.ones(2), _T2, _T2, -1.0),
+    bad(dsac_t_critic_loss, "bias", "range", _T2, torch.ones(2), _T2, _T2, 1.0, bias=-0.1),
+    bad(dsac_t_critic_loss, "xi", "range", _T2, torch.ones(2), _T2, _T2, 1.0, xi=0.0),
     bad(dsac_t_critic_loss, "omega", "range", *[torch.ones(2, 2)] * 4, torch.tensor([1.0, 0.0])),
     bad(LQEnv, "task", "type", "task"),
     bad(LQEnv, "horizon", "range", _TASK, horizon=0),

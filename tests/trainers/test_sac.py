@@ -90,19 +90,36 @@ def test_sac_critic_and_actor_and_alpha_losses():
 
 
 def test_dsac_t_critic_loss_values_and_gradients():
-    q = torch.tensor([1.0, 0.0], requires_grad=True)
-    s = torch.tensor([2.0, 1.0], requires_grad=True)
+    """Official dsac.py surrogate with bias b = 0.1, by hand; with b = 0 its gradients are the
+    Gaussian negative log-likelihood's."""
     y = torch.tensor([0.0, 1.0])
     y_z = torch.tensor([100.0, -0.5])  # the first is clipped at xi = 3 * mean(sigma) = 4.5
-    loss = dsac_t_critic_loss(q, s, y, y_z, 0.5)
-    # y_b = (1 + 4.5, -0.5); mean terms 1/8, 1/2; var terms 4.5^2/8 + log 2, 0.25/2 + 0
-    terms = [1 / 8 + 4.5**2 / 8 + math.log(2), 0.5 + 0.125]
-    assert float(loss.detach()) == pytest.approx(0.5 * np.mean(terms), rel=1e-6)
+    q = torch.tensor([1.0, 0.0], requires_grad=True)
+    s = torch.tensor([2.0, 1.0], requires_grad=True)
+    loss = dsac_t_critic_loss(q, s, y, y_z, 0.5, bias=0.1)
+    # y_b = (1 + 4.5, -0.5): delta^2 = (4.5^2, 0.25); sigma^2 = (4, 1); sigma^3 = (8, 1)
+    mean_terms = np.array([1 / (2 * 4.1), 1 / (2 * 1.1)])
+    var_terms = -np.array([(4.5**2 - 4) / 8.1 * 2, (0.25 - 1) / 1.1 * 1])
+    assert float(loss.detach()) == pytest.approx(0.5 * np.mean(mean_terms + var_terms), rel=1e-6)
     loss.backward()
-    # dL/dq = omega (q - y) / sg(sigma)^2 / B ; dL/dsigma = omega (-(q - y_b)^2/s^3 + 1/s) / B
-    np.testing.assert_allclose(q.grad.numpy(), 0.5 * np.array([1 / 4, -1.0]) / 2, rtol=1e-6)
-    ds = 0.5 * np.array([-(4.5**2) / 8 + 0.5, -0.25 + 1.0]) / 2
+    # dL/dq = omega (q - y) / (sigma^2 + b) / B ; dL/dsigma = -omega (d^2 - s^2) / (s^3 + b) / B
+    np.testing.assert_allclose(q.grad.numpy(), 0.5 * np.array([1 / 4.1, -1 / 1.1]) / 2, rtol=1e-6)
+    ds = -0.5 * np.array([(4.5**2 - 4) / 8.1, (0.25 - 1) / 1.1]) / 2
     np.testing.assert_allclose(s.grad.numpy(), ds, rtol=1e-6)
+    # bias 0: the gradients of omega mean[(q - y)^2/(2 s^2) + (q - y_b)^2/(2 s^2) + log s]
+    q0, s0 = q.detach().clone().requires_grad_(), s.detach().clone().requires_grad_()
+    dsac_t_critic_loss(q0, s0, y, y_z, 0.5, bias=0.0).backward()
+    q1, s1 = q.detach().clone().requires_grad_(), s.detach().clone().requires_grad_()
+    y_b = torch.tensor([5.5, -0.5])
+    nll = (q1 - y).square() / (2 * s1.detach() ** 2) + (q1.detach() - y_b).square() / (2 * s1**2)
+    (0.5 * (nll + s1.log()).mean()).backward()
+    torch.testing.assert_close(q0.grad, q1.grad)
+    torch.testing.assert_close(s0.grad, s1.grad)
+    # an explicit clip xi replaces 3 mean(sigma)
+    small = dsac_t_critic_loss(q, s, y, y_z, 0.5, xi=1.0, bias=0.1)
+    assert float(small.detach()) > float(
+        loss.detach()
+    )  # delta^2 = 1 < sigma^2 = 4 now raises the first term
 
 
 def test_squashed_log_prob_matches_change_of_variables():
