@@ -27,6 +27,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import importlib
+import json
 import math
 import random
 import time
@@ -214,6 +215,15 @@ class RunContext:
         """A generator seeded by ``(seed, key)``: experiments are independent of their order."""
         digest = hashlib.sha256(f"{self.seed}:{key}".encode()).digest()
         return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+    def cached_or_live(self, path: Path, live: Callable[[], dict]) -> tuple[dict, str]:
+        """Per-run numbers of a trained claim and where they came from: at the scales ``tiny``
+        and ``small``, the JSON file ``path`` that ``live``'s function made (the claim stays
+        within the default time budget; ``tests/perturbation/test_caches.py`` regenerates it);
+        at larger scales ``live()``, trained now."""
+        if self.scale in ("tiny", "small"):
+            return json.loads(Path(path).read_text()), f"cached ({Path(path).name})"
+        return live(), "trained live"
 
     def plot_path(self, name: str) -> Path | None:
         """Where to save a plot named ``name`` (``None`` when plots are off)."""

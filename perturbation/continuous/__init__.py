@@ -16,7 +16,6 @@ stored with it) and recompute every statistic; ``medium`` and ``large`` train li
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -205,9 +204,7 @@ def lq_training_runs(
 
 
 def _load(ctx: RunContext) -> tuple[dict, str]:
-    if ctx.scale in ("tiny", "small"):
-        return json.loads(CACHE.read_text()), f"cached ({CACHE.name})"
-    return lq_training_runs(seeds=ctx.n(2, minimum=3)), "trained live"
+    return ctx.cached_or_live(CACHE, lambda: lq_training_runs(seeds=ctx.n(2, minimum=3)))
 
 
 #: The regret recorded for a learned gain that does not stabilize the system (inf).

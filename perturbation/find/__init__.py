@@ -20,7 +20,6 @@ sampler by policy gradient; Chen et al., ACM MM 2024).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,10 +113,9 @@ def _ci90(draws: np.ndarray) -> list[float]:
     bound=1.0,
 )
 def stable_optimisation(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
-    if ctx.scale in ("tiny", "small"):
-        data, source = json.loads(CACHE.read_text()), f"cached ({CACHE.name})"
-    else:
-        data, source = find_stability_runs(seeds=ctx.n(4, minimum=16)), "trained live"
+    data, source = ctx.cached_or_live(
+        CACHE, lambda: find_stability_runs(seeds=ctx.n(4, minimum=16))
+    )
     s = data["settings"]
     n = s["seeds"]
     # one table of resampled seed indices (2000 bootstrap replicates), shared by every statistic

@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -129,10 +128,9 @@ def stable_training_runs(
     bound=1.0,
 )
 def stable_training(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
-    if ctx.scale in ("tiny", "small"):
-        data, source = json.loads(CACHE.read_text()), f"cached ({CACHE.name})"
-    else:
-        data, source = stable_training_runs(seeds=ctx.n(2, minimum=5)), "trained live"
+    data, source = ctx.cached_or_live(
+        CACHE, lambda: stable_training_runs(seeds=ctx.n(2, minimum=5))
+    )
     rng = ctx.rng("stable-training")
     stats = {}
     for name in ("pruned", "unpruned"):

@@ -24,7 +24,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -268,10 +267,7 @@ def _summarize(data: dict, rng: np.random.Generator) -> dict:
     bound=DISPERSION_THRESHOLD,
 )
 def stable_few_steps(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
-    if ctx.scale in ("tiny", "small"):
-        data, source = json.loads(CACHE.read_text()), f"cached ({CACHE.name})"
-    else:
-        data, source = lq_finetuning_runs(seeds=ctx.n(4, minimum=8)), "trained live"
+    data, source = ctx.cached_or_live(CACHE, lambda: lq_finetuning_runs(seeds=ctx.n(4, minimum=8)))
     stats = _summarize(data, ctx.rng("stable-few-steps"))
     s, cf = data["settings"], data["closed_form"]
     at = {K: stats[f"K={K},sigma_max={DEFAULT_SIGMA_MAX}"] for K in s["ks"]}

@@ -206,3 +206,22 @@ def test_frozen_details_are_written_as_json():
     row = ClaimResult(Claim("a/b", "s", "r", 2.0, lambda ctx, b: ev), ev, 0.0).to_row()
     assert json.loads(json.dumps(row, allow_nan=False))["details"]["table"] == {"a": [1.0, None]}
     assert row["nonfinite"] == {"details.table.a[1]": "inf"}
+
+
+def test_cached_or_live_reads_the_file_at_the_default_scales_and_trains_above(tmp_path):
+    from perturbation.registry import RunContext
+
+    path = tmp_path / "runs.json"
+    path.write_text('{"settings": {"seeds": 2}}')
+    calls = []
+
+    def live():
+        calls.append(1)
+        return {"settings": {"seeds": 9}}
+
+    for scale in ("tiny", "small"):
+        data, source = RunContext(scale=scale).cached_or_live(path, live)
+        assert data["settings"]["seeds"] == 2 and source == "cached (runs.json)"
+    assert not calls
+    data, source = RunContext(scale="medium").cached_or_live(path, live)
+    assert data["settings"]["seeds"] == 9 and source == "trained live" and calls == [1]
