@@ -18,12 +18,12 @@ Rows:
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 import numpy as np
 
 from perturbation.bench import BenchRow
+from perturbation.bench._sb3 import sb3_available, timed_learn
 from perturbation.registry import SCALES
 from trainers.sac import SACConfig, train_sac, train_sac_runs
 
@@ -120,22 +120,11 @@ def _sb3_sac(total: int, seed: int) -> tuple[float, float]:
         seed=seed,
         verbose=0,
     )
-    t = time.perf_counter()
-    model.learn(total_timesteps=total)
-    seconds = time.perf_counter() - t
-    returns = [ep["r"] for ep in model.ep_info_buffer][-5:]
-    return seconds, float(np.mean(returns)) if returns else float("nan")
+    return timed_learn(model, total, last=5)
 
 
 def _sb3_row(scale: str, device: str) -> BenchRow | None:
-    try:
-        import stable_baselines3  # noqa: F401
-    except ImportError:
-        print(
-            "stability bench continuous: stable_baselines3 is not installed (pip install "
-            "'policy-stability[bench]'); the SAC-vs-SB3 row is skipped",
-            file=sys.stderr,
-        )
+    if not sb3_available("continuous", "SAC-vs-SB3"):
         return None
     total = _steps(scale)
     ours = train_sac("Pendulum-v1", _config(total), seed=0, device=device, progress=False)

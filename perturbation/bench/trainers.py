@@ -17,13 +17,13 @@ Rows:
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 import numpy as np
 import torch
 
 from perturbation.bench import BenchRow
+from perturbation.bench._sb3 import sb3_available, timed_learn
 from perturbation.registry import SCALES
 from trainers.policy_gradient import PGConfig, train_bandit_runs
 from trainers.ppo import PPOConfig, train_ppo
@@ -92,22 +92,11 @@ def _sb3_ppo(total: int, seed: int) -> tuple[float, float]:
         seed=seed,
         verbose=0,
     )
-    t = time.perf_counter()
-    model.learn(total_timesteps=total)
-    seconds = time.perf_counter() - t
-    rets = [ep["r"] for ep in model.ep_info_buffer][-20:]
-    return seconds, float(np.mean(rets)) if rets else float("nan")
+    return timed_learn(model, total, last=20)
 
 
 def _ppo_row(scale: str, device: str) -> BenchRow | None:
-    try:
-        import stable_baselines3  # noqa: F401
-    except ImportError:
-        print(
-            "stability bench trainers: stable_baselines3 is not installed (pip install "
-            "'policy-stability[bench]'); the PPO-vs-SB3 row is skipped",
-            file=sys.stderr,
-        )
+    if not sb3_available("trainers", "PPO-vs-SB3"):
         return None
     total = 512 * max(8, int(32 * SCALES[scale]))
     ours = train_ppo(
