@@ -15,7 +15,7 @@ bootstrapped targets estimate the infinite-horizon value. Actions are clipped to
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -30,7 +30,7 @@ from theory.checks import (
 )
 from theory.continuous import LQTask
 
-__all__ = ["LQEnv", "make_continuous_env"]
+__all__ = ["LQEnv", "make_continuous_env", "make_continuous_envs"]
 
 
 class LQEnv(gym.Env):
@@ -158,3 +158,37 @@ def make_continuous_env(env: gym.Env | Callable[[], gym.Env] | str, name: str = 
             f"{name} action bounds must have high > low; got {space.low}, {space.high}"
         )
     return e
+
+
+def make_continuous_envs(specs: Sequence[object], name: str = "env") -> list[gym.Env]:
+    """One env per entry of ``specs`` (:func:`make_continuous_env` each), for trainers that run
+    several copies: an env instance is refused when more than one env is needed, observations
+    must be a ``Box``, and every env must have the same spaces.
+
+    Examples
+    --------
+    >>> envs = make_continuous_envs(["Pendulum-v1"] * 2)
+    >>> len(envs), envs[0].action_space.shape
+    (2, (1,))
+    """
+    specs = list(specs)
+    if not specs:
+        raise ValueError(f"{name} must give at least one environment")
+    if len(specs) > 1 and any(isinstance(s, gym.Env) for s in specs):
+        raise ArgumentTypeError(
+            f"{name} must be a factory or an env id to build {len(specs)} environments; got an "
+            "env instance: pass `lambda: env_like_this` instead"
+        )
+    envs = [make_continuous_env(s, name) for s in specs]
+    first = envs[0]
+    if not isinstance(first.observation_space, gym.spaces.Box):
+        raise ValueError(f"{name} must have Box observations; got {first.observation_space}")
+    for e in envs[1:]:
+        if (
+            e.observation_space.shape != first.observation_space.shape
+            or e.action_space.shape != first.action_space.shape
+            or not np.array_equal(e.action_space.low, first.action_space.low)
+            or not np.array_equal(e.action_space.high, first.action_space.high)
+        ):
+            raise ValueError(f"{name} must build environments with identical spaces")
+    return envs

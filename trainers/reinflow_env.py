@@ -53,7 +53,7 @@ from theory.checks import (
     check_seeds,
 )
 from theory.continuous import LQTask, soft_lq_policy
-from trainers.continuous_envs import make_continuous_env
+from trainers.continuous_envs import make_continuous_env, make_continuous_envs
 from trainers.losses import gae
 from trainers.reinflow import (
     DTYPE,
@@ -162,15 +162,6 @@ def pendulum_expert(
 # ----------------------------------------------------------------------------------------------
 
 
-def _make(env: object, name: str = "env") -> gym.Env:
-    if isinstance(env, gym.Env):
-        raise ArgumentTypeError(
-            f"{name} must be an env id or a factory (several copies are built); got an env "
-            "instance: pass `lambda: env_like_this` instead"
-        )
-    return make_continuous_env(env, name)
-
-
 def _env_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
@@ -191,7 +182,12 @@ def collect_demos(
         raise ArgumentTypeError(f"expert must be callable; got {type(expert).__name__}")
     episodes = check_positive_int("episodes", episodes)
     seed = check_seed(seed)
-    e = _make(env)
+    if isinstance(env, gym.Env):
+        raise ArgumentTypeError(
+            "env must be an env id or a factory (collect_demos builds and closes its own env); "
+            "got an env instance: pass `lambda: env_like_this` instead"
+        )
+    e = make_continuous_env(env)
     rng = np.random.default_rng(seed)
     act_shape = e.action_space.shape
     obs_rows, act_rows = [], []
@@ -215,20 +211,12 @@ def collect_demos(
 
 
 def _build_envs(env: EnvSpec | Sequence[EnvSpec], runs: int, per_run: int) -> list[list[gym.Env]]:
+    """``per_run`` envs per run from one spec, or from one spec per run."""
     specs = list(env) if isinstance(env, list | tuple) else [env] * runs
     if len(specs) != runs:
         raise ValueError(f"env must be one env spec or one per run ({runs}); got {len(specs)}")
-    envs = [[_make(s, f"env[{r}]") for _ in range(per_run)] for r, s in enumerate(specs)]
-    first = envs[0][0]
-    if not isinstance(first.observation_space, gym.spaces.Box):
-        raise ValueError(f"env must have Box observations; got {first.observation_space}")
-    for row in envs:
-        for e in row:
-            if e.observation_space.shape != first.observation_space.shape or not np.array_equal(
-                e.action_space.low, first.action_space.low
-            ):
-                raise ValueError("env: every run's environment must have the same spaces")
-    return envs
+    flat = make_continuous_envs([s for s in specs for _ in range(per_run)])
+    return [flat[r * per_run : (r + 1) * per_run] for r in range(runs)]
 
 
 def _obs_tensor(rows: list[list[np.ndarray]]) -> torch.Tensor:

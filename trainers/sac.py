@@ -92,7 +92,7 @@ from theory.checks import (
     check_seeds,
 )
 from trainers.batched import StackedMLP
-from trainers.continuous_envs import make_continuous_env
+from trainers.continuous_envs import make_continuous_envs
 from trainers.runtime import (
     DISCOUNT,
     FLAG,
@@ -673,26 +673,6 @@ class SACRunsResult:
         )
 
 
-def _build_envs(env: object, runs: int) -> list[gym.Env]:
-    """One environment per run, all from ``env`` (an instance only for a single run)."""
-    if isinstance(env, gym.Env) and runs > 1:
-        raise ValueError(
-            f"env must be a factory or an id to train {runs} seeds (one env per seed); "
-            f"got the instance {env!r}"
-        )
-    envs = [make_continuous_env(env) for _ in range(runs)]
-    first = envs[0]
-    for e in envs[1:]:
-        if (
-            e.observation_space.shape != first.observation_space.shape
-            or e.action_space.shape != first.action_space.shape
-            or not np.array_equal(e.action_space.low, first.action_space.low)
-            or not np.array_equal(e.action_space.high, first.action_space.high)
-        ):
-            raise ValueError("env must build environments with identical spaces for every seed")
-    return envs
-
-
 # ---------------------------------------------------------------- training loop
 
 
@@ -800,7 +780,7 @@ def _train(
     check_instance("config", config, SACConfig)
     dev = setup(seeds[0], device)
     cfg, R = config, len(seeds)
-    envs = _build_envs(env, R)
+    envs = make_continuous_envs([env] * R)
     e0 = envs[0]
     obs_dim = int(np.prod(e0.observation_space.shape))
     act_dim = int(np.prod(e0.action_space.shape))

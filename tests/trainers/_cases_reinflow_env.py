@@ -9,7 +9,7 @@ import numpy as np
 
 from tests._audit import Case, bad
 from theory.continuous import lq_task
-from trainers.continuous_envs import LQEnv, make_continuous_env
+from trainers.continuous_envs import LQEnv, make_continuous_env, make_continuous_envs
 from trainers.reinflow import FlowPolicy, ReinFlowConfig
 from trainers.reinflow_env import (
     collect_demos,
@@ -80,4 +80,11 @@ CASES: list[Case] = [
     bad(evaluate_flow, "env", "value", _discrete_obs, _POL),
     bad(make_continuous_env, "env", "type", 3),
     bad(make_continuous_env, "env", "value", _discrete),
+]
+
+CASES += [
+    bad(make_continuous_envs, "env", "empty", []),
+    bad(make_continuous_envs, "env", "type", [_lq(), _lq()]),
+    bad(make_continuous_envs, "env", "value", [_discrete_obs]),
+    bad(make_continuous_envs, "env", "value", [_lq, "Pendulum-v1"]),
 ]
