@@ -44,7 +44,7 @@ from trainers.reinflow import (
     sample_chain,
 )
 
-__all__ = ["lq_finetuning_runs", "transition_log_densities"]
+__all__ = ["fitted_gains", "lq_finetuning_runs", "transition_log_densities"]
 
 CACHE = Path(__file__).with_name("lq_finetuning.json")
 DEFAULT_SIGMA_MAX = 0.2
@@ -127,9 +127,22 @@ def chain_likelihood(ctx: RunContext, bound: Callable[..., float]) -> Evidence:
     )
 
 
-def _fitted_gains(policy: FlowPolicy, probe: torch.Tensor) -> np.ndarray:
+def fitted_gains(policy: FlowPolicy, probe: torch.Tensor) -> np.ndarray:
     """Per run, the gain ``K`` of the least-squares line ``u = -K x + c`` through the policy's
-    mean actions on the probe states (1-D LQ task)."""
+    mean actions (:func:`trainers.reinflow.mean_actions`, 64 samples, seed 1) on the probe
+    states of a 1-D task, shape (runs,).
+
+    Examples
+    --------
+    >>> from trainers.reinflow import ReinFlowConfig
+    >>> pol = FlowPolicy(1, 1, ReinFlowConfig(hidden=4), [0, 1])
+    >>> fitted_gains(pol, torch.linspace(-1, 1, 5, dtype=torch.float64)[:, None]).shape
+    (2,)
+    """
+    if not isinstance(probe, torch.Tensor) or probe.ndim != 2 or probe.shape[1] != 1:
+        raise ValueError("probe must be a tensor of 1-D states, shape (n, 1)")
+    if probe.shape[0] < 2:
+        raise ValueError("probe must hold at least 2 states to fit a line")
     m = mean_actions(policy, probe.expand(policy.runs, -1, -1), seed=1)[..., 0]
     x = probe[:, 0].numpy()
     return np.array([-np.polyfit(x, row, 1)[0] for row in m])
@@ -161,7 +174,7 @@ def lq_finetuning_runs(
     dict
         ``settings``; ``closed_form``: the optimal gain at ``Q`` and ``Q + dq`` and the expert's;
         ``pretrained_gain`` per K; ``runs``: per ``"K=..,sigma_max=.."`` the fitted gains
-        (:func:`_fitted_gains`, 64 chain samples per probe state, 21 probe states in [-2, 2]) of
+        (:func:`fitted_gains`, 64 chain samples per probe state, 21 probe states in [-2, 2]) of
         the clean and the perturbed runs (one per seed).
     """
     from perturbation.continuous import LQ_TASK_ARGS
@@ -221,9 +234,9 @@ def lq_finetuning_runs(
             )
             if str(K) not in out["pretrained_gain"]:
                 base = pre.policy.with_runs([pretrain_seed], cfg)
-                out["pretrained_gain"][str(K)] = float(_fitted_gains(base, probe)[0])
+                out["pretrained_gain"][str(K)] = float(fitted_gains(base, probe)[0])
             res = finetune_reinflow_env(envs, pre.policy, cfg, seeds=list(range(seeds)) * 2)
-            gains = _fitted_gains(res.policy, probe)
+            gains = fitted_gains(res.policy, probe)
             out["runs"][f"K={K},sigma_max={smax}"] = {
                 "gain_clean": np.round(gains[:seeds], 8).tolist(),
                 "gain_perturbed": np.round(gains[seeds:], 8).tolist(),

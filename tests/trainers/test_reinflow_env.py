@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from perturbation.continuous import lq_regret
+from perturbation.reinflow import fitted_gains
 from theory.continuous import lq_task, soft_lq_policy
 from trainers.continuous_envs import LQEnv
-from trainers.reinflow import ReinFlowConfig, mean_actions, pretrain_flow
+from trainers.reinflow import ReinFlowConfig, pretrain_flow
 from trainers.reinflow_env import (
     collect_demos,
     evaluate_flow,
@@ -104,13 +105,9 @@ def test_finetuning_moves_the_clone_toward_the_optimal_gain(pretrained):
     )
     probe = torch.linspace(-2, 2, 9, dtype=torch.float64)[:, None]
 
-    def gains(policy):
-        m = mean_actions(policy, probe.expand(policy.runs, -1, -1), seed=1)[..., 0]
-        return np.array([-np.polyfit(probe[:, 0].numpy(), row, 1)[0] for row in m])
-
-    before = gains(pretrained.with_runs([0], cfg))[0]
+    before = fitted_gains(pretrained.with_runs([0], cfg), probe)[0]
     res = finetune_reinflow_env(_lq, pretrained, cfg, seeds=[0, 1])
-    after = gains(res.policy)
+    after = fitted_gains(res.policy, probe)
     task_args = {"A": 1.0, "B": 1.0, "Q": 1.0, "R": 0.5, "gamma": 0.9, "noise": 0.01}
     assert before < 0.8 * K_OPT  # the clone of a half-gain expert (0.5 K*) is suboptimal
     assert all(lq_regret(g, task_args) < lq_regret(before, task_args) for g in after)
